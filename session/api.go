@@ -1,0 +1,144 @@
+// Package session is Umbrella Edge's session layer: it authenticates both ends over any
+// carrier byte stream, agrees hybrid X25519+ML-KEM-768 keys, encrypts and pads records,
+// and multiplexes streams that name a backend service. It knows nothing of transports.
+package session
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net"
+	"time"
+)
+
+// SecretSize is the length of a bridge secret.
+const SecretSize = 32
+
+// Secret is a bridge secret: shared by every user of a bridge line, it grants access
+// to the gateway. The gateway cannot tell users apart by it.
+type Secret [SecretSize]byte
+
+// Endpoint is what a client hello is bound to: the bridge line's transport, address and
+// TLS server name. A hello sent to one endpoint fails at every other.
+type Endpoint struct {
+	Transport  string
+	Address    string
+	ServerName string
+}
+
+// ID identifies a session, for the session store and (later) resumption tickets.
+type ID [16]byte
+
+// ClientConfig is the client side of a session.
+type ClientConfig struct {
+	// GatewayKey is the gateway's pinned Ed25519 identity from the bridge line.
+	GatewayKey ed25519.PublicKey
+	// Secret is the bridge secret from the bridge line.
+	Secret Secret
+	// Endpoint is the bridge line this carrier was dialled for.
+	Endpoint Endpoint
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// ServerConfig is the gateway side of a session.
+type ServerConfig struct {
+	// Identity is the gateway's long-term signing key.
+	Identity ed25519.PrivateKey
+	// Secrets are the bridge secrets accepted (several, for rotation).
+	Secrets []Secret
+	// Endpoint is the listener's public endpoint as printed in its bridge lines.
+	Endpoint Endpoint
+	// Replay remembers accepted hellos; required.
+	Replay ReplayCache
+	// Store keeps established sessions' state; nil means no store.
+	Store Store
+	// MaxStreams limits concurrently open streams per session; 0 means 256.
+	MaxStreams int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// ReplayCache remembers hellos for as long as they would be fresh.
+type ReplayCache interface {
+	// CheckAndAdd records key until expiry and reports whether it was already there.
+	CheckAndAdd(key [32]byte, expiry time.Time) (seen bool)
+}
+
+// State is what a gateway keeps about an established session.
+type State struct {
+	ID       ID
+	Created  time.Time
+	Endpoint Endpoint
+}
+
+// Store keeps session state behind an interface, so that a session can later be
+// resumed through a different edge than the one it started on.
+type Store interface {
+	Put(ctx context.Context, st State) error
+	Get(ctx context.Context, id ID) (State, error)
+	Delete(ctx context.Context, id ID) error
+}
+
+// Errors a caller branches on.
+var (
+	// ErrAuth: the gateway did not prove the pinned identity (wrong key, or a
+	// man in the middle). Shown to a person as "this bridge is not who it claims".
+	ErrAuth = errors.New("session: gateway authentication failed")
+	// ErrNoAnswer: the carrier closed or timed out during the handshake, which is what a
+	// client sees when its secret is wrong, its hello was rejected, or a censor cut it.
+	ErrNoAnswer = errors.New("session: gateway did not answer the handshake")
+	// ErrUnknownService: the gateway has no backend service of that name.
+	ErrUnknownService = errors.New("session: unknown service")
+	// ErrServiceUnavailable: the gateway could not reach the backend service.
+	ErrServiceUnavailable = errors.New("session: service unavailable")
+	// ErrStreamLimit: the session has as many streams open as the gateway allows.
+	ErrStreamLimit = errors.New("session: too many streams")
+	// ErrRecord: a record failed authentication or was malformed; the session is dead.
+	ErrRecord = errors.New("session: bad record")
+	// ErrClosed: the session is closed.
+	ErrClosed = errors.New("session: closed")
+)
+
+// HelloError is returned by Server when a peer does not open a valid session. The
+// gateway must answer it with nothing distinguishable (Consumed goes to the decoy).
+type HelloError struct {
+	// Reason is a short label for metrics: "short", "mark", "stale", "replay",
+	// "malformed", "timeout".
+	Reason string
+	// Consumed holds every byte read from the carrier.
+	Consumed []byte
+	Err      error
+}
+
+// Session is an established session over one carrier.
+type Session struct{ impl }
+
+// Stream is a server-side stream that asked for a service; the gateway accepts or
+// refuses it.
+type Stream struct{ streamImpl }
+
+// Refusal says why the gateway refuses a stream.
+type Refusal uint8
+
+const (
+	RefuseUnknownService Refusal = iota + 1
+	RefuseUnavailable
+	RefuseLimit
+)
+
+// Compile-time reminders of the API the rest of the project relies on.
+var (
+	_ func(context.Context, net.Conn, *ClientConfig) (*Session, error) = Client
+	_ func(context.Context, net.Conn, *ServerConfig) (*Session, error) = Server
+	_ func(*Session, context.Context, string) (net.Conn, error)        = (*Session).OpenStream
+	_ func(*Session, context.Context) (*Stream, error)                 = (*Session).AcceptStream
+	_ func(*Stream) string                                             = (*Stream).Service
+	_ func(*Stream) (net.Conn, error)                                  = (*Stream).Accept
+	_ func(*Stream, Refusal) error                                     = (*Stream).Refuse
+	_ func(*Session) ID                                                = (*Session).ID
+	_ func(*Session) int                                               = (*Session).NumStreams
+	_ func(*Session) (in, out uint64)                                  = (*Session).Bytes
+	_ func(*Session) <-chan struct{}                                   = (*Session).Done
+	_ func(*Session) error                                             = (*Session).Close
+)
