@@ -1,0 +1,94 @@
+// Package config reads and validates the gateway's and client's YAML files, parses and
+// prints bridge lines, and keeps key files. It does not start anything.
+package config
+
+import (
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// Gateway is a gateway's YAML configuration.
+//
+//	state_dir: /var/lib/umbrella
+//	secrets: [secret.key]           # files in state_dir, or inline base64url
+//	listeners:
+//	  - transport: utls
+//	    listen: 0.0.0.0:443
+//	    public: 203.0.113.5:443        # address in bridge lines; defaults to listen
+//	    args: {servername: www.example.com}
+//	services:
+//	  mls: 127.0.0.1:7000
+//	decoy: {dir: /srv/www}            # or {proxy: https://example.org}
+//	admin: 127.0.0.1:9090
+//	limits: {handshake_timeout: 10s, max_sessions: 10000, max_streams: 256}
+//	log: {level: info, client_ips: false}
+type Gateway struct {
+	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
+	StateDir string `yaml:"state_dir"`
+	// Secrets are bridge secrets, inline (base64url, 32 bytes) or file names under
+	// StateDir. Empty means one generated secret in StateDir/secret.key.
+	Secrets   []string          `yaml:"secrets"`
+	Listeners []Listener        `yaml:"listeners"`
+	Services  map[string]string `yaml:"services"`
+	Decoy     Decoy             `yaml:"decoy"`
+	Admin     string            `yaml:"admin"`
+	Limits    Limits            `yaml:"limits"`
+	Log       Log               `yaml:"log"`
+	// Line numbers of fields, for errors found after parsing (filled by ParseGateway).
+	Source Source `yaml:"-"`
+}
+
+// Listener is one transport listener of a gateway.
+type Listener struct {
+	Transport string          `yaml:"transport"`
+	Listen    string          `yaml:"listen"`
+	Public    string          `yaml:"public"`
+	Args      transports.Args `yaml:"args"`
+}
+
+// Decoy is the website shown to peers that fail authentication.
+type Decoy struct {
+	Dir   string `yaml:"dir"`
+	Proxy string `yaml:"proxy"`
+}
+
+// Limits bound what one gateway gives away.
+type Limits struct {
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // default 10s
+	MaxSessions      int           `yaml:"max_sessions"`      // default 10000
+	MaxStreams       int           `yaml:"max_streams"`       // per session, default 256
+}
+
+// Log configures logging.
+type Log struct {
+	Level     string `yaml:"level"`      // debug, info, warn, error; default info
+	ClientIPs bool   `yaml:"client_ips"` // log client addresses; default false
+}
+
+// Client is a client's YAML configuration.
+//
+//	state_dir: ~/.local/state/umbrella
+//	bridges:
+//	  - utls 203.0.113.5:443 key=… secret=… servername=www.example.com fp=chrome
+//	socks: 127.0.0.1:1080
+//	http: 127.0.0.1:8080
+//	forwards: {"127.0.0.1:7443": mls}
+//	hosts: {chat.example.org: mls}      # SOCKS/HTTP host names mapped to services
+//	log: {level: info}
+type Client struct {
+	StateDir string            `yaml:"state_dir"`
+	Bridges  []Bridge          `yaml:"bridges"` // written as bridge-line strings
+	SOCKS    string            `yaml:"socks"`
+	HTTP     string            `yaml:"http"`
+	Forwards map[string]string `yaml:"forwards"`
+	Hosts    map[string]string `yaml:"hosts"`
+	Log      Log               `yaml:"log"`
+	Source   Source            `yaml:"-"`
+}
+
+// Source remembers where a config came from, for error messages.
+type Source struct {
+	File  string
+	Lines map[string]int // field path ("listeners[1].transport") → line
+}
