@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// serveConn runs one carrier connection from accept to close: admission, the session
+// handshake, then the session's streams.
+func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
+	accepted := time.Now()
+	log := g.log.With("transport", l.name)
+	if g.cfg.LogClientIPs {
+		log = log.With("client", conn.RemoteAddr().String())
+	}
+
+	// Admission before any work: a full gateway treats a peer like an unauthenticated
+	// one, so load is not something a prober can observe either.
+	select {
+	case g.handshake <- struct{}{}:
+	default:
+		g.metrics.handshakes.WithLabelValues(l.name, "refused", "handshakes").Inc()
+		g.reject(log, conn, nil, accepted)
+		return
+	}
+	if g.sessionCount() >= g.cfg.MaxSessions {
+		<-g.handshake
+		g.metrics.handshakes.WithLabelValues(l.name, "refused", "sessions").Inc()
+		g.reject(log, conn, nil, accepted)
+		return
+	}
+
+	hctx, cancel := context.WithTimeout(ctx, g.cfg.HandshakeTimeout)
+	sess, err := session.Server(hctx, conn, &session.ServerConfig{
+		Identity:   g.cfg.Identity,
+		Secrets:    g.cfg.Secrets,
+		Endpoint:   l.bridge.Endpoint(),
+		Replay:     g.replay,
+		Store:      g.store,
+		MaxStreams: g.cfg.MaxStreams,
+	})
+	cancel()
+	<-g.handshake
+	if err != nil {
+		reason, consumed := "error", []byte(nil)
+		var he *session.HelloError
+		if errors.As(err, &he) {
+			reason, consumed = he.Reason, he.Consumed
+		}
+		g.metrics.handshakes.WithLabelValues(l.name, "failed", reason).Inc()
+		log.Debug("handshake failed", "reason", reason)
+		g.reject(log, conn, consumed, accepted)
+		return
+	}
+	g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
+
+	if !g.addSession(sess) {
+		sess.Close()
+		return
+	}
+	defer g.removeSession(sess)
+	g.metrics.sessions.WithLabelValues(l.name).Inc()
+	defer g.metrics.sessions.WithLabelValues(l.name).Dec()
+	id := sess.ID()
+	log = log.With("session", shortID(id[:]))
+	log.Info("session established")
+	g.serveStreams(log, l.name, sess)
+	log.Info("session ended")
+}
+
+// reject answers a peer that did not open a session with nothing distinguishable.
+// HTTP-like transports serve their decoy site. Raw ones read and discard until a
+// deadline drawn per connection and counted from accept, so neither what was sent
+// nor this gateway's configuration shows in when the connection closes.
+func (g *Gateway) reject(log *slog.Logger, conn net.Conn, consumed []byte, accepted time.Time) {
+	if r, ok := conn.(transports.Rejecter); ok {
+		r.Reject(consumed)
+		return
+	}
+	t := g.cfg.HandshakeTimeout
+	deadline := accepted.Add(t + rand.N(t))
+	conn.SetReadDeadline(deadline)
+	io.Copy(io.Discard, conn)
+	conn.Close()
+}
+
+func (g *Gateway) sessionCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions)
+}
+
+func (g *Gateway) addSession(s *session.Session) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.draining {
+		return false
+	}
+	g.sessions[s] = struct{}{}
+	return true
+}
+
+func (g *Gateway) removeSession(s *session.Session) {
+	g.mu.Lock()
+	delete(g.sessions, s)
+	g.mu.Unlock()
+	s.Close()
+}
+
+func shortID(b []byte) string {
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 8)
+	for _, c := range b[:4] {
+		out = append(out, hex[c>>4], hex[c&15])
+	}
+	return string(out)
+}

@@ -1,0 +1,290 @@
+// Package gateway is the edge: it listens on the configured transports, admits sessions
+// that prove the bridge secret, and connects their streams to named backend services.
+// It is never an open proxy: a stream can only reach a service the operator named.
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// Config is what a gateway runs with. The CLI builds it from a config.Gateway file.
+type Config struct {
+	// Identity is the gateway's long-term Ed25519 key, pinned in its bridge lines.
+	Identity ed25519.PrivateKey
+	// Secrets are the accepted bridge secrets; the first is printed in bridge lines.
+	Secrets []session.Secret
+	// Listeners are the transports to serve.
+	Listeners []ListenerConfig
+	// Services maps service names to backend addresses ("mls" → "127.0.0.1:7000").
+	Services map[string]string
+	// Decoy is the website for unauthenticated peers of HTTP-like transports; nil
+	// means each transport's built-in page.
+	Decoy http.Handler
+	// StateDir is passed to transports for the keys and certificates they keep.
+	StateDir string
+
+	// HandshakeTimeout bounds a session handshake; 0 means 10 s.
+	HandshakeTimeout time.Duration
+	// MaxSessions bounds established sessions; 0 means 10 000.
+	MaxSessions int
+	// MaxHandshakes bounds handshakes in progress at once; 0 means 1 024.
+	MaxHandshakes int
+	// MaxStreams bounds open streams per session; 0 means 256.
+	MaxStreams int
+	// BackendDialTimeout bounds connecting to a backend service; 0 means 5 s.
+	BackendDialTimeout time.Duration
+	// DrainTimeout is how long Serve waits for sessions to end after its context is
+	// done before it closes them; 0 means 30 s.
+	DrainTimeout time.Duration
+
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// LogClientIPs puts client addresses in logs. Off by default: logs are evidence.
+	LogClientIPs bool
+}
+
+// ListenerConfig is one transport listener.
+type ListenerConfig struct {
+	Transport transports.Transport
+	// Listen is the local bind address.
+	Listen string
+	// Public is the address clients dial, as printed in bridge lines. Empty means the
+	// bound address, which must then not be a wildcard.
+	Public string
+	// Args are the transport's server options.
+	Args transports.Args
+}
+
+// Gateway serves sessions on its listeners. Build one with Listen.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	replay  session.ReplayCache
+	store   session.Store
+
+	listeners []*listener
+	handshake chan struct{} // semaphore of handshakes in progress
+
+	mu       sync.Mutex
+	sessions map[*session.Session]struct{}
+	draining bool
+	wg       sync.WaitGroup // connection goroutines
+}
+
+// listener is one bound transport listener with its bridge line.
+type listener struct {
+	ln     transports.Listener
+	name   string
+	bridge config.Bridge
+}
+
+// Listen validates cfg, binds every listener and returns a gateway ready to Serve.
+func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		metrics:   newMetrics(),
+		replay:    session.NewReplayCache(0),
+		store:     session.NewMemoryStore(),
+		handshake: make(chan struct{}, cfg.MaxHandshakes),
+		sessions:  make(map[*session.Session]struct{}),
+	}
+	for i, lc := range cfg.Listeners {
+		l, err := g.bind(ctx, lc)
+		if err != nil {
+			g.closeListeners()
+			return nil, fmt.Errorf("listener %d (%s on %s): %w", i, lc.Transport.Name(), lc.Listen, err)
+		}
+		g.listeners = append(g.listeners, l)
+	}
+	return g, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 10000
+	}
+	if c.MaxHandshakes <= 0 {
+		c.MaxHandshakes = 1024
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 256
+	}
+	if c.BackendDialTimeout <= 0 {
+		c.BackendDialTimeout = 5 * time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.Identity) != ed25519.PrivateKeySize:
+		return errors.New("gateway: no identity key")
+	case len(c.Secrets) == 0:
+		return errors.New("gateway: no bridge secret")
+	case len(c.Listeners) == 0:
+		return errors.New("gateway: no listeners")
+	case len(c.Services) == 0:
+		return errors.New("gateway: no backend services")
+	}
+	return nil
+}
+
+func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error) {
+	ln, err := lc.Transport.Listen(ctx, transports.ListenConfig{
+		Addr:     lc.Listen,
+		Args:     lc.Args,
+		StateDir: g.cfg.StateDir,
+		Decoy:    g.cfg.Decoy,
+		Logger:   g.log.With("transport", lc.Transport.Name()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	public := lc.Public
+	if public == "" {
+		public = ln.Addr().String()
+		if host, _, err := net.SplitHostPort(public); err == nil {
+			if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+				ln.Close()
+				return nil, fmt.Errorf("public: required when listening on the wildcard address %s", public)
+			}
+		}
+	}
+	bridge := config.Bridge{
+		Transport: lc.Transport.Name(),
+		Addr:      public,
+		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
+		Secret:    g.cfg.Secrets[0],
+		Args:      ln.BridgeArgs(),
+	}
+	return &listener{ln: ln, name: lc.Transport.Name(), bridge: bridge}, nil
+}
+
+// Bridges returns the bridge line of every listener, in configuration order.
+func (g *Gateway) Bridges() []config.Bridge {
+	out := make([]config.Bridge, len(g.listeners))
+	for i, l := range g.listeners {
+		out[i] = l.bridge
+	}
+	return out
+}
+
+// AdminHandler serves /metrics (Prometheus) and /healthz. Mount it on loopback only.
+func (g *Gateway) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", g.metrics.handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		draining := g.draining
+		g.mu.Unlock()
+		if draining {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// Serve accepts carriers on every listener until ctx is done, then stops accepting,
+// waits up to DrainTimeout for established sessions to end, and closes the rest.
+func (g *Gateway) Serve(ctx context.Context) error {
+	acceptErr := make(chan error, len(g.listeners))
+	var loops sync.WaitGroup
+	for _, l := range g.listeners {
+		loops.Go(func() { acceptErr <- g.acceptLoop(ctx, l) })
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-acceptErr:
+	}
+	g.mu.Lock()
+	g.draining = true
+	n := len(g.sessions)
+	g.mu.Unlock()
+	g.closeListeners()
+	loops.Wait() // no connection goroutine starts after this
+	g.log.Info("draining", "sessions", n, "timeout", g.cfg.DrainTimeout)
+
+	drained := make(chan struct{})
+	go func() { g.wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(g.cfg.DrainTimeout):
+		g.closeSessions()
+		<-drained
+	}
+	return err
+}
+
+func (g *Gateway) closeListeners() {
+	for _, l := range g.listeners {
+		l.ln.Close()
+	}
+}
+
+func (g *Gateway) closeSessions() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for s := range g.sessions {
+		s.Close()
+	}
+}
+
+func (g *Gateway) acceptLoop(ctx context.Context, l *listener) error {
+	var backoff time.Duration
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Temporary errors (EMFILE) should not end the listener: back off and retry.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff *= 2; backoff > time.Second {
+				backoff = time.Second
+			}
+			g.log.Warn("accept failed", "transport", l.name, "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		backoff = 0
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.serveConn(ctx, l, conn)
+		}()
+	}
+}

@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are one gateway's Prometheus series, in a registry of its own (no global
+// state, so tests and the demo can run several gateways in one process).
+type metrics struct {
+	registry   *prometheus.Registry
+	sessions   *prometheus.GaugeVec   // transport
+	handshakes *prometheus.CounterVec // transport, result, reason
+	streams    *prometheus.CounterVec // service, result
+	bytes      *prometheus.CounterVec // transport, direction
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "umbrella_gateway_sessions",
+			Help: "Sessions currently established, by transport.",
+		}, []string{"transport"}),
+		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "umbrella_gateway_handshakes_total",
+			Help: "Session handshakes by transport, result (ok, failed, refused) and failure reason.",
+		}, []string{"transport", "result", "reason"}),
+		streams: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "umbrella_gateway_streams_total",
+			Help: "Streams requested by service and result (ok, unknown, unavailable, limit).",
+		}, []string{"service", "result"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "umbrella_gateway_bytes_total",
+			Help: "Stream payload bytes by transport and direction (up: client to backend, down: backend to client).",
+		}, []string{"transport", "direction"}),
+	}
+	m.registry.MustRegister(m.sessions, m.handshakes, m.streams, m.bytes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
