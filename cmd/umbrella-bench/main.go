@@ -1,0 +1,147 @@
+// Command umbrella-bench measures Umbrella Edge on loopback, side by side with raw TCP:
+// throughput, handshake time, message round trips, gateway handshake rate and memory.
+// It writes one Markdown table (to -out and stdout) and progress to stderr; `make bench`
+// runs it. It is a measuring tool, not a test: targets are reported, never asserted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the knobs of one run; their defaults keep a run to a few minutes on 2 cores.
+type options struct {
+	out         string
+	transports  []string
+	duration    time.Duration // per throughput transfer
+	handshakes  int           // sequential handshakes per transport
+	messages    int           // 1 KiB round trips per path
+	rateFor     time.Duration // handshake-rate hammering
+	concurrency int           // concurrent handshakes against the child gateway
+	sessions    int           // idle sessions for the memory measurement
+	gatewayBin  string        // prebuilt umbrella binary; empty means build one
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "umbrella-bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	prog := newProgress(stderr)
+	if limit, err := raiseFileLimit(65536); err != nil {
+		prog.say("could not raise the open-file limit (now %d): %v", limit, err)
+	}
+
+	rep := &report{opts: opts, args: args, started: time.Now()}
+	b, err := newBench(ctx, opts, prog)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	steps := []struct {
+		name string
+		run  func(context.Context, *bench) ([]row, error)
+	}{
+		{"throughput", measureThroughput},
+		{"handshake time", measureHandshakeTime},
+		{"message round trip", measureRoundTrip},
+		{"gateway handshake rate", measureHandshakeRate},
+		{"gateway memory per idle session", measureMemory},
+	}
+	var failed []string
+	for i, s := range steps {
+		prog.step(i+1, len(steps), s.name)
+		rows, err := s.run(ctx, b)
+		rep.add(rows...)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s: %w", s.name, ctx.Err())
+			}
+			prog.say("%s failed: %v", s.name, err)
+			rep.failure(s.name, err)
+			failed = append(failed, s.name)
+		}
+	}
+	if err := rep.write(stdout, opts.out); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("measurements failed: %s (see the report)", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("umbrella-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	var names string
+	fs.StringVar(&o.out, "out", "", "also write the Markdown report to this `file`")
+	fs.StringVar(&names, "transports", "tcp,utls", "comma-separated transports to measure")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "approximate length of each throughput transfer")
+	fs.IntVar(&o.handshakes, "handshakes", 200, "sequential session handshakes per transport")
+	fs.IntVar(&o.messages, "messages", 5000, "1 KiB round trips per path")
+	fs.DurationVar(&o.rateFor, "rate-for", 4*time.Second, "how long to hammer the child gateway with handshakes")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent handshakes against the child gateway")
+	fs.IntVar(&o.sessions, "sessions", 10000, "idle sessions opened for the memory measurement")
+	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	for _, n := range strings.Split(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			o.transports = append(o.transports, n)
+		}
+	}
+	switch {
+	case len(o.transports) == 0:
+		return o, errors.New("-transports: name at least one transport")
+	case o.handshakes < 1 || o.messages < 1 || o.sessions < 1 || o.concurrency < 1:
+		return o, errors.New("-handshakes, -messages, -sessions and -concurrency must be positive")
+	}
+	return o, nil
+}
+
+// raiseFileLimit lifts RLIMIT_NOFILE so that thousands of sessions fit; the child
+// gateway inherits the new limit. Root may raise the hard limit; others get the hard one.
+func raiseFileLimit(want uint64) (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("get RLIMIT_NOFILE: %w", err)
+	}
+	if lim.Cur >= want {
+		return lim.Cur, nil
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: max(want, lim.Max)}); err == nil {
+		return want, nil
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return lim.Cur, fmt.Errorf("set RLIMIT_NOFILE to %d: %w", lim.Max, err)
+	}
+	return lim.Cur, fmt.Errorf("hard limit is %d, below the %d wanted", lim.Max, want)
+}

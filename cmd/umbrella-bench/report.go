@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// row is one line of the results table.
+type row struct {
+	measure  string // what was measured ("Throughput, upload")
+	path     string // "raw TCP", "tcp", "utls", "gateway (tcp)"
+	result   string // the number, with its unit
+	baseline string // comparison with raw TCP, when there is one
+	target   string // the project's target, when there is one
+	met      string // "yes", "no" or "" when there is no target
+	how      string // a short note on method (sizes, counts)
+}
+
+// targetMet is the Met column for a measurement with a target.
+func targetMet(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+type report struct {
+	opts     options
+	args     []string
+	started  time.Time
+	rows     []row
+	failures []string
+}
+
+func (r *report) add(rows ...row) { r.rows = append(r.rows, rows...) }
+
+func (r *report) failure(step string, err error) {
+	r.failures = append(r.failures, fmt.Sprintf("%s: %v", step, err))
+}
+
+// write renders the report to stdout and, if path is set, to that file.
+func (r *report) write(stdout io.Writer, path string) error {
+	text := r.markdown()
+	if _, err := io.WriteString(stdout, text); err != nil {
+		return err
+	}
+	if path == "" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Umbrella Edge benchmark\n\n")
+	fmt.Fprintf(&b, "Loopback only (127.0.0.1); client, gateway and backends share the machine's cores, so\n")
+	fmt.Fprintf(&b, "every number is lower than on separate hosts. Targets are shown, never asserted.\n\n")
+	for _, kv := range machine() {
+		fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
+	}
+	fmt.Fprintf(&b, "- Date: %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Run took: %s\n", time.Since(r.started).Round(time.Second))
+	fmt.Fprintf(&b, "- Reproduce: `make bench` (= `go run ./cmd/umbrella-bench -out bench.md`)")
+	if len(r.args) > 0 {
+		fmt.Fprintf(&b, "; this run: `go run ./cmd/umbrella-bench %s`", strings.Join(r.args, " "))
+	}
+	fmt.Fprintf(&b, "\n\n")
+
+	fmt.Fprintf(&b, "| Measurement | Path | Result | vs raw TCP | Target | Met | How |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---|---|---|\n")
+	for _, row := range r.rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
+			row.measure, row.path, row.result, row.baseline, row.target, row.met, row.how)
+	}
+	if len(r.failures) > 0 {
+		fmt.Fprintf(&b, "\nFailed measurements:\n\n")
+		for _, f := range r.failures {
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(f, "\n", " "))
+		}
+	}
+	fmt.Fprintf(&b, "\n%s", methods)
+	return b.String()
+}
+
+// methods explains the table's paths and measurements once, below it.
+const methods = `Paths: **raw TCP** is the client talking to the backend directly (the baseline);
+**tcp** and **utls** go client → transport → session (hybrid X25519+ML-KEM-768 handshake,
+AEAD records, smux stream) → gateway → backend. Throughput and round trips run against an
+in-process gateway; handshake rate and memory run against ` + "`umbrella gateway`" + ` as a child
+process, whose CPU time (utime+stime from /proc/PID/stat) and memory (VmRSS, and
+go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes from its /metrics) are read
+separately from the bench's own. MB = 10^6 bytes; KiB = 1024 bytes.
+`
+
+// machine describes the host, for the report's header.
+func machine() [][2]string {
+	return [][2]string{
+		{"CPU", cpuModel()},
+		{"Cores", fmt.Sprintf("%d (GOMAXPROCS %d)", runtime.NumCPU(), runtime.GOMAXPROCS(0))},
+		{"Memory", memTotal()},
+		{"Kernel", firstLine("/proc/sys/kernel/osrelease")},
+		{"Go", fmt.Sprintf("%s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)},
+	}
+}
+
+func cpuModel() string {
+	if v := procField("/proc/cpuinfo", "model name"); v != "" {
+		return v
+	}
+	return "unknown"
+}
+
+func memTotal() string {
+	v := procField("/proc/meminfo", "MemTotal")
+	var kib int64
+	if _, err := fmt.Sscanf(v, "%d kB", &kib); err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.1f GiB", float64(kib)/(1<<20))
+}
+
+func firstLine(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0])
+}
+
+// procField returns the value of the first "key: value" line of a /proc file.
+func procField(path, key string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

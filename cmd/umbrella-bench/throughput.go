@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Throughput transfers are sized from a warm-up so that each lasts about -duration on
+// this machine whatever the path's speed, within these bounds.
+const (
+	warmupSize  = 16 << 20
+	minTransfer = 32 << 20
+	maxTransfer = 2 << 30
+)
+
+// tlsShareTarget: TLS-carried throughput should reach a quarter of raw TCP's.
+const tlsShareTarget = 25.0
+
+// measureThroughput moves bytes over one stream per path and direction: upload to the
+// bulk backend's sink, and download from its source.
+func measureThroughput(ctx context.Context, b *bench) ([]row, error) {
+	p, o := b.progress, b.opts
+	paths, err := b.paths()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, pt := range paths {
+			pt.done()
+		}
+	}()
+	var rows []row
+	for _, dir := range []struct {
+		b    byte
+		name string
+	}{{bulkUp, "Throughput, upload (client → backend)"}, {bulkDown, "Throughput, download (backend → client)"}} {
+		var base float64
+		for _, pt := range paths {
+			bytes, took, err := transfer(ctx, pt, dir.b, o.duration)
+			if err != nil {
+				return rows, fmt.Errorf("%s over %s: %w", dir.name, pt.name, err)
+			}
+			rate := mbps(bytes, took)
+			p.say("  %s, %s: %d MiB in %s = %.0f MB/s", dir.name, pt.name, bytes>>20, took.Round(time.Millisecond), rate)
+			r := row{measure: dir.name, path: pt.name, result: fmt.Sprintf("%.0f MB/s", rate),
+				how: fmt.Sprintf("1 stream, %d MiB", bytes>>20)}
+			if pt.name == rawTCP {
+				base = rate
+			} else {
+				r.baseline = percentOf(rate, base)
+				if pt.name == "utls" {
+					r.target = fmt.Sprintf("≥ %.0f %% of raw TCP", tlsShareTarget)
+					r.met = targetMet(100*rate/base >= tlsShareTarget)
+				}
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// transfer warms the path up, then moves as many bytes as it can in about d, on a fresh
+// stream. It returns the bytes of the timed transfer and how long it took.
+func transfer(ctx context.Context, pt path, dir byte, d time.Duration) (int64, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*d+time.Minute)
+	defer cancel()
+	conn, err := pt.open(ctx, serviceBulk)
+	if err != nil {
+		return 0, 0, fmt.Errorf("open bulk stream: %w", err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	t0 := time.Now()
+	if _, err := bulkRequest(conn, dir, warmupSize); err != nil {
+		return 0, 0, fmt.Errorf("warm-up: %w", err)
+	}
+	size := int64(float64(warmupSize) * d.Seconds() / time.Since(t0).Seconds())
+	size = min(max(size, minTransfer), maxTransfer) &^ (1<<20 - 1)
+
+	t0 = time.Now()
+	n, err := bulkRequest(conn, dir, size)
+	took := time.Since(t0)
+	if err != nil {
+		return n, took, err
+	}
+	return n, took, nil
+}
