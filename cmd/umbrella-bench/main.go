@@ -127,7 +127,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 // raiseFileLimit lifts RLIMIT_NOFILE so that thousands of sessions fit; the child
-// gateway inherits the new limit. Root may raise the hard limit; others get the hard one.
+// gateway inherits the new limit. Root may raise the hard limit; others get the hard
+// one. It returns the limit in force.
 func raiseFileLimit(want uint64) (uint64, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -136,12 +137,13 @@ func raiseFileLimit(want uint64) (uint64, error) {
 	if lim.Cur >= want {
 		return lim.Cur, nil
 	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: max(want, lim.Max)}); err == nil {
+	raised := syscall.Rlimit{Cur: want, Max: max(want, lim.Max)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err == nil {
 		return want, nil
 	}
-	lim.Cur = lim.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	hard := syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &hard); err != nil {
 		return lim.Cur, fmt.Errorf("set RLIMIT_NOFILE to %d: %w", lim.Max, err)
 	}
-	return lim.Cur, fmt.Errorf("hard limit is %d, below the %d wanted", lim.Max, want)
+	return hard.Cur, fmt.Errorf("hard limit is %d, below the %d wanted", lim.Max, want)
 }
