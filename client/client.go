@@ -156,6 +156,12 @@ func isSessionDead(sess *session.Session, err error) bool {
 	}
 }
 
+// Connect establishes a session now, if there is none, instead of at the first Dial.
+func (c *Client) Connect(ctx context.Context) error {
+	_, err := c.session(ctx)
+	return err
+}
+
 // Active returns the transport name of the current session, or "" when none.
 func (c *Client) Active() string {
 	c.mu.Lock()
