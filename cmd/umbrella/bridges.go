@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/transports/all"
+)
+
+func runBridges(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bridges", `
+Prints the bridge lines of a gateway configuration: one per listener, with the
+gateway's identity key and bridge secret. Hand them to users out of band; anyone with a
+line can use (and find) the bridge. The gateway writes them on start, so run it once first.`, stderr)
+	cfgPath := fs.String("config", "", "gateway YAML config `file` (required)")
+	qr := fs.Bool("qr", false, "also print each line as a QR code for a phone to scan")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		return errors.New("bridges: --config is required")
+	}
+	gc, err := config.LoadGateway(*cfgPath, all.Registry().Names())
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(filepath.Join(gc.StateDir, bridgesFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("bridges: %s has no bridge lines yet: start the gateway once (umbrella gateway --config %s)", gc.StateDir, *cfgPath)
+	}
+	if err != nil {
+		return fmt.Errorf("bridges: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		b, err := config.ParseBridge(line)
+		if err != nil {
+			return fmt.Errorf("bridges: %s: %w", bridgesFile, err)
+		}
+		fmt.Fprintln(stdout, b.String())
+		if *qr {
+			if err := config.WriteQR(stdout, b.String()); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"sync"
+
+	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/client/proxy"
+	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/transports/all"
+)
+
+func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("client", `
+Runs the client: keeps a post-quantum session to a gateway over the first bridge line
+that works, and serves local proxies for apps on this machine:
+  socks:    SOCKS5; the host an app CONNECTs to names a service ("mls") or is mapped to
+            one by hosts: in the config; nothing else is reachable
+  http:     HTTP CONNECT, same rule
+  forwards: plain ports, each leading to one service
+The log says which transport carries the session.`, stderr)
+	cfgPath := fs.String("config", "", "client YAML config `file` (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		return errors.New("client: --config is required")
+	}
+	reg := all.Registry()
+	cc, err := config.LoadClient(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cc.Log.Level)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(client.Config{Bridges: cc.Bridges, Transports: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	dial := func(ctx context.Context, service string) (net.Conn, error) {
+		conn, err := c.Dial(ctx, service)
+		if errors.Is(err, client.ErrAllBridgesFailed) {
+			return nil, fmt.Errorf("%w: %w", proxy.ErrUnreachable, err)
+		}
+		return conn, err
+	}
+	resolve := serviceResolver(cc.Hosts)
+
+	type server struct {
+		name, addr string
+		handler    proxy.Handler
+	}
+	var servers []server
+	if cc.SOCKS != "" {
+		servers = append(servers, server{"socks5", cc.SOCKS, &proxy.SOCKS5{Dial: dial, Resolve: resolve}})
+	}
+	if cc.HTTP != "" {
+		servers = append(servers, server{"http-connect", cc.HTTP, &proxy.HTTPConnect{Dial: dial, Resolve: resolve}})
+	}
+	for addr, service := range cc.Forwards {
+		servers = append(servers, server{"forward:" + service, addr, &proxy.Forward{Dial: dial, Service: service}})
+	}
+	if len(servers) == 0 {
+		return fmt.Errorf("%s: nothing to serve: set socks:, http: or forwards:", *cfgPath)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(servers))
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("%s on %s: %w", s.name, s.addr, err)
+		}
+		log.Info("proxy listening", "kind", s.name, "addr", ln.Addr().String())
+		srv := &proxy.Server{Handler: s.handler, Logger: log.With("proxy", s.name)}
+		wg.Go(func() {
+			if err := srv.Serve(ctx, ln); err != nil {
+				errs <- fmt.Errorf("%s: %w", s.name, err)
+				cancel()
+			}
+		})
+	}
+	// Connect at once, so the log shows the active transport (and any failure) before
+	// an app's first request waits on it.
+	go c.Connect(ctx)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// serviceName is the shape of a gateway service name.
+var serviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// serviceResolver maps an app's host to a service: a hosts: entry, or a host that is
+// itself shaped like a service name. The gateway refuses services it does not have.
+func serviceResolver(hosts map[string]string) proxy.Resolver {
+	static := proxy.StaticResolver(hosts)
+	return func(host string) (string, bool) {
+		if s, ok := static(host); ok {
+			return s, true
+		}
+		return host, serviceName.MatchString(host)
+	}
+}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/internal/backend"
+)
+
+// The end-to-end tests run the real binary as an operator and a user would: a gateway
+// process, client processes, apps speaking SOCKS5 and plain TCP, curl as a prober.
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "umbrella")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// process is a child umbrella process whose output is kept for failure messages.
+type process struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+}
+
+func start(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, args...), out: new(bytes.Buffer)}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", args, err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("output of umbrella %v:\n%s", args, p.out)
+		}
+	})
+	return p
+}
+
+// eventually polls cond until it holds or 20 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func listening(addr string) func() bool {
+	return func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}
+}
+
+type gatewayUnderTest struct {
+	proc      *process
+	config    string
+	stateDir  string
+	admin     string
+	listeners map[string]string // transport → address
+}
+
+const e2eHandshakeTimeout = time.Second
+
+func startGateway(t *testing.T, bin, echoAddr string) *gatewayUnderTest {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gatewayUnderTest{
+		config: filepath.Join(dir, "gateway.yaml"), stateDir: filepath.Join(dir, "state"),
+		admin: freePort(t), listeners: map[string]string{"tcp": freePort(t), "utls": freePort(t)},
+	}
+	yaml := fmt.Sprintf(`state_dir: %s
+listeners:
+  - transport: tcp
+    listen: %s
+  - transport: utls
+    listen: %s
+    args: {servername: www.example.com}
+services:
+  echo: %s
+admin: %s
+limits: {handshake_timeout: %s}
+log: {level: debug}
+`, g.stateDir, g.listeners["tcp"], g.listeners["utls"], echoAddr, g.admin, e2eHandshakeTimeout)
+	if err := os.WriteFile(g.config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.proc = start(t, bin, "gateway", "--config", g.config)
+	eventually(t, "the gateway's bridge lines", func() bool {
+		_, err := os.Stat(filepath.Join(g.stateDir, bridgesFile))
+		return err == nil
+	})
+	eventually(t, "the gateway's admin listener", listening(g.admin))
+	return g
+}
+
+func startEcho(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { backend.Echo{}.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+func TestEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	g := startGateway(t, bin, startEcho(t))
+
+	out, err := exec.Command(bin, "bridges", "--config", g.config).Output()
+	if err != nil {
+		t.Fatalf("umbrella bridges: %v", err)
+	}
+	bridges := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		bridges[strings.Fields(line)[0]] = line
+	}
+	for _, transport := range []string{"tcp", "utls"} {
+		t.Run(transport, func(t *testing.T) {
+			line, ok := bridges[transport]
+			if !ok {
+				t.Fatalf("umbrella bridges printed no %s line:\n%s", transport, out)
+			}
+			socks, forward := freePort(t), freePort(t)
+			cfg := filepath.Join(t.TempDir(), "client.yaml")
+			yaml := fmt.Sprintf("bridges:\n  - %s\nsocks: %s\nforwards: {%q: echo}\nlog: {level: debug}\n", line, socks, forward)
+			if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			client := start(t, bin, "client", "--config", cfg)
+			eventually(t, "the client's SOCKS5 port", listening(socks))
+			eventually(t, "the client's forward port", listening(forward))
+
+			conn := socks5Connect(t, socks, "echo", 443)
+			echoTransfer(t, conn, 4<<20)
+			conn, err := net.Dial("tcp", forward)
+			if err != nil {
+				t.Fatal(err)
+			}
+			echoTransfer(t, conn, 1<<20)
+			eventually(t, "the client to log its transport", func() bool {
+				return strings.Contains(client.out.String(), "transport="+transport)
+			})
+
+			// A host that is not a service must not be reachable: no open proxy.
+			refused := socks5Request(t, socks, "203.0.113.9", 80)
+			if refused != 0x02 {
+				t.Errorf("SOCKS5 CONNECT to an arbitrary address: reply %#x, want 0x02 (not allowed)", refused)
+			}
+		})
+	}
+
+	t.Run("utls decoy through curl", func(t *testing.T) {
+		curl, err := exec.LookPath("curl")
+		if err != nil {
+			t.Fatal("curl is needed to probe the decoy as a person would (apt-get install curl)")
+		}
+		out, err := exec.Command(curl, "-sk", "--max-time", "20", "-D", "-", "https://"+g.listeners["utls"]+"/").CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl: %v\n%s", err, out)
+		}
+		page := string(out)
+		if !strings.HasPrefix(page, "HTTP/1.1 200") || !strings.Contains(page, "<title>") {
+			t.Errorf("curl saw no website:\n%s", page)
+		}
+		for _, leak := range []string{"umbrella", "proxy", "session", "handshake"} {
+			if strings.Contains(strings.ToLower(page), leak) {
+				t.Errorf("decoy page mentions %q:\n%s", leak, page)
+			}
+		}
+	})
+
+	t.Run("tcp silence", func(t *testing.T) {
+		junk := make([]byte, 300)
+		rand.Read(junk)
+		for name, probe := range map[string][]byte{
+			"random bytes": junk,
+			"http request": []byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+			"nothing":      nil,
+		} {
+			got, closedAfter := rawProbe(t, g.listeners["tcp"], probe)
+			if len(got) != 0 {
+				t.Errorf("%s: the gateway answered %q", name, got)
+			}
+			// The close comes at a random time after the handshake timeout, whatever was
+			// sent; never right after a rejected hello.
+			if closedAfter < e2eHandshakeTimeout {
+				t.Errorf("%s: closed after %v, before the handshake timeout %v", name, closedAfter, e2eHandshakeTimeout)
+			}
+		}
+	})
+
+	t.Run("admin", func(t *testing.T) {
+		body := httpGet(t, "http://"+g.admin+"/metrics")
+		for _, want := range []string{
+			`umbrella_gateway_handshakes_total{reason="",result="ok",transport="tcp"}`,
+			`umbrella_gateway_handshakes_total{reason="",result="ok",transport="utls"}`,
+			`umbrella_gateway_bytes_total{direction="up",transport="tcp"}`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		if got := httpGet(t, "http://"+g.admin+"/healthz"); strings.TrimSpace(got) != "ok" {
+			t.Errorf("/healthz = %q", got)
+		}
+	})
+
+	t.Run("logs", func(t *testing.T) {
+		logs := g.proc.out.String()
+		if strings.Contains(logs, "client=") || strings.Contains(logs, "remote") {
+			t.Errorf("gateway logged client addresses without log.client_ips:\n%s", logs)
+		}
+		secret := strings.TrimPrefix(fieldOf(bridges["tcp"], "secret="), "secret=")
+		if secret == "" || strings.Contains(logs, secret) {
+			t.Errorf("gateway log contains the bridge secret (or the bridge line has none)")
+		}
+	})
+
+	t.Run("SIGTERM drains", func(t *testing.T) {
+		g.proc.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- g.proc.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("gateway exited with %v after SIGTERM", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("gateway did not exit after SIGTERM")
+		}
+	})
+}
+
+func fieldOf(line, prefix string) string {
+	for _, f := range strings.Fields(line) {
+		if strings.HasPrefix(f, prefix) {
+			return f
+		}
+	}
+	return ""
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// rawProbe sends probe and returns what came back and how long the gateway kept the
+// connection open.
+func rawProbe(t *testing.T, addr string, probe []byte) ([]byte, time.Duration) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t0 := time.Now()
+	conn.Write(probe)
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, _ := io.ReadAll(conn)
+	return got, time.Since(t0)
+}
+
+// echoTransfer writes n random bytes while reading the echo, and compares hashes.
+func echoTransfer(t *testing.T, conn net.Conn, n int) {
+	t.Helper()
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	sent := sha256.New()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := io.CopyN(io.MultiWriter(conn, sent), rand.Reader, int64(n))
+		errc <- err
+	}()
+	received := sha256.New()
+	if _, err := io.CopyN(received, conn, int64(n)); err != nil {
+		t.Fatalf("read echo: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if !bytes.Equal(sent.Sum(nil), received.Sum(nil)) {
+		t.Fatal("echoed bytes differ from the bytes sent")
+	}
+}
+
+// socks5Request performs a SOCKS5 CONNECT by hand (the wire is the spec) and returns
+// the reply code; on success the conn is left to the caller via socks5Connect.
+func socks5Handshake(t *testing.T, proxyAddr, host string, port int) (net.Conn, byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", proxyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	req := []byte{5, 1, 0} // version 5, one method: no authentication
+	req = append(req, 5, 1, 0)
+	if ip := net.ParseIP(host).To4(); ip != nil {
+		req = append(req, 1)
+		req = append(req, ip...)
+	} else {
+		req = append(req, 3, byte(len(host)))
+		req = append(req, host...)
+	}
+	req = binary.BigEndian.AppendUint16(req, uint16(port))
+	if _, err := conn.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	reply := make([]byte, 2+10) // method choice, then a reply with an IPv4 bound address
+	if _, err := io.ReadFull(br, reply); err != nil {
+		t.Fatalf("SOCKS5 reply: %v", err)
+	}
+	if reply[0] != 5 || reply[1] != 0 {
+		t.Fatalf("SOCKS5 method choice %x", reply[:2])
+	}
+	conn.SetDeadline(time.Time{})
+	return &bufferedConn{Conn: conn, r: br}, reply[3]
+}
+
+func socks5Connect(t *testing.T, proxyAddr, host string, port int) net.Conn {
+	conn, code := socks5Handshake(t, proxyAddr, host, port)
+	if code != 0 {
+		t.Fatalf("SOCKS5 CONNECT %s: reply %#x", host, code)
+	}
+	return conn
+}
+
+func socks5Request(t *testing.T, proxyAddr, host string, port int) byte {
+	conn, code := socks5Handshake(t, proxyAddr, host, port)
+	conn.Close()
+	return code
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

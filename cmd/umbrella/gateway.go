@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/all"
+	"github.com/umbrella-edge/edge/transports/decoy"
+)
+
+// bridgesFile is where a running gateway writes its bridge lines (mode 0600), for
+// 'umbrella bridges' to print.
+const bridgesFile = "bridges.txt"
+
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("gateway", `
+Runs an edge gateway: listens on the transports of the config file, admits clients
+that hold a bridge secret, and connects their streams to the named backend services.
+On first start it generates its identity key and a bridge secret into state_dir.
+SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
+	cfgPath := fs.String("config", "", "gateway YAML config `file` (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		return errors.New("gateway: --config is required")
+	}
+	reg := all.Registry()
+	gc, err := config.LoadGateway(*cfgPath, reg.Names())
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, gc.Log.Level)
+	if err != nil {
+		return err
+	}
+	gcfg, err := gatewayConfig(gc, reg)
+	if err != nil {
+		return err
+	}
+	gcfg.Logger = log
+
+	g, err := gateway.Listen(ctx, gcfg)
+	if err != nil {
+		return err
+	}
+	if err := writeBridges(gc.StateDir, g.Bridges()); err != nil {
+		return err
+	}
+	for _, b := range g.Bridges() {
+		log.Info("listening", "bridge", b.Redacted())
+	}
+	log.Info("gateway ready", "bridge_lines", "umbrella bridges --config "+*cfgPath)
+
+	if gc.Admin != "" {
+		stopAdmin, err := serveAdmin(gc.Admin, g.AdminHandler())
+		if err != nil {
+			return err
+		}
+		defer stopAdmin()
+		log.Info("admin listening", "addr", gc.Admin, "paths", "/metrics /healthz")
+	}
+	return g.Serve(ctx)
+}
+
+// gatewayConfig turns a parsed config file into the gateway's runtime config, loading
+// or generating keys in the state directory.
+func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config, error) {
+	if err := os.MkdirAll(gc.StateDir, 0o700); err != nil {
+		return gateway.Config{}, fmt.Errorf("state_dir: %w", err)
+	}
+	identity, _, err := config.LoadOrCreateIdentity(filepath.Join(gc.StateDir, "identity.key"))
+	if err != nil {
+		return gateway.Config{}, err
+	}
+	secrets, err := config.ResolveSecrets(gc)
+	if err != nil {
+		return gateway.Config{}, err
+	}
+	var decoyHandler http.Handler
+	if gc.Decoy.Dir != "" || gc.Decoy.Proxy != "" {
+		if decoyHandler, err = decoy.NewHandler(gc.Decoy.Dir, gc.Decoy.Proxy); err != nil {
+			return gateway.Config{}, fmt.Errorf("decoy: %w", err)
+		}
+	}
+	cfg := gateway.Config{
+		Identity:         identity,
+		Secrets:          secrets,
+		Services:         gc.Services,
+		Decoy:            decoyHandler,
+		StateDir:         gc.StateDir,
+		HandshakeTimeout: gc.Limits.HandshakeTimeout,
+		MaxSessions:      gc.Limits.MaxSessions,
+		MaxStreams:       gc.Limits.MaxStreams,
+		LogClientIPs:     gc.Log.ClientIPs,
+	}
+	for _, l := range gc.Listeners {
+		t, err := reg.Get(l.Transport)
+		if err != nil {
+			return gateway.Config{}, err
+		}
+		cfg.Listeners = append(cfg.Listeners, gateway.ListenerConfig{
+			Transport: t, Listen: l.Listen, Public: l.Public, Args: l.Args,
+		})
+	}
+	return cfg, nil
+}
+
+func writeBridges(stateDir string, bridges []config.Bridge) error {
+	var sb strings.Builder
+	for _, b := range bridges {
+		sb.WriteString(b.String())
+		sb.WriteByte('\n')
+	}
+	path := filepath.Join(stateDir, bridgesFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(sb.String()), 0o600); err != nil {
+		return fmt.Errorf("write bridge lines: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// serveAdmin serves the admin handler on a loopback address only: metrics reveal
+// traffic volumes and must not be reachable from the censored network.
+func serveAdmin(addr string, h http.Handler) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("admin %q: must be a loopback address (127.0.0.1:PORT or [::1]:PORT)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
+}

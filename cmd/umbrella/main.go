@@ -1,0 +1,99 @@
+// Command umbrella is Umbrella Edge's one binary: the gateway an operator runs, the
+// client a user runs, and the tools around them (keys, bridge lines, the demo).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"gateway", "run an edge gateway from a YAML config", runGateway},
+		{"client", "run the client and its local proxies (SOCKS5, HTTP CONNECT, forwards)", runClient},
+		{"keygen", "generate a gateway identity key and a bridge secret", runKeygen},
+		{"bridges", "print the bridge lines of a gateway configuration (optionally as QR codes)", runBridges},
+		{"demo", "run a gateway, a backend and two chatting clients on loopback", runDemo},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "umbrella:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return errors.New("no command given")
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, `Umbrella Edge carries a messenger's stream through censored networks.
+
+Usage: umbrella COMMAND [flags]
+
+Commands:`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, `
+Run 'umbrella COMMAND --help' for a command's flags.
+
+A first run, on one machine:
+  umbrella demo                                  # everything on loopback, ends by itself
+  umbrella gateway --config gateway.yaml         # operator: keys are made on first start
+  umbrella bridges --config gateway.yaml --qr    # the lines to hand to users
+  umbrella client --config client.yaml           # user: then point apps at the SOCKS5 port`)
+}
+
+// newFlagSet returns a flag set whose --help prints what the command is for.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: umbrella %s [flags]\n\n%s\n\nFlags:\n", name, strings.TrimSpace(synopsis))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// newLogger returns a text logger at level ("debug", "info", "warn", "error").
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
