@@ -25,35 +25,46 @@ import (
 //	log: {level: info, client_ips: false}
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
+	// Required. "~/" is the home directory; a relative path is relative to the config
+	// file's directory.
 	StateDir string `yaml:"state_dir"`
 	// Secrets are bridge secrets, inline (base64url, 32 bytes) or file names under
 	// StateDir. Empty means one generated secret in StateDir/secret.key.
-	Secrets   []string          `yaml:"secrets"`
-	Listeners []Listener        `yaml:"listeners"`
-	Services  map[string]string `yaml:"services"`
-	Decoy     Decoy             `yaml:"decoy"`
-	Admin     string            `yaml:"admin"`
-	Limits    Limits            `yaml:"limits"`
-	Log       Log               `yaml:"log"`
+	Secrets   []string   `yaml:"secrets"`
+	Listeners []Listener `yaml:"listeners"`
+	// Services maps the names streams ask for ("mls") to backend host:port addresses.
+	Services map[string]string `yaml:"services"`
+	Decoy    Decoy             `yaml:"decoy"`
+	// Admin is the host:port of the /metrics and /healthz listener; empty means off.
+	// Keep it on loopback: metrics reveal that this host is a bridge.
+	Admin  string `yaml:"admin"`
+	Limits Limits `yaml:"limits"`
+	Log    Log    `yaml:"log"`
 	// Line numbers of fields, for errors found after parsing (filled by ParseGateway).
 	Source Source `yaml:"-"`
 }
 
 // Listener is one transport listener of a gateway.
 type Listener struct {
-	Transport string          `yaml:"transport"`
-	Listen    string          `yaml:"listen"`
-	Public    string          `yaml:"public"`
-	Args      transports.Args `yaml:"args"`
+	// Transport is a registered transport name ("utls").
+	Transport string `yaml:"transport"`
+	// Listen is the host:port to bind; port 0 picks a free port.
+	Listen string `yaml:"listen"`
+	// Public is the host:port clients dial, printed in bridge lines. Empty means the
+	// bound address, and is an error when Listen is a wildcard (0.0.0.0, [::], ":443").
+	Public string `yaml:"public"`
+	// Args are the transport's server options.
+	Args transports.Args `yaml:"args"`
 }
 
-// Decoy is the website shown to peers that fail authentication.
+// Decoy is the website shown to peers that fail authentication: files from Dir, or
+// another site through Proxy, not both. Neither means a built-in plain page.
 type Decoy struct {
 	Dir   string `yaml:"dir"`
 	Proxy string `yaml:"proxy"`
 }
 
-// Limits bound what one gateway gives away.
+// Limits bound what one gateway gives away. Zero means the default.
 type Limits struct {
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // default 10s
 	MaxSessions      int           `yaml:"max_sessions"`      // default 10000
@@ -76,6 +87,9 @@ type Log struct {
 //	forwards: {"127.0.0.1:7443": mls}
 //	hosts: {chat.example.org: mls}      # SOCKS/HTTP host names mapped to services
 //	log: {level: info}
+//
+// state_dir is optional (empty: nothing is remembered between runs) and expanded like the
+// gateway's. socks, http and forwards listen addresses; empty means off.
 type Client struct {
 	StateDir string            `yaml:"state_dir"`
 	Bridges  []Bridge          `yaml:"bridges"` // written as bridge-line strings
@@ -87,8 +101,8 @@ type Client struct {
 	Source   Source            `yaml:"-"`
 }
 
-// Source remembers where a config came from, for error messages.
+// Source remembers where a config came from, for error messages (see Wrap).
 type Source struct {
 	File  string
-	Lines map[string]int // field path ("listeners[1].transport") → line
+	Lines map[string]int // field path ("listeners[1].transport", indexes from 0) → line
 }

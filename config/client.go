@@ -1,0 +1,154 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LoadClient reads and parses the client config file at path; see ParseClient.
+func LoadClient(path string) (*Client, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseClient(path, data)
+}
+
+// ParseClient parses and validates a client config. file names the config in errors and
+// anchors a relative state_dir. Each bridge is a bridge-line string, parsed by
+// ParseBridge; its errors name the list item and the bridge-line field:
+//
+//	client.yaml:5: bridges[2]: bridge line: secret=: want 32 bytes of base64url, got 31
+//
+// The error lists every problem found, each a *FieldError.
+func ParseClient(file string, data []byte) (*Client, error) {
+	d := newDecoder(file)
+	root := d.parseDocument(data)
+	if root == nil && len(d.errs) > 0 {
+		return nil, d.err()
+	}
+	c := &Client{}
+	rootLine := 1
+	if root != nil {
+		rootLine = root.Line
+		d.fields(root, "", map[string]func(*yaml.Node, string){
+			"state_dir": func(n *yaml.Node, f string) {
+				c.StateDir = d.str(n, f)
+				d.expand(&c.StateDir, f, file)
+			},
+			"bridges": func(n *yaml.Node, f string) {
+				d.list(n, f, func(item *yaml.Node, f string) {
+					line := d.str(item, f)
+					if item.Kind != yaml.ScalarNode {
+						return
+					}
+					b, err := ParseBridge(line)
+					if err != nil {
+						d.fail(item.Line, f, err)
+						return
+					}
+					c.Bridges = append(c.Bridges, b)
+				})
+			},
+			"socks":    func(n *yaml.Node, f string) { c.SOCKS = d.localAddr(n, f) },
+			"http":     func(n *yaml.Node, f string) { c.HTTP = d.localAddr(n, f) },
+			"forwards": func(n *yaml.Node, f string) { c.Forwards = d.forwards(n, f) },
+			"hosts":    func(n *yaml.Node, f string) { c.Hosts = d.hosts(n, f) },
+			"log":      func(n *yaml.Node, f string) { c.Log = d.log(n, f) },
+		})
+	}
+	if len(c.Bridges) == 0 && !d.failed("bridges") {
+		d.missing("bridges", rootLine, "at least one bridge line")
+	}
+	d.distinctListeners(c)
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	c.Source = d.src
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// failed reports whether a problem was already recorded inside field, so that a list of
+// bad items is not also reported as empty.
+func (d *decoder) failed(field string) bool {
+	for _, err := range d.errs {
+		f := err.(*FieldError).Field
+		if len(f) > len(field) && f[:len(field)] == field && (f[len(field)] == '[' || f[len(field)] == '.') {
+			return true
+		}
+	}
+	return false
+}
+
+// localAddr decodes an address a local proxy listens on; empty means off.
+func (d *decoder) localAddr(n *yaml.Node, field string) string {
+	addr := d.str(n, field)
+	if addr != "" {
+		d.check(n.Line, field, checkHostPort(addr, true))
+	}
+	return addr
+}
+
+func (d *decoder) forwards(n *yaml.Node, path string) map[string]string {
+	m := d.stringMap(n, path)
+	for addr, service := range m {
+		f := join(path, addr)
+		d.check(d.src.Lines[f], f, checkHostPort(addr, true))
+		d.check(d.src.Lines[f], f, checkService(service))
+	}
+	return m
+}
+
+func (d *decoder) hosts(n *yaml.Node, path string) map[string]string {
+	m := d.stringMap(n, path)
+	for host, service := range m {
+		f := join(path, host)
+		if !isHostName(host) {
+			d.failf(d.src.Lines[f], f, "want a host name such as chat.example.org")
+		}
+		d.check(d.src.Lines[f], f, checkService(service))
+	}
+	return m
+}
+
+func checkService(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: a service name", ErrMissing)
+	}
+	if !IsServiceName(name) {
+		return fmt.Errorf("service %q: want lowercase letters, digits and '-'", shorten(name))
+	}
+	return nil
+}
+
+// distinctListeners reports two local proxies configured on one address, which would
+// otherwise only show as "address already in use" when the client starts.
+func (d *decoder) distinctListeners(c *Client) {
+	owner := make(map[string]string)
+	claim := func(addr, field string) {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" {
+			return
+		}
+		if prev, dup := owner[addr]; dup {
+			d.failf(d.src.Lines[field], field, "address %s is also %s", addr, prev)
+			return
+		}
+		owner[addr] = field
+	}
+	claim(c.SOCKS, "socks")
+	claim(c.HTTP, "http")
+	addrs := make([]string, 0, len(c.Forwards))
+	for addr := range c.Forwards {
+		addrs = append(addrs, addr)
+	}
+	sort.Strings(addrs)
+	for _, addr := range addrs {
+		claim(addr, join("forwards", addr))
+	}
+}

@@ -1,0 +1,354 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// Defaults filled in by ParseGateway for fields that are absent or zero.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxSessions      = 10000
+	DefaultMaxStreams       = 256
+	DefaultLogLevel         = "info"
+)
+
+// LoadGateway reads and parses the gateway config file at path; see ParseGateway.
+func LoadGateway(path string, knownTransports []string) (*Gateway, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGateway(path, data, knownTransports)
+}
+
+// ParseGateway parses and validates a gateway config. file names the config in errors
+// and anchors relative paths (state_dir, decoy.dir). knownTransports are the names a
+// listener may use (the registry's Names); nil accepts any well-formed name. Absent
+// limits and log level get their defaults. The error lists every problem found, each a
+// *FieldError naming file, line and field.
+func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway, error) {
+	d := newDecoder(file)
+	root := d.parseDocument(data)
+	if root == nil && len(d.errs) > 0 {
+		return nil, d.err()
+	}
+	g := &Gateway{}
+	rootLine := 1
+	if root != nil {
+		rootLine = root.Line
+		d.fields(root, "", map[string]func(*yaml.Node, string){
+			"state_dir": func(n *yaml.Node, f string) { g.StateDir = d.str(n, f) },
+			"secrets":   func(n *yaml.Node, f string) { g.Secrets = d.secrets(n, f) },
+			"listeners": func(n *yaml.Node, f string) {
+				d.list(n, f, func(item *yaml.Node, f string) {
+					g.Listeners = append(g.Listeners, d.listener(item, f, knownTransports))
+				})
+			},
+			"services": func(n *yaml.Node, f string) { g.Services = d.services(n, f) },
+			"decoy":    func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
+			"admin": func(n *yaml.Node, f string) {
+				if g.Admin = d.str(n, f); g.Admin != "" {
+					d.check(n.Line, f, checkHostPort(g.Admin, true))
+				}
+			},
+			"limits": func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
+			"log":    func(n *yaml.Node, f string) { g.Log = d.log(n, f) },
+		})
+	}
+	d.requireDir(&g.StateDir, "state_dir", rootLine, file,
+		"the directory for identity.key and secret files, such as /var/lib/umbrella")
+	if len(g.Listeners) == 0 {
+		d.missing("listeners", rootLine, "at least one listener")
+	}
+	if len(g.Services) == 0 {
+		d.missing("services", rootLine, "at least one service, such as mls: 127.0.0.1:7000")
+	}
+	g.Limits.fillDefaults()
+	if g.Log.Level == "" {
+		g.Log.Level = DefaultLogLevel
+	}
+	g.Source = d.src
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (l *Limits) fillDefaults() {
+	if l.HandshakeTimeout == 0 {
+		l.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if l.MaxSessions == 0 {
+		l.MaxSessions = DefaultMaxSessions
+	}
+	if l.MaxStreams == 0 {
+		l.MaxStreams = DefaultMaxStreams
+	}
+}
+
+// check records err, if any, against field.
+func (d *decoder) check(line int, field string, err error) {
+	if err != nil {
+		d.fail(line, field, err)
+	}
+}
+
+// missing records a required field that is absent or empty, at its key's line if the
+// key is there, else at the line of the enclosing mapping.
+func (d *decoder) missing(field string, parentLine int, want string) {
+	line, ok := d.src.Lines[field]
+	if !ok {
+		line = parentLine
+	}
+	d.fail(line, field, fmt.Errorf("%w: %s", ErrMissing, want))
+}
+
+// requireDir checks that a directory field is set and resolves it (see expandPath).
+func (d *decoder) requireDir(dir *string, field string, parentLine int, file, want string) {
+	if *dir == "" {
+		d.missing(field, parentLine, want)
+		return
+	}
+	d.expand(dir, field, file)
+}
+
+func (d *decoder) expand(dir *string, field, file string) {
+	p, err := expandPath(*dir, file)
+	if err != nil {
+		d.fail(d.src.Lines[field], field, err)
+		return
+	}
+	*dir = p
+}
+
+// secrets decodes the secrets list: inline base64url secrets are checked here, file
+// names when ResolveSecrets reads them.
+func (d *decoder) secrets(n *yaml.Node, path string) []string {
+	var out []string
+	first := make(map[string]string)
+	d.list(n, path, func(item *yaml.Node, f string) {
+		s := d.str(item, f)
+		switch {
+		case s == "":
+			d.fail(item.Line, f, fmt.Errorf("%w: an inline base64url secret or a file name", ErrMissing))
+			return
+		case looksInline(s):
+			if _, err := ParseSecret(s); err != nil {
+				d.fail(item.Line, f, fmt.Errorf("inline secret: %w", err))
+				return
+			}
+		}
+		if prev, dup := first[s]; dup {
+			d.failf(item.Line, f, "same secret as %s", prev)
+			return
+		}
+		first[s] = f
+		out = append(out, s)
+	})
+	return out
+}
+
+// looksInline tells an inline secret (43 base64url characters) from a file name, which
+// has a dot or a slash or is much shorter; near misses count as inline so that a
+// mangled secret is reported as one instead of as a missing file.
+func looksInline(s string) bool {
+	if len(s) < 40 || len(s) > 48 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !isAlnum(c) && c != '-' && c != '_' && c != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
+	var l Listener
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"transport": func(v *yaml.Node, f string) {
+			if l.Transport = d.str(v, f); l.Transport != "" {
+				d.check(v.Line, f, checkTransport(l.Transport, known))
+			}
+		},
+		"listen": func(v *yaml.Node, f string) {
+			if l.Listen = d.str(v, f); l.Listen != "" {
+				d.check(v.Line, f, checkHostPort(l.Listen, true))
+			}
+		},
+		"public": func(v *yaml.Node, f string) {
+			if l.Public = d.str(v, f); l.Public != "" {
+				d.check(v.Line, f, checkBridgeAddr(l.Public))
+			}
+		},
+		"args": func(v *yaml.Node, f string) { l.Args = d.args(v, f) },
+	})
+	if isNull(n) || n.Kind != yaml.MappingNode {
+		return l
+	}
+	if l.Transport == "" {
+		d.missing(path+".transport", n.Line, "a transport name")
+	}
+	if l.Listen == "" {
+		d.missing(path+".listen", n.Line, "the address to listen on, such as 0.0.0.0:443")
+	} else if l.Public == "" && isWildcard(l.Listen) {
+		d.missing(path+".public", n.Line, fmt.Sprintf(
+			"the address clients dial, since listen %q does not say which of this machine's addresses that is", l.Listen))
+	}
+	return l
+}
+
+func checkTransport(name string, known []string) error {
+	if !isTransportName(name) {
+		return fmt.Errorf("%w %q: want letters, digits and _", transports.ErrUnknownTransport, name)
+	}
+	if known != nil && !slices.Contains(known, name) {
+		return fmt.Errorf("%w %q (known: %s)", transports.ErrUnknownTransport, name, strings.Join(known, ", "))
+	}
+	return nil
+}
+
+// isWildcard reports whether a listen address binds every interface.
+func isWildcard(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsUnspecified()
+}
+
+func (d *decoder) args(n *yaml.Node, path string) transports.Args {
+	m := d.stringMap(n, path)
+	for k, v := range m {
+		f := join(path, k)
+		switch {
+		case !isArgKey(k):
+			d.failf(d.src.Lines[f], f, "argument names are letters, digits, '_', '-' and '.'")
+		case !isArgValue(v):
+			d.failf(d.src.Lines[f], f, "want printable ASCII without spaces")
+		}
+	}
+	return m
+}
+
+func (d *decoder) services(n *yaml.Node, path string) map[string]string {
+	m := d.stringMap(n, path)
+	for name, addr := range m {
+		f := join(path, name)
+		line := d.src.Lines[f]
+		if !IsServiceName(name) {
+			d.failf(line, f, "service names are lowercase letters, digits and '-'")
+			continue
+		}
+		if addr == "" {
+			d.fail(line, f, fmt.Errorf("%w: the backend's host:port", ErrMissing))
+			continue
+		}
+		d.check(line, f, checkDialAddr(addr))
+	}
+	return m
+}
+
+// IsServiceName reports whether s can name a backend service: lowercase letters,
+// digits and '-', as in "mls" or "probe".
+func IsServiceName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDialAddr checks an address to connect to: a host and a port in 1..65535.
+func checkDialAddr(addr string) error {
+	if err := checkHostPort(addr, false); err != nil {
+		return err
+	}
+	if host, _, _ := net.SplitHostPort(addr); host == "" {
+		return errors.New("missing host")
+	}
+	return nil
+}
+
+func (d *decoder) decoy(n *yaml.Node, path, file string) Decoy {
+	var dc Decoy
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"dir": func(v *yaml.Node, f string) {
+			dc.Dir = d.str(v, f)
+			d.expand(&dc.Dir, f, file)
+		},
+		"proxy": func(v *yaml.Node, f string) {
+			if dc.Proxy = d.str(v, f); dc.Proxy != "" {
+				d.check(v.Line, f, checkProxyURL(dc.Proxy))
+			}
+		},
+	})
+	if dc.Dir != "" && dc.Proxy != "" {
+		d.failf(n.Line, path, "dir and proxy both set: the decoy is either files or another site")
+	}
+	return dc
+}
+
+func checkProxyURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL")
+	}
+	return nil
+}
+
+func (d *decoder) limits(n *yaml.Node, path string) Limits {
+	var l Limits
+	nonNegative := func(v *yaml.Node, f string) int {
+		i := d.integer(v, f)
+		if i < 0 {
+			d.failf(v.Line, f, "want 0 (the default) or more, got %d", i)
+		}
+		return i
+	}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"handshake_timeout": func(v *yaml.Node, f string) {
+			if l.HandshakeTimeout = d.duration(v, f); l.HandshakeTimeout < 0 {
+				d.failf(v.Line, f, "want 0s (the default) or more, got %s", l.HandshakeTimeout)
+			}
+		},
+		"max_sessions": func(v *yaml.Node, f string) { l.MaxSessions = nonNegative(v, f) },
+		"max_streams":  func(v *yaml.Node, f string) { l.MaxStreams = nonNegative(v, f) },
+	})
+	return l
+}
+
+func (d *decoder) log(n *yaml.Node, path string) Log {
+	var l Log
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"level": func(v *yaml.Node, f string) {
+			l.Level = d.str(v, f)
+			switch l.Level {
+			case "", "debug", "info", "warn", "error":
+			default:
+				d.failf(v.Line, f, "want debug, info, warn or error, got %s", describe(v))
+			}
+		},
+		"client_ips": func(v *yaml.Node, f string) { l.ClientIPs = d.boolean(v, f) },
+	})
+	return l
+}
