@@ -1,0 +1,243 @@
+package session
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"time"
+)
+
+// zeroNonce seals both hellos: each hello key is used for exactly one message.
+var zeroNonce [12]byte
+
+func (e *HelloError) Error() string {
+	if e.Err == nil {
+		return "session: bad hello (" + e.Reason + ")"
+	}
+	return "session: bad hello (" + e.Reason + "): " + e.Err.Error()
+}
+
+func (e *HelloError) Unwrap() error { return e.Err }
+
+func helloError(reason string, consumed []byte, err error) *HelloError {
+	return &HelloError{Reason: reason, Consumed: consumed, Err: err}
+}
+
+// readFailure names a failed read of the hello for metrics.
+func readFailure(err error) string {
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return "timeout"
+	}
+	return "short"
+}
+
+// bindContext makes conn's blocking calls obey ctx, its deadline and its
+// cancellation, until the returned func is called; that func leaves conn with no
+// deadline, so whoever uses conn next (a session, a decoy) starts clean.
+func bindContext(ctx context.Context, conn net.Conn) (release func()) {
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		conn.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	return func() {
+		if !stop() {
+			<-fired // it ran, or is running: let it finish before the reset
+		}
+		conn.SetDeadline(time.Time{})
+	}
+}
+
+func nowFunc(f func() time.Time) time.Time {
+	if f == nil {
+		return time.Now()
+	}
+	return f()
+}
+
+func unixSeconds(t time.Time) uint64 {
+	if s := t.Unix(); s > 0 {
+		return uint64(s)
+	}
+	return 0
+}
+
+func (c *ClientConfig) check() error {
+	if c == nil {
+		return errors.New("session: nil client config")
+	}
+	if len(c.GatewayKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("session: gateway key of %d bytes, want %d", len(c.GatewayKey), ed25519.PublicKeySize)
+	}
+	return checkEndpoint(c.Endpoint)
+}
+
+func (c *ServerConfig) check() error {
+	switch {
+	case c == nil:
+		return errors.New("session: nil server config")
+	case len(c.Identity) != ed25519.PrivateKeySize:
+		return fmt.Errorf("session: identity key of %d bytes, want %d", len(c.Identity), ed25519.PrivateKeySize)
+	case len(c.Secrets) == 0:
+		return errors.New("session: no bridge secrets configured")
+	case c.Replay == nil:
+		return errors.New("session: no replay cache configured")
+	}
+	return checkEndpoint(c.Endpoint)
+}
+
+// Client opens a session over conn, a carrier just dialled for cfg.Endpoint. It sends
+// the client hello and verifies the gateway's answer against cfg.GatewayKey. On
+// success the session owns conn; on failure the caller still does.
+func Client(ctx context.Context, conn net.Conn, cfg *ClientConfig) (*Session, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: before sending the hello: %w", ErrNoAnswer, err)
+	}
+	release := bindContext(ctx, conn)
+	res, err := clientHandshake(conn, cfg)
+	release()
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, ErrNoAnswer) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
+		return nil, err
+	}
+	return newSession(conn, res, false, 0, nil)
+}
+
+// handshakeResult is what either handshake hands to the session.
+type handshakeResult struct {
+	id    ID
+	keys  sessionKeys
+	state State
+}
+
+func noAnswer(what string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrNoAnswer, what, err)
+}
+
+func clientHandshake(conn net.Conn, cfg *ClientConfig) (handshakeResult, error) {
+	var res handshakeResult
+	pub, priv, err := kemScheme.GenerateKeyPair()
+	if err != nil {
+		return res, fmt.Errorf("session: generate hybrid key: %w", err)
+	}
+	pubBytes, err := pub.MarshalBinary()
+	if err != nil {
+		return res, fmt.Errorf("session: encode hybrid key: %w", err)
+	}
+	endpoint := appendEndpoint(nil, cfg.Endpoint)
+	hello, hk, err := buildClientHello(cfg, endpoint, pubBytes)
+	if err != nil {
+		return res, err
+	}
+	if _, err := conn.Write(hello); err != nil {
+		return res, noAnswer("send client hello", err)
+	}
+
+	var hdr [2]byte
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+		return res, noAnswer("read server hello", err)
+	}
+	n := unmaskLen(hdr[:], hk.serverMask)
+	if n < serverHelloFixed+tagSize || n > maxHelloBody {
+		return res, noAnswer("read server hello", fmt.Errorf("%w: sealed body of %d bytes", errMalformed, n))
+	}
+	sealed := make([]byte, n)
+	if _, err := io.ReadFull(conn, sealed); err != nil {
+		return res, noAnswer(fmt.Sprintf("read server hello body of %d bytes", n), err)
+	}
+	plain, err := hk.server.Open(sealed[:0], zeroNonce[:], sealed, hdr[:])
+	if err != nil {
+		return res, noAnswer("open server hello", fmt.Errorf("%w: %w", errMalformed, err))
+	}
+	body, signedLen, err := parseServerHelloBody(plain)
+	if err != nil {
+		return res, noAnswer("parse server hello", err)
+	}
+	th := transcriptHash(cfg.GatewayKey, endpoint, hello, plain[:signedLen])
+	if !ed25519.Verify(cfg.GatewayKey, signatureMessage(th), body.signature) {
+		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key", ErrAuth)
+	}
+	shared, err := kemScheme.Decapsulate(priv, body.ciphertext)
+	if err != nil {
+		return res, fmt.Errorf("session: decapsulate: %w", err)
+	}
+	if res.keys, err = deriveSessionKeys(shared, &cfg.Secret, th); err != nil {
+		return res, fmt.Errorf("session: %w", err)
+	}
+	res.id = body.id
+	return res, nil
+}
+
+// buildClientHello lays out R, MARK, the masked length and the sealed body.
+func buildClientHello(cfg *ClientConfig, endpoint, publicKey []byte) ([]byte, helloKeys, error) {
+	ts := unixSeconds(nowFunc(cfg.Now))
+	padding := mrand.IntN(maxHelloPadding + 1)
+	bodyLen := clientHelloFixed + padding + tagSize
+
+	hello := make([]byte, helloPrefixSize, helloPrefixSize+bodyLen)
+	random := hello[:randomSize]
+	rand.Read(random)
+	m, err := newMarker(&cfg.Secret)
+	if err != nil {
+		return nil, helloKeys{}, fmt.Errorf("session: %w", err)
+	}
+	mark := m.mark(random, slotOf(ts), endpoint)
+	copy(hello[randomSize:], mark[:])
+	hk, err := deriveHelloKeys(&cfg.Secret, random, mark[:])
+	if err != nil {
+		return nil, helloKeys{}, fmt.Errorf("session: %w", err)
+	}
+	ml := maskedLen(bodyLen, hk.clientMask)
+	copy(hello[randomSize+markSize:], ml[:])
+
+	body := clientHelloBody{kind: kindNew, timestamp: ts, publicKey: publicKey}
+	hello = body.marshal(hello, padding)
+	prefix := hello[:helloPrefixSize]
+	hello = hk.client.Seal(prefix, zeroNonce[:], hello[helloPrefixSize:], prefix)
+	return hello, hk, nil
+}
+
+// Server runs the gateway side of the handshake on conn, a freshly accepted carrier.
+// It reads no more than the client hello, and writes nothing unless the hello is
+// valid: for anything else it returns a *HelloError holding every byte it read, and
+// the caller still owns conn. When ctx ends first, the reason is "timeout".
+func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, helloError("timeout", nil, err)
+	}
+	release := bindContext(ctx, conn)
+	res, err := serverHandshake(ctx, conn, cfg)
+	release()
+	if err != nil {
+		var he *HelloError
+		if errors.As(err, &he) && he.Reason == "short" && ctx.Err() != nil {
+			he.Reason, he.Err = "timeout", fmt.Errorf("%w (%w)", he.Err, ctx.Err())
+		}
+		return nil, err
+	}
+	maxStreams := cfg.MaxStreams
+	if maxStreams <= 0 {
+		maxStreams = defaultMaxStreams
+	}
+	return newSession(conn, res, true, maxStreams, cfg.Store)
+}
+
+const defaultMaxStreams = 256

@@ -1,0 +1,151 @@
+package session
+
+import (
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// The key schedule. Every label is listed in docs/protocol.md; changing one is a
+// protocol version change.
+const (
+	labelSecret    = "umbrella-edge/v1"
+	labelMarkKey   = "umbrella-edge/v1 mark key"
+	labelMark      = "umbrella-edge/v1 mark"
+	labelHello     = "umbrella-edge/v1 hello"
+	labelReplay    = "umbrella-edge/v1 replay"
+	labelTranscript = "umbrella-edge/v1 transcript"
+	labelSignature = "umbrella-edge/v1 server signature"
+	labelSession   = "umbrella-edge/v1 session"
+)
+
+const (
+	// freshness is how far a hello's timestamp may be from the gateway's clock. Two
+	// minutes absorbs phone clocks that drift without making the replay cache large.
+	freshness = 2 * time.Minute
+	// slotSeconds is the granularity of the time slot in the mark. The gateway tries
+	// every slot that overlaps now ± freshness: five of them.
+	slotSeconds = 60
+)
+
+func slotOf(unix uint64) uint64 { return unix / slotSeconds }
+
+// marker computes marks under one bridge secret's mark key, reusing its HMAC state
+// across slots.
+type marker struct{ h hash.Hash }
+
+func newMarker(s *Secret) (marker, error) {
+	prk, err := hkdf.Extract(sha256.New, s[:], []byte(labelSecret))
+	if err != nil {
+		return marker{}, fmt.Errorf("derive mark key: %w", err)
+	}
+	k, err := hkdf.Expand(sha256.New, prk, labelMarkKey, 32)
+	if err != nil {
+		return marker{}, fmt.Errorf("derive mark key: %w", err)
+	}
+	return marker{hmac.New(sha256.New, k)}, nil
+}
+
+// mark is HMAC(markKey, label || R || slot || endpoint), truncated.
+func (m marker) mark(random []byte, slot uint64, endpoint []byte) (out [markSize]byte) {
+	m.h.Reset()
+	m.h.Write([]byte(labelMark))
+	m.h.Write(random)
+	var s [8]byte
+	binary.BigEndian.PutUint64(s[:], slot)
+	m.h.Write(s[:])
+	m.h.Write(endpoint)
+	var sum [sha256.Size]byte
+	copy(out[:], m.h.Sum(sum[:0]))
+	return out
+}
+
+// helloKeys seal both hellos. They come from the bridge secret and the client's R and
+// MARK, so the server hello is unreadable to anyone without the secret too.
+type helloKeys struct {
+	client, server         cipher.AEAD
+	clientMask, serverMask [2]byte
+}
+
+func deriveHelloKeys(s *Secret, random, mark []byte) (k helloKeys, err error) {
+	salt := make([]byte, 0, randomSize+markSize)
+	salt = append(append(salt, random...), mark...)
+	okm, err := hkdf.Key(sha256.New, s[:], salt, labelHello, 2*chacha20poly1305.KeySize+4)
+	if err != nil {
+		return k, fmt.Errorf("derive hello keys: %w", err)
+	}
+	if k.client, err = chacha20poly1305.New(okm[:32]); err != nil {
+		return k, fmt.Errorf("derive hello keys: %w", err)
+	}
+	if k.server, err = chacha20poly1305.New(okm[32:64]); err != nil {
+		return k, fmt.Errorf("derive hello keys: %w", err)
+	}
+	copy(k.clientMask[:], okm[64:66])
+	copy(k.serverMask[:], okm[66:68])
+	return k, nil
+}
+
+// maskedLen and unmaskLen hide a hello's length field from an observer.
+func maskedLen(n int, mask [2]byte) [2]byte {
+	return [2]byte{byte(n>>8) ^ mask[0], byte(n) ^ mask[1]}
+}
+
+func unmaskLen(b []byte, mask [2]byte) int {
+	return int(b[0]^mask[0])<<8 | int(b[1]^mask[1])
+}
+
+// replayKey names a hello in the replay cache. R alone would do; MARK is included so a
+// key never repeats across secrets or endpoints.
+func replayKey(random, mark []byte) (k [32]byte) {
+	h := sha256.New()
+	h.Write([]byte(labelReplay))
+	h.Write(random)
+	h.Write(mark)
+	h.Sum(k[:0])
+	return k
+}
+
+// transcriptHash binds the gateway's identity, the endpoint, the whole client hello as
+// sent, and the server hello's signed fields.
+func transcriptHash(gatewayKey ed25519.PublicKey, endpoint, clientHello, serverSigned []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(labelTranscript))
+	h.Write(gatewayKey)
+	for _, part := range [...][]byte{endpoint, clientHello, serverSigned} {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	return h.Sum(nil)
+}
+
+func signatureMessage(transcript []byte) []byte {
+	return append([]byte(labelSignature), transcript...)
+}
+
+// sessionKeys protect records: per direction, an AEAD key and a key for the
+// length-mask keystream.
+type sessionKeys struct {
+	c2s, c2sMask, s2c, s2cMask []byte
+}
+
+// deriveSessionKeys mixes the hybrid KEM secret and the bridge secret, salted with the
+// transcript hash: breaking the session needs both the KEM and the bridge secret.
+func deriveSessionKeys(shared []byte, s *Secret, transcript []byte) (sessionKeys, error) {
+	ikm := make([]byte, 0, len(shared)+len(s))
+	ikm = append(append(ikm, shared...), s[:]...)
+	okm, err := hkdf.Key(sha256.New, ikm, transcript, labelSession, 4*32)
+	if err != nil {
+		return sessionKeys{}, fmt.Errorf("derive session keys: %w", err)
+	}
+	return sessionKeys{c2s: okm[0:32], c2sMask: okm[32:64], s2c: okm[64:96], s2cMask: okm[96:128]}, nil
+}

@@ -1,0 +1,363 @@
+package session
+
+import (
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"sync"
+
+	"golang.org/x/crypto/chacha20"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// The record layer: after the handshake every byte on the carrier is a record, a
+// masked 2-byte length and an AEAD-sealed frame.
+const (
+	recordHeaderSize = 2
+	// maxRecordPlaintext is TLS's 16 KiB: large enough for bulk transfer at one record
+	// per write, small enough that a reader never buffers much.
+	maxRecordPlaintext  = 16384
+	maxRecordCiphertext = maxRecordPlaintext + tagSize
+	maxRecordWire       = recordHeaderSize + maxRecordCiphertext
+	frameHeaderSize     = 3 // type, data length
+	maxRecordData       = maxRecordPlaintext - frameHeaderSize
+
+	framePadding = 0 // the whole record is padding; its data length is zero
+	frameData    = 1
+
+	// The first paddedRecords records of each direction carry random padding, and
+	// about half of them are preceded by a padding-only record: the inner handshake
+	// and first messages then show no fixed sizes, which is what TLS-in-TLS
+	// classifiers look for (Xue et al., USENIX Security 2024).
+	paddedRecords   = 8
+	maxEarlyPadding = 1024
+
+	// bufSize holds two of the largest records: reads fetch ahead, writes batch.
+	bufSize = 2 * maxRecordWire
+)
+
+// bufPool holds read and write buffers. An idle session holds none: a reader waits
+// for a record header in a 2-byte array and takes a buffer only when one arrives.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, bufSize)
+	return &b
+}}
+
+// direction is one direction's keys and record counter.
+type direction struct {
+	aead cipher.AEAD
+	mask *chacha20.Cipher // keystream that hides record lengths, 2 bytes a record
+	seq  uint64
+}
+
+func newDirection(key, maskKey []byte) (direction, error) {
+	aead, err := chacha20poly1305.New(key)
+	if err != nil {
+		return direction{}, err
+	}
+	mask, err := chacha20.NewUnauthenticatedCipher(maskKey, zeroNonce[:])
+	if err != nil {
+		return direction{}, err
+	}
+	return direction{aead: aead, mask: mask}, nil
+}
+
+func (d *direction) nonce() (n [12]byte) {
+	binary.BigEndian.PutUint64(n[4:], d.seq)
+	return n
+}
+
+// recordConn carries a byte stream as records over a carrier. It implements smux's
+// WriteBuffers so that smux's sender needs no 64 KiB buffer of its own.
+type recordConn struct {
+	conn    net.Conn
+	onFail  func(error) // called once when a read or write fails; the session dies
+	onClose func() // called once after the carrier is closed
+
+	rmu   sync.Mutex
+	rd    direction
+	rbuf  *[]byte // nil while no record is being read
+	start int     // rbuf[start:end] is carrier data not yet opened
+	end   int
+	plain []byte // opened data not yet read; aliases rbuf
+	rerr  error
+
+	wmu  sync.Mutex
+	wr   direction
+	werr error
+
+	failOnce  sync.Once
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newRecordConn(conn net.Conn, readKey, readMask, writeKey, writeMask []byte) (*recordConn, error) {
+	rd, err := newDirection(readKey, readMask)
+	if err != nil {
+		return nil, fmt.Errorf("session: record keys: %w", err)
+	}
+	wr, err := newDirection(writeKey, writeMask)
+	if err != nil {
+		return nil, fmt.Errorf("session: record keys: %w", err)
+	}
+	return &recordConn{conn: conn, rd: rd, wr: wr}, nil
+}
+
+func (c *recordConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	for len(c.plain) == 0 && c.rerr == nil {
+		if err := c.readRecord(); err != nil {
+			c.rerr = err
+			c.releaseRead()
+			c.rmu.Unlock()
+			c.fail(err)
+			return 0, err
+		}
+	}
+	if c.rerr != nil {
+		c.rmu.Unlock()
+		return 0, c.rerr
+	}
+	n := copy(p, c.plain)
+	c.plain = c.plain[n:]
+	if len(c.plain) == 0 && c.start == c.end {
+		c.releaseRead()
+	}
+	c.rmu.Unlock()
+	return n, nil
+}
+
+func (c *recordConn) releaseRead() {
+	if c.rbuf != nil {
+		bufPool.Put(c.rbuf)
+		c.rbuf, c.start, c.end, c.plain = nil, 0, 0, nil
+	}
+}
+
+// readRecord opens the next record; c.plain holds its data (none for padding).
+func (c *recordConn) readRecord() error {
+	if c.rbuf != nil && c.start == c.end {
+		c.releaseRead()
+	}
+	if c.rbuf == nil {
+		var hdr [recordHeaderSize]byte
+		if n, err := io.ReadFull(c.conn, hdr[:]); err != nil {
+			if n == 0 && errors.Is(err, io.EOF) {
+				return io.EOF // the carrier ended between records
+			}
+			return carrierError(err)
+		}
+		c.rbuf = bufPool.Get().(*[]byte)
+		c.start, c.end = 0, copy(*c.rbuf, hdr[:])
+	}
+	if err := c.fill(recordHeaderSize); err != nil {
+		return err
+	}
+	buf := *c.rbuf
+	hdr := buf[c.start : c.start+recordHeaderSize]
+	var length [recordHeaderSize]byte
+	c.rd.mask.XORKeyStream(length[:], hdr)
+	n := int(binary.BigEndian.Uint16(length[:]))
+	if n < frameHeaderSize+tagSize || n > maxRecordCiphertext {
+		return fmt.Errorf("%w: record %d has length %d, want %d to %d", ErrRecord, c.rd.seq, n, frameHeaderSize+tagSize, maxRecordCiphertext)
+	}
+	if err := c.fill(recordHeaderSize + n); err != nil {
+		return err
+	}
+	hdr = buf[c.start : c.start+recordHeaderSize] // fill may have moved the data
+	ct := buf[c.start+recordHeaderSize : c.start+recordHeaderSize+n]
+	nonce := c.rd.nonce()
+	plain, err := c.rd.aead.Open(ct[:0], nonce[:], ct, hdr)
+	if err != nil {
+		return fmt.Errorf("%w: record %d does not authenticate", ErrRecord, c.rd.seq)
+	}
+	c.rd.seq++
+	c.start += recordHeaderSize + n
+	data, err := parseFrame(plain)
+	if err != nil {
+		return fmt.Errorf("%w: record %d: %w", ErrRecord, c.rd.seq-1, err)
+	}
+	c.plain = data
+	return nil
+}
+
+// parseFrame returns the data of an opened record; padding frames have none.
+func parseFrame(p []byte) ([]byte, error) {
+	if len(p) < frameHeaderSize {
+		return nil, fmt.Errorf("%w: frame of %d bytes", errMalformed, len(p))
+	}
+	n := int(binary.BigEndian.Uint16(p[1:3]))
+	if n > len(p)-frameHeaderSize {
+		return nil, fmt.Errorf("%w: frame data of %d bytes in a %d-byte record", errMalformed, n, len(p))
+	}
+	switch p[0] {
+	case frameData:
+		return p[frameHeaderSize : frameHeaderSize+n], nil
+	case framePadding:
+		if n != 0 {
+			return nil, fmt.Errorf("%w: padding frame with %d data bytes", errMalformed, n)
+		}
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("%w: unknown frame type %d", errMalformed, p[0])
+	}
+}
+
+// fill reads from the carrier until rbuf[start:end] holds need bytes, reading ahead
+// as far as the buffer allows.
+func (c *recordConn) fill(need int) error {
+	buf := *c.rbuf
+	if c.end-c.start >= need {
+		return nil
+	}
+	if c.start+need > len(buf) {
+		c.end = copy(buf, buf[c.start:c.end])
+		c.start = 0
+	}
+	for c.end-c.start < need {
+		n, err := c.conn.Read(buf[c.end:])
+		c.end += n
+		if err != nil && c.end-c.start < need {
+			return carrierError(err)
+		}
+	}
+	return nil
+}
+
+func carrierError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: carrier ended inside a record: %w", ErrRecord, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("session: read carrier: %w", err)
+}
+
+func (c *recordConn) Write(p []byte) (int, error) { return c.write(p) }
+
+// WriteBuffers writes the concatenation of v; smux's sender uses it for a frame's
+// header and payload.
+func (c *recordConn) WriteBuffers(v [][]byte) (int, error) { return c.write(v...) }
+
+func (c *recordConn) write(v ...[]byte) (int, error) {
+	c.wmu.Lock()
+	n, err := c.writeLocked(v)
+	c.wmu.Unlock()
+	if err != nil {
+		c.fail(err)
+	}
+	return n, err
+}
+
+func (c *recordConn) writeLocked(v [][]byte) (int, error) {
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	src := gather{v: v}
+	total := src.remaining()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	out := (*bp)[:0]
+	for src.remaining() > 0 {
+		// Room for one padding record and one data record, however large.
+		if cap(out)-len(out) < maxRecordWire+recordHeaderSize+frameHeaderSize+maxEarlyPadding+tagSize {
+			if err := c.flush(out); err != nil {
+				return 0, err
+			}
+			out = out[:0]
+		}
+		pad := 0
+		if c.wr.seq < paddedRecords {
+			if mrand.IntN(2) == 0 {
+				out = c.appendRecord(out, framePadding, &src, 0, mrand.IntN(maxEarlyPadding+1))
+			}
+			pad = mrand.IntN(maxEarlyPadding + 1)
+		}
+		n := min(src.remaining(), maxRecordData)
+		pad = min(pad, maxRecordData-n)
+		out = c.appendRecord(out, frameData, &src, n, pad)
+	}
+	if err := c.flush(out); err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+func (c *recordConn) flush(out []byte) error {
+	if len(out) == 0 {
+		return nil
+	}
+	if _, err := c.conn.Write(out); err != nil {
+		c.werr = fmt.Errorf("session: write carrier: %w", err)
+		return c.werr
+	}
+	return nil
+}
+
+// appendRecord seals one record of n bytes from src and pad bytes of padding in place
+// at the end of out.
+func (c *recordConn) appendRecord(out []byte, typ byte, src *gather, n, pad int) []byte {
+	hdrAt := len(out)
+	out = append(out, 0, 0)
+	ptAt := len(out)
+	out = append(out, typ, byte(n>>8), byte(n))
+	out = src.appendN(out, n)
+	out = append(out, make([]byte, pad)...)
+	binary.BigEndian.PutUint16(out[hdrAt:], uint16(len(out)-ptAt+tagSize))
+	c.wr.mask.XORKeyStream(out[hdrAt:ptAt], out[hdrAt:ptAt])
+	nonce := c.wr.nonce()
+	c.wr.seq++
+	return c.wr.aead.Seal(out[:ptAt], nonce[:], out[ptAt:], out[hdrAt:ptAt])
+}
+
+// gather reads the concatenation of several byte slices.
+type gather struct {
+	v   [][]byte
+	off int
+}
+
+func (g *gather) remaining() int {
+	n := -g.off
+	for _, b := range g.v {
+		n += len(b)
+	}
+	return n
+}
+
+func (g *gather) appendN(out []byte, n int) []byte {
+	for n > 0 {
+		b := g.v[0][g.off:]
+		k := min(n, len(b))
+		out = append(out, b[:k]...)
+		n -= k
+		g.off += k
+		if g.off == len(g.v[0]) {
+			g.v, g.off = g.v[1:], 0
+		}
+	}
+	return out
+}
+
+func (c *recordConn) fail(err error) {
+	c.failOnce.Do(func() {
+		if c.onFail != nil {
+			c.onFail(err)
+		}
+	})
+}
+
+// Close closes the carrier, which also ends a blocked Read.
+func (c *recordConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = c.conn.Close()
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
+	return c.closeErr
+}
+
+func (c *recordConn) LocalAddr() net.Addr  { return c.conn.LocalAddr() }
+func (c *recordConn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }

@@ -1,0 +1,139 @@
+package session
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"time"
+)
+
+// serverHandshake reads the client hello, checks it from the cheapest test to the
+// most expensive, and answers only a hello that passes them all. Every failure to
+// open a session is a *HelloError and leaves nothing written on conn.
+func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (handshakeResult, error) {
+	var res handshakeResult
+	now := nowFunc(cfg.Now)
+	endpoint := appendEndpoint(nil, cfg.Endpoint)
+
+	var prefix [helloPrefixSize]byte
+	if n, err := io.ReadFull(conn, prefix[:]); err != nil {
+		return res, helloError(readFailure(err), clone(prefix[:n]), err)
+	}
+	random, mark := prefix[:randomSize], prefix[randomSize:randomSize+markSize]
+	secret, slot, err := findSecret(cfg.Secrets, random, mark, endpoint, unixSeconds(now))
+	if err != nil {
+		return res, helloError("mark", clone(prefix[:]), err)
+	}
+	hk, err := deriveHelloKeys(secret, random, mark)
+	if err != nil {
+		return res, fmt.Errorf("session: %w", err)
+	}
+	n := unmaskLen(prefix[randomSize+markSize:], hk.clientMask)
+	if n < clientHelloFixed+tagSize || n > maxHelloBody {
+		return res, helloError("malformed", clone(prefix[:]), fmt.Errorf("%w: sealed body of %d bytes", errMalformed, n))
+	}
+
+	hello := make([]byte, helloPrefixSize+n)
+	copy(hello, prefix[:])
+	if m, err := io.ReadFull(conn, hello[helloPrefixSize:]); err != nil {
+		return res, helloError(readFailure(err), hello[:helloPrefixSize+m], err)
+	}
+	plain, err := hk.client.Open(nil, zeroNonce[:], hello[helloPrefixSize:], hello[:helloPrefixSize])
+	if err != nil {
+		return res, helloError("malformed", hello, fmt.Errorf("%w: open client hello: %w", errMalformed, err))
+	}
+	body, err := parseClientHelloBody(plain)
+	if err != nil {
+		return res, helloError("malformed", hello, err)
+	}
+	if err := checkFresh(body.timestamp, slot, unixSeconds(now)); err != nil {
+		return res, helloError("stale", hello, err)
+	}
+	// Only now, with a hello that is authentic and fresh, does it enter the cache: a
+	// censor that copies the first bytes of a real hello cannot poison its entry.
+	expiry := time.Unix(int64(body.timestamp), 0).Add(freshness + time.Second)
+	if cfg.Replay.CheckAndAdd(replayKey(random, mark), expiry) {
+		return res, helloError("replay", hello, nil)
+	}
+	pub, err := kemScheme.UnmarshalBinaryPublicKey(body.publicKey)
+	if err != nil {
+		return res, helloError("malformed", hello, fmt.Errorf("%w: hybrid public key: %w", errMalformed, err))
+	}
+	ct, shared, err := kemScheme.Encapsulate(pub)
+	if err != nil {
+		return res, helloError("malformed", hello, fmt.Errorf("%w: encapsulate: %w", errMalformed, err))
+	}
+
+	sh := serverHelloBody{kind: kindNew, ciphertext: ct}
+	rand.Read(sh.id[:])
+	signed := sh.appendSigned(nil)
+	th := transcriptHash(cfg.Identity.Public().(ed25519.PublicKey), endpoint, hello, signed)
+	sh.signature = ed25519.Sign(cfg.Identity, signatureMessage(th))
+	if res.keys, err = deriveSessionKeys(shared, secret, th); err != nil {
+		return res, fmt.Errorf("session: %w", err)
+	}
+	res.id = sh.id
+	res.state = State{ID: sh.id, Created: now, Endpoint: cfg.Endpoint}
+
+	if cfg.Store != nil {
+		if err := cfg.Store.Put(ctx, res.state); err != nil {
+			return res, fmt.Errorf("session: store new session: %w", err)
+		}
+	}
+	if _, err := conn.Write(sealServerHello(&sh, hk)); err != nil {
+		if cfg.Store != nil {
+			cfg.Store.Delete(context.WithoutCancel(ctx), sh.id)
+		}
+		return res, fmt.Errorf("session: send server hello: %w", err)
+	}
+	return res, nil
+}
+
+func sealServerHello(sh *serverHelloBody, hk helloKeys) []byte {
+	padding := mrand.IntN(maxHelloPadding + 1)
+	bodyLen := serverHelloFixed + len(sh.ticket) + padding + tagSize
+	out := make([]byte, 2, 2+bodyLen)
+	ml := maskedLen(bodyLen, hk.serverMask)
+	copy(out, ml[:])
+	out = sh.marshal(out, padding)
+	return hk.server.Seal(out[:2], zeroNonce[:], out[2:], out[:2])
+}
+
+// findSecret finds the bridge secret and time slot under which mark is valid. It tries
+// each secret at each slot overlapping now ± freshness: a few HMACs, no public-key work.
+func findSecret(secrets []Secret, random, mark, endpoint []byte, now uint64) (*Secret, uint64, error) {
+	first := slotOf(now - min(now, uint64(freshness/time.Second)))
+	last := slotOf(now + uint64(freshness/time.Second))
+	for i := range secrets {
+		m, err := newMarker(&secrets[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		for slot := first; slot <= last; slot++ {
+			want := m.mark(random, slot, endpoint)
+			if hmac.Equal(want[:], mark) {
+				return &secrets[i], slot, nil
+			}
+		}
+	}
+	return nil, 0, fmt.Errorf("no bridge secret and time slot give this mark for this endpoint")
+}
+
+// checkFresh accepts a timestamp within freshness of now, in the slot its mark used.
+func checkFresh(ts, slot, now uint64) error {
+	window := uint64(freshness / time.Second)
+	if ts+window < now || ts > now+window {
+		return fmt.Errorf("client time %d is more than %v from gateway time %d", ts, freshness, now)
+	}
+	if slotOf(ts) != slot {
+		return fmt.Errorf("client time %d is not in the mark's time slot %d", ts, slot)
+	}
+	return nil
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -1,0 +1,195 @@
+package session
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cloudflare/circl/kem/hybrid"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Message layouts. docs/protocol.md is the specification; the offsets there and the
+// constants here must agree.
+
+const (
+	protocolVersion = 1
+
+	// Hello kinds. A resumption hello (kindResume) is reserved for the resumption
+	// protocol; this version neither sends nor accepts it.
+	kindNew    = 1
+	kindResume = 2
+
+	randomSize = 32
+	markSize   = 16
+	// helloPrefixSize is what the gateway reads before it decides, with no public-key
+	// work, whether a peer knows a bridge secret: R, MARK, masked body length.
+	helloPrefixSize = randomSize + markSize + 2
+
+	tagSize = chacha20poly1305.Overhead
+
+	// timestampSize is a big-endian Unix time in seconds.
+	timestampSize = 8
+
+	// maxHelloPadding bounds the random padding of both hellos, so that their sizes
+	// vary by up to a kilobyte.
+	maxHelloPadding = 1024
+	// maxHelloBody bounds a sealed hello body on both sides; it leaves room for a
+	// resumption ticket in later versions without letting a peer make us read more.
+	maxHelloBody = 4096
+)
+
+var (
+	kemScheme = hybrid.X25519MLKEM768()
+
+	kemPublicKeySize  = kemScheme.PublicKeySize()  // 1216
+	kemCiphertextSize = kemScheme.CiphertextSize() // 1120
+
+	// clientHelloFixed is the body before padding: version, kind, timestamp, key.
+	clientHelloFixed = 1 + 1 + timestampSize + kemPublicKeySize
+	// serverHelloFixed is the body before padding with an empty ticket: version,
+	// kind, session ID, KEM ciphertext, ticket length, signature.
+	serverHelloFixed = 1 + 1 + len(ID{}) + kemCiphertextSize + 2 + ed25519.SignatureSize
+)
+
+// errMalformed is wrapped by every parse failure of this file.
+var errMalformed = errors.New("malformed message")
+
+// clientHelloBody is the sealed part of the client hello.
+type clientHelloBody struct {
+	kind      byte
+	timestamp uint64
+	publicKey []byte // kemPublicKeySize bytes
+}
+
+// marshal appends the body followed by padding zero bytes.
+func (b *clientHelloBody) marshal(dst []byte, padding int) []byte {
+	dst = append(dst, protocolVersion, b.kind)
+	dst = binary.BigEndian.AppendUint64(dst, b.timestamp)
+	dst = append(dst, b.publicKey...)
+	return append(dst, make([]byte, padding)...)
+}
+
+// parseClientHelloBody parses an opened client hello body. The returned key aliases p.
+func parseClientHelloBody(p []byte) (clientHelloBody, error) {
+	var b clientHelloBody
+	if len(p) < clientHelloFixed {
+		return b, fmt.Errorf("%w: client hello body of %d bytes, want at least %d", errMalformed, len(p), clientHelloFixed)
+	}
+	if p[0] != protocolVersion {
+		return b, fmt.Errorf("%w: client hello version %d", errMalformed, p[0])
+	}
+	b.kind = p[1]
+	if b.kind != kindNew {
+		return b, fmt.Errorf("%w: client hello kind %d not supported", errMalformed, b.kind)
+	}
+	b.timestamp = binary.BigEndian.Uint64(p[2:])
+	b.publicKey = p[2+timestampSize : clientHelloFixed]
+	return b, nil
+}
+
+// serverHelloBody is the sealed part of the server hello.
+type serverHelloBody struct {
+	kind       byte
+	id         ID
+	ciphertext []byte // kemCiphertextSize bytes
+	ticket     []byte // empty until resumption exists
+	signature  []byte // ed25519.SignatureSize bytes
+}
+
+// appendSigned appends the fields the gateway's signature covers (all but the
+// signature and the padding).
+func (b *serverHelloBody) appendSigned(dst []byte) []byte {
+	dst = append(dst, protocolVersion, b.kind)
+	dst = append(dst, b.id[:]...)
+	dst = append(dst, b.ciphertext...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(b.ticket)))
+	return append(dst, b.ticket...)
+}
+
+func (b *serverHelloBody) marshal(dst []byte, padding int) []byte {
+	dst = b.appendSigned(dst)
+	dst = append(dst, b.signature...)
+	return append(dst, make([]byte, padding)...)
+}
+
+// parseServerHelloBody parses an opened server hello body and returns it with the
+// length of its signed part. Slices alias p.
+func parseServerHelloBody(p []byte) (b serverHelloBody, signedLen int, err error) {
+	if len(p) < serverHelloFixed {
+		return b, 0, fmt.Errorf("%w: server hello body of %d bytes, want at least %d", errMalformed, len(p), serverHelloFixed)
+	}
+	if p[0] != protocolVersion {
+		return b, 0, fmt.Errorf("%w: server hello version %d", errMalformed, p[0])
+	}
+	b.kind = p[1]
+	if b.kind != kindNew {
+		return b, 0, fmt.Errorf("%w: server hello kind %d not supported", errMalformed, b.kind)
+	}
+	off := 2
+	off += copy(b.id[:], p[off:])
+	b.ciphertext = p[off : off+kemCiphertextSize]
+	off += kemCiphertextSize
+	ticketLen := int(binary.BigEndian.Uint16(p[off:]))
+	off += 2
+	if len(p)-off < ticketLen+ed25519.SignatureSize {
+		return b, 0, fmt.Errorf("%w: server hello ticket of %d bytes overruns the body", errMalformed, ticketLen)
+	}
+	b.ticket = p[off : off+ticketLen]
+	off += ticketLen
+	b.signature = p[off : off+ed25519.SignatureSize]
+	return b, off, nil
+}
+
+// appendEndpoint encodes what a hello is bound to: each field as a big-endian
+// uint16 length and its bytes. Config checks keep every field under 64 KiB.
+func appendEndpoint(dst []byte, ep Endpoint) []byte {
+	for _, f := range [...]string{ep.Transport, ep.Address, ep.ServerName} {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f)))
+		dst = append(dst, f...)
+	}
+	return dst
+}
+
+func checkEndpoint(ep Endpoint) error {
+	for _, f := range [...]string{ep.Transport, ep.Address, ep.ServerName} {
+		if len(f) > 0xffff {
+			return fmt.Errorf("session: endpoint field of %d bytes is too long", len(f))
+		}
+	}
+	return nil
+}
+
+// Stream requests: the first bytes a client writes on a new stream name the service;
+// the gateway's first byte back is a stream reply.
+const maxServiceName = 255
+
+// Stream replies. A Refusal's value is its reply byte.
+const replyOK = 0
+
+func appendServiceRequest(dst []byte, service string) ([]byte, error) {
+	if len(service) == 0 || len(service) > maxServiceName {
+		return dst, fmt.Errorf("session: service name of %d bytes, want 1 to %d", len(service), maxServiceName)
+	}
+	dst = append(dst, byte(len(service)))
+	return append(dst, service...), nil
+}
+
+// readServiceRequest reads exactly one request from r: a length byte and that many
+// bytes of name. It never reads past the request, which the stream's data follows.
+func readServiceRequest(r io.Reader) (string, error) {
+	var buf [1 + maxServiceName]byte
+	if _, err := io.ReadFull(r, buf[:1]); err != nil {
+		return "", fmt.Errorf("read service request: %w", err)
+	}
+	n := int(buf[0])
+	if n == 0 {
+		return "", fmt.Errorf("%w: empty service name", errMalformed)
+	}
+	if _, err := io.ReadFull(r, buf[1:1+n]); err != nil {
+		return "", fmt.Errorf("read service name of %d bytes: %w", n, err)
+	}
+	return string(buf[1 : 1+n]), nil
+}
