@@ -58,5 +58,18 @@ type testCase struct {
 }
 
 func (s *suite) cases() []testCase {
-	return nil
+	cs := []testCase{
+		{"RoundTrip", s.testRoundTrip},
+		{"LargeTransfer", s.testLargeTransfer},
+		{"ConcurrentConns", s.testConcurrentConns},
+		{"Close", s.testClose},
+		{"ConcurrentMethods", s.testConcurrentMethods},
+		{"Deadlines", s.testDeadlines},
+		{"DialContext", s.testDialContext},
+		{"Listener", s.testListener},
+	}
+	if !s.opts.NoHalfClose {
+		cs = append(cs, testCase{"HalfClose", s.testHalfClose})
+	}
+	return cs
 }
