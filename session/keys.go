@@ -17,14 +17,14 @@ import (
 // The key schedule. Every label is listed in docs/protocol.md; changing one is a
 // protocol version change.
 const (
-	labelSecret    = "umbrella-edge/v1"
-	labelMarkKey   = "umbrella-edge/v1 mark key"
-	labelMark      = "umbrella-edge/v1 mark"
-	labelHello     = "umbrella-edge/v1 hello"
-	labelReplay    = "umbrella-edge/v1 replay"
+	labelSecret     = "umbrella-edge/v1"
+	labelMarkKey    = "umbrella-edge/v1 mark key"
+	labelMark       = "umbrella-edge/v1 mark"
+	labelHello      = "umbrella-edge/v1 hello"
+	labelReplay     = "umbrella-edge/v1 replay"
 	labelTranscript = "umbrella-edge/v1 transcript"
-	labelSignature = "umbrella-edge/v1 server signature"
-	labelSession   = "umbrella-edge/v1 session"
+	labelSignature  = "umbrella-edge/v1 server signature"
+	labelSession    = "umbrella-edge/v1 session"
 )
 
 const (

@@ -76,7 +76,7 @@ func (d *direction) nonce() (n [12]byte) {
 type recordConn struct {
 	conn    net.Conn
 	onFail  func(error) // called once when a read or write fails; the session dies
-	onClose func() // called once after the carrier is closed
+	onClose func()      // called once after the carrier is closed
 
 	rmu   sync.Mutex
 	rd    direction
