@@ -1,0 +1,307 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+var known = []string{"tcp", "utls"}
+
+// minimalGateway is the smallest valid gateway config; cases below vary it.
+const minimalGateway = `state_dir: /var/lib/umbrella
+listeners:
+  - {transport: tcp, listen: 127.0.0.1:8443}
+services: {mls: 127.0.0.1:7000}
+`
+
+// fieldErrors flattens the joined errors a parser returns.
+func fieldErrors(t *testing.T, err error) []*FieldError {
+	t.Helper()
+	var out []*FieldError
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Fatalf("error %q is not a *FieldError", err)
+		}
+		out = append(out, fe)
+	}
+	walk(err)
+	return out
+}
+
+// wantFieldError fails unless err holds a *FieldError whose message is want.
+func wantFieldError(t *testing.T, err error, want string) *FieldError {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("parse succeeded, want error %q", want)
+	}
+	fes := fieldErrors(t, err)
+	for _, fe := range fes {
+		if fe.Error() == want {
+			return fe
+		}
+	}
+	t.Fatalf("error lacks %q; got:\n%v", want, err)
+	return nil
+}
+
+func TestParseGatewayErrorsNameFileLineAndField(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown transport", `state_dir: /s
+services: {mls: 127.0.0.1:7000}
+listeners:
+  - transport: tcp
+    listen: 127.0.0.1:1
+  - transport: utsl
+    listen: 127.0.0.1:2
+`, `gateway.yaml:6: listeners[1].transport: unknown transport "utsl" (known: tcp, utls)`},
+		{"misspelt top-level field", "listners: []\n" + minimalGateway, `gateway.yaml:1: listners: unknown field (did you mean listeners?)`},
+		{"unknown listener field", strings.Replace(minimalGateway, "listen:", "lisen: 1, listen:", 1),
+			`gateway.yaml:3: listeners[0].lisen: unknown field (did you mean listen?)`},
+		{"unrelated unknown field lists the known", minimalGateway + "colour: blue\n",
+			`gateway.yaml:5: colour: unknown field (known: admin, decoy, limits, listeners, log, secrets, services, state_dir)`},
+		{"field given twice", minimalGateway + "services: {probe: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
+		{"listen without port", strings.Replace(minimalGateway, "127.0.0.1:8443", "127.0.0.1", 1),
+			`gateway.yaml:3: listeners[0].listen: missing port`},
+		{"listener without transport", strings.Replace(minimalGateway, "transport: tcp, ", "", 1),
+			`gateway.yaml:3: listeners[0].transport: required: a transport name`},
+		{"wildcard listen needs public", strings.Replace(minimalGateway, "127.0.0.1:8443", "0.0.0.0:8443", 1),
+			`gateway.yaml:3: listeners[0].public: required: the address clients dial, since listen "0.0.0.0:8443" does not say which of this machine's addresses that is`},
+		{"port-only listen needs public", strings.Replace(minimalGateway, "127.0.0.1:8443", "\":8443\"", 1),
+			`gateway.yaml:3: listeners[0].public: required: the address clients dial, since listen ":8443" does not say which of this machine's addresses that is`},
+		{"public without brackets", strings.Replace(minimalGateway, "listen:", "public: 2001:db8::1:443, listen:", 1),
+			`gateway.yaml:3: listeners[0].public: IPv6 addresses need brackets, as in [::1]:443`},
+		{"args value with a space", `state_dir: /s
+services: {mls: 127.0.0.1:7000}
+listeners:
+  - transport: tcp
+    listen: 127.0.0.1:1
+    args:
+      servername: "a b"
+`, `gateway.yaml:7: listeners[0].args.servername: want printable ASCII without spaces`},
+		{"args not a mapping", strings.Replace(minimalGateway, "listen:", "args: [a], listen:", 1),
+			`gateway.yaml:3: listeners[0].args: want a mapping (key: value), got a list`},
+		{"no listeners", "state_dir: /s\nservices: {mls: 127.0.0.1:7000}\n",
+			`gateway.yaml:1: listeners: required: at least one listener`},
+		{"empty listeners", "state_dir: /s\nservices: {mls: 127.0.0.1:7000}\nlisteners: []\n",
+			`gateway.yaml:3: listeners: required: at least one listener`},
+		{"listeners not a list", "state_dir: /s\nservices: {mls: 127.0.0.1:7000}\nlisteners: tcp\n",
+			`gateway.yaml:3: listeners: want a list, got a value`},
+		{"empty services", strings.Replace(minimalGateway, "{mls: 127.0.0.1:7000}", "{}", 1),
+			`gateway.yaml:4: services: required: at least one service, such as mls: 127.0.0.1:7000`},
+		{"uppercase service name", strings.Replace(minimalGateway, "mls:", "MLS:", 1),
+			`gateway.yaml:4: services.MLS: service names are lowercase letters, digits and '-'`},
+		{"service without host", strings.Replace(minimalGateway, "127.0.0.1:7000", "\":7000\"", 1),
+			`gateway.yaml:4: services.mls: missing host`},
+		{"service port zero", strings.Replace(minimalGateway, "127.0.0.1:7000", "127.0.0.1:0", 1),
+			`gateway.yaml:4: services.mls: port "0": want a number in 1..65535`},
+		{"no state_dir", strings.Replace(minimalGateway, "state_dir: /var/lib/umbrella\n", "", 1),
+			`gateway.yaml:1: state_dir: required: the directory for identity.key and secret files, such as /var/lib/umbrella`},
+		{"state_dir of another user", strings.Replace(minimalGateway, "/var/lib/umbrella", "~umbrella/state", 1),
+			`gateway.yaml:1: state_dir: only "~/" is expanded, not "~user/"`},
+		{"duration without unit", minimalGateway + "limits: {handshake_timeout: 10}\n",
+			`gateway.yaml:5: limits.handshake_timeout: want a duration with a unit, such as 10s or 1m30s, got "10"`},
+		{"negative duration", minimalGateway + "limits: {handshake_timeout: -1s}\n",
+			`gateway.yaml:5: limits.handshake_timeout: want 0s (the default) or more, got -1s`},
+		{"negative max_sessions", minimalGateway + "limits:\n  max_sessions: -5\n",
+			`gateway.yaml:6: limits.max_sessions: want 0 (the default) or more, got -5`},
+		{"max_streams not a number", minimalGateway + "limits:\n  max_streams: many\n",
+			`gateway.yaml:6: limits.max_streams: want an integer, got "many"`},
+		{"unknown log level", minimalGateway + "log: {level: verbose}\n",
+			`gateway.yaml:5: log.level: want debug, info, warn or error, got "verbose"`},
+		{"yes is not a boolean", minimalGateway + "log: {client_ips: yes}\n",
+			`gateway.yaml:5: log.client_ips: want true or false, got "yes"`},
+		{"decoy dir and proxy", minimalGateway + "decoy:\n  dir: /srv/www\n  proxy: https://example.org\n",
+			`gateway.yaml:6: decoy: dir and proxy both set: the decoy is either files or another site`},
+		{"decoy proxy not http", minimalGateway + "decoy: {proxy: ftp://example.org}\n",
+			`gateway.yaml:5: decoy.proxy: want an http:// or https:// URL`},
+		{"admin without port", minimalGateway + "admin: 127.0.0.1\n", `gateway.yaml:5: admin: missing port`},
+		{"short inline secret", minimalGateway + "secrets:\n  - secret.key\n  - " + EncodeKey(make([]byte, 31)) + "\n",
+			`gateway.yaml:7: secrets[1]: inline secret: want 32 bytes of base64url, got 31`},
+		{"mangled inline secret", minimalGateway + "secrets: [" + secretB64[:42] + "B]\n",
+			`gateway.yaml:5: secrets[0]: inline secret: want 32 bytes of base64url: illegal base64 data at input byte 42`},
+		{"same secret twice", minimalGateway + "secrets: [" + secretB64 + ", " + secretB64 + "]\n",
+			`gateway.yaml:5: secrets[1]: same secret as secrets[0]`},
+		{"empty secret entry", minimalGateway + "secrets: [\"\"]\n",
+			`gateway.yaml:5: secrets[0]: required: an inline base64url secret or a file name`},
+		{"alias", "state_dir: &d /s\nadmin: *d\nlisteners: [{transport: tcp, listen: 127.0.0.1:1}]\nservices: {mls: 127.0.0.1:7000}\n",
+			`gateway.yaml:2: admin: YAML aliases (*d) are not supported: write the value out`},
+		{"merge key", minimalGateway + "limits:\n  <<: {max_streams: 1}\n",
+			`gateway.yaml:6: limits: keys must be plain values (no merge keys or complex keys)`},
+		{"YAML syntax error", minimalGateway + "admin: [\n", `gateway.yaml:5: did not find expected node content`},
+		{"two documents", minimalGateway + "---\nadmin: 127.0.0.1:9090\n",
+			`gateway.yaml:5: a second YAML document (---): a config file holds one`},
+		{"top level is a list", "- a\n", `gateway.yaml:1: want a mapping (key: value), got a list`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := ParseGateway("gateway.yaml", []byte(tt.yaml), known)
+			if g != nil {
+				t.Errorf("ParseGateway returned a config with its error")
+			}
+			wantFieldError(t, err, tt.want)
+		})
+	}
+}
+
+func TestParseGatewayReportsEveryProblemInLineOrder(t *testing.T) {
+	data := "state_dir: /s\nlisteners:\n  - {transport: utsl, listen: x}\nservices: {Mls: 1}\n"
+	_, err := ParseGateway("g.yaml", []byte(data), known)
+	fes := fieldErrors(t, err)
+	var got []string
+	for _, fe := range fes {
+		got = append(got, fe.Field)
+	}
+	want := []string{"listeners[0].transport", "listeners[0].listen", "services.Mls"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fields with errors = %q, want %q (all of them, in line order)\n%v", got, want, err)
+	}
+}
+
+func TestParseGatewayUnknownTransportIsErrUnknownTransport(t *testing.T) {
+	_, err := ParseGateway("g.yaml", []byte(strings.Replace(minimalGateway, "tcp", "quic", 1)), known)
+	if !errors.Is(err, transports.ErrUnknownTransport) {
+		t.Fatalf("error %v does not wrap transports.ErrUnknownTransport", err)
+	}
+	if _, err := ParseGateway("g.yaml", []byte(strings.Replace(minimalGateway, "tcp", "quic", 1)), nil); err != nil {
+		t.Fatalf("with no list of known transports, any name is accepted; got %v", err)
+	}
+}
+
+func TestParseGatewayTyposAreErrUnknownField(t *testing.T) {
+	_, err := ParseGateway("g.yaml", []byte(minimalGateway+"limit: {}\n"), known)
+	if !errors.Is(err, ErrUnknownField) {
+		t.Fatalf("error %v does not wrap ErrUnknownField", err)
+	}
+}
+
+func TestParseGatewayFillsDefaults(t *testing.T) {
+	g, err := ParseGateway("gateway.yaml", []byte(minimalGateway), known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256}
+	if g.Limits != want {
+		t.Errorf("Limits = %+v, want %+v", g.Limits, want)
+	}
+	if g.Log != (Log{Level: "info"}) {
+		t.Errorf("Log = %+v, want level info, no client IPs", g.Log)
+	}
+	if g.Admin != "" || g.Decoy != (Decoy{}) || g.Secrets != nil || g.Listeners[0].Public != "" {
+		t.Errorf("absent optional fields were filled: %+v", g)
+	}
+}
+
+func TestLoadGatewayExample(t *testing.T) {
+	g, err := LoadGateway(filepath.Join("testdata", "gateway.yaml"), known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Gateway{
+		StateDir: "/var/lib/umbrella",
+		Secrets:  []string{"secret.key"},
+		Listeners: []Listener{
+			{Transport: "utls", Listen: "0.0.0.0:443", Public: "203.0.113.5:443", Args: transports.Args{"servername": "www.example.com"}},
+			{Transport: "tcp", Listen: "[::]:8443", Public: "[2001:db8::5]:8443"},
+		},
+		Services: map[string]string{"mls": "127.0.0.1:7000", "probe": "127.0.0.1:7001"},
+		Decoy:    Decoy{Dir: "/srv/www"},
+		Admin:    "127.0.0.1:9090",
+		Limits:   Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256},
+		Log:      Log{Level: "info"},
+	}
+	g.Source = Source{}
+	if !reflect.DeepEqual(g, want) {
+		t.Fatalf("testdata/gateway.yaml parsed as\n%+v\nwant\n%+v", g, want)
+	}
+}
+
+func TestParseGatewayResolvesPaths(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ file, stateDir, want string }{
+		{"/etc/umbrella/gateway.yaml", "state", "/etc/umbrella/state"},
+		{"/etc/umbrella/gateway.yaml", "/var/lib/umbrella", "/var/lib/umbrella"},
+		{"gateway.yaml", "./state", "state"},
+		{"/etc/umbrella/gateway.yaml", "~/umbrella", filepath.Join(home, "umbrella")},
+		{"/etc/umbrella/gateway.yaml", `"~"`, home},
+	}
+	for _, tt := range tests {
+		data := strings.Replace(minimalGateway, "/var/lib/umbrella", tt.stateDir, 1)
+		g, err := ParseGateway(tt.file, []byte(data), known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.StateDir != tt.want {
+			t.Errorf("state_dir %q in %s = %q, want %q", tt.stateDir, tt.file, g.StateDir, tt.want)
+		}
+	}
+}
+
+func TestSourceWrapNamesLinesFoundAfterParsing(t *testing.T) {
+	g, err := LoadGateway(filepath.Join("testdata", "gateway.yaml"), known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ field, want string }{
+		{"listeners[1].listen", "testdata/gateway.yaml:24: listeners[1].listen: bind: address in use"},
+		// An argument the file does not have is placed at its nearest enclosing field.
+		{"listeners[0].args.cert", "testdata/gateway.yaml:22: listeners[0].args.cert: bind: address in use"},
+		{"nowhere", "testdata/gateway.yaml: nowhere: bind: address in use"},
+	}
+	for _, tt := range tests {
+		err := g.Source.Wrap(tt.field, errors.New("bind: address in use"))
+		if err.Error() != tt.want {
+			t.Errorf("Wrap(%q) = %q, want %q", tt.field, err, tt.want)
+		}
+	}
+	if g.Source.Wrap("admin", nil) != nil {
+		t.Errorf("Wrap of a nil error is not nil")
+	}
+}
+
+// The benchmark writes gateway configs with yaml.Marshal; what it writes must parse
+// back to the same config.
+func TestMarshalledGatewayParsesBack(t *testing.T) {
+	g := Gateway{
+		StateDir:  "/tmp/state",
+		Listeners: []Listener{{Transport: "tcp", Listen: "127.0.0.1:0"}},
+		Services:  map[string]string{"echo": "127.0.0.1:7000"},
+		Admin:     "127.0.0.1:9091",
+		Limits:    Limits{HandshakeTimeout: 3 * time.Second, MaxSessions: 7},
+		Log:       Log{Level: "warn"},
+	}
+	data, err := yaml.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseGateway("bench.yaml", data, known)
+	if err != nil {
+		t.Fatalf("marshalled config does not parse: %v\n%s", err, data)
+	}
+	g.Limits.MaxStreams = DefaultMaxStreams
+	back.Source = Source{}
+	if !reflect.DeepEqual(*back, g) {
+		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)
+	}
+}
