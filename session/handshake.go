@@ -58,6 +58,18 @@ func bindContext(ctx context.Context, conn net.Conn) (release func()) {
 	}
 }
 
+// contextError is ctx.Err, also when the carrier's deadline fired a moment before
+// ctx's own timer did.
+func contextError(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
 func nowFunc(f func() time.Time) time.Time {
 	if f == nil {
 		return time.Now()
@@ -110,7 +122,7 @@ func Client(ctx context.Context, conn net.Conn, cfg *ClientConfig) (*Session, er
 	res, err := clientHandshake(conn, cfg)
 	release()
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && errors.Is(err, ErrNoAnswer) {
+		if cerr := contextError(ctx); cerr != nil && errors.Is(err, ErrNoAnswer) {
 			err = fmt.Errorf("%w (%w)", err, cerr)
 		}
 		return nil, err
@@ -228,8 +240,8 @@ func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, er
 	release()
 	if err != nil {
 		var he *HelloError
-		if errors.As(err, &he) && he.Reason == "short" && ctx.Err() != nil {
-			he.Reason, he.Err = "timeout", fmt.Errorf("%w (%w)", he.Err, ctx.Err())
+		if errors.As(err, &he) && he.Reason == "short" && contextError(ctx) != nil {
+			he.Reason, he.Err = "timeout", fmt.Errorf("%w (%w)", he.Err, contextError(ctx))
 		}
 		return nil, err
 	}

@@ -92,6 +92,7 @@ func tcpPair(t testing.TB) (net.Conn, net.Conn) {
 type watchedConn struct {
 	net.Conn
 	written atomic.Int64
+	read    atomic.Int64
 	mu      sync.Mutex
 	keep    int // bytes of writes to keep
 	kept    []byte
@@ -105,6 +106,12 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 	c.mu.Unlock()
 	n, err := c.Conn.Write(p)
 	c.written.Add(int64(n))
+	return n, err
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
 	return n, err
 }
 
@@ -195,30 +202,33 @@ func serveTest(s *Session) {
 }
 
 // serverOnly runs Server on the gateway side of a fresh pair and gives the test the
-// client side to write raw bytes on.
+// client side to write raw bytes on, and the gateway side to see what Server left
+// unread.
 type serverOnly struct {
-	client  net.Conn
-	written *atomic.Int64
-	done    chan struct{}
-	sess    *Session
-	err     error
+	client, server net.Conn
+	written, read  *atomic.Int64
+	done           chan struct{}
+	sess           *Session
+	err            error
 }
 
 func startServer(t testing.TB, c carrier, ctx context.Context, sc *ServerConfig) *serverOnly {
 	t.Helper()
 	cconn, sconn := c.pair(t)
 	sw := &watchedConn{Conn: sconn}
-	so := &serverOnly{client: cconn, written: &sw.written, done: make(chan struct{})}
+	so := &serverOnly{client: cconn, server: sconn, written: &sw.written, read: &sw.read, done: make(chan struct{})}
 	go func() {
 		defer close(so.done)
 		so.sess, so.err = Server(ctx, sw, sc)
-		if so.err != nil {
-			sconn.Close()
-		} else {
+	}()
+	t.Cleanup(func() {
+		cconn.Close()
+		sconn.Close()
+		<-so.done
+		if so.sess != nil {
 			so.sess.Close()
 		}
-	}()
-	t.Cleanup(func() { cconn.Close() })
+	})
 	return so
 }
 
