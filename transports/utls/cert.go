@@ -1,0 +1,164 @@
+package utls
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// File names of the self-signed certificate in the state directory.
+const (
+	certFile = "tls-cert.pem"
+	keyFile  = "tls-key.pem"
+)
+
+// Self-signed certificates live 90 days, as Let's Encrypt's do, and are replaced a week
+// before they expire, so a prober never sees an expired one.
+const (
+	certLifetime = 90 * 24 * time.Hour
+	certRenew    = 7 * 24 * time.Hour
+)
+
+// loadOrCreateCert returns the listener's certificate and the server name its bridge
+// lines carry: the operator's cert=/key= files, or a self-signed certificate for
+// servername= kept in stateDir (in memory when stateDir is empty).
+func loadOrCreateCert(args transports.Args, stateDir string, now time.Time) (tls.Certificate, string, error) {
+	certPath, keyPath := args.Get(argCert, ""), args.Get(argKey, "")
+	serverName := args.Get(argServerName, "")
+	if serverName != "" && net.ParseIP(serverName) != nil {
+		return tls.Certificate{}, "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
+	}
+	switch {
+	case certPath != "" && keyPath == "":
+		return tls.Certificate{}, "", &transports.ArgError{Key: argKey, Err: fmt.Errorf("%w: cert= needs its key=", transports.ErrMissingArg)}
+	case keyPath != "" && certPath == "":
+		return tls.Certificate{}, "", &transports.ArgError{Key: argCert, Err: fmt.Errorf("%w: key= needs its cert=", transports.ErrMissingArg)}
+	case certPath != "":
+		cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+		if err != nil {
+			return tls.Certificate{}, "", fmt.Errorf("load certificate %s and key %s: %w", certPath, keyPath, err)
+		}
+		if serverName == "" {
+			if serverName = certName(cert.Leaf); serverName == "" {
+				return tls.Certificate{}, "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: certificate %s names no DNS host", transports.ErrMissingArg, certPath)}
+			}
+		}
+		return cert, serverName, nil
+	case serverName == "":
+		return tls.Certificate{}, "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: give servername= (self-signed) or cert= and key=", transports.ErrMissingArg)}
+	}
+	if stateDir == "" {
+		cert, _, _, err := newSelfSigned(serverName, now)
+		return cert, serverName, err
+	}
+	cert, err := stateCert(stateDir, serverName, now)
+	return cert, serverName, err
+}
+
+// stateCert reuses the self-signed certificate in dir while it is valid for serverName,
+// and writes a new one otherwise.
+func stateCert(dir, serverName string, now time.Time) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(dir, certFile), filepath.Join(dir, keyFile)
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err == nil && cert.Leaf.VerifyHostname(serverName) == nil && now.Add(certRenew).Before(cert.Leaf.NotAfter) {
+		return cert, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return tls.Certificate{}, fmt.Errorf("load self-signed certificate from %s: %w", dir, err)
+	}
+	cert, certPEM, keyPEM, err := newSelfSigned(serverName, now)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return tls.Certificate{}, fmt.Errorf("create state directory: %w", err)
+	}
+	if err := writeFileAtomic(keyPath, keyPEM); err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := writeFileAtomic(certPath, certPEM); err != nil {
+		return tls.Certificate{}, err
+	}
+	return cert, nil
+}
+
+func newSelfSigned(serverName string, now time.Time) (tls.Certificate, []byte, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, nil, fmt.Errorf("generate certificate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return tls.Certificate{}, nil, nil, fmt.Errorf("generate certificate serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: serverName},
+		DNSNames:              []string{serverName},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(certLifetime),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, nil, fmt.Errorf("create self-signed certificate for %s: %w", serverName, err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, nil, nil, fmt.Errorf("encode certificate key: %w", err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	return cert, certPEM, keyPEM, err
+}
+
+// certName is the first DNS name a certificate is for.
+func certName(leaf *x509.Certificate) string {
+	if leaf == nil {
+		return ""
+	}
+	if len(leaf.DNSNames) > 0 {
+		return leaf.DNSNames[0]
+	}
+	return leaf.Subject.CommonName
+}
+
+// writeFileAtomic writes data mode 0600 under a temporary name and renames it, so a
+// crash never leaves half a key.
+func writeFileAtomic(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o600) // CreateTemp makes 0600 already; this keeps it so on any umask
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), name)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+// Package utls is the TLS transport: the carrier is TLS 1.3 over TCP whose ClientHello is
+// a real browser's (captured from Debian's current Chromium and Firefox), and whose server
+// shows an ordinary website to anyone who is not a client. It hides the session, not the
+// server's address: an address blocklist still blocks it.
+package utls
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// Name is the transport's name in bridge lines.
+const Name = "utls"
+
+// Bridge-line and listener arguments.
+const (
+	argServerName = "servername"
+	argFP         = "fp"
+	argFrag       = "frag"
+	argCert       = "cert"
+	argKey        = "key"
+)
+
+// Keepalive settings as for the tcp transport: idle mobile NATs drop mappings within
+// minutes, and a dead peer is noticed after about a minute.
+var keepalive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
+
+type transport struct{}
+
+// New returns the utls transport.
+//
+// Client arguments: servername= (the TLS SNI; required unless the bridge address is a
+// name), fp=chrome|firefox|safari|random (default chrome), frag= (0 off; 1 cuts the
+// ClientHello into TCP segments of random sizes; N ≥ 2 into N-byte segments).
+//
+// Listener arguments: cert= and key= (PEM files of the operator's real certificate), or
+// servername= alone for a self-signed certificate kept in the state directory; fp= is
+// only copied into the printed bridge lines.
+func New() transports.Transport { return transport{} }
+
+func (transport) Name() string { return Name }
+
+func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+	d, err := newDialer(addr, args)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	return d, nil
+}
+
+func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+	l, err := listen(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+	}
+	return l, nil
+}
