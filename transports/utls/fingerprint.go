@@ -79,16 +79,20 @@ func profileFor(fp string) (*profile, error) {
 
 // newestHello returns the embedded capture <browser>-<major>.hello with the highest major.
 func newestHello(browser string) ([]byte, error) {
-	names, err := fs.Glob(helloFiles, "hellos/"+browser+"-*.hello")
+	return newestCapture(helloFiles, "hellos", browser)
+}
+
+func newestCapture(fsys fs.FS, dir, browser string) ([]byte, error) {
+	names, err := fs.Glob(fsys, path.Join(dir, browser+"-*.hello"))
 	if err != nil || len(names) == 0 {
-		return nil, fmt.Errorf("no captured %s ClientHello embedded (run scripts/capture-hellos.sh)", browser)
+		return nil, fmt.Errorf("no captured %s ClientHello in %s (run scripts/capture-hellos.sh)", browser, dir)
 	}
 	version := func(name string) int {
 		v, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(path.Base(name), browser+"-"), ".hello"))
 		return v
 	}
 	sort.Slice(names, func(i, j int) bool { return version(names[i]) > version(names[j]) })
-	return helloFiles.ReadFile(names[0])
+	return fs.ReadFile(fsys, names[0])
 }
 
 // spec builds a fresh ClientHelloSpec for one connection from the captured hello:
