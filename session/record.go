@@ -229,7 +229,7 @@ func (c *recordConn) fill(need int) error {
 }
 
 func carrierError(err error) error {
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: carrier ended inside a record: %w", ErrRecord, io.ErrUnexpectedEOF)
 	}
 	return fmt.Errorf("session: read carrier: %w", err)
