@@ -1,6 +1,5 @@
-// Package proxy exposes the client's Dial to ordinary apps on loopback: a SOCKS5 server,
-// an HTTP CONNECT server and plain port forwards, each reaching only named services.
-// It never dials an arbitrary host; the client package supplies the DialFunc.
+// Package proxy exposes the client's Dial to ordinary apps on loopback (SOCKS5, HTTP
+// CONNECT, port forwards); apps reach named backend services only, never arbitrary hosts.
 package proxy
 
 import (

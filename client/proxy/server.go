@@ -135,6 +135,7 @@ func logFailure(ctx context.Context, log *slog.Logger, t Target, err error) {
 	level, msg := slog.LevelDebug, "request failed" // apps hanging up are not news
 	var de *DialError
 	switch {
+	case errors.Is(err, context.Canceled): // shutting down
 	case errors.As(err, &de):
 		level = slog.LevelWarn
 	case errors.Is(err, ErrNotAllowed), errors.Is(err, ErrUnsupported):
