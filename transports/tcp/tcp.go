@@ -5,6 +5,7 @@ package tcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -78,6 +79,9 @@ type dialer struct {
 func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	c, err := d.net.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
+		if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
+			return nil, fmt.Errorf("%s: %w: %w", Name, cerr, err)
+		}
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	if err := setNoDelay(c); err != nil {
@@ -85,6 +89,19 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
 	}
 	return c, nil
+}
+
+// ctxErr is ctx's error once ctx has ended or reached its deadline. net.Dialer arms the
+// socket with ctx's deadline, and that timer can fire a moment before ctx's own, giving
+// a bare "i/o timeout"; callers branch on context.DeadlineExceeded, so it is restored.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 type listener struct {

@@ -14,12 +14,14 @@ import (
 )
 
 // hangTimeout bounds every wait in the suite. It only turns a hang into a failure with a
-// message; no check depends on anything finishing faster than this.
-const hangTimeout = 30 * time.Second
+// message; no check depends on anything finishing faster than this. It is a variable
+// only so that the suite's own tests can shorten it for transports built to hang.
+var hangTimeout = 30 * time.Second
 
 // env is one subtest's listener, dialer and the conns made between them. A watchdog
-// closes them all if the subtest outlives hangTimeout, so a transport that blocks
-// forever fails the subtest instead of the whole test binary.
+// closes them all if the subtest outlives twice hangTimeout (a subtest waits for several
+// things in turn), so a transport that blocks forever fails the subtest instead of the
+// whole test binary.
 type env struct {
 	t  *testing.T
 	ln transports.Listener
@@ -47,14 +49,15 @@ func (s *suite) begin(t *testing.T) *env {
 
 // watch arms the watchdog for e's conns and listener.
 func (e *env) watch(t *testing.T) {
-	timer := time.AfterFunc(hangTimeout, func() {
+	limit := 2 * hangTimeout
+	timer := time.AfterFunc(limit, func() {
 		e.fired.Store(true)
 		e.closeAll()
 	})
 	t.Cleanup(func() {
 		timer.Stop()
 		if e.fired.Load() {
-			t.Errorf("subtest still running after %v: closed its listener and conns to unblock it", hangTimeout)
+			t.Errorf("subtest still running after %v: closed its listener and conns to unblock it", limit)
 		}
 	})
 }

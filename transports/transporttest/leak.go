@@ -21,7 +21,7 @@ func checkLeaks(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines started by this subtest still run after it ended:\n\n%s",
+				t.Errorf("goroutines started by this subtest still run after it ended (%d):\n\n%s",
 					len(leaked), strings.Join(leaked, "\n\n"))
 				return
 			}
