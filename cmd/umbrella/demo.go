@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -232,7 +233,7 @@ func httpsProbe(addr string) string {
 	title := "(no title)"
 	if i := strings.Index(string(body), "<title>"); i >= 0 {
 		if j := strings.Index(string(body[i:]), "</title>"); j > 0 {
-			title = string(body[i+7 : i+j])
+			title = html.UnescapeString(string(body[i+7 : i+j]))
 		}
 	}
 	return fmt.Sprintf("%s, a website titled %q (the decoy)", resp.Status, title)

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,12 +50,30 @@ func freePort(t *testing.T) string {
 // process is a child umbrella process whose output is kept for failure messages.
 type process struct {
 	cmd *exec.Cmd
-	out *bytes.Buffer
+	out *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer that the child's output and the test can share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func start(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), out: new(bytes.Buffer)}
+	p := &process{cmd: exec.Command(bin, args...), out: new(syncBuffer)}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
@@ -220,7 +239,7 @@ func TestEndToEnd(t *testing.T) {
 			"http request": []byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"),
 			"nothing":      nil,
 		} {
-			got, closedAfter := rawProbe(t, g.listeners["tcp"], probe)
+			got, closedAfter := probeSilence(t, g.listeners["tcp"], probe)
 			if len(got) != 0 {
 				t.Errorf("%s: the gateway answered %q", name, got)
 			}
@@ -294,9 +313,9 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-// rawProbe sends probe and returns what came back and how long the gateway kept the
+// probeSilence sends probe and returns what came back and how long the gateway kept the
 // connection open.
-func rawProbe(t *testing.T, addr string, probe []byte) ([]byte, time.Duration) {
+func probeSilence(t *testing.T, addr string, probe []byte) ([]byte, time.Duration) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -1,0 +1,247 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tcp"
+)
+
+type fixture struct {
+	g       *gateway.Gateway
+	bridge  config.Bridge
+	reg     *transports.Registry
+	cancel  context.CancelFunc
+	served  chan error
+	backend string
+}
+
+// newFixture runs a gateway with one tcp listener in front of an echo service.
+func newFixture(t *testing.T, tweak func(*gateway.Config)) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoDone := make(chan struct{})
+	go func() { backend.Echo{}.Serve(ctx, ln); close(echoDone) }()
+
+	_, id, _ := ed25519.GenerateKey(rand.Reader)
+	var secret session.Secret
+	rand.Read(secret[:])
+	cfg := gateway.Config{
+		Identity:  id,
+		Secrets:   []session.Secret{secret},
+		Listeners: []gateway.ListenerConfig{{Transport: tcp.New(), Listen: "127.0.0.1:0"}},
+		Services:  map[string]string{"echo": ln.Addr().String()},
+		// Short, so rejected carriers close within the test.
+		HandshakeTimeout: 500 * time.Millisecond,
+		DrainTimeout:     2 * time.Second,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	g, err := gateway.Listen(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	reg, _ := transports.NewRegistry(tcp.New())
+	f := &fixture{g: g, bridge: g.Bridges()[0], reg: reg, cancel: cancel, served: make(chan error, 1), backend: ln.Addr().String()}
+	go func() { f.served <- g.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-f.served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		<-echoDone
+	})
+	return f
+}
+
+func (f *fixture) client(t *testing.T, b config.Bridge) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Bridges: []config.Bridge{b}, Transports: f.reg, HandshakeTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (f *fixture) metrics(t *testing.T) string {
+	rec := httptest.NewRecorder()
+	f.g.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+func dial(t *testing.T, c *client.Client, service string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.Dial(ctx, service)
+}
+
+func TestStreamsReachOnlyNamedServices(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.client(t, f.bridge)
+
+	conn, err := dial(t, c, "echo")
+	if err != nil {
+		t.Fatalf("Dial(echo): %v", err)
+	}
+	msg := []byte("hello through the gateway")
+	conn.Write(msg)
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != string(msg) {
+		t.Fatalf("echo: got %q, %v", got, err)
+	}
+	conn.Close()
+
+	for _, service := range []string{"nope", f.backend, "127.0.0.1:22", "example.com:443"} {
+		if _, err := dial(t, c, service); !errors.Is(err, session.ErrUnknownService) {
+			t.Errorf("Dial(%q) = %v, want ErrUnknownService (the gateway is not an open proxy)", service, err)
+		}
+	}
+	m := f.metrics(t)
+	for _, want := range []string{
+		`umbrella_gateway_streams_total{result="ok",service="echo"} 1`,
+		`umbrella_gateway_streams_total{result="unknown",service="unknown"} 4`,
+		`umbrella_gateway_sessions{transport="tcp"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestUnavailableBackend(t *testing.T) {
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	f := newFixture(t, func(c *gateway.Config) { c.Services["down"] = deadAddr })
+	if _, err := dial(t, f.client(t, f.bridge), "down"); !errors.Is(err, session.ErrServiceUnavailable) {
+		t.Fatalf("Dial(down) = %v, want ErrServiceUnavailable", err)
+	}
+}
+
+func TestStreamLimit(t *testing.T) {
+	f := newFixture(t, func(c *gateway.Config) { c.MaxStreams = 2 })
+	c := f.client(t, f.bridge)
+	for i := range 2 {
+		conn, err := dial(t, c, "echo")
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		defer conn.Close()
+	}
+	if _, err := dial(t, c, "echo"); !errors.Is(err, session.ErrStreamLimit) {
+		t.Fatalf("third stream: %v, want ErrStreamLimit", err)
+	}
+}
+
+func TestSessionLimit(t *testing.T) {
+	f := newFixture(t, func(c *gateway.Config) { c.MaxSessions = 1 })
+	if _, err := dial(t, f.client(t, f.bridge), "echo"); err != nil {
+		t.Fatalf("first session: %v", err)
+	}
+	_, err := dial(t, f.client(t, f.bridge), "echo")
+	if !errors.Is(err, client.ErrAllBridgesFailed) || !errors.Is(err, session.ErrNoAnswer) {
+		t.Fatalf("second session: %v, want no answer", err)
+	}
+	if m := f.metrics(t); !strings.Contains(m, `umbrella_gateway_handshakes_total{reason="sessions",result="refused",transport="tcp"} 1`) {
+		t.Errorf("refusal not counted:\n%s", grep(m, "handshakes"))
+	}
+}
+
+func TestBadCredentialsGetNoAnswer(t *testing.T) {
+	f := newFixture(t, nil)
+	wrongSecret := f.bridge
+	rand.Read(wrongSecret.Secret[:])
+	wrongKey := f.bridge
+	wrongKey.Key, _, _ = ed25519.GenerateKey(rand.Reader)
+	otherEndpoint := f.bridge
+	// The same listener under another name: a hello made for "localhost:port" is
+	// not valid at "127.0.0.1:port".
+	_, port, _ := net.SplitHostPort(f.bridge.Addr)
+	otherEndpoint.Addr = net.JoinHostPort("localhost", port)
+
+	for _, tc := range []struct {
+		name   string
+		bridge config.Bridge
+		want   error
+	}{
+		{"wrong secret", wrongSecret, session.ErrNoAnswer},
+		{"wrong gateway key", wrongKey, session.ErrAuth},
+		{"hello bound to another endpoint", otherEndpoint, session.ErrNoAnswer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := dial(t, f.client(t, tc.bridge), "echo")
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if m := f.metrics(t); !strings.Contains(m, `result="failed"`) {
+		t.Errorf("failed handshakes not counted:\n%s", grep(m, "handshakes"))
+	}
+}
+
+func TestDrainClosesSessionsAfterTimeout(t *testing.T) {
+	f := newFixture(t, nil)
+	conn, err := dial(t, f.client(t, f.bridge), "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cancel()
+	select {
+	case err := <-f.served:
+		f.served <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return after the drain timeout")
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("stream still open after the gateway drained")
+	}
+	if _, err := net.DialTimeout("tcp", f.bridge.Addr, time.Second); err == nil {
+		t.Fatal("listener still accepting after drain")
+	}
+}
+
+func TestWildcardListenNeedsPublicAddress(t *testing.T) {
+	_, id, _ := ed25519.GenerateKey(rand.Reader)
+	_, err := gateway.Listen(context.Background(), gateway.Config{
+		Identity:  id,
+		Secrets:   []session.Secret{{1}},
+		Listeners: []gateway.ListenerConfig{{Transport: tcp.New(), Listen: "0.0.0.0:0"}},
+		Services:  map[string]string{"echo": "127.0.0.1:1"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "public") {
+		t.Fatalf("got %v, want an error naming public", err)
+	}
+}
+
+func grep(s, word string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
