@@ -52,6 +52,9 @@ type direction struct {
 	aead cipher.AEAD
 	mask *chacha20.Cipher // keystream that hides record lengths, 2 bytes a record
 	seq  uint64
+	// nonceBuf lives here, not on the stack: passed to the AEAD interface a local
+	// array would escape, one allocation per record.
+	nonceBuf [12]byte
 }
 
 func newDirection(key, maskKey []byte) (direction, error) {
@@ -66,9 +69,10 @@ func newDirection(key, maskKey []byte) (direction, error) {
 	return direction{aead: aead, mask: mask}, nil
 }
 
-func (d *direction) nonce() (n [12]byte) {
-	binary.BigEndian.PutUint64(n[4:], d.seq)
-	return n
+// nonce returns the current record's nonce, valid until the next call.
+func (d *direction) nonce() []byte {
+	binary.BigEndian.PutUint64(d.nonceBuf[4:], d.seq)
+	return d.nonceBuf[:]
 }
 
 // recordConn carries a byte stream as records over a carrier. It implements smux's
@@ -170,8 +174,7 @@ func (c *recordConn) readRecord() error {
 	}
 	hdr = buf[c.start : c.start+recordHeaderSize] // fill may have moved the data
 	ct := buf[c.start+recordHeaderSize : c.start+recordHeaderSize+n]
-	nonce := c.rd.nonce()
-	plain, err := c.rd.aead.Open(ct[:0], nonce[:], ct, hdr)
+	plain, err := c.rd.aead.Open(ct[:0], c.rd.nonce(), ct, hdr)
 	if err != nil {
 		return fmt.Errorf("%w: record %d does not authenticate", ErrRecord, c.rd.seq)
 	}
@@ -307,9 +310,9 @@ func (c *recordConn) appendRecord(out []byte, typ byte, src *gather, n, pad int)
 	out = append(out, make([]byte, pad)...)
 	binary.BigEndian.PutUint16(out[hdrAt:], uint16(len(out)-ptAt+tagSize))
 	c.wr.mask.XORKeyStream(out[hdrAt:ptAt], out[hdrAt:ptAt])
-	nonce := c.wr.nonce()
+	out = c.wr.aead.Seal(out[:ptAt], c.wr.nonce(), out[ptAt:], out[hdrAt:ptAt])
 	c.wr.seq++
-	return c.wr.aead.Seal(out[:ptAt], nonce[:], out[ptAt:], out[hdrAt:ptAt])
+	return out
 }
 
 // gather reads the concatenation of several byte slices.
