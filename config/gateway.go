@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -243,8 +244,10 @@ func (d *decoder) args(n *yaml.Node, path string) transports.Args {
 		switch {
 		case !isArgKey(k):
 			d.failf(d.src.Lines[f], f, "argument names are letters, digits, '_', '-' and '.'")
-		case !isArgValue(v):
-			d.failf(d.src.Lines[f], f, "want printable ASCII without spaces")
+		case strings.ContainsFunc(v, unicode.IsControl):
+			// Server options never go into bridge lines, so spaces (file names) are
+			// fine; control characters are always a mistake.
+			d.failf(d.src.Lines[f], f, "value has control characters")
 		}
 	}
 	return m

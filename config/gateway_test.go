@@ -89,14 +89,15 @@ listeners:
 			`gateway.yaml:3: listeners[0].public: required: the address clients dial, since listen ":8443" does not say which of this machine's addresses that is`},
 		{"public without brackets", strings.Replace(minimalGateway, "listen:", "public: 2001:db8::1:443, listen:", 1),
 			`gateway.yaml:3: listeners[0].public: IPv6 addresses need brackets, as in [::1]:443`},
-		{"args value with a space", `state_dir: /s
+		{"args value with a control character", `state_dir: /s
 services: {mls: 127.0.0.1:7000}
 listeners:
   - transport: tcp
     listen: 127.0.0.1:1
     args:
-      servername: "a b"
-`, `gateway.yaml:7: listeners[0].args.servername: want printable ASCII without spaces`},
+      cert: "/etc/my certs/tls.pem"
+      servername: "a\tb"
+`, `gateway.yaml:8: listeners[0].args.servername: value has control characters`},
 		{"args not a mapping", strings.Replace(minimalGateway, "listen:", "args: [a], listen:", 1),
 			`gateway.yaml:3: listeners[0].args: want a mapping (key: value), got a list`},
 		{"no listeners", "state_dir: /s\nservices: {mls: 127.0.0.1:7000}\n",
