@@ -22,10 +22,13 @@ import (
 type decoder struct {
 	src  Source
 	errs []error
+	// misspelt holds the field paths that an unknown field was taken for a typo of,
+	// so that the field is not also reported missing.
+	misspelt map[string]bool
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{src: Source{File: file, Lines: make(map[string]int)}}
+	return &decoder{src: Source{File: file, Lines: make(map[string]int)}, misspelt: make(map[string]bool)}
 }
 
 // fail records a problem with field, found at line.
@@ -117,7 +120,11 @@ func (d *decoder) fields(n *yaml.Node, path string, fields map[string]func(v *ya
 	d.mapping(n, path, func(key string, keyLine int, v *yaml.Node, field string) {
 		set, ok := fields[key]
 		if !ok {
-			d.fail(keyLine, field, fmt.Errorf("%w%s", ErrUnknownField, suggest(key, fields)))
+			hint, typoOf := suggest(key, fields)
+			if typoOf != "" {
+				d.misspelt[join(path, typoOf)] = true
+			}
+			d.fail(keyLine, field, fmt.Errorf("%w%s", ErrUnknownField, hint))
 			return
 		}
 		set(v, field)
@@ -260,7 +267,7 @@ func join(path, key string) string {
 }
 
 // suggest names the known field closest to a misspelt one, or lists them all.
-func suggest(key string, fields map[string]func(*yaml.Node, string)) string {
+func suggest(key string, fields map[string]func(*yaml.Node, string)) (hint, typoOf string) {
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)
@@ -273,9 +280,9 @@ func suggest(key string, fields map[string]func(*yaml.Node, string)) string {
 		}
 	}
 	if best != "" {
-		return fmt.Sprintf(" (did you mean %s?)", best)
+		return fmt.Sprintf(" (did you mean %s?)", best), best
 	}
-	return " (known: " + strings.Join(names, ", ") + ")"
+	return " (known: " + strings.Join(names, ", ") + ")", ""
 }
 
 // editDistance is the Levenshtein distance between a and b (short strings only).

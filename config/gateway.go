@@ -108,6 +108,9 @@ func (d *decoder) check(line int, field string, err error) {
 // missing records a required field that is absent or empty, at its key's line if the
 // key is there, else at the line of the enclosing mapping.
 func (d *decoder) missing(field string, parentLine int, want string) {
+	if d.misspelt[field] {
+		return // "did you mean field?" already says it
+	}
 	line, ok := d.src.Lines[field]
 	if !ok {
 		line = parentLine

@@ -179,6 +179,14 @@ func TestParseGatewayReportsEveryProblemInLineOrder(t *testing.T) {
 	}
 }
 
+func TestParseGatewayTypoIsNotAlsoReportedMissing(t *testing.T) {
+	data := "state_dir: /s\nlistners: [{transport: tcp, listen: 127.0.0.1:1}]\nservices: {mls: 127.0.0.1:7000}\n"
+	_, err := ParseGateway("g.yaml", []byte(data), known)
+	if fes := fieldErrors(t, err); len(fes) != 1 || fes[0].Field != "listners" {
+		t.Fatalf("want only the typo reported, got:\n%v", err)
+	}
+}
+
 func TestParseGatewayUnknownTransportIsErrUnknownTransport(t *testing.T) {
 	_, err := ParseGateway("g.yaml", []byte(strings.Replace(minimalGateway, "tcp", "quic", 1)), known)
 	if !errors.Is(err, transports.ErrUnknownTransport) {
