@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"sort"
 
 	"gopkg.in/yaml.v3"
 )
@@ -77,8 +76,8 @@ func ParseClient(file string, data []byte) (*Client, error) {
 // failed reports whether a problem was already recorded inside field, so that a list of
 // bad items is not also reported as empty.
 func (d *decoder) failed(field string) bool {
-	for _, err := range d.errs {
-		f := err.(*FieldError).Field
+	for _, fe := range d.errs {
+		f := fe.Field
 		if len(f) > len(field) && f[:len(field)] == field && (f[len(field)] == '[' || f[len(field)] == '.') {
 			return true
 		}
@@ -97,8 +96,8 @@ func (d *decoder) localAddr(n *yaml.Node, field string) string {
 
 func (d *decoder) forwards(n *yaml.Node, path string) map[string]string {
 	m := d.stringMap(n, path)
-	for addr, service := range m {
-		f := join(path, addr)
+	for _, addr := range sortedKeys(m) {
+		service, f := m[addr], join(path, addr)
 		d.check(d.src.Lines[f], f, checkHostPort(addr, true))
 		d.check(d.src.Lines[f], f, checkService(service))
 	}
@@ -107,8 +106,8 @@ func (d *decoder) forwards(n *yaml.Node, path string) map[string]string {
 
 func (d *decoder) hosts(n *yaml.Node, path string) map[string]string {
 	m := d.stringMap(n, path)
-	for host, service := range m {
-		f := join(path, host)
+	for _, host := range sortedKeys(m) {
+		service, f := m[host], join(path, host)
 		if !isHostName(host) {
 			d.failf(d.src.Lines[f], f, "want a host name such as chat.example.org")
 		}
@@ -143,12 +142,7 @@ func (d *decoder) distinctListeners(c *Client) {
 	}
 	claim(c.SOCKS, "socks")
 	claim(c.HTTP, "http")
-	addrs := make([]string, 0, len(c.Forwards))
-	for addr := range c.Forwards {
-		addrs = append(addrs, addr)
-	}
-	sort.Strings(addrs)
-	for _, addr := range addrs {
+	for _, addr := range sortedKeys(c.Forwards) {
 		claim(addr, join("forwards", addr))
 	}
 }

@@ -21,7 +21,7 @@ import (
 // are caught, and all problems of a file are reported at once.
 type decoder struct {
 	src  Source
-	errs []error
+	errs []*FieldError
 	// misspelt holds the field paths that an unknown field was taken for a typo of,
 	// so that the field is not also reported missing.
 	misspelt map[string]bool
@@ -40,12 +40,16 @@ func (d *decoder) failf(line int, field, format string, args ...any) {
 	d.fail(line, field, fmt.Errorf(format, args...))
 }
 
-// err returns every problem found, in file order.
+// err returns every problem found, in file order, or nil.
 func (d *decoder) err() error {
 	sort.SliceStable(d.errs, func(i, j int) bool {
-		return d.errs[i].(*FieldError).Line < d.errs[j].(*FieldError).Line
+		return d.errs[i].Line < d.errs[j].Line
 	})
-	return errors.Join(d.errs...)
+	errs := make([]error, len(d.errs))
+	for i, fe := range d.errs {
+		errs[i] = fe
+	}
+	return errors.Join(errs...)
 }
 
 var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -238,6 +242,17 @@ func (d *decoder) stringMap(n *yaml.Node, path string) map[string]string {
 		m[key] = d.str(v, field)
 	})
 	return m
+}
+
+// sortedKeys returns m's keys in order, so that problems are reported in the same
+// order on every run.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func describe(n *yaml.Node) string {

@@ -242,8 +242,8 @@ func isWildcard(listen string) bool {
 
 func (d *decoder) args(n *yaml.Node, path string) transports.Args {
 	m := d.stringMap(n, path)
-	for k, v := range m {
-		f := join(path, k)
+	for _, k := range sortedKeys(m) {
+		v, f := m[k], join(path, k)
 		switch {
 		case !isArgKey(k):
 			d.failf(d.src.Lines[f], f, "argument names are letters, digits, '_', '-' and '.'")
@@ -258,8 +258,8 @@ func (d *decoder) args(n *yaml.Node, path string) transports.Args {
 
 func (d *decoder) services(n *yaml.Node, path string) map[string]string {
 	m := d.stringMap(n, path)
-	for name, addr := range m {
-		f := join(path, name)
+	for _, name := range sortedKeys(m) {
+		addr, f := m[name], join(path, name)
 		line := d.src.Lines[f]
 		if !IsServiceName(name) {
 			d.failf(line, f, "service names are lowercase letters, digits and '-'")
