@@ -147,32 +147,36 @@ func (c *recordConn) readRecord() error {
 	if c.rbuf != nil && c.start == c.end {
 		c.releaseRead()
 	}
+	var n int
 	if c.rbuf == nil {
 		var hdr [recordHeaderSize]byte
-		if n, err := io.ReadFull(c.conn, hdr[:]); err != nil {
-			if n == 0 && errors.Is(err, io.EOF) {
+		if k, err := io.ReadFull(c.conn, hdr[:]); err != nil {
+			if k == 0 && errors.Is(err, io.EOF) {
 				return io.EOF // the carrier ended between records
 			}
 			return carrierError(err)
 		}
+		// The length is checked before a buffer is taken for the record.
+		var err error
+		if n, err = c.recordLength(hdr[:]); err != nil {
+			return err
+		}
 		c.rbuf = bufPool.Get().(*[]byte)
 		c.start, c.end = 0, copy(*c.rbuf, hdr[:])
-	}
-	if err := c.fill(recordHeaderSize); err != nil {
-		return err
-	}
-	buf := *c.rbuf
-	hdr := buf[c.start : c.start+recordHeaderSize]
-	var length [recordHeaderSize]byte
-	c.rd.mask.XORKeyStream(length[:], hdr)
-	n := int(binary.BigEndian.Uint16(length[:]))
-	if n < frameHeaderSize+tagSize || n > maxRecordCiphertext {
-		return fmt.Errorf("%w: record %d has length %d, want %d to %d", ErrRecord, c.rd.seq, n, frameHeaderSize+tagSize, maxRecordCiphertext)
+	} else {
+		if err := c.fill(recordHeaderSize); err != nil {
+			return err
+		}
+		var err error
+		if n, err = c.recordLength((*c.rbuf)[c.start : c.start+recordHeaderSize]); err != nil {
+			return err
+		}
 	}
 	if err := c.fill(recordHeaderSize + n); err != nil {
 		return err
 	}
-	hdr = buf[c.start : c.start+recordHeaderSize] // fill may have moved the data
+	buf := *c.rbuf
+	hdr := buf[c.start : c.start+recordHeaderSize] // fill may have moved the data
 	ct := buf[c.start+recordHeaderSize : c.start+recordHeaderSize+n]
 	plain, err := c.rd.aead.Open(ct[:0], c.rd.nonce(), ct, hdr)
 	if err != nil {
@@ -186,6 +190,18 @@ func (c *recordConn) readRecord() error {
 	}
 	c.plain = data
 	return nil
+}
+
+// recordLength unmasks a record header; the length must fit a frame header and a tag,
+// and no more than the largest record.
+func (c *recordConn) recordLength(hdr []byte) (int, error) {
+	var length [recordHeaderSize]byte
+	c.rd.mask.XORKeyStream(length[:], hdr)
+	n := int(binary.BigEndian.Uint16(length[:]))
+	if n < frameHeaderSize+tagSize || n > maxRecordCiphertext {
+		return 0, fmt.Errorf("%w: record %d has length %d, want %d to %d", ErrRecord, c.rd.seq, n, frameHeaderSize+tagSize, maxRecordCiphertext)
+	}
+	return n, nil
 }
 
 // parseFrame returns the data of an opened record; padding frames have none.
