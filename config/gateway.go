@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -24,13 +25,33 @@ const (
 	DefaultLogLevel         = "info"
 )
 
-// LoadGateway reads and parses the gateway config file at path; see ParseGateway.
+// LoadGateway reads and parses the gateway config file at path; see ParseGateway. A
+// config holding inline secrets is refused if other users can read it, like a key file.
 func LoadGateway(path string, knownTransports []string) (*Gateway, error) {
 	data, err := readConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGateway(path, data, knownTransports)
+	g, err := ParseGateway(path, data, knownTransports)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range g.Secrets {
+		if !looksInline(s) {
+			continue
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			field := fmt.Sprintf("secrets[%d]", i)
+			return nil, g.Source.Wrap(field, fmt.Errorf(
+				"inline secret in a file of mode %04o: %w; run: chmod 600 %s, or keep the secret in a file in state_dir",
+				perm, ErrKeyFileMode, path))
+		}
+	}
+	return g, nil
 }
 
 // ParseGateway parses and validates a gateway config. file names the config in errors

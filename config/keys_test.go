@@ -295,3 +295,30 @@ func TestResolveSecretsErrorsNameTheLine(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadGatewayRefusesInlineSecretsOthersCanRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	data := minimalGateway + "secrets: [" + secretB64 + "]\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadGateway(path, known)
+	want := path + ":5: secrets[0]: inline secret in a file of mode 0644: key file readable by other users; run: chmod 600 " +
+		path + ", or keep the secret in a file in state_dir"
+	if !errors.Is(err, ErrKeyFileMode) || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGateway(path, known); err != nil {
+		t.Fatalf("mode 0600: %v", err)
+	}
+	// Secrets kept in files leave the config itself free to be world-readable.
+	if err := os.WriteFile(path, []byte(minimalGateway+"secrets: [a.key]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGateway(path, known); err != nil {
+		t.Fatalf("file secrets in a 0644 config: %v", err)
+	}
+}
