@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	utls "github.com/refraction-networking/utls"
 
@@ -68,7 +69,7 @@ var ErrHandshake = errors.New("TLS handshake failed")
 func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	raw, err := d.net.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
+		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, withContextErr(ctx, err))
 	}
 	carrier := raw
 	if d.frag > 0 {
@@ -81,10 +82,7 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	}
 	if err := uc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		if ctx.Err() != nil {
-			err = errors.Join(ctx.Err(), err)
-		}
-		return nil, fmt.Errorf("%s: dial %s (server name %s, fingerprint %s): %w: %w", Name, d.addr, d.serverName, d.profile.name, ErrHandshake, err)
+		return nil, fmt.Errorf("%s: dial %s (server name %s, fingerprint %s): %w: %w", Name, d.addr, d.serverName, d.profile.name, ErrHandshake, withContextErr(ctx, err))
 	}
 	return uc, nil
 }
@@ -111,4 +109,19 @@ func (d *dialer) client(carrier net.Conn) (*utls.UConn, error) {
 		return nil, fmt.Errorf("apply %s ClientHello: %w", d.profile.name, err)
 	}
 	return uc, nil
+}
+
+// withContextErr makes err match ctx's error under errors.Is when ctx has ended, so a
+// caller can tell a cancelled dial from a failed one. net.Dialer arms the socket with
+// ctx's deadline, which can fire a moment before ctx's own timer and give a bare
+// "i/o timeout"; a deadline already passed counts as ctx's.
+func withContextErr(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }

@@ -72,14 +72,17 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	}, nil
 }
 
-// Accept returns at once; the TLS handshake runs on the conn's first use, so a slow
-// peer cannot hold up the next Accept.
+// Accept returns at once and the TLS handshake runs in the background, so a slow peer
+// cannot hold up the next Accept, and a client's Dial completes before the server side
+// first reads or writes. The conn's Read and Write wait for the handshake.
 func (l *listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &serverConn{Conn: tls.Server(c, l.tls), decoy: l.decoy, log: l.log}, nil
+	sc := &serverConn{Conn: tls.Server(c, l.tls), decoy: l.decoy, log: l.log}
+	go sc.handshake()
+	return sc, nil
 }
 
 func (l *listener) BridgeArgs() transports.Args { return l.args.Clone() }
