@@ -1,0 +1,295 @@
+package utls
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// rejectAll accepts conns on ln, reads what the peer sends first as the gateway would,
+// and rejects it with those bytes as the prefix.
+func rejectAll(t *testing.T, ln transports.Listener) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				buf := make([]byte, 64)
+				n, _ := c.Read(buf)
+				c.SetReadDeadline(time.Time{})
+				c.(transports.Rejecter).Reject(buf[:n])
+			}()
+		}
+	}()
+}
+
+func httpsClient(forceH2 bool) *http.Client {
+	return &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+			ForceAttemptHTTP2: forceH2,
+		},
+	}
+}
+
+// proxyHeaders are response headers that betray a proxy or an application server.
+var proxyHeaders = []string{"Via", "X-Forwarded-For", "X-Forwarded-Proto", "X-Cache", "X-Powered-By", "Forwarded", "Proxy-Connection"}
+
+func TestRejectedPeersSeeTheDecoyWebsite(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		forceH2 bool
+	}{{"HTTP/1.1 client", false}, {"client offering h2 as browsers do", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := listenLoopback(t, nil)
+			rejectAll(t, ln)
+			client := httpsClient(tt.forceH2)
+			defer client.CloseIdleConnections()
+			resp, err := client.Get("https://" + ln.Addr().String() + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), "Joinery") {
+				t.Fatalf("got %d %q, want 200 and the built-in site", resp.StatusCode, body)
+			}
+			wantALPN := "" // a client that offers no ALPN gets none
+			if tt.forceH2 {
+				wantALPN = "http/1.1"
+			}
+			if resp.Proto != "HTTP/1.1" || resp.TLS.NegotiatedProtocol != wantALPN || resp.TLS.Version != tls.VersionTLS13 {
+				t.Errorf("got %s over TLS %x with ALPN %q, want HTTP/1.1 over TLS 1.3 with ALPN %q",
+					resp.Proto, resp.TLS.Version, resp.TLS.NegotiatedProtocol, wantALPN)
+			}
+			if resp.Header.Get("Server") != "nginx" {
+				t.Errorf("Server %q, want nginx", resp.Header.Get("Server"))
+			}
+			for _, h := range proxyHeaders {
+				if v := resp.Header.Get(h); v != "" {
+					t.Errorf("response carries %s: %s", h, v)
+				}
+			}
+			if got := resp.TLS.PeerCertificates[0].DNSNames; len(got) != 1 || got[0] != testServerName {
+				t.Errorf("certificate names %q, want [%s]", got, testServerName)
+			}
+			// A second request on the same connection: keep-alive, as a web server.
+			resp, err = client.Get("https://" + ln.Addr().String() + "/nope")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 404 {
+				t.Errorf("missing page: status %d, want 404", resp.StatusCode)
+			}
+		})
+	}
+}
+
+func TestRejectUsesTheOperatorsDecoy(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "operator site") })
+	ln, err := New().Listen(context.Background(), transports.ListenConfig{
+		Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName}, Decoy: h,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rejectAll(t, ln)
+	client := httpsClient(false)
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "operator site" {
+		t.Fatalf("body %q, want the operator's decoy", body)
+	}
+}
+
+func TestRejectOfAPeerThatIsNotTLSReturns(t *testing.T) {
+	ln := listenLoopback(t, nil)
+	rejected := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.(transports.Rejecter).Reject(nil)
+		close(rejected)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
+	got, _ := io.ReadAll(c)
+	if bytes.HasPrefix(got, []byte("HTTP/")) {
+		t.Fatalf("plain HTTP on the TLS port was answered in plain HTTP: %q", got)
+	}
+	select {
+	case <-rejected:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Reject did not return for a peer that does not speak TLS")
+	}
+}
+
+func TestSlowPeerDoesNotHoldUpAccept(t *testing.T) {
+	ln := listenLoopback(t, nil)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	c, err := dialerFor(t, ln, nil).Dial(testContext(t))
+	if err != nil {
+		t.Fatalf("Dial while another peer stalls its handshake: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo: %q, %v", buf, err)
+	}
+}
+
+func peerCert(t *testing.T, ln transports.Listener) []byte {
+	t.Helper()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Read(make([]byte, 1)) // let the handshake finish, then hang up
+			c.Close()
+		}
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, ServerName: testServerName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].Raw
+}
+
+func TestSelfSignedCertificateIsKeptInTheStateDirectory(t *testing.T) {
+	dir := t.TempDir()
+	listenIn := func(name string) transports.Listener {
+		ln, err := New().Listen(context.Background(), transports.ListenConfig{
+			Addr: "127.0.0.1:0", Args: transports.Args{argServerName: name}, StateDir: dir,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln
+	}
+	first := peerCert(t, listenIn(testServerName))
+	for _, f := range []string{certFile, keyFile} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, st.Mode().Perm())
+		}
+	}
+	if again := peerCert(t, listenIn(testServerName)); !bytes.Equal(first, again) {
+		t.Error("a second Listen made a new certificate instead of reusing the stored one")
+	}
+	if other := peerCert(t, listenIn("cdn.example.net")); bytes.Equal(first, other) {
+		t.Error("a new server name kept the certificate made for the old one")
+	}
+}
+
+func TestSelfSignedCertificateIsRenewedBeforeItExpires(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	old, err := stateCert(dir, testServerName, now.Add(-certLifetime+certRenew/2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := stateCert(dir, testServerName, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(old.Leaf.Raw, fresh.Leaf.Raw) {
+		t.Fatalf("certificate expiring %v was reused at %v", old.Leaf.NotAfter, now)
+	}
+}
+
+func TestOperatorCertificateIsServedAndNamesTheBridge(t *testing.T) {
+	dir := t.TempDir()
+	_, certPEM, keyPEM, err := newSelfSigned("shop.example.org", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
+	os.WriteFile(certPath, certPEM, 0o600)
+	os.WriteFile(keyPath, keyPEM, 0o600)
+	ln := listenLoopback(t, transports.Args{argCert: certPath, argKey: keyPath, argFP: FPFirefox})
+	want := transports.Args{argServerName: "shop.example.org", argFP: FPFirefox}
+	if got := ln.BridgeArgs(); len(got) != len(want) || got[argServerName] != want[argServerName] || got[argFP] != want[argFP] {
+		t.Errorf("BridgeArgs %v, want %v", got, want)
+	}
+	served := peerCert(t, ln)
+	if block, _ := pem.Decode(certPEM); block == nil || !bytes.Equal(block.Bytes, served) {
+		t.Error("the listener did not serve the operator's certificate")
+	}
+}
+
+func TestListenRejectsBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		args    transports.Args
+		wantKey string
+	}{
+		{"unknown argument", transports.Args{argServerName: testServerName, "sni": "x"}, "sni"},
+		{"neither server name nor certificate", transports.Args{}, argServerName},
+		{"certificate without key", transports.Args{argCert: filepath.Join(dir, "c.pem")}, argKey},
+		{"key without certificate", transports.Args{argKey: filepath.Join(dir, "k.pem")}, argCert},
+		{"unknown fingerprint", transports.Args{argServerName: testServerName, argFP: "netscape"}, argFP},
+		{"IP as server name", transports.Args{argServerName: "192.0.2.1"}, argServerName},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: tt.args})
+			if err == nil {
+				ln.Close()
+				t.Fatalf("Listen(%v) succeeded", tt.args)
+			}
+			var ae *transports.ArgError
+			if !errors.As(err, &ae) || ae.Key != tt.wantKey {
+				t.Fatalf("Listen(%v) = %v, want an ArgError naming %s", tt.args, err, tt.wantKey)
+			}
+		})
+	}
+}
