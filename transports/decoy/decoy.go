@@ -4,87 +4,115 @@
 package decoy
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 )
 
 // Timeouts close a decoy connection that a prober holds open, so a scan cannot pin
-// gateway resources. The values sit near nginx's defaults (client_header_timeout 60s,
-// keepalive_timeout 75s) without being them exactly, so a slow client is treated as a
-// plain web server would treat it.
+// gateway resources. The values are nginx's defaults: client_header_timeout and
+// client_body_timeout 60s, keepalive_timeout 75s, send_timeout 60s.
 const (
-	readHeaderTimeout = 30 * time.Second
-	readTimeout       = 60 * time.Second
-	writeTimeout      = 60 * time.Second
-	idleTimeout       = 65 * time.Second
+	headerTimeout = 60 * time.Second
+	bodyTimeout   = 60 * time.Second
+	idleTimeout   = 75 * time.Second
+	writeTimeout  = 60 * time.Second
 	// maxHeaderBytes is nginx's large_client_header_buffers size (8k).
 	maxHeaderBytes = 8 << 10
+	// maxDrain is how much of a request body the handler left unread is skipped to
+	// keep the connection; nginx's client_max_body_size default is 1m.
+	maxDrain = 1 << 20
 )
 
 // Serve answers HTTP/1.1 on conn with h until the peer goes away or a timeout closes
 // conn. prefix holds the bytes the caller already read from conn; they are served as
 // the start of the first request. Serve closes conn before it returns.
+//
+// Serve writes responses itself rather than through net/http's server, whose header
+// order, header spelling and error pages identify a Go program; these look like nginx.
 func Serve(conn net.Conn, prefix []byte, h http.Handler) {
-	c := &prefixConn{Conn: conn, prefix: bytes.NewReader(prefix), closed: make(chan struct{})}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		// net/http would log malformed requests from probers; those are expected.
-		ErrorLog: log.New(io.Discard, "", 0),
+	defer conn.Close()
+	limit := &io.LimitedReader{R: io.MultiReader(bytes.NewReader(prefix), conn)}
+	br := bufio.NewReaderSize(limit, 4096)
+	bw := bufio.NewWriterSize(conn, 4096)
+	for first := true; ; first = false {
+		wait := idleTimeout
+		if first {
+			wait = headerTimeout
+		}
+		conn.SetReadDeadline(time.Now().Add(wait))
+		limit.N = maxHeaderBytes
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !isTimeout(err) {
+				// Whatever the peer sent is not HTTP (or its header is too long):
+				// nginx's 400 page, then hang up, as nginx does.
+				conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+				writeBadRequest(bw)
+				linger(conn)
+			}
+			return
+		}
+		limit.N = 1<<62 - 1
+		if req.ProtoAtLeast(1, 1) && req.Host == "" {
+			conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			writeBadRequest(bw) // RFC 9112 section 3.2: a 1.1 request without Host is a 400
+			linger(conn)
+			return
+		}
+		req.RemoteAddr = conn.RemoteAddr().String()
+		conn.SetReadDeadline(time.Now().Add(bodyTimeout))
+		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		// Bounds a handler that waits on something else (a reverse proxy's upstream).
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		w := newResponse(bw, req)
+		h.ServeHTTP(w, req.WithContext(ctx))
+		cancel()
+		if err := w.finish(); err != nil {
+			return
+		}
+		if w.close {
+			linger(conn)
+			return
+		}
+		// Skip what the handler left of the body, so the next request starts in step.
+		if n, _ := io.CopyN(io.Discard, req.Body, maxDrain+1); n > maxDrain {
+			linger(conn)
+			return
+		}
+		req.Body.Close()
 	}
-	srv.Serve(&oneConnListener{conn: c})
-	c.Close()
 }
 
-// prefixConn replays prefix before reading from the conn and reports when it is closed.
-type prefixConn struct {
-	net.Conn
-	prefix    *bytes.Reader
-	closeOnce sync.Once
-	closed    chan struct{}
-}
+// Lingering close, as nginx's lingering_close: after the last response, stop sending
+// and read what the peer still sends for a while, because closing with unread input
+// makes the kernel send a reset that can destroy the response before it is read.
+const (
+	lingerTime  = 5 * time.Second // nginx's lingering_timeout
+	lingerBytes = 1 << 20
+)
 
-func (c *prefixConn) Read(p []byte) (int, error) {
-	if c.prefix.Len() > 0 {
-		return c.prefix.Read(p)
+func linger(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
 	}
-	return c.Conn.Read(p)
+	conn.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, conn, lingerBytes)
 }
 
-func (c *prefixConn) Close() error {
-	err := net.ErrClosed
-	c.closeOnce.Do(func() {
-		err = c.Conn.Close()
-		close(c.closed)
-	})
-	return err
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// oneConnListener hands its conn to http.Server once, then blocks Accept until that conn
-// is closed, so Server.Serve returns exactly when the conversation is over.
-type oneConnListener struct {
-	conn *prefixConn
-	once sync.Once
+func writeBadRequest(bw *bufio.Writer) {
+	w := newResponse(bw, &http.Request{Method: http.MethodGet, ProtoMajor: 1, ProtoMinor: 1})
+	w.close = true
+	writeError(w, http.StatusBadRequest)
+	w.finish()
 }
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	var c net.Conn
-	l.once.Do(func() { c = l.conn })
-	if c != nil {
-		return c, nil
-	}
-	<-l.conn.closed
-	return nil, net.ErrClosed
-}
-
-func (l *oneConnListener) Close() error   { return nil }
-func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }

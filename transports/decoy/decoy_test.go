@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,125 @@ func TestServeAnswersGarbageLikeAWebServerAndReturns(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("got status %d, want 400", resp.StatusCode)
 	}
+	c.Close()
 	waitDone(t, done)
+}
+
+// exchange sends raw to a decoy conn and returns everything it answers until it hangs up.
+func exchange(t *testing.T, h http.Handler, raw string) string {
+	t.Helper()
+	addr, done := serveOnce(t, h, 0)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, raw)
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading until the decoy hangs up: %v", err)
+	}
+	c.Close()
+	waitDone(t, done)
+	return string(got)
+}
+
+// headerNames lists the field names of the first response in raw, in order.
+func headerNames(raw string) []string {
+	head, _, _ := strings.Cut(raw, "\r\n\r\n")
+	var names []string
+	for _, line := range strings.Split(head, "\r\n")[1:] {
+		name, _, _ := strings.Cut(line, ":")
+		names = append(names, name)
+	}
+	return names
+}
+
+func TestServeWritesResponsesAsNginxDoes(t *testing.T) {
+	tests := []struct {
+		name        string
+		request     string
+		wantStatus  string
+		wantHeaders []string
+		wantBody    string
+	}{
+		{"static page", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK",
+			[]string{"Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Connection", "ETag", "Accept-Ranges"}, "Joinery"},
+		{"missing page", "GET /admin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "HTTP/1.1 404 Not Found",
+			[]string{"Server", "Date", "Content-Type", "Content-Length", "Connection"}, "<hr><center>nginx</center>"},
+		{"not HTTP", "\x16\x03\x01\x00\x05hello\r\n\r\n", "HTTP/1.1 400 Bad Request",
+			[]string{"Server", "Date", "Content-Type", "Content-Length", "Connection"}, "400 Bad Request"},
+		{"HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request",
+			[]string{"Server", "Date", "Content-Type", "Content-Length", "Connection"}, "400 Bad Request"},
+		{"HTTP/1.0 closes after one response", "GET /robots.txt HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK",
+			[]string{"Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Connection", "ETag", "Accept-Ranges"}, "User-agent"},
+		{"header longer than nginx takes", "GET / HTTP/1.1\r\nHost: a\r\nCookie: " + strings.Repeat("a", 9000) + "\r\n\r\n", "HTTP/1.1 400 Bad Request",
+			[]string{"Server", "Date", "Content-Type", "Content-Length", "Connection"}, "400 Bad Request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := exchange(t, BuiltIn(), tt.request)
+			if !strings.HasPrefix(got, tt.wantStatus+"\r\n") {
+				t.Fatalf("response starts %q, want %q", firstLine(got), tt.wantStatus)
+			}
+			if names := headerNames(got); strings.Join(names, ",") != strings.Join(tt.wantHeaders, ",") {
+				t.Errorf("header fields %v, want %v", names, tt.wantHeaders)
+			}
+			if !strings.Contains(got, "\r\nServer: nginx\r\n") || !strings.Contains(got, "\r\nConnection: close\r\n") {
+				t.Errorf("want Server: nginx and Connection: close in %q", got)
+			}
+			if !strings.Contains(got, tt.wantBody) {
+				t.Errorf("body does not contain %q: %q", tt.wantBody, got)
+			}
+		})
+	}
+}
+
+func TestServeHeadHasTheLengthButNoBody(t *testing.T) {
+	got := exchange(t, BuiltIn(), "HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /robots.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	head, rest, _ := strings.Cut(got, "\r\n\r\n")
+	index, err := siteFiles.ReadFile("site/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\r\nContent-Length: " + strconv.Itoa(len(index)) + "\r\n"; !strings.Contains(head, want) {
+		t.Errorf("HEAD response %q lacks %q", head, want)
+	}
+	if !strings.HasPrefix(rest, "HTTP/1.1 200 OK\r\n") {
+		t.Fatalf("after the HEAD response came %q, want the next response at once", firstLine(rest))
+	}
+}
+
+func TestServeStreamsLongUnsizedBodiesChunked(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 8<<10) // 128 KiB, past the buffered size
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, big)
+	})
+	addr, done := serveOnce(t, h, 0)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "GET /file HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" || string(body) != big {
+		t.Fatalf("got transfer encoding %v and %d body bytes, want chunked and %d", resp.TransferEncoding, len(body), len(big))
+	}
+	c.Close()
+	waitDone(t, done)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\r\n")
+	return line
 }
