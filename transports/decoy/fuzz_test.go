@@ -15,11 +15,15 @@ type scriptedConn struct {
 	out bytes.Buffer
 }
 
-func (c *scriptedConn) Read([]byte) (int, error)         { return 0, io.EOF }
-func (c *scriptedConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
-func (c *scriptedConn) Close() error                     { return nil }
-func (c *scriptedConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443} }
-func (c *scriptedConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
+func (c *scriptedConn) Read([]byte) (int, error)    { return 0, io.EOF }
+func (c *scriptedConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+func (c *scriptedConn) Close() error                { return nil }
+func (c *scriptedConn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443}
+}
+func (c *scriptedConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
+}
 func (c *scriptedConn) SetDeadline(time.Time) error      { return nil }
 func (c *scriptedConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *scriptedConn) SetWriteDeadline(time.Time) error { return nil }
