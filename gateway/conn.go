@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -17,6 +16,7 @@ import (
 // handshake, then the session's streams.
 func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	accepted := time.Now()
+	policy := g.policy.Load()
 	log := g.log.With("transport", l.name)
 	if g.cfg.LogClientIPs {
 		log = log.With("client", conn.RemoteAddr().String())
@@ -28,24 +28,24 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	case g.handshake <- struct{}{}:
 	default:
 		g.metrics.handshakes.WithLabelValues(l.name, "refused", "handshakes").Inc()
-		g.reject(log, conn, nil, accepted)
+		g.reject(conn, nil, accepted, policy.HandshakeTimeout)
 		return
 	}
-	if g.sessionCount() >= g.cfg.MaxSessions {
+	if g.sessionCount() >= policy.MaxSessions {
 		<-g.handshake
 		g.metrics.handshakes.WithLabelValues(l.name, "refused", "sessions").Inc()
-		g.reject(log, conn, nil, accepted)
+		g.reject(conn, nil, accepted, policy.HandshakeTimeout)
 		return
 	}
 
-	hctx, cancel := context.WithTimeout(ctx, g.cfg.HandshakeTimeout)
+	hctx, cancel := context.WithTimeout(ctx, policy.HandshakeTimeout)
 	sess, err := session.Server(hctx, conn, &session.ServerConfig{
 		Identity:   g.cfg.Identity,
-		Secrets:    g.cfg.Secrets,
+		Secrets:    policy.Secrets,
 		Endpoint:   l.bridge.Endpoint(),
 		Replay:     g.replay,
 		Store:      g.store,
-		MaxStreams: g.cfg.MaxStreams,
+		MaxStreams: policy.MaxStreams,
 	})
 	cancel()
 	<-g.handshake
@@ -57,7 +57,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		}
 		g.metrics.handshakes.WithLabelValues(l.name, "failed", reason).Inc()
 		log.Debug("handshake failed", "reason", reason)
-		g.reject(log, conn, consumed, accepted)
+		g.reject(conn, consumed, accepted, policy.HandshakeTimeout)
 		return
 	}
 	g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
@@ -80,12 +80,11 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 // HTTP-like transports serve their decoy site. Raw ones read and discard until a
 // deadline drawn per connection and counted from accept, so neither what was sent
 // nor this gateway's configuration shows in when the connection closes.
-func (g *Gateway) reject(log *slog.Logger, conn net.Conn, consumed []byte, accepted time.Time) {
+func (g *Gateway) reject(conn net.Conn, consumed []byte, accepted time.Time, t time.Duration) {
 	if r, ok := conn.(transports.Rejecter); ok {
 		r.Reject(consumed)
 		return
 	}
-	t := g.cfg.HandshakeTimeout
 	deadline := accepted.Add(t + rand.N(t))
 	conn.SetReadDeadline(deadline)
 	io.Copy(io.Discard, conn)

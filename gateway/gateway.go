@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/umbrella-edge/edge/config"
@@ -77,6 +78,7 @@ type Gateway struct {
 
 	listeners []*listener
 	handshake chan struct{} // semaphore of handshakes in progress
+	policy    atomic.Pointer[Policy]
 
 	mu       sync.Mutex
 	sessions map[*session.Session]struct{}
@@ -106,6 +108,12 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		handshake: make(chan struct{}, cfg.MaxHandshakes),
 		sessions:  make(map[*session.Session]struct{}),
 	}
+	g.policy.Store(&Policy{
+		Secrets:          cfg.Secrets,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		MaxSessions:      cfg.MaxSessions,
+		MaxStreams:       cfg.MaxStreams,
+	})
 	for i, lc := range cfg.Listeners {
 		l, err := g.bind(ctx, lc)
 		if err != nil {
@@ -180,17 +188,48 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 		Transport: lc.Transport.Name(),
 		Addr:      public,
 		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
-		Secret:    g.cfg.Secrets[0],
 		Args:      ln.BridgeArgs(),
 	}
 	return &listener{ln: ln, name: lc.Transport.Name(), bridge: bridge}, nil
 }
 
-// Bridges returns the bridge line of every listener, in configuration order.
+// Policy is the part of a gateway's configuration that Reload can change while it
+// runs: the secrets (to rotate one, or revoke one that leaked) and the limits.
+type Policy struct {
+	Secrets          []session.Secret
+	HandshakeTimeout time.Duration
+	MaxSessions      int
+	MaxStreams       int
+}
+
+// Reload replaces the policy for carriers accepted from now on. Established sessions
+// keep theirs.
+func (g *Gateway) Reload(p Policy) error {
+	if len(p.Secrets) == 0 {
+		return errors.New("gateway: reload: no bridge secret")
+	}
+	cur := g.policy.Load()
+	if p.HandshakeTimeout <= 0 {
+		p.HandshakeTimeout = cur.HandshakeTimeout
+	}
+	if p.MaxSessions <= 0 {
+		p.MaxSessions = cur.MaxSessions
+	}
+	if p.MaxStreams <= 0 {
+		p.MaxStreams = cur.MaxStreams
+	}
+	g.policy.Store(&p)
+	return nil
+}
+
+// Bridges returns the bridge line of every listener, in configuration order, with the
+// current first secret.
 func (g *Gateway) Bridges() []config.Bridge {
+	secret := g.policy.Load().Secrets[0]
 	out := make([]config.Bridge, len(g.listeners))
 	for i, l := range g.listeners {
 		out[i] = l.bridge
+		out[i].Secret = secret
 	}
 	return out
 }

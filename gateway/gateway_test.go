@@ -245,3 +245,26 @@ func grep(s, word string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestReloadRevokesSecret(t *testing.T) {
+	f := newFixture(t, nil)
+	old := f.bridge
+	if _, err := dial(t, f.client(t, old), "echo"); err != nil {
+		t.Fatalf("before reload: %v", err)
+	}
+	var fresh session.Secret
+	rand.Read(fresh[:])
+	if err := f.g.Reload(gateway.Policy{Secrets: []session.Secret{fresh}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(t, f.client(t, old), "echo"); !errors.Is(err, session.ErrNoAnswer) {
+		t.Fatalf("revoked secret: %v, want no answer", err)
+	}
+	updated := f.g.Bridges()[0]
+	if updated.Secret != fresh {
+		t.Fatal("bridge lines still carry the revoked secret")
+	}
+	if _, err := dial(t, f.client(t, updated), "echo"); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/umbrella-edge/edge/config"
@@ -72,7 +75,49 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 		defer stopAdmin()
 		log.Info("admin listening", "addr", gc.Admin, "paths", "/metrics /healthz")
 	}
+	go reloadOnHangup(ctx, *cfgPath, reg, g, log)
 	return g.Serve(ctx)
+}
+
+// reloadOnHangup re-reads the config file on SIGHUP and applies its secrets and limits
+// to new carriers: an operator revokes a leaked secret without dropping anyone else.
+// Listeners and services need a restart.
+func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, g *gateway.Gateway, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		err := func() error {
+			gc, err := config.LoadGateway(path, reg.Names())
+			if err != nil {
+				return err
+			}
+			secrets, err := config.ResolveSecrets(gc)
+			if err != nil {
+				return err
+			}
+			err = g.Reload(gateway.Policy{
+				Secrets:          secrets,
+				HandshakeTimeout: gc.Limits.HandshakeTimeout,
+				MaxSessions:      gc.Limits.MaxSessions,
+				MaxStreams:       gc.Limits.MaxStreams,
+			})
+			if err != nil {
+				return err
+			}
+			return writeBridges(gc.StateDir, g.Bridges())
+		}()
+		if err != nil {
+			log.Error("reload failed; keeping the running configuration", "err", err)
+			continue
+		}
+		log.Info("reloaded secrets and limits (listeners and services need a restart)")
+	}
 }
 
 // gatewayConfig turns a parsed config file into the gateway's runtime config, loading
