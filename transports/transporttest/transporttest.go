@@ -9,7 +9,7 @@ import (
 	"github.com/umbrella-edge/edge/transports"
 )
 
-// MakePair builds a fresh listener and a dialer connected to it, for one subtest. The
+// MakePair builds a fresh listener and a dialer that reaches it, for one subtest. The
 // listener should bind "127.0.0.1:0" and the dialer target ln.Addr().String(). The suite
 // closes the listener when the subtest ends.
 type MakePair func(t *testing.T) (ln transports.Listener, d transports.Dialer)
@@ -31,14 +31,22 @@ type Options struct {
 	// finish sending while it still reads.
 	NoHalfClose bool
 
-	// NoHandshake says Dial returns as soon as the carrier connects, as plain TCP does:
-	// a peer that accepts and stays silent cannot stall it. The suite then checks
-	// cancellation only during the connect itself.
+	// NoHandshake says Dial returns once the carrier connects, without waiting for the
+	// peer to say anything, as plain TCP does: a peer that accepts and stays silent
+	// cannot stall it. The suite then checks cancellation only during the connect.
 	NoHandshake bool
 }
 
-// Run runs the whole suite on the transport mk builds, one subtest per property. Run
-// checks for leaked goroutines, so the calling test must not run in parallel with others.
+// Run runs the whole suite on the transport mk builds, one subtest per property:
+//
+//	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
+//		ln, err := tr.Listen(ctx, transports.ListenConfig{Addr: "127.0.0.1:0"})
+//		…
+//		return ln, dialerTo(t, ln.Addr().String())
+//	}, transporttest.Options{DialerTo: dialerTo})
+//
+// Run checks for leaked goroutines, so the calling test must not run in parallel with
+// others. With -short the large transfer is 1 MiB each way instead of 16 MiB.
 func Run(t *testing.T, mk MakePair, opts Options) {
 	t.Helper()
 	s := &suite{mk: mk, opts: opts}
