@@ -21,12 +21,12 @@ func measureHandshakeRate(ctx context.Context, b *bench) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		cpu0, err := g.cpuTime()
+		cpu0, alloc0, err := cpuAndAlloc(ctx, g)
 		if err != nil {
 			return nil, err
 		}
 		ok, failed, took := hammer(ctx, p, h, o.concurrency, o.rateFor)
-		cpu1, err := g.cpuTime()
+		cpu1, alloc1, err := cpuAndAlloc(ctx, g)
 		if err != nil {
 			return nil, err
 		}
@@ -36,8 +36,8 @@ func measureHandshakeRate(ctx context.Context, b *bench) ([]row, error) {
 		cpu := cpu1 - cpu0
 		perCore := float64(ok) / cpu.Seconds()
 		p.say("  %d handshakes (%d failed) in %s; gateway CPU %s", ok, failed, took.Round(time.Millisecond), cpu)
-		how := fmt.Sprintf("%d concurrent for %s; %d ok, %d failed; gateway CPU %.2f s",
-			o.concurrency, o.rateFor, ok, failed, cpu.Seconds())
+		how := fmt.Sprintf("%d concurrent for %s; %d ok, %d failed; gateway CPU %.2f s, allocates %s per handshake",
+			o.concurrency, o.rateFor, ok, failed, cpu.Seconds(), kib((alloc1-alloc0)/float64(ok+failed)))
 		return []row{
 			{measure: "Gateway handshakes per second (wall clock)", path: "tcp, child gateway",
 				result: fmt.Sprintf("%.0f /s", float64(ok)/took.Seconds()),
@@ -48,6 +48,16 @@ func measureHandshakeRate(ctx context.Context, b *bench) ([]row, error) {
 				met:    targetMet(perCore >= handshakesPerCoreTarget), how: how},
 		}, nil
 	})
+}
+
+// cpuAndAlloc reads the child's CPU time so far and the bytes it has allocated so far.
+func cpuAndAlloc(ctx context.Context, g *childGateway) (time.Duration, float64, error) {
+	m, err := g.scrape(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu, err := g.cpuTime()
+	return cpu, m["go_memstats_alloc_bytes_total"], err
 }
 
 // hammer runs workers that each open and close sessions through h until d has passed.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ type options struct {
 	concurrency int           // concurrent handshakes against the child gateway
 	sessions    int           // idle sessions for the memory measurement
 	gatewayBin  string        // prebuilt umbrella binary; empty means build one
+	steps       map[string]bool
 }
 
 func main() {
@@ -58,19 +60,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.Close()
 
-	steps := []struct {
-		name string
-		run  func(context.Context, *bench) ([]row, error)
-	}{
-		{"throughput", measureThroughput},
-		{"handshake time", measureHandshakeTime},
-		{"message round trip", measureRoundTrip},
-		{"gateway handshake rate", measureHandshakeRate},
-		{"gateway memory per idle session", measureMemory},
+	var todo []step
+	for _, s := range steps {
+		if opts.steps[s.flag] {
+			todo = append(todo, s)
+		}
 	}
 	var failed []string
-	for i, s := range steps {
-		prog.step(i+1, len(steps), s.name)
+	for i, s := range todo {
+		prog.step(i+1, len(todo), s.name)
 		rows, err := s.run(ctx, b)
 		rep.add(rows...)
 		if err != nil {
@@ -91,11 +89,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// A step is one measurement; flag is its name in -steps.
+type step struct {
+	flag, name string
+	run        func(context.Context, *bench) ([]row, error)
+}
+
+var steps = []step{
+	{"throughput", "throughput", measureThroughput},
+	{"handshake", "handshake time", measureHandshakeTime},
+	{"rtt", "message round trip", measureRoundTrip},
+	{"rate", "gateway handshake rate", measureHandshakeRate},
+	{"memory", "gateway memory per idle session", measureMemory},
+}
+
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("umbrella-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var names string
+	var names, stepNames string
 	fs.StringVar(&o.out, "out", "", "also write the Markdown report to this `file`")
 	fs.StringVar(&names, "transports", "tcp,utls", "comma-separated transports to measure")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "approximate length of each throughput transfer")
@@ -104,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rateFor, "rate-for", 4*time.Second, "how long to hammer the child gateway with handshakes")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent handshakes against the child gateway")
 	fs.IntVar(&o.sessions, "sessions", 10000, "idle sessions opened for the memory measurement")
+	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory", "comma-separated measurements to run")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")
@@ -112,10 +125,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	for _, n := range strings.Split(names, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			o.transports = append(o.transports, n)
+	o.transports = splitList(names)
+	o.steps = make(map[string]bool)
+	for _, n := range splitList(stepNames) {
+		if !slices.ContainsFunc(steps, func(s step) bool { return s.flag == n }) {
+			return o, fmt.Errorf("-steps: unknown measurement %q", n)
 		}
+		o.steps[n] = true
 	}
 	switch {
 	case len(o.transports) == 0:
@@ -124,6 +140,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-handshakes, -messages, -sessions and -concurrency must be positive")
 	}
 	return o, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // raiseFileLimit lifts RLIMIT_NOFILE so that thousands of sessions fit; the child

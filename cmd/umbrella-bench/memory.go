@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/umbrella-edge/edge/session"
@@ -28,7 +28,11 @@ type memSample struct {
 // measureMemory opens many idle sessions to a child gateway and reports what each costs
 // it, first bare, then with one idle stream to the echo service each.
 func measureMemory(ctx context.Context, b *bench) ([]row, error) {
-	p, n := b.progress, b.opts.sessions
+	p := b.progress
+	n, s, note := memoryBudget(b.opts.sessions, openFileLimit())
+	if note != "" {
+		p.say("  %s", note)
+	}
 	return b.withChild(ctx, n+n/5+100, func(g *childGateway) ([]row, error) {
 		h, err := newHandshaker(b.registry, g.bridge)
 		if err != nil {
@@ -47,59 +51,118 @@ func measureMemory(ctx context.Context, b *bench) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows := memRows("idle session", base, bare, len(sessions))
+		rows := memRows("idle session", perSession(base, bare, n), fmt.Sprintf("%d sessions", n), bare.gcSettled)
 
-		streams, err := openIdleStreams(ctx, p, sessions)
+		streams, err := openIdleStreams(ctx, p, sessions[:s])
 		defer closeAll(streams)
 		if err != nil {
 			return rows, err
 		}
-		withStream, err := settle(ctx, p, g)
+		withStreams, err := settle(ctx, p, g)
 		if err != nil {
 			return rows, err
 		}
-		return append(rows, memRows("idle session with one idle echo stream", base, withStream, len(streams))...), nil
+		// Streams may sit on fewer sessions than were opened; add one stream's cost
+		// to one session's.
+		cost := perSession(base, bare, n).plus(perSession(bare, withStreams, s))
+		how := fmt.Sprintf("%d sessions, %d of them with a stream", n, s)
+		if note != "" {
+			how += " (" + note + ")"
+		}
+		return append(rows, memRows("idle session with one idle echo stream", cost, how, withStreams.gcSettled)...), nil
 	})
 }
 
-func memRows(what string, before, after memSample, n int) []row {
+// memoryBudget chooses how many sessions, and streams on them, fit under the open-file
+// limit: each session costs a descriptor in the bench and in the gateway, and each
+// stream one more in both (the gateway's backend connection and the echo's end of it).
+func memoryBudget(want int, limit uint64) (sessions, streams int, note string) {
+	const reserve = 256 // listeners, the admin scrape, the runtime's own
+	budget := int(min(limit, 1<<30)) - reserve
+	sessions = min(want, budget)
+	streams = min(sessions, budget-sessions)
+	if sessions < want || streams < sessions {
+		note = fmt.Sprintf("RLIMIT_NOFILE %d allows %d sessions and %d streams", limit, sessions, streams)
+	}
+	return sessions, max(streams, 0), note
+}
+
+func openFileLimit() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 1024
+	}
+	return lim.Cur
+}
+
+// perSession is the growth from before to after divided among n sessions.
+func perSession(before, after memSample, n int) memSample {
 	per := func(a, b float64) float64 { return (b - a) / float64(n) }
-	rss := per(before.rss, after.rss)
-	heap := per(before.heap+before.stack, after.heap+after.stack)
-	how := fmt.Sprintf("%d sessions, delta over the idle gateway; %.1f goroutines each", n, per(before.goroutines, after.goroutines))
-	if !after.gcSettled {
-		how += "; no GC cycle seen after opening, so heap includes garbage"
+	return memSample{
+		rss:        per(before.rss, after.rss),
+		heap:       per(before.heap, after.heap),
+		stack:      per(before.stack, after.stack),
+		goroutines: per(before.goroutines, after.goroutines),
+	}
+}
+
+func (m memSample) plus(o memSample) memSample {
+	return memSample{rss: m.rss + o.rss, heap: m.heap + o.heap, stack: m.stack + o.stack, goroutines: m.goroutines + o.goroutines}
+}
+
+func memRows(what string, per memSample, how string, settled bool) []row {
+	how = fmt.Sprintf("%s, delta over the idle gateway after a GC; heap %s + stacks %s, %.1f goroutines each",
+		how, kib(per.heap), kib(per.stack), per.goroutines)
+	if !settled {
+		how += "; **no GC cycle completed**, so the heap includes garbage"
 	}
 	target := fmt.Sprintf("≤ %d KiB", idleSessionTarget>>10)
+	heapStack := per.heap + per.stack
 	return []row{
 		{measure: "Gateway memory per " + what + " (RSS)", path: "tcp, child gateway",
-			result: kib(rss), target: target, met: targetMet(rss <= idleSessionTarget), how: how},
+			result: kib(per.rss), target: target, met: targetMet(per.rss <= idleSessionTarget), how: how},
 		{measure: "Gateway memory per " + what + " (Go heap + stacks)", path: "tcp, child gateway",
-			result: kib(heap), target: target, met: targetMet(heap <= idleSessionTarget), how: how},
+			result: kib(heapStack), target: target, met: targetMet(heapStack <= idleSessionTarget), how: how},
 	}
 }
 
 func kib(bytes float64) string { return fmt.Sprintf("%.1f KiB", bytes/1024) }
 
 // settle waits for the gateway's garbage collector to complete a cycle after the work
-// just done (so the heap holds what the sessions keep, not the handshakes' garbage), or
-// for a bounded time when the idle gateway does not collect, then samples its memory.
+// just done, so that its heap holds what the sessions keep and not the handshakes'
+// garbage, then samples its memory. An idle gateway may not collect for minutes, and
+// nothing outside it can call runtime.GC, so settle scrapes /metrics back to back: each
+// scrape allocates (about 145 KiB by go_memstats_alloc_bytes_total, go1.26) and changes no session state, so the heap
+// soon reaches its goal and the runtime collects.
 func settle(ctx context.Context, p *progress, g *childGateway) (memSample, error) {
-	const limit = 15 * time.Second
+	const limit = time.Minute
 	m, err := g.scrape(ctx)
 	if err != nil {
 		return memSample{}, err
 	}
 	gc0 := m["go_gc_duration_seconds_count"]
 	deadline := time.Now().Add(limit)
+	scrapes := 0
 	for m["go_gc_duration_seconds_count"] == gc0 && time.Now().Before(deadline) {
+		if m, err = g.scrape(ctx); err != nil {
+			return memSample{}, err
+		}
+		scrapes++
+	}
+	// Spans freed by the cycle count as in use until swept, which the runtime does in
+	// the background after the cycle: wait until the heap stops shrinking.
+	for range 20 {
 		select {
 		case <-ctx.Done():
 			return memSample{}, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(500 * time.Millisecond):
 		}
+		prev := m["go_memstats_heap_inuse_bytes"]
 		if m, err = g.scrape(ctx); err != nil {
 			return memSample{}, err
+		}
+		if m["go_memstats_heap_inuse_bytes"] >= 0.995*prev {
+			break
 		}
 	}
 	rss, err := g.rss()
@@ -113,8 +176,8 @@ func settle(ctx context.Context, p *progress, g *childGateway) (memSample, error
 		goroutines: m["go_goroutines"],
 		gcSettled:  m["go_gc_duration_seconds_count"] > gc0,
 	}
-	p.say("  gateway: RSS %.1f MiB, heap in use %.1f MiB, stacks %.1f MiB, %.0f goroutines (GC settled: %v)",
-		s.rss/(1<<20), s.heap/(1<<20), s.stack/(1<<20), s.goroutines, s.gcSettled)
+	p.say("  gateway: RSS %.1f MiB, heap in use %.1f MiB, stacks %.1f MiB, %.0f goroutines (GC after %d scrapes: %v)",
+		s.rss/(1<<20), s.heap/(1<<20), s.stack/(1<<20), s.goroutines, scrapes, s.gcSettled)
 	return s, nil
 }
 
@@ -155,38 +218,39 @@ func echoByte(ctx context.Context, conn net.Conn) error {
 }
 
 // openMany calls open for 0..n-1, openers at a time, each with a generous timeout that
-// only keeps a stuck open from hanging the run. It returns what opened, and the first
-// error if anything failed.
+// only keeps a stuck open from hanging the run. It stops at the first failure, and
+// returns what opened with that failure.
 func openMany(ctx context.Context, c *counter, n int, open func(context.Context, int) (io.Closer, error)) ([]io.Closer, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var (
 		mu     sync.Mutex
 		opened = make([]io.Closer, 0, n)
-		errs   []error
 		next   atomic.Int64
 		wg     sync.WaitGroup
 	)
 	for range openers {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
-				octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				octx, ocancel := context.WithTimeout(ctx, 30*time.Second)
 				cl, err := open(octx, i)
-				cancel()
-				mu.Lock()
+				ocancel()
 				if err != nil {
-					errs = append(errs, fmt.Errorf("open %d of %d: %w", i+1, n, err))
-				} else {
-					opened = append(opened, cl)
+					cancel(fmt.Errorf("open %d of %d: %w", i+1, n, err))
+					return
 				}
+				mu.Lock()
+				opened = append(opened, cl)
 				c.tick(len(opened))
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return opened, fmt.Errorf("%d of %d failed, first: %w", len(errs), n, errors.Join(errs[0], ctx.Err()))
+	if err := context.Cause(ctx); err != nil {
+		return opened, err
 	}
-	return opened, ctx.Err()
+	return opened, nil
 }
 
 func closeAll(cs []io.Closer) {
