@@ -215,3 +215,14 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\r\n")
 	return line
 }
+
+func TestPlainHTTPOnTLSPortAnswersOnceAsNginx(t *testing.T) {
+	got := exchange(t, PlainHTTPOnTLSPort(), "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /again HTTP/1.1\r\nHost: a\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 Bad Request\r\n") || !strings.Contains(got, "\r\nConnection: close\r\n") ||
+		!strings.Contains(got, "The plain HTTP request was sent to HTTPS port") {
+		t.Fatalf("got %q, want nginx's 400 page for plain HTTP on a TLS port, then close", got)
+	}
+	if n := strings.Count(got, "HTTP/1.1 "); n != 1 {
+		t.Fatalf("got %d responses, want one before the close", n)
+	}
+}

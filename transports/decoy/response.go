@@ -102,6 +102,9 @@ func (r *response) bodyAllowed() bool {
 func (r *response) sendHeader(complete bool) error {
 	r.headerSent = true
 	h := r.header
+	if strings.EqualFold(h.Get("Connection"), "close") {
+		r.close = true // the handler's way to end the conversation, as with net/http
+	}
 	for _, hop := range []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection", "Upgrade"} {
 		h.Del(hop)
 	}

@@ -63,4 +63,22 @@ func writeError(w http.ResponseWriter, code int) {
 	io.WriteString(w, body)
 }
 
+// PlainHTTPOnTLSPort answers a plain-HTTP request that reached a TLS port with the page
+// nginx shows for it, then ends the conversation.
+func PlainHTTPOnTLSPort() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const msg = "The plain HTTP request was sent to HTTPS port"
+		body := "<html>\r\n<head><title>400 " + msg + "</title></head>\r\n<body>\r\n" +
+			"<center><h1>400 Bad Request</h1></center>\r\n<center>" + msg + "</center>\r\n" +
+			"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+		h := w.Header()
+		h.Set("Server", "nginx")
+		h.Set("Content-Type", "text/html")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Connection", "close")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, body)
+	})
+}
+
 var discardLog = log.New(io.Discard, "", 0)

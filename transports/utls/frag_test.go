@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// recordingConn records the size of every Write.
-type recordingConn struct {
+// writeLogConn records the size of every Write.
+type writeLogConn struct {
 	net.Conn
 	writes []int
 }
 
-func (c *recordingConn) Write(p []byte) (int, error) {
+func (c *writeLogConn) Write(p []byte) (int, error) {
 	c.writes = append(c.writes, len(p))
 	return len(p), nil
 }
@@ -29,7 +29,7 @@ func TestFragConnCutsOnlyTheFirstWrite(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &recordingConn{}
+			rec := &writeLogConn{}
 			c := &fragConn{Conn: rec, size: tt.size}
 			if n, err := c.Write(make([]byte, tt.first)); err != nil || n != tt.first {
 				t.Fatalf("Write = %d, %v; want %d, nil", n, err, tt.first)

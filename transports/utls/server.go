@@ -3,6 +3,7 @@ package utls
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -80,7 +81,8 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := &serverConn{Conn: tls.Server(c, l.tls), decoy: l.decoy, log: l.log}
+	rec := &recordingConn{Conn: c}
+	sc := &serverConn{Conn: tls.Server(rec, l.tls), raw: rec, decoy: l.decoy, log: l.log}
 	go sc.handshake()
 	return sc, nil
 }
@@ -91,6 +93,7 @@ func (l *listener) BridgeArgs() transports.Args { return l.args.Clone() }
 // which shows the decoy website when the gateway rejects its peer.
 type serverConn struct {
 	*tls.Conn
+	raw     *recordingConn
 	decoy   http.Handler
 	log     *slog.Logger
 	once    sync.Once
@@ -101,7 +104,9 @@ func (c *serverConn) handshake() error {
 	c.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 		defer cancel()
-		if err := c.Conn.HandshakeContext(ctx); err != nil {
+		err := c.Conn.HandshakeContext(ctx)
+		c.raw.stopRecording(err != nil)
+		if err != nil {
 			c.log.Debug("TLS handshake failed", "err", err)
 			c.hsError = fmt.Errorf("%s: TLS handshake: %w", Name, err)
 		}
@@ -127,8 +132,42 @@ func (c *serverConn) Write(p []byte) (int, error) {
 // gateway already read from it, as an HTTPS server would answer them.
 func (c *serverConn) Reject(prefix []byte) {
 	if err := c.handshake(); err != nil {
-		c.Close() // not TLS: crypto/tls has already answered with an alert, as nginx would
+		// Plain HTTP on the TLS port gets nginx's page for exactly that; other
+		// garbage got crypto/tls's alert already.
+		var rhe tls.RecordHeaderError
+		if errors.As(err, &rhe) && rhe.Conn != nil {
+			decoy.Serve(c.raw.Conn, c.raw.recorded, decoy.PlainHTTPOnTLSPort())
+		}
+		c.Close()
 		return
 	}
 	decoy.Serve(c.Conn, prefix, c.decoy)
+}
+
+// maxRecorded bounds what recordingConn keeps: a ClientHello or an HTTP request head.
+const maxRecorded = 8 << 10
+
+// recordingConn keeps what the TLS handshake read, so that when a peer turns out to
+// speak plain HTTP its whole request can still be answered. Only the handshake
+// goroutine reads while recording; stopRecording runs on it when the handshake ends.
+type recordingConn struct {
+	net.Conn
+	done     bool
+	recorded []byte
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.done && len(c.recorded) < maxRecorded {
+		c.recorded = append(c.recorded, p[:min(n, maxRecorded-len(c.recorded))]...)
+	}
+	return n, err
+}
+
+// stopRecording ends the recording, keeping it only when the handshake failed.
+func (c *recordingConn) stopRecording(keep bool) {
+	c.done = true
+	if !keep {
+		c.recorded = nil
+	}
 }

@@ -125,7 +125,7 @@ func TestRejectUsesTheOperatorsDecoy(t *testing.T) {
 	}
 }
 
-func TestRejectOfAPeerThatIsNotTLSReturns(t *testing.T) {
+func TestRejectOfPlainHTTPAnswersAsNginx(t *testing.T) {
 	ln := listenLoopback(t, nil)
 	rejected := make(chan struct{})
 	go func() {
@@ -144,9 +144,10 @@ func TestRejectOfAPeerThatIsNotTLSReturns(t *testing.T) {
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
 	got, _ := io.ReadAll(c)
-	if bytes.HasPrefix(got, []byte("HTTP/")) {
-		t.Fatalf("plain HTTP on the TLS port was answered in plain HTTP: %q", got)
+	if !bytes.HasPrefix(got, []byte("HTTP/1.1 400 Bad Request\r\n")) || !bytes.Contains(got, []byte("The plain HTTP request was sent to HTTPS port")) {
+		t.Fatalf("plain HTTP on the TLS port got %q, want nginx's 400 page for it", got)
 	}
+	c.Close()
 	select {
 	case <-rejected:
 	case <-time.After(20 * time.Second):
