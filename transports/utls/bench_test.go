@@ -1,0 +1,43 @@
+package utls
+
+import (
+	"context"
+	"testing"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// BenchmarkHandshake measures one TCP connect plus TLS 1.3 handshake on loopback per
+// fingerprint, with and without ClientHello fragmentation.
+func BenchmarkHandshake(b *testing.B) {
+	for _, bc := range []struct{ fp, frag string }{{FPChrome, "0"}, {FPFirefox, "0"}, {FPSafari, "0"}, {FPChrome, "1"}} {
+		b.Run(bc.fp+"/frag="+bc.frag, func(b *testing.B) {
+			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() { c.Read(make([]byte, 1)); c.Close() }()
+				}
+			}()
+			d, err := New().NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argFP: bc.fp, argFrag: bc.frag})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				c, err := d.Dial(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
