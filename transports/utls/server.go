@@ -107,7 +107,7 @@ func (c *serverConn) handshake() error {
 		err := c.Conn.HandshakeContext(ctx)
 		c.raw.stopRecording(err != nil)
 		if err != nil {
-			c.log.Debug("TLS handshake failed", "err", err)
+			c.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
 			c.hsError = fmt.Errorf("%s: TLS handshake: %w", Name, err)
 		}
 	})
@@ -142,6 +142,25 @@ func (c *serverConn) Reject(prefix []byte) {
 		return
 	}
 	decoy.Serve(c.Conn, prefix, c.decoy)
+}
+
+// handshakeFailure names why a handshake failed without the addresses that net's
+// errors carry, so logs hold no client IP.
+func handshakeFailure(err error) string {
+	var rhe tls.RecordHeaderError
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &rhe):
+		return "not TLS"
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, io.EOF):
+		return "peer closed"
+	case errors.As(err, &oe):
+		return oe.Op + ": " + oe.Err.Error()
+	}
+	return err.Error()
 }
 
 // maxRecorded bounds what recordingConn keeps: a ClientHello or an HTTP request head.

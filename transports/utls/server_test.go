@@ -7,10 +7,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +294,42 @@ func TestListenRejectsBadArguments(t *testing.T) {
 				t.Fatalf("Listen(%v) = %v, want an ArgError naming %s", tt.args, err, tt.wantKey)
 			}
 		})
+	}
+}
+
+func TestHandshakeFailuresAreLoggedWithoutAddresses(t *testing.T) {
+	var logs bytes.Buffer
+	ln, err := New().Listen(context.Background(), transports.ListenConfig{
+		Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Half a ClientHello, then a reset: the server's read fails with a net.OpError,
+	// whose text names both addresses.
+	io.WriteString(c, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	sc := <-accepted
+	sc.Read(make([]byte, 1)) // waits for the failed handshake
+	sc.Close()
+	client := c.LocalAddr().(*net.TCPAddr)
+	if !strings.Contains(logs.String(), "TLS handshake failed") {
+		t.Fatalf("no handshake failure logged: %q", logs.String())
+	}
+	if strings.Contains(logs.String(), client.String()) || strings.Contains(logs.String(), ":"+strconv.Itoa(client.Port)) {
+		t.Fatalf("log names the client's address %s: %q", client, logs.String())
 	}
 }
