@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		prog.say("could not raise the open-file limit (now %d): %v", limit, err)
 	}
 
-	rep := &report{opts: opts, args: args, started: time.Now()}
+	rep := &report{opts: opts, args: args, started: time.Now(), load: loadAverage()}
 	b, err := newBench(ctx, opts, prog)
 	if err != nil {
 		return err

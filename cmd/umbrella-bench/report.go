@@ -32,6 +32,7 @@ type report struct {
 	opts     options
 	args     []string
 	started  time.Time
+	load     string // load average when the run started: other work skews every number
 	rows     []row
 	failures []string
 }
@@ -66,6 +67,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
 	}
 	fmt.Fprintf(&b, "- Date: %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) when the run started: %s\n", r.load)
 	fmt.Fprintf(&b, "- Run took: %s\n", time.Since(r.started).Round(time.Second))
 	fmt.Fprintf(&b, "- Reproduce: `make bench` (= `go run ./cmd/umbrella-bench -out bench.md`)")
 	if len(r.args) > 0 {
@@ -108,6 +110,14 @@ func machine() [][2]string {
 		{"Kernel", firstLine("/proc/sys/kernel/osrelease")},
 		{"Go", fmt.Sprintf("%s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)},
 	}
+}
+
+func loadAverage() string {
+	f := strings.Fields(firstLine("/proc/loadavg"))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }
 
 func cpuModel() string {

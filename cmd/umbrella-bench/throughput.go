@@ -6,11 +6,10 @@ import (
 	"time"
 )
 
-// Throughput transfers are sized from a warm-up so that each lasts about -duration on
-// this machine whatever the path's speed, within these bounds.
+// Throughput transfers grow from warmupSize until one lasts about -duration on this
+// machine, whatever the path's speed, up to maxTransfer.
 const (
 	warmupSize  = 16 << 20
-	minTransfer = 32 << 20
 	maxTransfer = 2 << 30
 )
 
@@ -60,8 +59,9 @@ func measureThroughput(ctx context.Context, b *bench) ([]row, error) {
 	return rows, nil
 }
 
-// transfer warms the path up, then moves as many bytes as it can in about d, on a fresh
-// stream. It returns the bytes of the timed transfer and how long it took.
+// transfer moves as many bytes as it can in about d, on a fresh stream. It starts small
+// (which also warms the path up) and grows the size from the rate seen until one
+// transfer lasts at least half of d. It returns the bytes and time of that transfer.
 func transfer(ctx context.Context, pt path, dir byte, d time.Duration) (int64, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*d+time.Minute)
 	defer cancel()
@@ -73,18 +73,18 @@ func transfer(ctx context.Context, pt path, dir byte, d time.Duration) (int64, t
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
-	t0 := time.Now()
-	if _, err := bulkRequest(conn, dir, warmupSize); err != nil {
-		return 0, 0, fmt.Errorf("warm-up: %w", err)
+	size := int64(warmupSize)
+	for {
+		t0 := time.Now()
+		n, err := bulkRequest(conn, dir, size)
+		took := time.Since(t0)
+		if err != nil {
+			return n, took, fmt.Errorf("transfer of %d MiB: %w", size>>20, err)
+		}
+		if took >= d/2 || size == maxTransfer {
+			return n, took, nil
+		}
+		next := int64(float64(size) * d.Seconds() / max(took.Seconds(), 1e-3))
+		size = min(max(next, 2*size), maxTransfer) &^ (1<<20 - 1)
 	}
-	size := int64(float64(warmupSize) * d.Seconds() / time.Since(t0).Seconds())
-	size = min(max(size, minTransfer), maxTransfer) &^ (1<<20 - 1)
-
-	t0 = time.Now()
-	n, err := bulkRequest(conn, dir, size)
-	took := time.Since(t0)
-	if err != nil {
-		return n, took, err
-	}
-	return n, took, nil
 }
