@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,10 +167,14 @@ func (c *Config) validate() error {
 }
 
 func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error) {
+	stateDir, err := g.listenerStateDir(lc)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := lc.Transport.Listen(ctx, transports.ListenConfig{
 		Addr:     lc.Listen,
 		Args:     lc.Args,
-		StateDir: g.cfg.StateDir,
+		StateDir: stateDir,
 		Decoy:    g.cfg.Decoy,
 		Logger:   g.log.With("transport", lc.Transport.Name()),
 	})
@@ -220,6 +227,21 @@ func (g *Gateway) Reload(p Policy) error {
 	}
 	g.policy.Store(&p)
 	return nil
+}
+
+// listenerStateDir gives each listener a state directory of its own, named after its
+// transport and bind address so it survives reordering the config: two listeners of one
+// transport (two certificates, two obfs4 identities) must not overwrite each other.
+func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
+	if g.cfg.StateDir == "" {
+		return "", nil
+	}
+	name := lc.Transport.Name() + "-" + strings.NewReplacer(":", "_", "[", "", "]", "").Replace(lc.Listen)
+	dir := filepath.Join(g.cfg.StateDir, "listeners", name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return dir, nil
 }
 
 // Bridges returns the bridge line of every listener, in configuration order, with the
