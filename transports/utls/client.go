@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
-	"time"
 
 	utls "github.com/refraction-networking/utls"
 
@@ -21,20 +19,16 @@ type dialer struct {
 	serverName string
 	profile    *profile
 	frag       int
-	net        net.Dialer
 }
 
 func newDialer(addr string, args transports.Args) (*dialer, error) {
 	if err := args.Unknown(argServerName, argFP, argFrag); err != nil {
 		return nil, err
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	if err := transports.CheckHostPort(addr); err != nil {
 		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || host == "" {
-		return nil, fmt.Errorf("bridge address %q: want host:port with a port in 1..65535", addr)
-	}
+	host, _, _ := net.SplitHostPort(addr)
 	serverName := args.Get(argServerName, "")
 	if serverName == "" {
 		if net.ParseIP(host) != nil {
@@ -60,18 +54,18 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 			return nil, err
 		}
 	}
-	return &dialer{addr: addr, serverName: serverName, profile: p, frag: frag, net: net.Dialer{KeepAliveConfig: keepalive}}, nil
+	return &dialer{addr: addr, serverName: serverName, profile: p, frag: frag}, nil
 }
 
 // ErrHandshake is wrapped when the TCP connection was made but the TLS handshake failed.
 var ErrHandshake = errors.New("TLS handshake failed")
 
 func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
-	raw, err := d.net.DialContext(ctx, "tcp", d.addr)
+	raw, err := transports.DialTCP(ctx, d.addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, withContextErr(ctx, err))
+		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
 	}
-	carrier := raw
+	var carrier net.Conn = raw
 	if d.frag > 0 {
 		carrier = &fragConn{Conn: raw, size: d.frag}
 	}
@@ -82,7 +76,7 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	}
 	if err := uc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, fmt.Errorf("%s: dial %s (server name %s, fingerprint %s): %w: %w", Name, d.addr, d.serverName, d.profile.name, ErrHandshake, withContextErr(ctx, err))
+		return nil, fmt.Errorf("%s: dial %s (server name %s, fingerprint %s): %w: %w", Name, d.addr, d.serverName, d.profile.name, ErrHandshake, transports.ContextError(ctx, err))
 	}
 	return uc, nil
 }
@@ -109,19 +103,4 @@ func (d *dialer) client(carrier net.Conn) (*utls.UConn, error) {
 		return nil, fmt.Errorf("apply %s ClientHello: %w", d.profile.name, err)
 	}
 	return uc, nil
-}
-
-// withContextErr makes err match ctx's error under errors.Is when ctx has ended, so a
-// caller can tell a cancelled dial from a failed one. net.Dialer arms the socket with
-// ctx's deadline, which can fire a moment before ctx's own timer and give a bare
-// "i/o timeout"; a deadline already passed counts as ctx's.
-func withContextErr(ctx context.Context, err error) error {
-	cerr := ctx.Err()
-	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
-		cerr = context.DeadlineExceeded
-	}
-	if cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w: %w", cerr, err)
-	}
-	return err
 }

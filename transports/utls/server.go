@@ -49,8 +49,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	if h == nil {
 		h = decoy.BuiltIn()
 	}
-	lc := net.ListenConfig{KeepAliveConfig: keepalive}
-	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	ln, err := transports.ListenTCP(ctx, cfg.Addr)
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,6 @@ package utls
 import (
 	"context"
 	"fmt"
-	"net"
-	"time"
 
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -24,10 +22,6 @@ const (
 	argCert       = "cert"
 	argKey        = "key"
 )
-
-// Keepalive settings as for the tcp transport: idle mobile NATs drop mappings within
-// minutes, and a dead peer is noticed after about a minute.
-var keepalive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
 
 type transport struct{}
 

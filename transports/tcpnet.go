@@ -1,0 +1,76 @@
+package transports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
+
+// The helpers below are for every transport whose carrier is a TCP connection, so that
+// keepalive, address checks and dial errors behave the same in all of them.
+
+// tcpKeepAlive notices a peer that vanished (a phone that lost its network, a NAT that
+// dropped the mapping) on an idle carrier. Idle 30 s keeps NAT mappings alive on mobile
+// networks whose TCP timeouts are a few minutes; 3 probes 10 s apart give up on a dead
+// peer after about a minute.
+func tcpKeepAlive() net.KeepAliveConfig {
+	return net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
+}
+
+// DialTCP connects to addr with the carriers' keepalive and Nagle off. When ctx has
+// ended, the error matches ctx's error under errors.Is (see ContextError).
+func DialTCP(ctx context.Context, addr string) (*net.TCPConn, error) {
+	d := net.Dialer{KeepAliveConfig: tcpKeepAlive()}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, ContextError(ctx, err)
+	}
+	tc := c.(*net.TCPConn)
+	// Go turns Nagle off by default; saying so keeps the property if that ever changes,
+	// because the session's small records must not wait for a full segment.
+	if err := tc.SetNoDelay(true); err != nil {
+		tc.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// ListenTCP listens on addr; accepted connections get the carriers' keepalive.
+func ListenTCP(ctx context.Context, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAliveConfig: tcpKeepAlive()}
+	return lc.Listen(ctx, "tcp", addr)
+}
+
+// ContextError makes err match ctx's error under errors.Is when ctx has ended, so a
+// caller can tell a cancelled dial from a failed one. net.Dialer arms the socket with
+// ctx's deadline, which can fire a moment before ctx's own timer and give a bare
+// "i/o timeout"; a deadline already passed counts as ctx's.
+func ContextError(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
+}
+
+// CheckHostPort accepts host:port with a non-empty host and a port in 1..65535, so a
+// bad bridge line fails when it is loaded rather than on every dial.
+func CheckHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "" {
+		return errors.New("missing host")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not in 1..65535", port)
+	}
+	return nil
+}

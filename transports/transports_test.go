@@ -1,0 +1,102 @@
+package transports_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+type named string
+
+func (n named) Name() string { return string(n) }
+func (named) NewDialer(string, transports.Args) (transports.Dialer, error) {
+	return nil, errors.New("unused")
+}
+func (named) Listen(context.Context, transports.ListenConfig) (transports.Listener, error) {
+	return nil, errors.New("unused")
+}
+
+func TestRegistry(t *testing.T) {
+	r, err := transports.NewRegistry(named("b"), named("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.Names(), ","); got != "a,b" {
+		t.Errorf("Names() = %s, want a,b", got)
+	}
+	if _, err := r.Get("c"); !errors.Is(err, transports.ErrUnknownTransport) || !strings.Contains(err.Error(), `"c"`) {
+		t.Errorf("Get(c) = %v, want ErrUnknownTransport naming c", err)
+	}
+	if _, err := transports.NewRegistry(named("a"), named("a")); err == nil {
+		t.Error("a registry with two transports of one name was accepted")
+	}
+}
+
+func TestArgs(t *testing.T) {
+	a := transports.Args{"fp": "chrome", "frag": "300", "flag": "yes"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // substring of the error; empty for success
+	}{
+		{"required present", func() error { _, err := a.Required("fp"); return err }(), ""},
+		{"required missing", func() error { _, err := a.Required("cert"); return err }(), "cert=: missing"},
+		{"int in range", func() error { _, err := a.Int("frag", 0, 0, 1000); return err }(), ""},
+		{"int out of range", func() error { _, err := a.Int("frag", 0, 0, 100); return err }(), "frag=: want an integer in [0, 100]"},
+		{"bool malformed", func() error { _, err := a.Bool("flag", false); return err }(), `flag=: want true or false, got "yes"`},
+		{"unknown argument", a.Unknown("fp", "frag"), "flag=: unknown argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			switch {
+			case tc.want == "" && tc.err != nil:
+				t.Fatalf("unexpected error %v", tc.err)
+			case tc.want != "" && (tc.err == nil || !strings.Contains(tc.err.Error(), tc.want)):
+				t.Fatalf("error %v, want one containing %q", tc.err, tc.want)
+			}
+			var ae *transports.ArgError
+			if tc.err != nil && !errors.As(tc.err, &ae) {
+				t.Fatalf("error %v is not an ArgError", tc.err)
+			}
+		})
+	}
+}
+
+func TestCheckHostPort(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"203.0.113.5:443": true, "[2001:db8::1]:443": true, "bridge.example:8443": true,
+		"203.0.113.5": false, ":443": false, "host:0": false, "host:65536": false, "host:https": false,
+	} {
+		if err := transports.CheckHostPort(addr); (err == nil) != ok {
+			t.Errorf("CheckHostPort(%q) = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
+
+func TestDialTCPReportsContextError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := transports.DialTCP(context.Background(), ln.Addr().String())
+	if err != nil {
+		t.Fatalf("DialTCP: %v", err)
+	}
+	c.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := transports.DialTCP(ctx, ln.Addr().String()); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled dial: %v, want context.Canceled", err)
+	}
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	if err := transports.ContextError(expired, errors.New("i/o timeout")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ContextError after the deadline = %v, want DeadlineExceeded", err)
+	}
+}
