@@ -406,3 +406,33 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func TestKeygen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"keygen", "--state-dir", dir}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	first := out.String()
+	if err := run(context.Background(), []string{"keygen", "--state-dir", dir, "--secret", "next.key"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "identity.key (exists, kept)") || !strings.Contains(out.String(), "next.key (generated)") {
+		t.Errorf("second keygen should keep the identity and add next.key:\n%s", out.String())
+	}
+	if !strings.Contains(first, "public key") {
+		t.Errorf("keygen did not print the public key:\n%s", first)
+	}
+	for _, name := range []string{"identity.key", "secret.key", "next.key"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	if err := run(context.Background(), []string{"keygen", "--state-dir", dir, "--secret", "../escape.key"}, io.Discard, io.Discard); err == nil {
+		t.Error("keygen accepted a secret path outside the state directory")
+	}
+}
