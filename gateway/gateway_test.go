@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +267,40 @@ func TestReloadRevokesSecret(t *testing.T) {
 	}
 	if _, err := dial(t, f.client(t, updated), "echo"); err != nil {
 		t.Fatalf("new secret: %v", err)
+	}
+}
+
+// A backend that never closes its side must not keep a drained gateway alive once the
+// app has half-closed its stream.
+func TestDrainClosesBackendConnections(t *testing.T) {
+	quiet, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		if c, err := quiet.Accept(); err == nil {
+			held <- c // read nothing, write nothing, close nothing
+		}
+	}()
+	f := newFixture(t, func(c *gateway.Config) { c.Services["quiet"] = quiet.Addr().String() })
+	conn, err := dial(t, f.client(t, f.bridge), "quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.(interface{ CloseWrite() error }).CloseWrite()
+	backendSide := <-held
+	defer backendSide.Close()
+	f.cancel()
+	select {
+	case err := <-f.served:
+		f.served <- err
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve still waiting on a backend connection after the drain timeout")
+	}
+	backendSide.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := backendSide.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("backend connection not closed by the drain: %v", err)
 	}
 }

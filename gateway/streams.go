@@ -15,6 +15,17 @@ import (
 // serveStreams connects each stream of sess to the backend service it names, until
 // the session ends. Streams only ever reach configured services.
 func (g *Gateway) serveStreams(log *slog.Logger, transport string, sess *session.Session) {
+	// alive ends with the session, so that backend connections end with it too: a
+	// relay whose app side half-closed would otherwise wait on the backend forever.
+	alive, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-alive.Done():
+		}
+	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	up := g.metrics.bytes.WithLabelValues(transport, "up")
@@ -24,11 +35,11 @@ func (g *Gateway) serveStreams(log *slog.Logger, transport string, sess *session
 		if err != nil {
 			return
 		}
-		wg.Go(func() { g.serveStream(log, st, up, down) })
+		wg.Go(func() { g.serveStream(alive, log, st, up, down) })
 	}
 }
 
-func (g *Gateway) serveStream(log *slog.Logger, st *session.Stream, up, down prometheus.Counter) {
+func (g *Gateway) serveStream(alive context.Context, log *slog.Logger, st *session.Stream, up, down prometheus.Counter) {
 	service := st.Service()
 	addr, ok := g.cfg.Services[service]
 	if !ok {
@@ -39,7 +50,7 @@ func (g *Gateway) serveStream(log *slog.Logger, st *session.Stream, up, down pro
 		return
 	}
 	d := net.Dialer{Timeout: g.cfg.BackendDialTimeout}
-	backend, err := d.Dial("tcp", addr)
+	backend, err := d.DialContext(alive, "tcp", addr)
 	if err != nil {
 		g.metrics.streams.WithLabelValues(service, "unavailable").Inc()
 		log.Warn("backend unreachable", "service", service, "err", err)
@@ -53,5 +64,7 @@ func (g *Gateway) serveStream(log *slog.Logger, st *session.Stream, up, down pro
 	}
 	g.metrics.streams.WithLabelValues(service, "ok").Inc()
 	log.Debug("stream opened", "service", service)
+	stop := context.AfterFunc(alive, func() { backend.Close() })
+	defer stop()
 	relay.Splice(conn, backend, up, down)
 }
