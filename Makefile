@@ -4,7 +4,7 @@ BIN       ?= bin
 FUZZTIME  ?= 20s
 # Packages whose tests run goroutines against each other get the race detector; that
 # is every package here.
-TESTFLAGS ?= -race -timeout 12m
+TESTFLAGS ?= -race -count=1 -timeout 12m
 
 .PHONY: build test demo bench fuzz lint clean
 

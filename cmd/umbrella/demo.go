@@ -90,7 +90,9 @@ func (d *demo) run(ctx context.Context, messages int, keep bool) error {
 		Secrets:  []session.Secret{secret},
 		Services: map[string]string{"mls": relayLn.Addr().String()},
 		StateDir: stateDir,
-		Logger:   d.log.With("side", "gateway"),
+		// The demo's own clients have hung up by the end; nothing is worth waiting for.
+		DrainTimeout: time.Second,
+		Logger:       d.log.With("side", "gateway"),
 	}
 	for _, name := range reg.Names() {
 		t, _ := reg.Get(name)
@@ -221,8 +223,10 @@ func (d *demo) probes(bridges []config.Bridge) {
 
 func httpsProbe(addr string) string {
 	hc := &http.Client{
-		Timeout:   15 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		Timeout: 15 * time.Second,
+		// One request, then hang up, as a prober would; a kept-alive connection would
+		// hold the decoy (and the demo's shutdown) for its idle timeout.
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true},
 	}
 	resp, err := hc.Get("https://" + addr + "/")
 	if err != nil {

@@ -436,3 +436,25 @@ func TestKeygen(t *testing.T) {
 		t.Error("keygen accepted a secret path outside the state directory")
 	}
 }
+
+// TestDemo runs the README's first command in-process: it must end by itself with every
+// message delivered and the probes seeing a website or silence.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out syncBuffer
+	if err := run(ctx, []string{"demo", "--messages", "3"}, &out, io.Discard); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		`"message 3 from bob"`,
+		"6 messages relayed",
+		"alice used tcp, bob used utls",
+		"(the decoy)",
+		"no answer",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
