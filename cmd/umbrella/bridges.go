@@ -20,7 +20,7 @@ gateway's identity key and bridge secret. Hand them to users out of band; anyone
 line can use (and find) the bridge. The gateway writes them on start, so run it once first.`, stderr)
 	cfgPath := fs.String("config", "", "gateway YAML config `file` (required)")
 	qr := fs.Bool("qr", false, "also print each line as a QR code for a phone to scan")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {

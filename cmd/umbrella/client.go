@@ -25,7 +25,7 @@ that works, and serves local proxies for apps on this machine:
   forwards: plain ports, each leading to one service
 The log says which transport carries the session.`, stderr)
 	cfgPath := fs.String("config", "", "client YAML config `file` (required)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {

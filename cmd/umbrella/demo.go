@@ -36,7 +36,7 @@ with a summary. No files are needed; keys live in a temporary directory.`, stder
 	messages := fs.Int("messages", 5, "messages each client sends")
 	keep := fs.Bool("keep", false, "keep the gateway and backend running after the chat (until Ctrl-C), and print its bridge lines")
 	verbose := fs.Bool("v", false, "show the gateway's and clients' logs")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	logw := io.Discard

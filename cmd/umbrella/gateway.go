@@ -33,7 +33,7 @@ that hold a bridge secret, and connects their streams to the named backend servi
 On first start it generates its identity key and a bridge secret into state_dir.
 SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 	cfgPath := fs.String("config", "", "gateway YAML config `file` (required)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {

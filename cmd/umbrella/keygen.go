@@ -23,7 +23,7 @@ secrets: (keep the old one listed until users have the new lines), then send SIG
   umbrella keygen --state-dir DIR --secret secret-2026-12.key`, stderr)
 	dir := fs.String("state-dir", "", "state `directory` for the keys (required)")
 	secretName := fs.String("secret", "secret.key", "file `name` (in the state directory) of the bridge secret to generate")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {

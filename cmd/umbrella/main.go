@@ -35,7 +35,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) {
+			return // --help asked for the usage it printed
+		}
+		var pe flagError
+		if !errors.As(err, &pe) {
 			fmt.Fprintln(os.Stderr, "umbrella:", err)
 		}
 		os.Exit(2)
@@ -87,6 +91,24 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// flagError is a command-line error the flag package has already printed, with usage.
+type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagError{err}
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(fs.Output(), err)
+		fs.Usage()
+		return flagError{err}
+	}
+	return nil
 }
 
 // newLogger returns a text logger at level ("debug", "info", "warn", "error").
