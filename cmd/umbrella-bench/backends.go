@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/umbrella-edge/edge/internal/backend"
 )
 
 // Service names the gateways route to the bench's backends.
@@ -36,7 +38,7 @@ func startBackends(ctx context.Context) (*backends, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	b := &backends{echoAddr: echoLn.Addr().String(), bulkAddr: bulkLn.Addr().String(), cancel: cancel}
-	b.done.Go(func() { serveConns(ctx, echoLn, echo) })
+	b.done.Go(func() { serveConns(ctx, echoLn, backend.EchoConn) })
 	b.done.Go(func() {
 		serveConns(ctx, bulkLn, func(c net.Conn) {
 			for bulkServe(c) == nil {
@@ -88,24 +90,6 @@ func serveConns(ctx context.Context, ln net.Listener, handle func(net.Conn)) {
 			defer c.Close()
 			handle(c)
 		})
-	}
-}
-
-// echo writes back what c sends. Unlike backend.Echo it copies through a small buffer
-// instead of splice(2), whose pipe pair would cost two more descriptors per connection:
-// the memory measurement holds thousands of echo streams under RLIMIT_NOFILE.
-func echo(c net.Conn) {
-	buf := make([]byte, 4<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
 	}
 }
 
