@@ -58,8 +58,8 @@ func TestNewDialerAccepts(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := d.(*dialer)
-			if got.serverName != tt.wantServerName || got.profile.name != tt.wantFP {
-				t.Fatalf("server name %q, fingerprint %s; want %q, %s", got.serverName, got.profile.name, tt.wantServerName, tt.wantFP)
+			if got.tls.ServerName() != tt.wantServerName || got.tls.Fingerprint() != tt.wantFP {
+				t.Fatalf("server name %q, fingerprint %s; want %q, %s", got.tls.ServerName(), got.tls.Fingerprint(), tt.wantServerName, tt.wantFP)
 			}
 		})
 	}
@@ -72,7 +72,7 @@ func TestRandomFingerprintIsOneOfTheBrowsers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen[d.(*dialer).profile.name] = true
+		seen[d.(*dialer).tls.Fingerprint()] = true
 	}
 	// 60 picks miss one of three browsers with probability about 3·(2/3)^60 < 1e-10.
 	if len(seen) != 3 || !seen[FPChrome] || !seen[FPFirefox] || !seen[FPSafari] {

@@ -16,6 +16,26 @@ import (
 	"github.com/umbrella-edge/edge/transports/decoy"
 )
 
+// TLSServerArgs are the listener arguments ServerTLSConfig reads.
+var TLSServerArgs = []string{argServerName, argCert, argKey}
+
+// ServerTLSConfig is the TLS server side of every transport that speaks TLS: the
+// operator's cert= and key= files, or a self-signed certificate for servername= kept in
+// stateDir (in memory when stateDir is empty). It returns the server name bridge lines
+// carry. The site speaks HTTP/1.1 only: a browser that offers h2 settles for it, as it
+// would with an nginx that has h2 switched off, and an HTTP Upgrade needs HTTP/1.1.
+func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, string, error) {
+	cert, serverName, err := loadOrCreateCert(args, stateDir, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS13,
+		NextProtos:   []string{"http/1.1"},
+	}, serverName, nil
+}
+
 // handshakeTimeout bounds the TLS handshake of an accepted conn, so a peer that
 // connects and stalls holds a socket for seconds, not forever.
 const handshakeTimeout = 15 * time.Second
@@ -29,7 +49,7 @@ type listener struct {
 }
 
 func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
-	if err := cfg.Args.Unknown(argServerName, argCert, argKey, argFP); err != nil {
+	if err := cfg.Args.Unknown(append(TLSServerArgs, argFP)...); err != nil {
 		return nil, err
 	}
 	if fp, ok := cfg.Args[argFP]; ok {
@@ -37,7 +57,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 			return nil, &transports.ArgError{Key: argFP, Err: err}
 		}
 	}
-	cert, serverName, err := loadOrCreateCert(cfg.Args, cfg.StateDir, time.Now())
+	tlsConfig, serverName, err := ServerTLSConfig(cfg.Args, cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -59,16 +79,10 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	}
 	return &listener{
 		Listener: ln,
-		tls: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS13,
-			// The decoy site speaks HTTP/1.1; a browser that offers h2 settles for it,
-			// as it would with an nginx that has h2 switched off.
-			NextProtos: []string{"http/1.1"},
-		},
-		decoy: h,
-		args:  args,
-		log:   log.With("transport", Name),
+		tls:      tlsConfig,
+		decoy:    h,
+		args:     args,
+		log:      log.With("transport", Name),
 	}, nil
 }
 

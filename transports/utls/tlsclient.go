@@ -1,0 +1,110 @@
+package utls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	utls "github.com/refraction-networking/utls"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// maxFrag bounds frag=: a TLS record is at most 16 KiB, so larger segments split nothing.
+const maxFrag = 1 << 14
+
+// ErrHandshake is wrapped when the TCP connection was made but the TLS handshake failed.
+var ErrHandshake = errors.New("TLS handshake failed")
+
+// TLSClientArgs are the bridge-line arguments NewTLSClient reads; a transport that
+// carries its stream over TLS accepts them alongside its own.
+var TLSClientArgs = []string{argServerName, argFP, argFrag}
+
+// A TLSClient makes the browser-mimicking TLS handshakes of every transport that speaks
+// TLS (utls, webtunnel, websocket, meek), so fingerprints, server names and ClientHello
+// fragmentation live in one place. It is safe for concurrent use.
+type TLSClient struct {
+	serverName string
+	profile    *profile
+	frag       int
+}
+
+// NewTLSClient reads servername=, fp= and frag= from args (see New). host is the
+// server name to use when servername= is absent; it must then be a DNS name, since
+// browsers send no SNI for an IP and a hello with one in it would stand out.
+func NewTLSClient(host string, args transports.Args) (*TLSClient, error) {
+	serverName := args.Get(argServerName, "")
+	if serverName == "" {
+		if net.ParseIP(host) != nil {
+			return nil, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: the address %s is an IP, so the TLS server name must be given", transports.ErrMissingArg, host)}
+		}
+		serverName = host
+	}
+	if net.ParseIP(serverName) != nil {
+		return nil, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
+	}
+	p, err := profileFor(args.Get(argFP, FPChrome))
+	if err != nil {
+		return nil, &transports.ArgError{Key: argFP, Err: err}
+	}
+	frag, err := args.Int(argFrag, 0, 0, maxFrag)
+	if err != nil {
+		return nil, err
+	}
+	if p.hello != nil {
+		// Build one spec now so a broken embedded capture fails at load, not per dial.
+		if _, err := p.spec(serverName); err != nil {
+			return nil, err
+		}
+	}
+	return &TLSClient{serverName: serverName, profile: p, frag: frag}, nil
+}
+
+// ServerName is the SNI the client sends.
+func (c *TLSClient) ServerName() string { return c.serverName }
+
+// Fingerprint names the browser whose ClientHello the client sends.
+func (c *TLSClient) Fingerprint() string { return c.profile.name }
+
+// Handshake runs a TLS handshake over raw, offering the browser's own ALPN list (h2 and
+// http/1.1 for Chrome; a hello without h2 is not Chrome's), and returns the TLS conn
+// and the protocol the server chose. On error the caller still owns raw and closes it.
+func (c *TLSClient) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn, alpn string, err error) {
+	carrier := raw
+	if c.frag > 0 {
+		carrier = &fragConn{Conn: raw, size: c.frag}
+	}
+	uc, err := c.client(carrier)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := uc.HandshakeContext(ctx); err != nil {
+		return nil, "", fmt.Errorf("server name %s, fingerprint %s: %w: %w", c.serverName, c.profile.name, ErrHandshake, transports.ContextError(ctx, err))
+	}
+	return uc, uc.ConnectionState().NegotiatedProtocol, nil
+}
+
+func (c *TLSClient) client(carrier net.Conn) (*utls.UConn, error) {
+	cfg := &utls.Config{
+		ServerName: c.serverName,
+		// The certificate is not checked here on purpose: the session layer above pins
+		// the gateway's Ed25519 identity and signs the key exchange with it, so a CDN or
+		// a national CA that presents its own certificate still cannot impersonate the
+		// gateway, and operators may use self-signed certificates.
+		InsecureSkipVerify: true,
+		NextProtos:         []string{"h2", "http/1.1"},
+	}
+	if c.profile.hello == nil {
+		return utls.UClient(carrier, cfg, c.profile.builtin), nil
+	}
+	spec, err := c.profile.spec(c.serverName)
+	if err != nil {
+		return nil, err
+	}
+	uc := utls.UClient(carrier, cfg, utls.HelloCustom)
+	if err := uc.ApplyPreset(spec); err != nil {
+		return nil, fmt.Errorf("apply %s ClientHello: %w", c.profile.name, err)
+	}
+	return uc, nil
+}
