@@ -1,0 +1,230 @@
+package obfs4
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
+	"gitlab.com/yawning/obfs4.git/transports/base"
+	obfs4lib "gitlab.com/yawning/obfs4.git/transports/obfs4"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// StateFile is the file in ListenConfig.StateDir that holds the listener's node ID,
+// identity key, DRBG seed and iat-mode. It is obfs4proxy's own obfs4_state.json, so an
+// operator can move an obfs4proxy bridge's identity here (and its cert= stays the same).
+const StateFile = "obfs4_state.json"
+
+func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+	sf, err := serverFactory(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+	}
+	ln, err := transports.ListenTCP(ctx, cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &listener{
+		ln:       ln,
+		sf:       sf,
+		args:     fromPTArgs(sf.Args()),
+		log:      log,
+		accepted: make(chan net.Conn),
+		done:     make(chan struct{}),
+		pending:  make(map[net.Conn]struct{}),
+	}
+	l.wg.Go(l.acceptLoop)
+	return l, nil
+}
+
+// serverFactory loads the listener's obfs4 identity from cfg.StateDir, making one on
+// first start, with iat-mode= from cfg.Args when given (and then kept in the state).
+func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
+	if err := cfg.Args.Unknown(argIATMode); err != nil {
+		return nil, err
+	}
+	ptArgs := pt.Args{}
+	if _, ok := cfg.Args[argIATMode]; ok {
+		iat, err := cfg.Args.Int(argIATMode, 0, 0, 2)
+		if err != nil {
+			return nil, err
+		}
+		ptArgs.Add(argIATMode, strconv.Itoa(iat))
+	}
+	dir := cfg.StateDir
+	if dir == "" {
+		// The library always writes its state file; a private directory removed at
+		// once makes the identity live in memory only, for this run.
+		tmp, err := os.MkdirTemp("", "umbrella-obfs4-")
+		if err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	sf, err := (&obfs4lib.Transport{}).ServerFactory(dir, &ptArgs)
+	if err != nil {
+		return nil, fmt.Errorf("state in %s: %w", dir, err)
+	}
+	return sf, nil
+}
+
+// listener runs each peer's obfs4 handshake in the background and hands Accept only
+// the peers that completed it. A peer that fails it (a prober, a replay) never
+// reaches the gateway: the library reads and discards what it sends until a close
+// time fixed per bridge identity and counted from the connect, whatever was sent,
+// exactly as obfs4proxy does.
+type listener struct {
+	ln   net.Listener
+	sf   base.ServerFactory
+	args transports.Args
+	log  *slog.Logger
+
+	accepted  chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	pending map[net.Conn]struct{} // handshakes running, closed by Close
+	wg      sync.WaitGroup        // the accept loop and the handshakes
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.accepted:
+		return c, nil
+	case <-l.done:
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.ln.Addr(), Err: net.ErrClosed}
+	}
+}
+
+func (l *listener) Addr() net.Addr { return l.ln.Addr() }
+
+// BridgeArgs are cert= and iat-mode=, as obfs4proxy prints them.
+func (l *listener) BridgeArgs() transports.Args { return l.args.Clone() }
+
+// Close stops accepting and ends the handshakes still running; conns already
+// accepted stay open.
+func (l *listener) Close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		close(l.done)
+		err = l.ln.Close()
+		l.mu.Lock()
+		for c := range l.pending {
+			c.Close()
+		}
+		l.mu.Unlock()
+		l.wg.Wait()
+	})
+	return err
+}
+
+func (l *listener) acceptLoop() {
+	var backoff time.Duration
+	for {
+		raw, err := l.ln.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.done:
+				return
+			}
+		}
+		backoff = 0
+		if !l.track(raw) {
+			raw.Close()
+			return
+		}
+		l.wg.Go(func() { l.handshake(raw) })
+	}
+}
+
+// track records a handshake in progress, unless the listener is closing.
+func (l *listener) track(raw net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	l.pending[raw] = struct{}{}
+	return true
+}
+
+func (l *listener) handshake(raw net.Conn) {
+	oc, err := l.sf.WrapConn(raw)
+	l.mu.Lock()
+	delete(l.pending, raw)
+	l.mu.Unlock()
+	if err != nil {
+		// The library has already discarded the peer's bytes until its close time
+		// and closed the conn.
+		l.log.Debug("obfs4 handshake failed", "reason", handshakeFailure(err))
+		return
+	}
+	c := newConn(oc, raw.(*net.TCPConn))
+	select {
+	case l.accepted <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// handshakeFailure names why a handshake failed without the addresses that net's
+// errors carry, so logs hold no client IP.
+func handshakeFailure(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, obfs4lib.ErrReplayedHandshake):
+		return "replay"
+	case errors.Is(err, obfs4lib.ErrInvalidHandshake):
+		return "not obfs4"
+	case errors.Is(err, obfs4lib.ErrNtorFailed):
+		return "ntor failed"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, io.EOF):
+		return "peer closed"
+	case errors.Is(err, net.ErrClosed):
+		return "listener closed"
+	}
+	return "error"
+}
+
+func fromPTArgs(a *pt.Args) transports.Args {
+	out := transports.Args{}
+	for k := range *a {
+		v, _ := a.Get(k)
+		out[k] = v
+	}
+	return out
+}
