@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
-	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 	"gitlab.com/yawning/obfs4.git/transports/base"
 	obfs4lib "gitlab.com/yawning/obfs4.git/transports/obfs4"
+	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
 	"github.com/umbrella-edge/edge/transports"
 )

@@ -10,9 +10,9 @@ import (
 	"net"
 	"strconv"
 
-	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 	"gitlab.com/yawning/obfs4.git/transports/base"
 	obfs4lib "gitlab.com/yawning/obfs4.git/transports/obfs4"
+	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
 	"github.com/umbrella-edge/edge/transports"
 )
