@@ -1,15 +1,15 @@
-// Package client is the user's side: it holds a session to a gateway over one of its
-// bridge lines and opens streams to named services through it. The local proxies
-// that expose it to ordinary apps live in client/proxy.
+// Package client is the user's side: it keeps a session to a gateway over the best of
+// its bridge lines, moves the session to another bridge when a censor blocks the one in
+// use, and opens streams to named services. Local proxies for apps are in client/proxy.
 package client
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,92 +18,66 @@ import (
 	"github.com/umbrella-edge/edge/transports"
 )
 
-// Config is what a client runs with.
+// Config is what a client runs with. Zero values mean the documented defaults.
 type Config struct {
-	// Bridges are tried in order.
+	// Bridges are the candidates, best first when nothing is known of the network.
 	Bridges []config.Bridge
 	// Transports resolves the bridge lines' transport names.
 	Transports *transports.Registry
+	// StateDir keeps what worked on each network (networks.json, mode 0600). Empty
+	// means it is remembered only while the client runs.
+	StateDir string
+	// Network returns an identity of the network the device is on now; what worked is
+	// remembered per identity. Nil means the default routes' interfaces and gateways
+	// plus the local address used to reach the first bridge (see defaultNetwork).
+	Network func() string
 	// HandshakeTimeout bounds one bridge's carrier dial plus session handshake; 0 means 15 s.
 	HandshakeTimeout time.Duration
+	// HeadStart is how long a bridge has to complete its session handshake before the
+	// next one starts too; 0 means 250 ms, or 3 RTTs when this network is known to be
+	// slower.
+	HeadStart time.Duration
+	// Parallel bounds the bridges tried at once; 0 means 3.
+	Parallel int
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
-	// OnEvent, if set, is told of every attempt, failure and change of active bridge.
+	// OnEvent, if set, is told of every attempt, failure, loss, resumption and change
+	// of active bridge, in order, from one goroutine. It must return quickly and must
+	// not call Close.
 	OnEvent func(Event)
 }
 
-// Event is something the client did, for an app to show or log.
-type Event struct {
-	Kind   EventKind
-	Bridge int    // index into Config.Bridges
-	Name   string // transport name
-	Err    error  // for EventFailed
-}
-
-// EventKind says what an Event reports.
-type EventKind int
-
-const (
-	EventAttempt EventKind = iota // trying a bridge
-	EventFailed                   // a bridge failed; Err says why
-	EventActive                   // a session is established on a bridge
-	EventLost                     // the active session ended
-)
-
-func (k EventKind) String() string {
-	return [...]string{"attempt", "failed", "active", "lost"}[k]
-}
-
-// ErrAllBridgesFailed is wrapped by the error Dial returns when no bridge gave a session.
-var ErrAllBridgesFailed = errors.New("all bridges failed")
-
-// BridgeError is one bridge's failure.
-type BridgeError struct {
-	Bridge    int
-	Transport string
-	Err       error
-}
-
-func (e *BridgeError) Error() string {
-	return fmt.Sprintf("bridge %d (%s): %v", e.Bridge, e.Transport, e.Err)
-}
-func (e *BridgeError) Unwrap() error { return e.Err }
-
-// ConnectError lists every bridge's failure. It matches ErrAllBridgesFailed with
-// errors.Is, and session.ErrAuth when any bridge's gateway failed to prove its key.
-type ConnectError struct{ Failures []*BridgeError }
-
-func (e *ConnectError) Error() string {
-	parts := make([]string, len(e.Failures))
-	for i, f := range e.Failures {
-		parts[i] = f.Error()
-	}
-	return fmt.Sprintf("%v: %s", ErrAllBridgesFailed, strings.Join(parts, "; "))
-}
-
-func (e *ConnectError) Unwrap() []error {
-	errs := []error{ErrAllBridgesFailed}
-	for _, f := range e.Failures {
-		errs = append(errs, f)
-	}
-	return errs
-}
-
-// Client opens streams to services through a gateway. It keeps one session and
-// reconnects on demand when it ends. Safe for concurrent use.
+// Client opens streams to services through a gateway. Once asked for a session, by
+// Connect or Dial, it keeps one until Close: when a carrier dies it resumes the session
+// on another bridge, and when every bridge fails it retries with backoff. Safe for
+// concurrent use.
 type Client struct {
 	cfg     Config
 	log     *slog.Logger
 	dialers []transports.Dialer
+	keys    []string // each bridge's name in the memory
+	mem     *memory
+	wg      sync.WaitGroup // the run loop and the attempts it started
 
-	connecting chan struct{} // a token held while establishing a session, so only one is made
-	mu         sync.Mutex
-	sess       *session.Session
-	active     int // bridge index of sess, -1 when none
-	closed     bool
+	mu      sync.Mutex
+	cur     current
+	blocked *ConnectError // the last round's failures, until the next round starts
+	retryAt time.Time
+	changed chan struct{} // closed and replaced when cur or blocked change
+	cancel  context.CancelFunc
+	closed  bool
 }
 
-// New parses every bridge's transport arguments once; an error names the bridge.
+// current is the client's session and the carrier it runs on.
+type current struct {
+	sess    *session.Session
+	key     ed25519.PublicKey // the session's gateway
+	bridge  int               // the carrier's bridge; -1 while the session waits for one
+	network string            // the network the carrier was established on
+}
+
+// New parses every bridge's transport arguments once (an error names the bridge) and
+// loads what was learnt of networks from StateDir. It starts nothing.
 func New(cfg Config) (*Client, error) {
 	if len(cfg.Bridges) == 0 {
 		return nil, errors.New("client: no bridges")
@@ -111,10 +85,19 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 15 * time.Second
 	}
+	if cfg.HeadStart <= 0 {
+		cfg.HeadStart = defaultHeadStart
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = defaultParallel
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, active: -1, connecting: make(chan struct{}, 1)}
+	if cfg.Network == nil {
+		cfg.Network = defaultNetwork(cfg.Bridges[0].Addr)
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, changed: make(chan struct{})}
 	for i, b := range cfg.Bridges {
 		t, err := cfg.Transports.Get(b.Transport)
 		if err != nil {
@@ -125,11 +108,19 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("client: bridge %d (%s): %w", i, b.Transport, err)
 		}
 		c.dialers = append(c.dialers, d)
+		c.keys = append(c.keys, bridgeKey(b))
 	}
+	mem, err := loadMemory(cfg.StateDir)
+	if err != nil {
+		c.log.Warn("client: network memory", "err", err)
+	}
+	c.mem = mem
 	return c, nil
 }
 
-// Dial opens a stream to the named backend service.
+// Dial opens a stream to the named backend service. It waits for a session while one
+// is being established, bounded by ctx; while every bridge is failing it returns the
+// last round's *ConnectError at once.
 func (c *Client) Dial(ctx context.Context, service string) (net.Conn, error) {
 	for attempt := 0; ; attempt++ {
 		sess, err := c.session(ctx)
@@ -156,141 +147,111 @@ func isSessionDead(sess *session.Session, err error) bool {
 	}
 }
 
-// Connect establishes a session now, if there is none, instead of at the first Dial.
+// Connect starts keeping a session now, instead of at the first Dial, and waits for the
+// first one as Dial does.
 func (c *Client) Connect(ctx context.Context) error {
 	_, err := c.session(ctx)
 	return err
 }
 
-// Active returns the transport name of the current session, or "" when none.
+// Active returns the transport name of the carrier in use, or "" when none.
 func (c *Client) Active() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.active < 0 {
-		return ""
-	}
-	return c.cfg.Bridges[c.active].Transport
+	return c.Status().Transport
 }
 
-// Close ends the session and makes further Dials fail.
-func (c *Client) Close() error {
+// Status is the client's state, for an app to show.
+type Status struct {
+	Transport string // the carrier's transport; "" when none
+	Bridge    int    // the carrier's bridge index; -1 when none
+	// Waiting: a session lost its carrier and waits for a new one; its streams are kept.
+	Waiting bool
+	// Blocked is the last round's failures while every bridge is failing, and Retry
+	// when the next round starts.
+	Blocked *ConnectError
+	Retry   time.Time
+}
+
+// Status returns the client's state now.
+func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	st := Status{Bridge: c.cur.bridge, Waiting: c.cur.sess != nil && c.cur.bridge < 0,
+		Blocked: c.blocked, Retry: c.retryAt}
+	if st.Bridge >= 0 {
+		st.Transport = c.cfg.Bridges[st.Bridge].Transport
+	}
+	return st
+}
+
+// Close ends the session, stops retrying, and makes further Dials fail. Streams from
+// Dial fail too.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
 	c.closed = true
-	if c.sess != nil {
-		c.sess.Close()
+	cancel := c.cancel
+	c.broadcastLocked()
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	sess := c.cur.sess
+	c.cur = current{bridge: -1}
+	c.mu.Unlock()
+	if sess != nil {
+		sess.Close()
 	}
 	return nil
 }
 
-// session returns the live session, establishing one if there is none.
+// session returns the session once it has a carrier, starting the run loop if needed.
 func (c *Client) session(ctx context.Context) (*session.Session, error) {
-	if s := c.current(); s != nil {
-		return s, nil
-	}
-	// A Dial must not wait forever behind another Dial's connection attempt.
-	select {
-	case c.connecting <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("client: %w", ctx.Err())
-	}
-	defer func() { <-c.connecting }()
-	if s := c.current(); s != nil { // someone else connected while we waited
-		return s, nil
-	}
-	sess, idx, err := c.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.closed {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if c.cancel == nil {
+			runCtx, cancel := context.WithCancel(context.Background())
+			c.cancel = cancel
+			c.wg.Go(func() { c.run(runCtx) })
+		}
+		cur, blocked, changed := c.cur, c.blocked, c.changed
 		c.mu.Unlock()
-		sess.Close()
-		return nil, session.ErrClosed
+		switch {
+		case cur.sess != nil && cur.bridge >= 0:
+			return cur.sess, nil
+		case blocked != nil:
+			return nil, blocked
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("client: waiting for a session: %w", ctx.Err())
+		}
 	}
-	c.sess, c.active = sess, idx
-	c.mu.Unlock()
-	go c.watch(sess, idx)
-	return sess, nil
 }
 
-func (c *Client) current() *session.Session {
+// update changes the client's state under its lock and wakes the Dials waiting on it.
+// It reports false, changing nothing, once the client is closed.
+func (c *Client) update(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.sess == nil {
-		return nil
+	if c.closed {
+		return false
 	}
-	select {
-	case <-c.sess.Done():
-		return nil
-	default:
-		return c.sess
-	}
+	f()
+	c.broadcastLocked()
+	return true
 }
 
-func (c *Client) watch(sess *session.Session, idx int) {
-	<-sess.Done()
-	c.mu.Lock()
-	if c.sess == sess {
-		c.sess, c.active = nil, -1
-	}
-	c.mu.Unlock()
-	c.emit(Event{Kind: EventLost, Bridge: idx, Name: c.cfg.Bridges[idx].Transport})
-}
-
-// connect tries the bridges in order. Racing and failover come with the next issue.
-func (c *Client) connect(ctx context.Context) (*session.Session, int, error) {
-	var failures []*BridgeError
-	for i, b := range c.cfg.Bridges {
-		c.emit(Event{Kind: EventAttempt, Bridge: i, Name: b.Transport})
-		sess, err := c.connectOne(ctx, i)
-		if err == nil {
-			c.emit(Event{Kind: EventActive, Bridge: i, Name: b.Transport})
-			return sess, i, nil
-		}
-		be := &BridgeError{Bridge: i, Transport: b.Transport, Err: err}
-		c.emit(Event{Kind: EventFailed, Bridge: i, Name: b.Transport, Err: err})
-		failures = append(failures, be)
-		if ctx.Err() != nil {
-			return nil, -1, fmt.Errorf("client: %w", ctx.Err())
-		}
-	}
-	return nil, -1, &ConnectError{Failures: failures}
-}
-
-func (c *Client) connectOne(ctx context.Context, i int) (*session.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
-	defer cancel()
-	b := c.cfg.Bridges[i]
-	conn, err := c.dialers[i].Dial(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
-	}
-	sess, err := session.Client(ctx, conn, &session.ClientConfig{
-		GatewayKey: b.Key,
-		Secret:     b.Secret,
-		Endpoint:   b.Endpoint(),
-	})
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("session: %w", err)
-	}
-	return sess, nil
-}
-
-func (c *Client) emit(e Event) {
-	attrs := []any{"bridge", e.Bridge, "transport", e.Name}
-	switch e.Kind {
-	case EventFailed:
-		c.log.Warn("bridge failed", append(attrs, "err", e.Err)...)
-	case EventActive:
-		c.log.Info("connected", attrs...)
-	case EventLost:
-		c.log.Info("session lost", attrs...)
-	default:
-		c.log.Debug("trying bridge", attrs...)
-	}
-	if c.cfg.OnEvent != nil {
-		c.cfg.OnEvent(e)
-	}
+func (c *Client) broadcastLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
 }

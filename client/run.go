@@ -1,0 +1,185 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// provedBytes is how much must arrive on a carrier, short of a round trip, before it
+// counts as having carried real data: about where a censor that freezes connections
+// after their first 14–20 KB (Russia, 2025) has already struck.
+const provedBytes = 16 << 10
+
+// errCarrierClosed is why a carrier was lost when the session only says it died.
+var errCarrierClosed = errors.New("carrier closed")
+
+// run keeps a session until ctx ends: it races the bridges for a carrier, supervises
+// the carrier until it dies, and races again to resume the session on another.
+func (c *Client) run(ctx context.Context) {
+	var (
+		bo     backoff
+		avoid  string    // transport of the carrier that just died, tried last
+		lostAt time.Time // when the waiting session lost its carrier
+	)
+	for ctx.Err() == nil {
+		c.mu.Lock()
+		cur := c.cur
+		c.mu.Unlock()
+		if cur.sess != nil && cur.bridge >= 0 {
+			avoid, lostAt = c.supervise(ctx, cur)
+			continue
+		}
+		network := c.cfg.Network()
+		c.update(func() { c.blocked, c.retryAt = nil, time.Time{} })
+		p := c.planRound(network, cur.key, avoid, time.Now())
+		won, failures, err := c.race(ctx, p, cur)
+		for _, f := range failures {
+			c.demote(network, f.Bridge)
+		}
+		var ce *ConnectError
+		switch {
+		case err == nil:
+			bo.reset()
+			avoid = ""
+			c.adopt(network, cur, won, lostAt)
+		case errors.Is(err, errResumeRejected):
+			c.end(cur, err)
+		case errors.As(err, &ce):
+			wait := bo.next()
+			c.update(func() { c.blocked, c.retryAt = ce, time.Now().Add(wait) })
+			c.emit(Event{Kind: EventBlocked, Bridge: -1, Err: ce, Retry: wait})
+			sleep(ctx, wait)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// adopt makes a round's winner the client's carrier: the waiting session resumed on
+// it, or a new session, which replaces (and ends) a waiting one.
+func (c *Client) adopt(network string, old current, won outcome, lostAt time.Time) {
+	b := c.cfg.Bridges[won.idx]
+	if won.resumed {
+		if !c.update(func() { c.cur.bridge, c.cur.network = won.idx, network }) {
+			return
+		}
+		c.emit(Event{Kind: EventResumed, Bridge: won.idx, Name: b.Transport, Took: time.Since(lostAt)})
+		return
+	}
+	next := current{sess: won.sess, key: b.Key, bridge: won.idx, network: network}
+	if !c.update(func() { c.cur = next }) {
+		won.sess.Close()
+		return
+	}
+	if old.sess != nil {
+		old.sess.Close()
+		c.emit(Event{Kind: EventEnded, Bridge: -1, Err: ErrGatewayChanged})
+	}
+	c.emit(Event{Kind: EventActive, Bridge: won.idx, Name: b.Transport, Took: won.took})
+}
+
+// supervise watches the carrier of cur until it dies or the session ends. It records
+// the bridge as working on its network once real data has moved, and drops the carrier
+// when the watchdog finds it stalled. It returns the dead carrier's transport and when
+// it died; both are zero when the session ended instead.
+func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time) {
+	b := c.cfg.Bridges[cur.bridge]
+	done, carrier := cur.sess.Done(), carrierDone(cur.sess)
+	in0, out0 := cur.sess.Bytes()
+	proved := false
+	var wd watchdog
+	tick := time.NewTicker(watchdogPeriod)
+	defer tick.Stop()
+	for {
+		var lost error
+		select {
+		case <-ctx.Done():
+			return "", time.Time{}
+		case <-done:
+			c.end(cur, cur.sess.Err())
+			return "", time.Time{}
+		case <-carrier:
+			select {
+			case <-done: // the carrier died with the session
+				c.end(cur, cur.sess.Err())
+				return "", time.Time{}
+			default:
+			}
+			lost = errCarrierClosed
+		case now := <-tick.C:
+			p := progressOf(cur.sess)
+			if !proved {
+				in, out := cur.sess.Bytes()
+				if proved = carriedData(in-in0, out-out0, p); proved {
+					c.remember(cur.network, cur.bridge, p.SRTT)
+				}
+			}
+			if stall := wd.check(p, now); stall != nil {
+				dropCarrier(cur.sess)
+				lost = stall
+			}
+		}
+		if lost != nil {
+			lostAt := time.Now()
+			c.demote(cur.network, cur.bridge)
+			if c.update(func() { c.cur.bridge = -1 }) {
+				c.emit(Event{Kind: EventLost, Bridge: cur.bridge, Name: b.Transport, Err: lost})
+			}
+			return b.Transport, lostAt
+		}
+	}
+}
+
+// carriedData reports whether real data has moved on a carrier, given the stream bytes
+// received and sent since it was attached: provedBytes received, or a round trip (data
+// both ways and all that was sent acknowledged).
+func carriedData(in, out uint64, p progress) bool {
+	return in >= provedBytes || (in > 0 && out > 0 && p.Unacked == 0)
+}
+
+// end forgets a session that ended for good; the run loop opens a new one.
+func (c *Client) end(cur current, why error) {
+	if why == nil {
+		why = errCarrierClosed
+	}
+	ok := c.update(func() {
+		if c.cur.sess == cur.sess {
+			c.cur = current{bridge: -1}
+		}
+	})
+	if ok {
+		c.emit(Event{Kind: EventEnded, Bridge: cur.bridge, Name: c.transportOf(cur.bridge), Err: why})
+	}
+}
+
+func (c *Client) transportOf(bridge int) string {
+	if bridge < 0 {
+		return ""
+	}
+	return c.cfg.Bridges[bridge].Transport
+}
+
+// remember records that bridge carried real data on network.
+func (c *Client) remember(network string, bridge int, rtt time.Duration) {
+	if err := c.mem.worked(network, c.keys[bridge], rtt, time.Now()); err != nil {
+		c.log.Warn("client: network memory", "err", err)
+	}
+	c.log.Debug("bridge carried data; remembered for this network", "bridge", bridge, "transport", c.cfg.Bridges[bridge].Transport)
+}
+
+// demote records that bridge failed user traffic on network.
+func (c *Client) demote(network string, bridge int) {
+	until, err := c.mem.failed(network, c.keys[bridge], time.Now())
+	if err != nil {
+		c.log.Warn("client: network memory", "err", err)
+	}
+	c.log.Debug("bridge demoted on this network", "bridge", bridge, "transport", c.cfg.Bridges[bridge].Transport, "until", until)
+}
