@@ -82,7 +82,8 @@ func FuzzParseGateway(f *testing.F) {
 			return
 		}
 		if len(g.Listeners) == 0 || len(g.Services) == 0 || g.StateDir == "" || g.Log.Level == "" ||
-			g.Limits.HandshakeTimeout <= 0 || g.Limits.MaxSessions <= 0 || g.Limits.MaxStreams <= 0 {
+			g.Limits.HandshakeTimeout <= 0 || g.Limits.MaxSessions <= 0 || g.Limits.MaxStreams <= 0 ||
+			g.Limits.ResumeGrace <= 0 || g.Limits.ResumeBuffer < MinResumeBuffer {
 			t.Fatalf("accepted an incomplete config: %+v", g)
 		}
 		// What the parser accepts, written back by yaml.Marshal, means the same.

@@ -22,7 +22,12 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultMaxSessions      = 10000
 	DefaultMaxStreams       = 256
-	DefaultLogLevel         = "info"
+	DefaultResumeGrace      = 2 * time.Minute
+	DefaultResumeBuffer     = 4 << 20
+	// MinResumeBuffer is one record's worth of stream data, rounded up: a smaller buffer
+	// would stall a stream on every write.
+	MinResumeBuffer = 64 << 10
+	DefaultLogLevel = "info"
 )
 
 // LoadGateway reads and parses the gateway config file at path; see ParseGateway. A
@@ -116,6 +121,12 @@ func (l *Limits) fillDefaults() {
 	}
 	if l.MaxStreams == 0 {
 		l.MaxStreams = DefaultMaxStreams
+	}
+	if l.ResumeGrace == 0 {
+		l.ResumeGrace = DefaultResumeGrace
+	}
+	if l.ResumeBuffer == 0 {
+		l.ResumeBuffer = DefaultResumeBuffer
 	}
 }
 
@@ -364,6 +375,16 @@ func (d *decoder) limits(n *yaml.Node, path string) Limits {
 		},
 		"max_sessions": func(v *yaml.Node, f string) { l.MaxSessions = nonNegative(v, f) },
 		"max_streams":  func(v *yaml.Node, f string) { l.MaxStreams = nonNegative(v, f) },
+		"resume_grace": func(v *yaml.Node, f string) {
+			if l.ResumeGrace = d.duration(v, f); l.ResumeGrace < 0 {
+				d.failf(v.Line, f, "want 0s (the default) or more, got %s", l.ResumeGrace)
+			}
+		},
+		"resume_buffer": func(v *yaml.Node, f string) {
+			if l.ResumeBuffer = d.integer(v, f); l.ResumeBuffer != 0 && l.ResumeBuffer < MinResumeBuffer {
+				d.failf(v.Line, f, "want 0 (the default) or at least %d bytes, got %d", MinResumeBuffer, l.ResumeBuffer)
+			}
+		},
 	})
 	return l
 }

@@ -128,6 +128,10 @@ listeners:
 			`gateway.yaml:6: limits.max_sessions: want 0 (the default) or more, got -5`},
 		{"max_streams not a number", minimalGateway + "limits:\n  max_streams: many\n",
 			`gateway.yaml:6: limits.max_streams: want an integer, got "many"`},
+		{"negative resume_grace", minimalGateway + "limits:\n  resume_grace: -1m\n",
+			`gateway.yaml:6: limits.resume_grace: want 0s (the default) or more, got -1m0s`},
+		{"resume_buffer below a record", minimalGateway + "limits:\n  resume_buffer: 1000\n",
+			`gateway.yaml:6: limits.resume_buffer: want 0 (the default) or at least 65536 bytes, got 1000`},
 		{"unknown log level", minimalGateway + "log: {level: verbose}\n",
 			`gateway.yaml:5: log.level: want debug, info, warn or error, got "verbose"`},
 		{"yes is not a boolean", minimalGateway + "log: {client_ips: yes}\n",
@@ -209,7 +213,7 @@ func TestParseGatewayFillsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256}
+	want := Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20}
 	if g.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", g.Limits, want)
 	}
@@ -236,7 +240,7 @@ func TestLoadGatewayExample(t *testing.T) {
 		Services: map[string]string{"mls": "127.0.0.1:7000", "probe": "127.0.0.1:7001"},
 		Decoy:    Decoy{Dir: "/srv/www"},
 		Admin:    "127.0.0.1:9090",
-		Limits:   Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256},
+		Limits:   Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20},
 		Log:      Log{Level: "info"},
 	}
 	g.Source = Source{}
@@ -311,6 +315,7 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 		t.Fatalf("marshalled config does not parse: %v\n%s", err, data)
 	}
 	g.Limits.MaxStreams = DefaultMaxStreams
+	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = DefaultResumeGrace, DefaultResumeBuffer
 	back.Source = Source{}
 	if !reflect.DeepEqual(*back, g) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)
