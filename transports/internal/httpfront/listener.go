@@ -1,0 +1,288 @@
+// Package httpfront is the web-server side shared by the transports that look like a
+// website (webtunnel, websocket): TLS or plain HTTP behind a reverse proxy, one secret
+// path, the decoy site for everything else, and the client's TLS dial. It knows nothing
+// of what a transport does after its HTTP Upgrade.
+package httpfront
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/decoy"
+)
+
+// headTimeout bounds the TLS handshake and the request head of an accepted conn:
+// nginx's client_header_timeout and ssl_handshake_timeout defaults (60 s), so a slow
+// peer is cut off when nginx would cut it off.
+const headTimeout = 60 * time.Second
+
+// Config is a web front listener's setup.
+type Config struct {
+	Options
+	// Name is the transport's name, for logs.
+	Name string
+	// Decoy is the site every request that is not the transport's own gets; nil means
+	// the built-in one.
+	Decoy http.Handler
+	// Logger receives debug events, never client addresses; nil discards them.
+	Logger *slog.Logger
+	// Match reports whether a GET of the secret path is the transport's own (it checks
+	// the Upgrade headers); a request it refuses gets the decoy.
+	Match func(*http.Request) bool
+	// Upgrade answers a matched request on c and returns the carrier. An error closes c.
+	Upgrade func(c *Conn, req *http.Request) (net.Conn, error)
+}
+
+// Listener accepts TCP, finishes TLS and the HTTP Upgrade of each peer in the
+// background, and returns from Accept only the conns whose request was the
+// transport's own; all others are served the decoy site.
+type Listener struct {
+	raw   net.Listener
+	cfg   Config
+	log   *slog.Logger
+	ready chan net.Conn
+	done  chan struct{}
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	pending map[net.Conn]struct{} // conns between TCP accept and Accept, or in the decoy
+}
+
+// Listen binds addr and starts accepting.
+func Listen(ctx context.Context, addr string, cfg Config) (*Listener, error) {
+	if cfg.Decoy == nil {
+		cfg.Decoy = decoy.BuiltIn()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	raw, err := transports.ListenTCP(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listener{
+		raw:     raw,
+		cfg:     cfg,
+		log:     log.With("transport", cfg.Name),
+		ready:   make(chan net.Conn),
+		done:    make(chan struct{}),
+		pending: make(map[net.Conn]struct{}),
+	}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l, nil
+}
+
+// Accept returns the next peer whose request was the transport's own, upgraded.
+func (l *Listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ready:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting and closes the conns not yet returned by Accept.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return net.ErrClosed
+	}
+	l.closed = true
+	close(l.done)
+	for c := range l.pending {
+		c.Close()
+	}
+	l.mu.Unlock()
+	err := l.raw.Close()
+	l.wg.Wait()
+	return err
+}
+
+// Addr is the bound address.
+func (l *Listener) Addr() net.Addr { return l.raw.Addr() }
+
+func (l *Listener) acceptLoop() {
+	defer l.wg.Done()
+	var backoff time.Duration
+	for {
+		raw, err := l.raw.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and retry, as net/http does,
+			// instead of giving up the listener.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Warn("accept failed", "error", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.done:
+				return
+			}
+		}
+		backoff = 0
+		if !l.track(raw) {
+			raw.Close()
+			return
+		}
+		l.wg.Add(1)
+		go l.serve(raw)
+	}
+}
+
+// track records raw as pending, unless the listener is closed.
+func (l *Listener) track(raw net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.pending[raw] = struct{}{}
+	return true
+}
+
+func (l *Listener) untrack(raw net.Conn) {
+	l.mu.Lock()
+	delete(l.pending, raw)
+	l.mu.Unlock()
+}
+
+// serve takes one peer from TCP accept to either Accept or the decoy.
+func (l *Listener) serve(raw net.Conn) {
+	defer l.wg.Done()
+	raw.SetDeadline(time.Now().Add(headTimeout))
+	conn, ok := l.handshake(raw)
+	if !ok {
+		l.untrack(raw)
+		return
+	}
+	got, n, err := ReadHead(conn)
+	if err != nil {
+		if len(got) == 0 || isTimeout(err) {
+			// Nothing to answer, or the peer ran out of nginx's patience: nginx closes.
+			conn.Close()
+		} else {
+			decoy.Serve(conn, got, l.cfg.Decoy)
+		}
+		l.untrack(raw)
+		return
+	}
+	req, err := ParseRequest(got[:n])
+	if err != nil || !l.ours(req) {
+		decoy.Serve(conn, got, l.cfg.Decoy)
+		l.untrack(raw)
+		return
+	}
+	carrier, err := l.cfg.Upgrade(NewConn(conn, got[n:], l.forwardedFor(req)), req)
+	if err != nil {
+		l.log.Debug("upgrade failed", "error", err)
+		conn.Close()
+		l.untrack(raw)
+		return
+	}
+	conn.SetDeadline(time.Time{}) // the carrier's owner sets its own from now on
+	l.deliver(raw, carrier)
+}
+
+// handshake runs the TLS handshake when the listener terminates TLS. A plain-HTTP
+// request on the TLS port gets nginx's page for exactly that.
+func (l *Listener) handshake(raw net.Conn) (net.Conn, bool) {
+	if l.cfg.TLS == nil {
+		return raw, true
+	}
+	first := make([]byte, 5) // a TLS record header
+	if _, err := io.ReadFull(raw, first); err != nil {
+		raw.Close()
+		return nil, false
+	}
+	if looksLikeHTTP(first) {
+		decoy.Serve(raw, first, decoy.PlainHTTPOnTLSPort())
+		return nil, false
+	}
+	tc := tls.Server(NewConn(raw, first, nil), l.cfg.TLS)
+	if err := tc.Handshake(); err != nil {
+		l.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
+		raw.Close()
+		return nil, false
+	}
+	return tc, true
+}
+
+// ours reports whether req is a GET of the secret path that the transport accepts. The
+// path is compared in constant time: timing must not tell a prober how much it guessed.
+func (l *Listener) ours(req *http.Request) bool {
+	return req.Method == http.MethodGet &&
+		subtle.ConstantTimeCompare([]byte(req.RequestURI), []byte(l.cfg.Path)) == 1 &&
+		l.cfg.Match(req)
+}
+
+// forwardedFor is the client address a reverse proxy on this host put last in
+// X-Forwarded-For (nginx's $proxy_add_x_forwarded_for appends the address it saw, so
+// earlier entries are whatever the client claimed). Only trusted in plain mode.
+func (l *Listener) forwardedFor(req *http.Request) net.Addr {
+	if l.cfg.TLS != nil {
+		return nil
+	}
+	xff := req.Header.Values("X-Forwarded-For")
+	if len(xff) == 0 {
+		return nil
+	}
+	last := xff[len(xff)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	ip := net.ParseIP(strings.TrimSpace(last))
+	if ip == nil {
+		return nil
+	}
+	return &net.TCPAddr{IP: ip}
+}
+
+// deliver hands carrier to Accept, or closes it when the listener closes first.
+func (l *Listener) deliver(raw, carrier net.Conn) {
+	l.untrack(raw)
+	select {
+	case l.ready <- carrier:
+	case <-l.done:
+		carrier.Close()
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// handshakeFailure names why a TLS handshake failed without the addresses that net's
+// errors carry, so logs hold no client IP.
+func handshakeFailure(err error) string {
+	var rhe tls.RecordHeaderError
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &rhe):
+		return "not TLS"
+	case isTimeout(err):
+		return "timeout"
+	case errors.Is(err, io.EOF):
+		return "peer closed"
+	case errors.As(err, &oe):
+		return oe.Op + ": " + oe.Err.Error()
+	}
+	return err.Error()
+}

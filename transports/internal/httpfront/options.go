@@ -1,0 +1,105 @@
+package httpfront
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/utls"
+)
+
+// Listener arguments read by ParseOptions, besides utls.TLSServerArgs (servername=,
+// cert=, key=).
+const (
+	// ArgTLS: true (default) terminates TLS in the gateway, which then is the web
+	// server; false serves plain HTTP to a reverse proxy (nginx) on this host.
+	ArgTLS = "tls"
+	// ArgAllowPublicPlain: true lets tls=false listen on a non-loopback address (a
+	// reverse proxy on another host of a private network). Off by default, so an
+	// operator cannot expose an unencrypted listener by accident.
+	ArgAllowPublicPlain = "allow-public-plain"
+	// ArgPath is the secret path; absent, one is generated into the state directory.
+	ArgPath = "path"
+
+	argServerName = "servername"
+	argCert       = "cert"
+	argKey        = "key"
+)
+
+// ServerArgs are all the listener arguments ParseOptions reads.
+var ServerArgs = append([]string{ArgTLS, ArgAllowPublicPlain, ArgPath}, utls.TLSServerArgs...)
+
+// Options are a web front's settings, as ParseOptions reads them from listener args.
+type Options struct {
+	// TLS is the server's TLS setup; nil means plain HTTP behind a reverse proxy.
+	TLS *tls.Config
+	// ServerName is the name clients reach the site by (the TLS server name).
+	ServerName string
+	// Path is the secret path; every other request gets the decoy site.
+	Path string
+}
+
+// ParseOptions reads tls=, allow-public-plain=, path=, servername=, cert= and key= for a
+// listener on addr, keeping generated state (certificate, secret path) in stateDir.
+// Errors name the argument.
+func ParseOptions(addr string, args transports.Args, stateDir string) (Options, error) {
+	useTLS, err := args.Bool(ArgTLS, true)
+	if err != nil {
+		return Options{}, err
+	}
+	allowPublic, err := args.Bool(ArgAllowPublicPlain, false)
+	if err != nil {
+		return Options{}, err
+	}
+	var o Options
+	if useTLS {
+		if _, ok := args[ArgAllowPublicPlain]; ok {
+			return Options{}, &transports.ArgError{Key: ArgAllowPublicPlain, Err: fmt.Errorf("only applies with %s=false", ArgTLS)}
+		}
+		o.TLS, o.ServerName, err = utls.ServerTLSConfig(args, stateDir)
+		if err != nil {
+			return Options{}, err
+		}
+	} else {
+		for _, k := range []string{argCert, argKey} {
+			if _, ok := args[k]; ok {
+				return Options{}, &transports.ArgError{Key: k, Err: fmt.Errorf("with %s=false the reverse proxy holds the certificate; remove it here", ArgTLS)}
+			}
+		}
+		if o.ServerName, err = args.Required(argServerName); err != nil {
+			return Options{}, err
+		}
+		if net.ParseIP(o.ServerName) != nil {
+			return Options{}, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want the site's DNS name, got the IP %s", o.ServerName)}
+		}
+		if !allowPublic && !isLoopback(addr) {
+			return Options{}, &transports.ArgError{Key: ArgTLS, Err: fmt.Errorf(
+				"false serves unencrypted HTTP, and %s is not a loopback address: listen on 127.0.0.1 behind the web server, or set %s=true if the proxy reaches this host over a private network",
+				addr, ArgAllowPublicPlain)}
+		}
+	}
+	if p, ok := args[ArgPath]; ok {
+		if err := CheckPath(p); err != nil {
+			return Options{}, &transports.ArgError{Key: ArgPath, Err: err}
+		}
+		o.Path = p
+	} else if o.Path, err = StatePath(stateDir); err != nil {
+		return Options{}, err
+	}
+	return o, nil
+}
+
+// isLoopback reports whether addr's host is a loopback IP or "localhost"; an empty
+// host (all interfaces) is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,165 @@
+package webtunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/utls"
+)
+
+const (
+	argServerName = "servername"
+	argFP         = "fp"
+	argFrag       = "frag"
+)
+
+type dialer struct {
+	addr    string
+	tls     *utls.TLSClient
+	request []byte
+}
+
+func newDialer(addr string, args transports.Args) (*dialer, error) {
+	if err := args.Unknown(append([]string{argURL, argVer, argUTLS}, utls.TLSClientArgs...)...); err != nil {
+		return nil, err
+	}
+	if err := transports.CheckHostPort(addr); err != nil {
+		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
+	}
+	raw, err := args.Required(argURL)
+	if err != nil {
+		return nil, err
+	}
+	u, err := parseURL(raw)
+	if err != nil {
+		return nil, &transports.ArgError{Key: argURL, Err: err}
+	}
+	tlsArgs := transports.Args{argServerName: args.Get(argServerName, u.Hostname())}
+	if f, ok := args[argFrag]; ok {
+		tlsArgs[argFrag] = f
+	}
+	if tlsArgs[argFP], err = fingerprint(args); err != nil {
+		return nil, err
+	}
+	tc, err := utls.NewTLSClient(u.Hostname(), tlsArgs)
+	if err != nil {
+		return nil, err
+	}
+	return &dialer{addr: addr, tls: tc, request: upgradeRequest(u)}, nil
+}
+
+// parseURL accepts https://HOST[:PORT]/PATH with a DNS name for HOST and a path that
+// CheckPath accepts; nothing else can be sent as one request line.
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case u.Scheme != "https":
+		return nil, fmt.Errorf("want an https:// URL, got scheme %q", u.Scheme)
+	case u.Hostname() == "":
+		return nil, errors.New("the URL has no host")
+	case net.ParseIP(u.Hostname()) != nil:
+		return nil, fmt.Errorf("want a DNS name as the URL's host, got the IP %s", u.Hostname())
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return nil, errors.New("want only a host and a path (no user, query or fragment)")
+	}
+	if port := u.Port(); port != "" {
+		if err := transports.CheckHostPort(u.Host); err != nil {
+			return nil, err
+		}
+	}
+	if err := httpfront.CheckPath(u.EscapedPath()); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// upgradeRequest is the request Tor's WebTunnel client sends, minus Go's User-Agent.
+func upgradeRequest(u *url.URL) []byte {
+	return []byte("GET " + u.EscapedPath() + " HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+}
+
+// fingerprint reads fp= or Tor's utls=, not both.
+func fingerprint(args transports.Args) (string, error) {
+	fp, hasFP := args[argFP]
+	name, hasUTLS := args[argUTLS]
+	switch {
+	case hasFP && hasUTLS:
+		return "", &transports.ArgError{Key: argUTLS, Err: errors.New("give utls= or fp=, not both")}
+	case hasUTLS:
+		fp, err := fpFromTorUTLS(name)
+		if err != nil {
+			return "", &transports.ArgError{Key: argUTLS, Err: err}
+		}
+		return fp, nil
+	case hasFP:
+		return fp, nil
+	}
+	return utls.FPChrome, nil
+}
+
+// fpFromTorUTLS maps a Tor utls= value, a uTLS ClientHelloID name such as
+// hellochrome_auto (any case, any version suffix), onto our captured browser hellos:
+// Chromium-based browsers (chrome, edge, 360, qq) to chrome, firefox to firefox, safari
+// and ios to safari, the randomized ones to random (one of our three browsers picked per
+// dialer). Empty means the default, chrome; Tor's default, hellorandomizednoalpn, has no
+// ALPN, which no browser omits. "none" (Go's own TLS) is refused: it marks a Go program.
+func fpFromTorUTLS(name string) (string, error) {
+	s := strings.ToLower(name)
+	switch {
+	case s == "":
+		return utls.FPChrome, nil
+	case s == "none" || s == "hellogolang":
+		return "", fmt.Errorf("%q sends Go's own ClientHello, which marks the client as a Go program; use a browser's (hellochrome_auto)", name)
+	case strings.HasPrefix(s, "hellorandomized"):
+		return utls.FPRandom, nil
+	}
+	family, _, _ := strings.Cut(strings.TrimPrefix(s, "hello"), "_")
+	switch family {
+	case "chrome", "edge", "360", "qq":
+		return utls.FPChrome, nil
+	case "firefox":
+		return utls.FPFirefox, nil
+	case "safari", "ios":
+		return utls.FPSafari, nil
+	}
+	return "", fmt.Errorf("unknown uTLS hello %q (want hellochrome_*, hellofirefox_*, hellosafari_*, helloios_*, helloedge_* or hellorandomized*)", name)
+}
+
+func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
+	conn, err := httpfront.DialTLS(ctx, d.addr, d.tls)
+	if err != nil {
+		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
+	}
+	head, rest, err := httpfront.Exchange(ctx, conn, d.request)
+	if err == nil {
+		err = checkResponse(head)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
+	}
+	return httpfront.NewConn(conn, rest, nil), nil
+}
+
+// checkResponse accepts a 101 that agrees to the WebSocket Upgrade.
+func checkResponse(head []byte) error {
+	resp, err := httpfront.ParseResponse(head)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || !httpfront.IsUpgrade(resp.Header) {
+		return fmt.Errorf("%w: got %q (is the path right, and does the front pass Upgrade and Connection on?)", ErrNoUpgrade, resp.Status)
+	}
+	return nil
+}
