@@ -1,8 +1,13 @@
 package obfs4
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"io"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/transporttest"
@@ -49,4 +54,47 @@ func TestConformance(t *testing.T) {
 		}
 		return ln, dialerFor(t, ln)
 	}, transporttest.Options{DialerTo: dialerTo})
+}
+
+// TestIATModesCarryData checks the two modes that reshape writes (MTU-sized bursts,
+// paranoid random sizes with delays) on a transfer small enough for their pace.
+func TestIATModesCarryData(t *testing.T) {
+	for _, mode := range []string{"1", "2"} {
+		t.Run("iat-mode="+mode, func(t *testing.T) {
+			ln := listen(t, transports.ListenConfig{Args: transports.Args{"iat-mode": mode}})
+			if got := ln.BridgeArgs()["iat-mode"]; got != mode {
+				t.Fatalf("BridgeArgs iat-mode = %q, want %q", got, mode)
+			}
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					accepted <- c
+				}
+				close(accepted)
+			}()
+			client, err := dialerFor(t, ln).Dial(t.Context())
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			defer client.Close()
+			server, ok := <-accepted
+			if !ok {
+				t.Fatal("Accept failed")
+			}
+			defer server.Close()
+			go io.Copy(server, server)
+			data := make([]byte, 64<<10)
+			rand.Read(data)
+			go client.Write(data)
+			got := make([]byte, len(data))
+			client.SetReadDeadline(time.Now().Add(time.Minute))
+			if _, err := io.ReadFull(client, got); err != nil {
+				t.Fatalf("reading the echo: %v", err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatal("the echo differs from what was sent")
+			}
+		})
+	}
 }

@@ -1,0 +1,121 @@
+package obfs4
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gitlab.com/yawning/obfs4.git/common/drbg"
+	"gitlab.com/yawning/obfs4.git/common/ntor"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+func TestIdentityIsKeptInStateDir(t *testing.T) {
+	dir := t.TempDir()
+	first := listen(t, transports.ListenConfig{StateDir: dir})
+	args := first.BridgeArgs()
+	first.Close()
+	if args["cert"] == "" || args["iat-mode"] != "0" {
+		t.Fatalf("BridgeArgs = %v, want cert= and iat-mode=0", args)
+	}
+	fi, err := os.Stat(filepath.Join(dir, StateFile))
+	if err != nil {
+		t.Fatalf("no state file after Listen: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600 (it holds the private key)", StateFile, fi.Mode().Perm())
+	}
+
+	again := listen(t, transports.ListenConfig{StateDir: dir})
+	if got := again.BridgeArgs(); got["cert"] != args["cert"] {
+		t.Errorf("cert changed across a restart: %s, then %s; bridge lines handed out would stop working", args["cert"], got["cert"])
+	}
+	again.Close()
+
+	// iat-mode= in the listener's config changes the mode, and the state keeps it.
+	paranoid := listen(t, transports.ListenConfig{StateDir: dir, Args: transports.Args{"iat-mode": "2"}})
+	if got := paranoid.BridgeArgs(); got["cert"] != args["cert"] || got["iat-mode"] != "2" {
+		t.Errorf("with iat-mode=2: BridgeArgs = %v, want the same cert and iat-mode=2", got)
+	}
+	paranoid.Close()
+	if got := listen(t, transports.ListenConfig{StateDir: dir}).BridgeArgs(); got["iat-mode"] != "2" {
+		t.Errorf("after a restart without iat-mode=: iat-mode=%s, want the 2 kept in the state", got["iat-mode"])
+	}
+}
+
+func TestNoStateDirMeansAFreshIdentityAndNoFiles(t *testing.T) {
+	a := listen(t, transports.ListenConfig{}).BridgeArgs()
+	b := listen(t, transports.ListenConfig{}).BridgeArgs()
+	if a["cert"] == b["cert"] {
+		t.Error("two listeners without a state directory share a cert")
+	}
+	for _, name := range []string{StateFile, "obfs4_bridgeline.txt"} {
+		if _, err := os.Stat(name); err == nil {
+			t.Errorf("Listen without a state directory wrote %s into the working directory", name)
+		}
+	}
+}
+
+func TestStateFromObfs4proxyIsUsed(t *testing.T) {
+	dir := t.TempDir()
+	want := writeState(t, dir, 7)
+	if got := listen(t, transports.ListenConfig{StateDir: dir}).BridgeArgs()["cert"]; got != want {
+		t.Errorf("cert = %s, want %s from the state file written beforehand", got, want)
+	}
+}
+
+// writeState writes an obfs4proxy state file into dir whose DRBG seed makes the
+// listener close failed handshakes closeDelay seconds after obfs4's 30 s handshake
+// timeout, and returns the cert it gives.
+func writeState(t *testing.T, dir string, closeDelay int) string {
+	t.Helper()
+	var seed *drbg.Seed
+	for {
+		s, err := drbg.NewSeed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The library draws its close delay this way from the seed (obfs4.go,
+		// ServerFactory): uniform in [0, 60) seconds.
+		d, err := drbg.NewHashDrbg(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rand.New(d).Intn(60) == closeDelay {
+			seed = s
+			break
+		}
+	}
+	id := make([]byte, ntor.NodeIDLength)
+	for i := range id {
+		id[i] = byte(rand.Intn(256))
+	}
+	nodeID, err := ntor.NewNodeID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ntor.NewKeypair(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := json.Marshal(map[string]any{
+		"node-id":     nodeID.Hex(),
+		"private-key": key.Private().Hex(),
+		"public-key":  key.Public().Hex(),
+		"drbg-seed":   seed.Hex(),
+		"iat-mode":    0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, StateFile), state, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw := append(id, key.Public().Bytes()[:]...)
+	return strings.TrimSuffix(base64.StdEncoding.EncodeToString(raw), "==")
+}
