@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/obfs4"
 	"github.com/umbrella-edge/edge/transports/tcp"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
@@ -12,6 +13,7 @@ import (
 func Registry() *transports.Registry {
 	r, err := transports.NewRegistry(
 		tcp.New(),
+		obfs4.New(),
 		utls.New(),
 	)
 	if err != nil {
