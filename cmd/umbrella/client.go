@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/client/proxy"
@@ -17,13 +18,17 @@ import (
 
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("client", `
-Runs the client: keeps a post-quantum session to a gateway over the first bridge line
-that works, and serves local proxies for apps on this machine:
+Runs the client: keeps a post-quantum session to a gateway over the best bridge line
+that works on this network, moves it to another bridge without closing the apps'
+connections when a censor blocks the one in use, and serves local proxies for apps on
+this machine:
   socks:    SOCKS5; the host an app CONNECTs to names a service ("mls") or is mapped to
             one by hosts: in the config; nothing else is reachable
   http:     HTTP CONNECT, same rule
   forwards: plain ports, each leading to one service
-The log says which transport carries the session.`, stderr)
+It prints which transport carries the session whenever that changes, and says so when
+every bridge is blocked (it keeps retrying). With state_dir: set, it remembers per
+network which bridge worked and tries that one first next time.`, stderr)
 	cfgPath := fs.String("config", "", "client YAML config `file` (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -41,7 +46,17 @@ The log says which transport carries the session.`, stderr)
 	if err != nil {
 		return err
 	}
-	c, err := client.New(client.Config{Bridges: cc.Bridges, Transports: reg, Logger: log})
+	c, err := client.New(client.Config{
+		Bridges:    cc.Bridges,
+		Transports: reg,
+		StateDir:   cc.StateDir,
+		Logger:     log,
+		OnEvent: func(e client.Event) {
+			if line := eventLine(e, len(cc.Bridges)); line != "" {
+				fmt.Fprintln(stdout, line)
+			}
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -99,6 +114,31 @@ The log says which transport carries the session.`, stderr)
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// eventLine is what the client prints for a person when its carrier changes: the
+// active transport, a loss, or every bridge blocked. Other events only go to the log.
+func eventLine(e client.Event, bridges int) string {
+	switch e.Kind {
+	case client.EventActive:
+		return fmt.Sprintf("active transport: %s (bridge %d, connected in %v)", e.Name, e.Bridge, roundDuration(e.Took))
+	case client.EventResumed:
+		return fmt.Sprintf("active transport: %s (bridge %d, session resumed in %v, connections kept)", e.Name, e.Bridge, roundDuration(e.Took))
+	case client.EventLost:
+		return fmt.Sprintf("transport %s lost (bridge %d: %v); moving to another bridge", e.Name, e.Bridge, e.Err)
+	case client.EventEnded:
+		return fmt.Sprintf("session ended, open connections closed: %v", e.Err)
+	case client.EventBlocked:
+		return fmt.Sprintf("all %d bridges blocked, retrying in %v", bridges, e.Retry.Round(100*time.Millisecond))
+	}
+	return ""
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
 }
 
 // serviceName is the shape of a gateway service name.
