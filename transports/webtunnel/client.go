@@ -55,33 +55,8 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 	return &dialer{addr: addr, tls: tc, request: upgradeRequest(u)}, nil
 }
 
-// parseURL accepts https://HOST[:PORT]/PATH with a DNS name for HOST and a path that
-// CheckPath accepts; nothing else can be sent as one request line.
-func parseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case u.Scheme != "https":
-		return nil, fmt.Errorf("want an https:// URL, got scheme %q", u.Scheme)
-	case u.Hostname() == "":
-		return nil, errors.New("the URL has no host")
-	case net.ParseIP(u.Hostname()) != nil:
-		return nil, fmt.Errorf("want a DNS name as the URL's host, got the IP %s", u.Hostname())
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
-		return nil, errors.New("want only a host and a path (no user, query or fragment)")
-	}
-	if port := u.Port(); port != "" {
-		if err := transports.CheckHostPort(u.Host); err != nil {
-			return nil, err
-		}
-	}
-	if err := httpfront.CheckPath(u.EscapedPath()); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
+// parseURL reads url=, Tor's https://HOST[:PORT]/PATH.
+func parseURL(raw string) (*url.URL, error) { return httpfront.ParseURL(raw, "https") }
 
 // upgradeRequest is the request Tor's WebTunnel client sends, minus Go's User-Agent.
 func upgradeRequest(u *url.URL) []byte {

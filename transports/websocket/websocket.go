@@ -1,0 +1,66 @@
+// Package websocket is the WebSocket transport, made to pass through a CDN: the client
+// connects to the CDN's address with one TLS server name and asks for another HTTP Host,
+// so it reaches a gateway whose own address is blocked. Binary WebSocket messages carry
+// the stream (github.com/coder/websocket).
+package websocket
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+)
+
+// Name is the transport's name in bridge lines.
+const Name = "websocket"
+
+// Bridge-line and listener arguments besides the TLS client's and the web front's.
+const (
+	argURL        = "url"
+	argHost       = "host"
+	argPath       = "path"
+	argFront      = "front"
+	argServerName = "servername"
+	argFrag       = "frag"
+)
+
+// ErrHTTP2 and ErrNoUpgrade are the dial failures that mean the front is set up wrong.
+var (
+	ErrHTTP2     = httpfront.ErrHTTP2
+	ErrNoUpgrade = httpfront.ErrNoUpgrade
+)
+
+type transport struct{}
+
+// New returns the websocket transport.
+//
+// Client arguments: the bridge address is what the client connects to (the CDN's edge,
+// or the gateway itself); servername= is the TLS server name sent to it; host= is the
+// HTTP Host the CDN routes by (the gateway's site name), and path= the secret path;
+// url=https://HOST[:PORT]/PATH gives host= and path= at once. servername= and host=
+// default to each other. fp= and frag= as for utls.
+//
+// Listener arguments: as for webtunnel's web front (tls=, allow-public-plain=, path=,
+// servername=, cert=, key=), plus, for the printed bridge lines, host= (the Host name
+// clients ask the CDN for; default the server name) and front= (the TLS server name
+// clients send to the CDN; default host=).
+func New() transports.Transport { return transport{} }
+
+func (transport) Name() string { return Name }
+
+func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+	d, err := newDialer(addr, args)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	return d, nil
+}
+
+func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+	l, err := listen(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+	}
+	return l, nil
+}
