@@ -7,6 +7,8 @@ import (
 	"github.com/umbrella-edge/edge/transports/obfs4"
 	"github.com/umbrella-edge/edge/transports/tcp"
 	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/websocket"
+	"github.com/umbrella-edge/edge/transports/webtunnel"
 )
 
 // Registry returns a registry of every shipped transport.
@@ -15,6 +17,8 @@ func Registry() *transports.Registry {
 		tcp.New(),
 		obfs4.New(),
 		utls.New(),
+		webtunnel.New(),
+		websocket.New(),
 	)
 	if err != nil {
 		panic(err) // two shipped transports share a name: a programming error
