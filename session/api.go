@@ -37,6 +37,9 @@ type ClientConfig struct {
 	Secret Secret
 	// Endpoint is the bridge line this carrier was dialled for.
 	Endpoint Endpoint
+	// ResumeBuffer bounds the bytes written and not yet acknowledged by the gateway;
+	// writes wait when it is full. 0 means DefaultResumeBuffer. Resume ignores it.
+	ResumeBuffer int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -53,6 +56,16 @@ type ServerConfig struct {
 	Replay ReplayCache
 	// Store keeps established sessions' state; nil means no store.
 	Store Store
+	// Sessions holds this process's live sessions for resumption. Nil turns
+	// resumption off: no tickets are issued, a session ends with its carrier, and a
+	// resume hello is told its session is gone.
+	Sessions *Registry
+	// ResumeGrace is how long a session whose carrier died waits for a resume before
+	// it ends; 0 means DefaultResumeGrace.
+	ResumeGrace time.Duration
+	// ResumeBuffer bounds a session's bytes written and not yet acknowledged by the
+	// client; writes wait when it is full. 0 means DefaultResumeBuffer.
+	ResumeBuffer int
 	// MaxStreams limits concurrently open streams per session; 0 means 256.
 	MaxStreams int
 	// Now returns the current time; nil means time.Now.
@@ -67,13 +80,18 @@ type ReplayCache interface {
 
 // State is what a gateway keeps about an established session.
 type State struct {
-	ID       ID
-	Created  time.Time
+	ID      ID
+	Created time.Time
+	// Endpoint is the listener the session's current carrier came in on.
 	Endpoint Endpoint
+	// Resumed is when the session last moved to a new carrier; zero if never.
+	Resumed time.Time
 }
 
 // Store keeps session state behind an interface, so that a session can later be
-// resumed through a different edge than the one it started on.
+// resumed through a different edge than the one it started on. That needs more than
+// State: the other edge would also need the session's unacknowledged bytes and its
+// streams' backend connections, which only the edge holding the session has.
 type Store interface {
 	Put(ctx context.Context, st State) error
 	Get(ctx context.Context, id ID) (State, error)
@@ -98,20 +116,31 @@ var (
 	ErrRecord = errors.New("session: bad record")
 	// ErrClosed: the session is closed.
 	ErrClosed = errors.New("session: closed")
+	// ErrResumeRejected: the gateway no longer has the session (its grace period
+	// passed, it was closed, or the gateway restarted). The session has ended; open a
+	// new one.
+	ErrResumeRejected = errors.New("session: gateway rejected the resumption")
+	// ErrResumed is returned by Server with the live session a resume hello
+	// re-attached: the carrier now belongs to that session, whose streams are already
+	// being served.
+	ErrResumed = errors.New("session: resumed an existing session")
 )
 
 // HelloError is returned by Server when a peer does not open a valid session. The
 // gateway must answer it with nothing distinguishable (Consumed goes to the decoy).
 type HelloError struct {
 	// Reason is a short label for metrics: "short", "mark", "stale", "replay",
-	// "malformed", "timeout".
+	// "malformed", "ticket" (a resume hello whose ticket or binder is not valid, or
+	// whose ticket was already used), "timeout".
 	Reason string
 	// Consumed holds every byte read from the carrier.
 	Consumed []byte
 	Err      error
 }
 
-// Session is an established session over one carrier.
+// Session is an established session. Its byte stream outlives the carrier it runs
+// on: when the carrier dies the session is detached, its streams wait, and Resume (on
+// the client) re-attaches it over a new carrier of any transport.
 type Session struct{ impl }
 
 // Stream is a server-side stream that asked for a service; the gateway accepts or
@@ -141,4 +170,8 @@ var (
 	_ func(*Session) (in, out uint64)                                  = (*Session).Bytes
 	_ func(*Session) <-chan struct{}                                   = (*Session).Done
 	_ func(*Session) error                                             = (*Session).Close
+	_ func(*Session, context.Context, net.Conn, *ClientConfig) error   = (*Session).Resume
+	_ func(*Session) <-chan struct{}                                   = (*Session).CarrierDone
+	_ func(*Session)                                                   = (*Session).DropCarrier
+	_ func(*Session) Progress                                          = (*Session).Progress
 )

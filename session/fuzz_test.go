@@ -55,18 +55,28 @@ func FuzzServerHandshake(f *testing.F) {
 	})
 }
 
+// FuzzParseClientHelloBody covers new and resume hello bodies: what parses marshals
+// back to the same bytes, and the binder's part ends where the binder starts.
 func FuzzParseClientHelloBody(f *testing.F) {
 	body := clientHelloBody{kind: kindNew, timestamp: 42, publicKey: make([]byte, kemPublicKeySize)}
 	f.Add(body.marshal(nil, 0))
 	f.Add(body.marshal(nil, 17))
 	f.Add([]byte{protocolVersion, kindResume})
+	resume := body
+	resume.kind, resume.received, resume.ticket, resume.binder = kindResume, 1<<40, randomBytes(ticketSize), randomBytes(binderSize)
+	f.Add(resume.marshal(nil, 0))
+	f.Add(resume.marshal(nil, 9))
+	f.Add(resume.marshal(nil, 0)[:resume.size()-1])
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := parseClientHelloBody(data)
+		b, boundLen, err := parseClientHelloBody(data)
 		if err != nil {
 			return
 		}
-		if again := b.marshal(nil, 0); !bytes.Equal(again, data[:clientHelloFixed]) {
+		if again := b.marshal(nil, 0); !bytes.Equal(again, data[:b.size()]) {
 			t.Fatal("a parsed client hello does not marshal back to its bytes")
+		}
+		if bound := b.appendBound(nil); !bytes.Equal(bound, data[:boundLen]) {
+			t.Fatalf("binder covers %d bytes, the bound fields are %d", boundLen, len(bound))
 		}
 	})
 }
@@ -75,8 +85,10 @@ func FuzzParseClientHelloBody(f *testing.F) {
 func FuzzServerHelloBody(f *testing.F) {
 	body := serverHelloBody{kind: kindNew, ciphertext: make([]byte, kemCiphertextSize), signature: make([]byte, 64)}
 	f.Add(body.marshal(nil, 0))
-	body.ticket = []byte("ticket")
+	body.ticket, body.received = []byte("ticket"), 77
 	f.Add(body.marshal(nil, 30))
+	body.kind = kindRejected
+	f.Add(body.marshal(nil, 0))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, signedLen, err := parseServerHelloBody(data)
 		if err != nil {

@@ -115,19 +115,29 @@ func Client(ctx context.Context, conn net.Conn, cfg *ClientConfig) (*Session, er
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	res, err := runClientHandshake(ctx, conn, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(conn, res, sessionOptions{buffer: cfg.ResumeBuffer, gatewayKey: cfg.GatewayKey})
+}
+
+// runClientHandshake runs the client's side of a new or (with r) resume handshake
+// within ctx.
+func runClientHandshake(ctx context.Context, conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handshakeResult, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%w: before sending the hello: %w", ErrNoAnswer, err)
+		return handshakeResult{}, fmt.Errorf("%w: before sending the hello: %w", ErrNoAnswer, err)
 	}
 	release := bindContext(ctx, conn)
-	res, err := clientHandshake(conn, cfg)
+	res, err := clientHandshake(conn, cfg, r)
 	release()
 	if err != nil {
 		if cerr := contextError(ctx); cerr != nil && errors.Is(err, ErrNoAnswer) {
 			err = fmt.Errorf("%w (%w)", err, cerr)
 		}
-		return nil, err
+		return res, err
 	}
-	return newSession(conn, res, false, 0, nil)
+	return res, nil
 }
 
 // handshakeResult is what either handshake hands to the session.
@@ -135,13 +145,32 @@ type handshakeResult struct {
 	id    ID
 	keys  sessionKeys
 	state State
+	// rs is the resumption secret of the ticket issued on this carrier; ticket is
+	// the ticket itself, on the client (nil when the gateway keeps no sessions).
+	rs     [32]byte
+	ticket []byte
+	// peerReceived is how much of our stream the peer has: sending starts there.
+	peerReceived uint64
+	rtt          time.Duration // the client's hello round trip, a first RTT sample
+	// On the gateway, a resume hello's session, and what confirms the new ticket.
+	resumed *Session
+	confirm func()
+}
+
+// resumeRequest is what a client resumes with: its ticket and secret, and how much
+// of the gateway's stream it has.
+type resumeRequest struct {
+	id       ID
+	ticket   []byte
+	rs       [32]byte
+	received uint64
 }
 
 func noAnswer(what string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrNoAnswer, what, err)
 }
 
-func clientHandshake(conn net.Conn, cfg *ClientConfig) (handshakeResult, error) {
+func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handshakeResult, error) {
 	var res handshakeResult
 	pub, priv, err := kemScheme.GenerateKeyPair()
 	if err != nil {
@@ -152,10 +181,18 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig) (handshakeResult, error) 
 		return res, fmt.Errorf("session: encode hybrid key: %w", err)
 	}
 	endpoint := appendEndpoint(nil, cfg.Endpoint)
-	hello, hk, err := buildClientHello(cfg, endpoint, pubBytes)
+	body := clientHelloBody{kind: kindNew, publicKey: pubBytes}
+	psk := cfg.Secret[:]
+	var rs *[32]byte
+	if r != nil {
+		body.kind, body.received, body.ticket = kindResume, r.received, r.ticket
+		psk, rs = r.rs[:], &r.rs
+	}
+	hello, hk, err := buildClientHello(cfg, endpoint, &body, rs)
 	if err != nil {
 		return res, err
 	}
+	start := time.Now()
 	if _, err := conn.Write(hello); err != nil {
 		return res, noAnswer("send client hello", err)
 	}
@@ -172,34 +209,58 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig) (handshakeResult, error) 
 	if _, err := io.ReadFull(conn, sealed); err != nil {
 		return res, noAnswer(fmt.Sprintf("read server hello body of %d bytes", n), err)
 	}
+	res.rtt = time.Since(start)
 	plain, err := hk.server.Open(sealed[:0], zeroNonce[:], sealed, hdr[:])
 	if err != nil {
 		return res, noAnswer("open server hello", fmt.Errorf("%w: %w", errMalformed, err))
 	}
-	body, signedLen, err := parseServerHelloBody(plain)
+	sb, signedLen, err := parseServerHelloBody(plain)
 	if err != nil {
 		return res, noAnswer("parse server hello", err)
 	}
 	th := transcriptHash(cfg.GatewayKey, endpoint, hello, plain[:signedLen])
-	if !ed25519.Verify(cfg.GatewayKey, signatureMessage(th), body.signature) {
+	if !ed25519.Verify(cfg.GatewayKey, signatureMessage(th), sb.signature) {
 		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key", ErrAuth)
 	}
-	shared, err := kemScheme.Decapsulate(priv, body.ciphertext)
+	if err := checkAnswer(body.kind, &sb, r); err != nil {
+		return res, err
+	}
+	shared, err := kemScheme.Decapsulate(priv, sb.ciphertext)
 	if err != nil {
 		return res, fmt.Errorf("session: decapsulate: %w", err)
 	}
-	if res.keys, err = deriveSessionKeys(shared, &cfg.Secret, th); err != nil {
+	if res.keys, err = deriveSessionKeys(shared, psk, th); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
-	res.id = body.id
+	if res.rs, err = resumptionSecret(shared, psk, transcriptHash(cfg.GatewayKey, endpoint, hello, nil)); err != nil {
+		return res, fmt.Errorf("session: %w", err)
+	}
+	res.id, res.peerReceived = sb.id, sb.received
+	if len(sb.ticket) > 0 {
+		res.ticket = clone(sb.ticket)
+	}
 	return res, nil
 }
 
-// buildClientHello lays out R, MARK, the masked length and the sealed body.
-func buildClientHello(cfg *ClientConfig, endpoint, publicKey []byte) ([]byte, helloKeys, error) {
+// checkAnswer checks that a signed server hello answers the hello that was sent.
+func checkAnswer(sent byte, sb *serverHelloBody, r *resumeRequest) error {
+	switch {
+	case sent == kindResume && sb.kind == kindRejected:
+		return fmt.Errorf("session: resume session %x: %w", r.id[:4], ErrResumeRejected)
+	case sent == kindResume && sb.kind == kindResume && sb.id != r.id:
+		return fmt.Errorf("session: %w: gateway resumed session %x, want %x", errMalformed, sb.id[:4], r.id[:4])
+	case sent != sb.kind:
+		return fmt.Errorf("session: %w: server hello of kind %d answers a hello of kind %d", errMalformed, sb.kind, sent)
+	}
+	return nil
+}
+
+// buildClientHello lays out R, MARK, the masked length and the sealed body; the
+// body's timestamp is set here. A resume hello (body.kind) gets its binder under rs.
+func buildClientHello(cfg *ClientConfig, endpoint []byte, body *clientHelloBody, rs *[32]byte) ([]byte, helloKeys, error) {
 	ts := unixSeconds(nowFunc(cfg.Now))
 	padding := mrand.IntN(maxHelloPadding + 1)
-	bodyLen := clientHelloFixed + padding + tagSize
+	bodyLen := body.size() + padding + tagSize
 
 	hello := make([]byte, helloPrefixSize, helloPrefixSize+bodyLen)
 	random := hello[:randomSize]
@@ -217,7 +278,13 @@ func buildClientHello(cfg *ClientConfig, endpoint, publicKey []byte) ([]byte, he
 	ml := maskedLen(bodyLen, hk.clientMask)
 	copy(hello[randomSize+markSize:], ml[:])
 
-	body := clientHelloBody{kind: kindNew, timestamp: ts, publicKey: publicKey}
+	body.timestamp = ts
+	if body.kind == kindResume {
+		bound := body.appendBound(nil)
+		if body.binder, err = binder(rs, hello[:helloPrefixSize], bound); err != nil {
+			return nil, helloKeys{}, fmt.Errorf("session: %w", err)
+		}
+	}
 	hello = body.marshal(hello, padding)
 	prefix := hello[:helloPrefixSize]
 	hello = hk.client.Seal(prefix, zeroNonce[:], hello[helloPrefixSize:], prefix)
@@ -228,6 +295,11 @@ func buildClientHello(cfg *ClientConfig, endpoint, publicKey []byte) ([]byte, he
 // It reads no more than the client hello, and writes nothing unless the hello is
 // valid: for anything else it returns a *HelloError holding every byte it read, and
 // the caller still owns conn. When ctx ends first, the reason is "timeout".
+//
+// A valid resume hello re-attaches its session (in cfg.Sessions) to conn: Server then
+// returns that session and ErrResumed, and conn belongs to the session. If the session
+// is gone, the client is told so and the error wraps ErrResumeRejected; the caller
+// still owns conn.
 func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -245,11 +317,28 @@ func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, er
 		}
 		return nil, err
 	}
+	if res.resumed != nil {
+		if err := res.resumed.reattach(conn, &res, cfg); err != nil {
+			return nil, err
+		}
+		return res.resumed, ErrResumed
+	}
 	maxStreams := cfg.MaxStreams
 	if maxStreams <= 0 {
 		maxStreams = defaultMaxStreams
 	}
-	return newSession(conn, res, true, maxStreams, cfg.Store)
+	grace := cfg.ResumeGrace
+	if grace <= 0 {
+		grace = DefaultResumeGrace
+	}
+	return newSession(conn, res, sessionOptions{
+		server:     true,
+		maxStreams: maxStreams,
+		buffer:     cfg.ResumeBuffer,
+		store:      cfg.Store,
+		registry:   cfg.Sessions,
+		grace:      grace,
+	})
 }
 
 const defaultMaxStreams = 256

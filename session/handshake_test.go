@@ -23,7 +23,7 @@ func craftHello(t testing.TB, cc *ClientConfig) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hello, _, err := buildClientHello(cc, appendEndpoint(nil, cc.Endpoint), pb)
+	hello, _, err := buildClientHello(cc, appendEndpoint(nil, cc.Endpoint), &clientHelloBody{kind: kindNew, publicKey: pb}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

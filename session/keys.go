@@ -24,6 +24,10 @@ const (
 	labelTranscript = "umbrella-edge/v1 transcript"
 	labelSignature  = "umbrella-edge/v1 server signature"
 	labelSession    = "umbrella-edge/v1 session"
+	labelResumption = "umbrella-edge/v1 resumption"
+	labelBinder     = "umbrella-edge/v1 binder"
+	labelTicketKey  = "umbrella-edge/v1 ticket key"
+	labelTicket     = "umbrella-edge/v1 ticket"
 )
 
 const (
@@ -136,14 +140,44 @@ type sessionKeys struct {
 	c2s, c2sMask, s2c, s2cMask []byte
 }
 
-// deriveSessionKeys mixes the hybrid KEM secret and the bridge secret, salted with the
-// transcript hash: breaking the session needs both the KEM and the bridge secret.
-func deriveSessionKeys(shared []byte, s *Secret, transcript []byte) (sessionKeys, error) {
-	ikm := make([]byte, 0, len(shared)+len(s))
-	ikm = append(append(ikm, shared...), s[:]...)
-	okm, err := hkdf.Key(sha256.New, ikm, transcript, labelSession, 4*32)
+// deriveSessionKeys mixes the hybrid KEM secret and a pre-shared key, salted with the
+// transcript hash. The pre-shared key is the bridge secret for a new session, so that
+// breaking it needs both the KEM and the bridge secret, and the resumption secret for
+// a resumed one, so that only the holder of the session's last keys can resume it.
+func deriveSessionKeys(shared, psk, transcript []byte) (sessionKeys, error) {
+	okm, err := hkdf.Key(sha256.New, concat(shared, psk), transcript, labelSession, 4*32)
 	if err != nil {
 		return sessionKeys{}, fmt.Errorf("derive session keys: %w", err)
 	}
 	return sessionKeys{c2s: okm[0:32], c2sMask: okm[32:64], s2c: okm[64:96], s2cMask: okm[96:128]}, nil
+}
+
+// resumptionSecret is the secret of the ticket issued on this carrier. Its salt is
+// the transcript without the server hello (which carries the ticket, so cannot be
+// an input to it); it still depends on the fresh KEM secret.
+func resumptionSecret(shared, psk, salt []byte) (rs [32]byte, err error) {
+	okm, err := hkdf.Key(sha256.New, concat(shared, psk), salt, labelResumption, len(rs))
+	if err != nil {
+		return rs, fmt.Errorf("derive resumption secret: %w", err)
+	}
+	copy(rs[:], okm)
+	return rs, nil
+}
+
+// binder is a resume hello's proof of the resumption secret: an HMAC over the hello's
+// prefix and its body up to the binder, under a key expanded from the secret (which
+// is uniformly random, so it serves as the PRK).
+func binder(rs *[32]byte, prefix, bound []byte) ([]byte, error) {
+	k, err := hkdf.Expand(sha256.New, rs[:], labelBinder, 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive binder key: %w", err)
+	}
+	m := hmac.New(sha256.New, k)
+	m.Write(prefix)
+	m.Write(bound)
+	return m.Sum(nil), nil
+}
+
+func concat(a, b []byte) []byte {
+	return append(append(make([]byte, 0, len(a)+len(b)), a...), b...)
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/xtaci/smux"
@@ -26,29 +24,14 @@ const (
 // and per-stream windows (smux v2) keep one slow stream from stalling the others.
 func muxConfig() *smux.Config {
 	return &smux.Config{
-		Version:           2,
-		KeepAliveInterval: 20 * time.Second,
-		KeepAliveTimeout:  60 * time.Second,
+		Version: 2,
+		// smux must not notice a carrier change: its keepalive would end a session
+		// detached for longer than its timeout. The link's pings do liveness.
+		KeepAliveDisabled: true,
 		MaxFrameSize:      maxRecordData - smuxHeaderSize,
 		MaxReceiveBuffer:  4 << 20,
 		MaxStreamBuffer:   1 << 20,
 	}
-}
-
-type impl struct {
-	rc         *recordConn
-	mux        *smux.Session
-	ready      chan struct{} // closed once mux is set
-	id         ID
-	maxStreams int32
-	streams    atomic.Int32
-	in, out    atomic.Uint64
-	closeOnce  sync.Once
-	causeMu    sync.Mutex
-	cause      error // why the session died; nil while it lives
-
-	acceptSem  chan struct{} // one AcceptStream at a time
-	acceptWait chan acceptResult
 }
 
 type acceptResult struct {
@@ -56,99 +39,12 @@ type acceptResult struct {
 	err error
 }
 
-func newSession(conn net.Conn, res handshakeResult, server bool, maxStreams int, store Store) (*Session, error) {
-	readKey, readMask, writeKey, writeMask := res.keys.s2c, res.keys.s2cMask, res.keys.c2s, res.keys.c2sMask
-	if server {
-		readKey, readMask, writeKey, writeMask = writeKey, writeMask, readKey, readMask
-	}
-	rc, err := newRecordConn(conn, readKey, readMask, writeKey, writeMask)
-	if err != nil {
-		return nil, err
-	}
-	s := &Session{impl{
-		rc:         rc,
-		ready:      make(chan struct{}),
-		id:         res.id,
-		maxStreams: int32(maxStreams),
-		acceptSem:  make(chan struct{}, 1),
-	}}
-	rc.onFail = func(err error) {
-		s.setCause(err)
-		s.Close()
-	}
-	rc.onClose = func() {
-		// smux closes the carrier itself only when the peer fell silent.
-		s.setCause(errKeepalive)
-		if store != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-			defer cancel()
-			store.Delete(ctx, s.id)
-		}
-	}
-	open := smux.Client
-	if server {
-		open = smux.Server
-	}
-	if s.mux, err = open(rc, muxConfig()); err != nil {
-		rc.Close()
-		return nil, fmt.Errorf("session: start stream mux: %w", err)
-	}
-	close(s.ready)
-	return s, nil
-}
-
-// ID returns the session's ID, chosen by the gateway.
-func (s *Session) ID() ID { return s.id }
-
-// NumStreams returns how many streams are open: accepted or being answered on the
-// gateway, opened and not yet closed on the client.
-func (s *Session) NumStreams() int { return int(s.streams.Load()) }
-
-// Bytes returns how many bytes of stream data the session has received and sent.
-func (s *Session) Bytes() (in, out uint64) { return s.in.Load(), s.out.Load() }
-
-// Done is closed when the session dies: closed by either side, a bad record, a
-// carrier failure, or a keepalive timeout.
-func (s *Session) Done() <-chan struct{} { return s.mux.CloseChan() }
-
-var errKeepalive = fmt.Errorf("%w: no frame from the peer within the keepalive timeout", ErrClosed)
-
-// Err reports why the session died: ErrClosed after Close, ErrRecord after a bad
-// record, or the carrier's error. It is nil while the session lives.
-func (s *Session) Err() error {
-	s.causeMu.Lock()
-	defer s.causeMu.Unlock()
-	return s.cause
-}
-
-func (s *impl) setCause(err error) {
-	s.causeMu.Lock()
-	if s.cause == nil {
-		s.cause = err
-	}
-	s.causeMu.Unlock()
-}
-
-// Close ends the session, its streams and its carrier. It is safe to call more than
-// once and from any goroutine.
-func (s *Session) Close() error {
-	s.setCause(ErrClosed)
-	s.closeOnce.Do(func() {
-		<-s.ready // a carrier failure can race the session's construction
-		s.mux.Close()
-	})
-	return nil
-}
-
 // deadError explains a failed stream operation: if the session died, it says why and
 // wraps ErrClosed.
 func (s *Session) deadError(what string, err error) error {
-	dead := errors.Is(err, io.ErrClosedPipe)
-	select {
-	case <-s.Done():
-		dead = true
-	default:
-	}
+	// The cause is set before anything else ends, so an error that the ending caused
+	// finds it.
+	dead := errors.Is(err, io.ErrClosedPipe) || s.Err() != nil
 	if !dead {
 		return fmt.Errorf("session: %s: %w", what, err)
 	}

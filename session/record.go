@@ -26,9 +26,6 @@ const (
 	frameHeaderSize     = 3 // type, data length
 	maxRecordData       = maxRecordPlaintext - frameHeaderSize
 
-	framePadding = 0 // the whole record is padding; its data length is zero
-	frameData    = 1
-
 	// The first paddedRecords records of each direction carry random padding, and
 	// about half of them are preceded by a padding-only record: the inner handshake
 	// and first messages then show no fixed sizes, which is what TLS-in-TLS
@@ -75,12 +72,14 @@ func (d *direction) nonce() []byte {
 	return d.nonceBuf[:]
 }
 
-// recordConn carries a byte stream as records over a carrier. It implements smux's
-// WriteBuffers so that smux's sender needs no 64 KiB buffer of its own.
+// recordConn carries a byte stream as records over one carrier: data frames are the
+// stream, control frames go to a hook. It knows nothing of what happens when its
+// carrier fails; the resumable link above it does.
 type recordConn struct {
-	conn    net.Conn
-	onFail  func(error) // called once when a read or write fails; the session dies
-	onClose func()      // called once after the carrier is closed
+	conn net.Conn
+	// control receives each control frame as it is read, in order with the data; an
+	// error from it ends reading. Nil means a control frame is a violation.
+	control func(control) error
 
 	rmu   sync.Mutex
 	rd    direction
@@ -94,7 +93,6 @@ type recordConn struct {
 	wr   direction
 	werr error
 
-	failOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -118,7 +116,6 @@ func (c *recordConn) Read(p []byte) (int, error) {
 			c.rerr = err
 			c.releaseRead()
 			c.rmu.Unlock()
-			c.fail(err)
 			return 0, err
 		}
 	}
@@ -142,7 +139,8 @@ func (c *recordConn) releaseRead() {
 	}
 }
 
-// readRecord opens the next record; c.plain holds its data (none for padding).
+// readRecord opens the next record; c.plain holds its data (none for padding and
+// control frames, which have gone to the hook).
 func (c *recordConn) readRecord() error {
 	if c.rbuf != nil && c.start == c.end {
 		c.releaseRead()
@@ -184,11 +182,21 @@ func (c *recordConn) readRecord() error {
 	}
 	c.rd.seq++
 	c.start += recordHeaderSize + n
-	data, err := parseFrame(plain)
+	typ, data, err := parseFrame(plain)
 	if err != nil {
-		return fmt.Errorf("%w: record %d: %w", ErrRecord, c.rd.seq-1, err)
+		return fmt.Errorf("%w: %w: record %d: %w", ErrRecord, errViolation, c.rd.seq-1, err)
 	}
-	c.plain = data
+	switch typ {
+	case frameData:
+		c.plain = data
+	case framePadding:
+	default:
+		if c.control == nil {
+			return fmt.Errorf("%w: %w: record %d: control frame %d on a data-only conn", ErrRecord, errViolation, c.rd.seq-1, typ)
+		}
+		ctl, _ := parseControl(typ, data) // parseFrame checked it
+		return c.control(ctl)
+	}
 	return nil
 }
 
@@ -202,28 +210,6 @@ func (c *recordConn) recordLength(hdr []byte) (int, error) {
 		return 0, fmt.Errorf("%w: record %d has length %d, want %d to %d", ErrRecord, c.rd.seq, n, frameHeaderSize+tagSize, maxRecordCiphertext)
 	}
 	return n, nil
-}
-
-// parseFrame returns the data of an opened record; padding frames have none.
-func parseFrame(p []byte) ([]byte, error) {
-	if len(p) < frameHeaderSize {
-		return nil, fmt.Errorf("%w: frame of %d bytes", errMalformed, len(p))
-	}
-	n := int(binary.BigEndian.Uint16(p[1:3]))
-	if n > len(p)-frameHeaderSize {
-		return nil, fmt.Errorf("%w: frame data of %d bytes in a %d-byte record", errMalformed, n, len(p))
-	}
-	switch p[0] {
-	case frameData:
-		return p[frameHeaderSize : frameHeaderSize+n], nil
-	case framePadding:
-		if n != 0 {
-			return nil, fmt.Errorf("%w: padding frame with %d data bytes", errMalformed, n)
-		}
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("%w: unknown frame type %d", errMalformed, p[0])
-	}
 }
 
 // fill reads from the carrier until rbuf[start:end] holds need bytes, reading ahead
@@ -247,6 +233,8 @@ func (c *recordConn) fill(need int) error {
 	return nil
 }
 
+// carrierError says how the carrier failed under a record. It is never a violation:
+// a carrier can end anywhere.
 func carrierError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: carrier ended inside a record: %w", ErrRecord, io.ErrUnexpectedEOF)
@@ -254,31 +242,37 @@ func carrierError(err error) error {
 	return fmt.Errorf("session: read carrier: %w", err)
 }
 
-func (c *recordConn) Write(p []byte) (int, error) { return c.write(p) }
+// Write sends p as data frames.
+func (c *recordConn) Write(p []byte) (int, error) { return c.send(nil, [][]byte{p}) }
 
-// WriteBuffers writes the concatenation of v; smux's sender uses it for a frame's
-// header and payload.
-func (c *recordConn) WriteBuffers(v [][]byte) (int, error) { return c.write(v...) }
+// WriteBuffers sends the concatenation of v as data frames.
+func (c *recordConn) WriteBuffers(v [][]byte) (int, error) { return c.send(nil, v) }
 
-func (c *recordConn) write(v ...[]byte) (int, error) {
+// send seals the control frames, one record each, then the concatenation of data as
+// data frames, and writes them to the carrier in as few writes as its buffer allows.
+// It returns how many data bytes it sent.
+func (c *recordConn) send(ctl []control, data [][]byte) (int, error) {
 	c.wmu.Lock()
-	n, err := c.writeLocked(v)
-	c.wmu.Unlock()
-	if err != nil {
-		c.fail(err)
-	}
-	return n, err
-}
-
-func (c *recordConn) writeLocked(v [][]byte) (int, error) {
+	defer c.wmu.Unlock()
 	if c.werr != nil {
 		return 0, c.werr
 	}
-	src := gather{v: v}
+	src := gather{v: data}
 	total := src.remaining()
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	out := (*bp)[:0]
+	var cdata [16]byte
+	for _, f := range ctl {
+		if cap(out)-len(out) < maxRecordWire {
+			if err := c.flush(out); err != nil {
+				return 0, err
+			}
+			out = out[:0]
+		}
+		d := f.appendData(cdata[:0])
+		out = c.appendFrame(out, f.typ, &gather{v: [][]byte{d}}, len(d))
+	}
 	for src.remaining() > 0 {
 		// Room for one padding record and one data record, however large.
 		if cap(out)-len(out) < maxRecordWire+recordHeaderSize+frameHeaderSize+maxEarlyPadding+tagSize {
@@ -287,16 +281,7 @@ func (c *recordConn) writeLocked(v [][]byte) (int, error) {
 			}
 			out = out[:0]
 		}
-		pad := 0
-		if c.wr.seq < paddedRecords {
-			if mrand.IntN(2) == 0 {
-				out = c.appendRecord(out, framePadding, &src, 0, mrand.IntN(maxEarlyPadding+1))
-			}
-			pad = mrand.IntN(maxEarlyPadding + 1)
-		}
-		n := min(src.remaining(), maxRecordData)
-		pad = min(pad, maxRecordData-n)
-		out = c.appendRecord(out, frameData, &src, n, pad)
+		out = c.appendFrame(out, frameData, &src, min(src.remaining(), maxRecordData))
 	}
 	if err := c.flush(out); err != nil {
 		return 0, err
@@ -313,6 +298,19 @@ func (c *recordConn) flush(out []byte) error {
 		return c.werr
 	}
 	return nil
+}
+
+// appendFrame appends a record with a frame of n bytes from src. Among a carrier's
+// first records it adds random padding and, half the time, a padding record before.
+func (c *recordConn) appendFrame(out []byte, typ byte, src *gather, n int) []byte {
+	pad := 0
+	if c.wr.seq < paddedRecords {
+		if mrand.IntN(2) == 0 {
+			out = c.appendRecord(out, framePadding, src, 0, mrand.IntN(maxEarlyPadding+1))
+		}
+		pad = min(mrand.IntN(maxEarlyPadding+1), maxRecordData-n)
+	}
+	return c.appendRecord(out, typ, src, n, pad)
 }
 
 // appendRecord seals one record of n bytes from src and pad bytes of padding in place
@@ -359,24 +357,8 @@ func (g *gather) appendN(out []byte, n int) []byte {
 	return out
 }
 
-func (c *recordConn) fail(err error) {
-	c.failOnce.Do(func() {
-		if c.onFail != nil {
-			c.onFail(err)
-		}
-	})
-}
-
-// Close closes the carrier, which also ends a blocked Read.
+// Close closes the carrier, which also ends a blocked Read or send.
 func (c *recordConn) Close() error {
-	c.closeOnce.Do(func() {
-		c.closeErr = c.conn.Close()
-		if c.onClose != nil {
-			c.onClose()
-		}
-	})
+	c.closeOnce.Do(func() { c.closeErr = c.conn.Close() })
 	return c.closeErr
 }
-
-func (c *recordConn) LocalAddr() net.Addr  { return c.conn.LocalAddr() }
-func (c *recordConn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }

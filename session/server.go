@@ -14,7 +14,8 @@ import (
 
 // serverHandshake reads the client hello, checks it from the cheapest test to the
 // most expensive, and answers only a hello that passes them all. Every failure to
-// open a session is a *HelloError and leaves nothing written on conn.
+// open a session is a *HelloError and leaves nothing written on conn, except the
+// signed rejection of a valid resume hello whose session is gone.
 func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (handshakeResult, error) {
 	var res handshakeResult
 	now := nowFunc(cfg.Now)
@@ -47,7 +48,7 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 	if err != nil {
 		return res, helloError("malformed", hello, fmt.Errorf("%w: open client hello: %w", errMalformed, err))
 	}
-	body, err := parseClientHelloBody(plain)
+	body, boundLen, err := parseClientHelloBody(plain)
 	if err != nil {
 		return res, helloError("malformed", hello, err)
 	}
@@ -64,34 +65,72 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 	if err != nil {
 		return res, helloError("malformed", hello, fmt.Errorf("%w: hybrid public key: %w", errMalformed, err))
 	}
+	a := answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: endpoint, now: now}
+	if body.kind == kindResume {
+		return a.resume(&body, plain[:boundLen], pub)
+	}
+
 	ct, shared, err := kemScheme.Encapsulate(pub)
 	if err != nil {
 		return res, helloError("malformed", hello, fmt.Errorf("%w: encapsulate: %w", errMalformed, err))
 	}
-
 	sh := serverHelloBody{kind: kindNew, ciphertext: ct}
 	rand.Read(sh.id[:])
-	signed := sh.appendSigned(nil)
-	th := transcriptHash(cfg.Identity.Public().(ed25519.PublicKey), endpoint, hello, signed)
-	sh.signature = ed25519.Sign(cfg.Identity, signatureMessage(th))
-	if res.keys, err = deriveSessionKeys(shared, secret, th); err != nil {
+	if res.rs, err = resumptionSecret(shared, secret[:], a.resumptionSalt()); err != nil {
 		return res, fmt.Errorf("session: %w", err)
+	}
+	if cfg.Sessions != nil {
+		if sh.ticket, err = issueTicket(cfg.Identity, sh.id, res.rs, now); err != nil {
+			return res, fmt.Errorf("session: %w", err)
+		}
 	}
 	res.id = sh.id
 	res.state = State{ID: sh.id, Created: now, Endpoint: cfg.Endpoint}
-
 	if cfg.Store != nil {
 		if err := cfg.Store.Put(ctx, res.state); err != nil {
 			return res, fmt.Errorf("session: store new session: %w", err)
 		}
 	}
-	if _, err := conn.Write(sealServerHello(&sh, hk)); err != nil {
+	if res.keys, err = a.answer(&sh, shared, secret[:]); err != nil {
 		if cfg.Store != nil {
 			cfg.Store.Delete(context.WithoutCancel(ctx), sh.id)
 		}
-		return res, fmt.Errorf("session: send server hello: %w", err)
+		return res, err
 	}
 	return res, nil
+}
+
+// answerer writes the server hello that answers one valid client hello.
+type answerer struct {
+	conn     net.Conn
+	cfg      *ServerConfig
+	hk       helloKeys
+	hello    []byte
+	endpoint []byte
+	now      time.Time
+}
+
+func (a *answerer) resumptionSalt() []byte {
+	return transcriptHash(a.cfg.Identity.Public().(ed25519.PublicKey), a.endpoint, a.hello, nil)
+}
+
+// answer signs sh, sends it, and derives the carrier's keys from the KEM secret and
+// the pre-shared key (none for a rejection, which has no keys).
+func (a *answerer) answer(sh *serverHelloBody, shared, psk []byte) (sessionKeys, error) {
+	signed := sh.appendSigned(nil)
+	th := transcriptHash(a.cfg.Identity.Public().(ed25519.PublicKey), a.endpoint, a.hello, signed)
+	sh.signature = ed25519.Sign(a.cfg.Identity, signatureMessage(th))
+	var keys sessionKeys
+	if shared != nil {
+		var err error
+		if keys, err = deriveSessionKeys(shared, psk, th); err != nil {
+			return keys, fmt.Errorf("session: %w", err)
+		}
+	}
+	if _, err := a.conn.Write(sealServerHello(sh, a.hk)); err != nil {
+		return keys, fmt.Errorf("session: send server hello: %w", err)
+	}
+	return keys, nil
 }
 
 func sealServerHello(sh *serverHelloBody, hk helloKeys) []byte {

@@ -1,0 +1,368 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// The link is the resumable byte stream between smux and the record layer. It numbers
+// the bytes of the session stream, keeps those the peer has not acknowledged, and
+// carries the stream over one carrier at a time. When a carrier dies the link is
+// detached: smux does not notice, its reads wait and its writes fill the buffer, until
+// a new carrier is attached and the unacknowledged bytes are sent again.
+
+const (
+	// DefaultResumeBuffer bounds the unacknowledged bytes of each direction when a
+	// config says 0: four of smux's 1 MiB stream windows.
+	DefaultResumeBuffer = 4 << 20
+	// minResumeBuffer keeps a tiny configured buffer from stalling on every record.
+	minResumeBuffer = 64 << 10
+	// closeFlushTimeout bounds how long Close tries to send what is buffered and the
+	// close frame on a carrier that may be stuck.
+	closeFlushTimeout = 2 * time.Second
+)
+
+// Progress is what a client's data-plane watchdog needs to tell a dead carrier from
+// a slow one.
+type Progress struct {
+	// Unacked is how many bytes the session wrote that the gateway has not
+	// acknowledged.
+	Unacked uint64
+	// PingOutstanding is true while a ping sent on the current carrier is unanswered.
+	PingOutstanding bool
+	// LastProgress is the last time an acknowledgement advanced, a ping was answered,
+	// a carrier was attached, or data started waiting when none was: with data
+	// waiting, the time since it is how long the carrier has been stuck.
+	LastProgress time.Time
+	// SRTT is the smoothed round-trip time of pings (RFC 6298's average), zero before
+	// the first sample.
+	SRTT time.Duration
+}
+
+var (
+	errPeerClosed = fmt.Errorf("%w by the peer", ErrClosed)
+	errDropped    = errors.New("session: carrier dropped by its user")
+)
+
+type link struct {
+	limit int
+	// Hooks, set before the first attach and called without mu held.
+	onDetach func(cause error) // a carrier died and none replaced it
+	onFatal  func(cause error) // the session must end: a violation, or the peer closed
+
+	mu       sync.Mutex
+	changed  sync.Cond // with mu: a carrier attached, buffer space freed, or the link ended
+	buf      sendBuffer
+	sentMax  uint64      // the highest stream offset handed to any carrier
+	recvd    uint64      // bytes of the peer's stream delivered to smux
+	cur      *attachment // nil while detached
+	writer   chan struct{}
+	err      error // why the link ended; nil while it lives
+	srtt     time.Duration
+	progress time.Time
+	pings    uint64 // ping numbers used so far, across carriers
+}
+
+// attachment is one carrier's time in the link. Fields after done are guarded by the
+// link's mu.
+type attachment struct {
+	rc      *recordConn
+	dead    chan struct{} // closed when the carrier leaves the link
+	wake    chan struct{} // tells the writer there is work
+	done    chan struct{} // closed when the writer has returned
+	confirm func()        // called once, at the peer's first frame; may be nil
+
+	heard      bool
+	sendOff    uint64 // next stream offset to send
+	sendHi     uint64 // end of what the writer has taken to send
+	offsetSent bool
+	rxOff      uint64 // stream offset of the next data byte from the peer
+	rxKnown    bool   // the peer has said where its data starts
+	ackSent    uint64 // received count in the last ack sent
+	acked0     bool   // an ack was sent on this carrier
+	ackDue     bool
+	ackAt      time.Time // a delayed ack is due; zero when none
+	echo       uint64    // ping to answer; 0 when none
+	ping       uint64    // ping outstanding; 0 when none
+	pingAt     time.Time
+	lastPing   time.Time
+	closing    bool // the link ended: send what is buffered and a close frame
+	closeSent  bool
+}
+
+func newLink(limit int) *link {
+	if limit <= 0 {
+		limit = DefaultResumeBuffer
+	}
+	l := &link{limit: max(limit, minResumeBuffer)}
+	l.changed.L = &l.mu
+	return l
+}
+
+func (a *attachment) kick() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// attach makes rc the link's carrier, replacing the current one if any. The peer has
+// received peerReceived bytes of our stream; sending resumes there, or at the first
+// byte not yet acknowledged if that is later.
+func (l *link) attach(rc *recordConn, peerReceived uint64, confirm func()) error {
+	a := &attachment{rc: rc, dead: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{}), confirm: confirm}
+	rc.control = func(c control) error { return l.control(a, c) }
+	l.mu.Lock()
+	if l.err != nil {
+		l.mu.Unlock()
+		return l.err
+	}
+	if peerReceived > l.buf.end {
+		l.mu.Unlock()
+		return fmt.Errorf("%w: peer says it received %d bytes of %d sent", errViolation, peerReceived, l.buf.end)
+	}
+	l.buf.ack(peerReceived)
+	a.sendOff = max(peerReceived, l.buf.acked)
+	old, prev := l.cur, l.writer
+	l.cur, l.writer = a, a.done
+	if old != nil {
+		close(old.dead)
+	}
+	l.progress = time.Now()
+	l.changed.Broadcast()
+	l.mu.Unlock()
+	if old != nil {
+		old.rc.Close()
+	}
+	go func() {
+		// One writer at a time: the old one may still be reading the buffer's chunks.
+		if prev != nil {
+			<-prev
+		}
+		l.writeLoop(a)
+	}()
+	return nil
+}
+
+// detach takes a out of the link if it is still the carrier, and closes it.
+func (l *link) detach(a *attachment, cause error) {
+	l.mu.Lock()
+	if l.cur != a {
+		l.mu.Unlock()
+		return
+	}
+	l.cur = nil
+	close(a.dead)
+	l.mu.Unlock()
+	a.rc.Close()
+	l.onDetach(cause)
+}
+
+// failed handles an error from a carrier: a violation or the peer's close ends the
+// session, anything else only detaches the carrier.
+func (l *link) failed(a *attachment, err error) {
+	if errors.Is(err, errViolation) || errors.Is(err, errPeerClosed) {
+		l.onFatal(err)
+		return
+	}
+	l.detach(a, err)
+}
+
+// drop detaches the current carrier, if any.
+func (l *link) drop(cause error) {
+	l.mu.Lock()
+	a := l.cur
+	l.mu.Unlock()
+	if a != nil {
+		l.detach(a, cause)
+	}
+}
+
+// end ends the link for good: blocked reads and writes fail with err. With notify,
+// the carrier (if any) first gets what is buffered and a close frame, within
+// closeFlushTimeout.
+func (l *link) end(err error, notify bool) {
+	l.mu.Lock()
+	if l.err != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.err = err
+	a := l.cur
+	l.cur = nil
+	if a != nil && notify {
+		a.closing = true
+		a.kick()
+	}
+	l.changed.Broadcast()
+	writer := l.writer
+	l.mu.Unlock()
+	if a != nil {
+		if notify {
+			a.rc.conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			<-a.done
+		}
+		close(a.dead)
+		a.rc.Close()
+	}
+	if writer != nil {
+		<-writer
+	}
+	l.mu.Lock()
+	l.buf.release()
+	l.mu.Unlock()
+}
+
+// Close is smux's way to end the link; the session ends it first, so this is a
+// no-op in practice.
+func (l *link) Close() error {
+	l.end(ErrClosed, false)
+	return nil
+}
+
+// Read gives smux the next bytes of the peer's stream, waiting while detached.
+func (l *link) Read(p []byte) (int, error) {
+	for {
+		a, err := l.carrier()
+		if err != nil {
+			return 0, err
+		}
+		n, err := a.rc.Read(p)
+		if n > 0 {
+			if n, err = l.deliver(a, p[:n]); n > 0 {
+				return n, nil
+			}
+		}
+		if err != nil {
+			l.failed(a, err)
+		}
+	}
+}
+
+func (l *link) carrier() (*attachment, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.cur == nil && l.err == nil {
+		l.changed.Wait()
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	return l.cur, nil
+}
+
+// deliver counts p, just read from a, into the stream. Bytes the link already has
+// (sent again after a resume) are cut from p; so is everything from a carrier that
+// is no longer the link's. It returns how many new bytes p now starts with.
+func (l *link) deliver(a *attachment, p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cur != a {
+		return 0, nil
+	}
+	if !a.rxKnown {
+		return 0, fmt.Errorf("%w: data before an offset frame", errViolation)
+	}
+	start := a.rxOff
+	a.rxOff += uint64(len(p))
+	if a.rxOff <= l.recvd {
+		return 0, nil
+	}
+	skip := int(l.recvd - start) // start ≤ recvd: an offset frame past it is refused
+	n := copy(p, p[skip:])
+	l.recvd += uint64(n)
+	if l.recvd-a.ackSent >= ackEvery {
+		a.ackDue = true
+		a.kick()
+	} else if a.ackAt.IsZero() {
+		a.ackAt = time.Now().Add(ackDelay)
+		a.kick()
+	}
+	return n, nil
+}
+
+// Write and WriteBuffers are smux's sender: they copy into the retransmit buffer,
+// waiting while it is full, and leave the sending to the carrier's writer.
+func (l *link) Write(p []byte) (int, error) { return l.WriteBuffers([][]byte{p}) }
+
+func (l *link) WriteBuffers(v [][]byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	total := 0
+	for _, b := range v {
+		for len(b) > 0 {
+			for l.err == nil && l.buf.unacked() >= l.limit {
+				l.changed.Wait()
+			}
+			if l.err != nil {
+				return total, l.err
+			}
+			if l.buf.unacked() == 0 {
+				l.progress = time.Now() // the watchdog's clock starts now
+			}
+			k := min(l.limit-l.buf.unacked(), len(b))
+			l.buf.append(b[:k])
+			b, total = b[k:], total+k
+			if l.cur != nil {
+				l.cur.kick()
+			}
+		}
+	}
+	return total, nil
+}
+
+func (l *link) progressReport() Progress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := Progress{Unacked: uint64(l.buf.unacked()), LastProgress: l.progress, SRTT: l.srtt}
+	if l.cur != nil {
+		p.PingOutstanding = l.cur.ping != 0
+	}
+	return p
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+func (l *link) carrierDone() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cur == nil {
+		return closedChan
+	}
+	return l.cur.dead
+}
+
+func (l *link) attached() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cur != nil
+}
+
+// offsets returns how much of the peer's stream the link has received, and how much
+// of its own it has written.
+func (l *link) offsets() (received, written uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.recvd, l.buf.end
+}
+
+func (l *link) sampleRTT(rtt time.Duration) {
+	l.mu.Lock()
+	l.addSample(rtt)
+	l.mu.Unlock()
+}
+
+// addSample folds an RTT sample into srtt as RFC 6298 does (alpha = 1/8).
+func (l *link) addSample(rtt time.Duration) {
+	if l.srtt == 0 {
+		l.srtt = rtt
+		return
+	}
+	l.srtt += (rtt - l.srtt) / 8
+}

@@ -1,0 +1,263 @@
+package session
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xtaci/smux"
+)
+
+type impl struct {
+	link       *link
+	mux        *smux.Session
+	id         ID
+	server     bool
+	maxStreams int32
+	streams    atomic.Int32
+	in, out    atomic.Uint64
+	done       chan struct{}
+	endOnce    sync.Once
+	causeMu    sync.Mutex
+	cause      error // why the session ended; nil while it lives
+
+	client clientState
+	srv    serverState
+
+	acceptSem  chan struct{} // one AcceptStream at a time
+	acceptWait chan acceptResult
+}
+
+// clientState is what a client resumes with.
+type clientState struct {
+	mu         sync.Mutex // one Resume at a time; guards the ticket
+	gatewayKey ed25519.PublicKey
+	ticket     []byte // nil: the gateway keeps no sessions, so this one cannot resume
+	rs         [32]byte
+}
+
+// serverState is the gateway's side of resumption.
+type serverState struct {
+	registry *Registry
+	store    Store
+	grace    time.Duration
+
+	mu    sync.Mutex
+	state State
+	// The resumption secrets a resume hello may prove: the ticket the client surely
+	// holds, and the one last issued, which the client may not have received.
+	confirmed, pending *[32]byte
+	graceTimer         *time.Timer
+}
+
+type sessionOptions struct {
+	server     bool
+	maxStreams int
+	buffer     int
+	store      Store
+	registry   *Registry
+	grace      time.Duration
+	gatewayKey ed25519.PublicKey
+}
+
+func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session, error) {
+	readKey, readMask, writeKey, writeMask := res.keys.s2c, res.keys.s2cMask, res.keys.c2s, res.keys.c2sMask
+	if o.server {
+		readKey, readMask, writeKey, writeMask = writeKey, writeMask, readKey, readMask
+	}
+	rc, err := newRecordConn(conn, readKey, readMask, writeKey, writeMask)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{impl{
+		link:       newLink(o.buffer),
+		id:         res.id,
+		server:     o.server,
+		maxStreams: int32(o.maxStreams),
+		done:       make(chan struct{}),
+		acceptSem:  make(chan struct{}, 1),
+	}}
+	s.link.onDetach = s.detached
+	s.link.onFatal = func(err error) { s.end(err, false) }
+	open := smux.Client
+	if o.server {
+		open = smux.Server
+	}
+	if s.mux, err = open(s.link, muxConfig()); err != nil {
+		return nil, fmt.Errorf("session: start stream mux: %w", err)
+	}
+	var confirm func()
+	if o.server {
+		s.srv = serverState{registry: o.registry, store: o.store, grace: o.grace, state: res.state}
+		if o.registry != nil {
+			confirm = s.srv.issued(nil, &res.rs)
+			o.registry.add(s)
+		}
+	} else {
+		s.client = clientState{gatewayKey: o.gatewayKey, ticket: res.ticket, rs: res.rs}
+		s.link.sampleRTT(res.rtt)
+	}
+	if err := s.link.attach(rc, res.peerReceived, confirm); err != nil {
+		s.end(err, false)
+		return nil, err
+	}
+	return s, nil
+}
+
+// ID returns the session's ID, chosen by the gateway.
+func (s *Session) ID() ID { return s.id }
+
+// NumStreams returns how many streams are open: accepted or being answered on the
+// gateway, opened and not yet closed on the client.
+func (s *Session) NumStreams() int { return int(s.streams.Load()) }
+
+// Bytes returns how many bytes of stream data the session has received and sent.
+func (s *Session) Bytes() (in, out uint64) { return s.in.Load(), s.out.Load() }
+
+// Done is closed when the session ends: closed by either side, a protocol violation,
+// a rejected resume, or, on the gateway, no resume within the grace period after its
+// carrier died. A dead carrier alone does not end a session that can resume.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err reports why the session ended: ErrClosed after Close (by either side),
+// ErrRecord after a protocol violation, ErrResumeRejected, or the carrier's error for
+// a session that could not resume. It is nil while the session lives.
+func (s *Session) Err() error {
+	s.causeMu.Lock()
+	defer s.causeMu.Unlock()
+	return s.cause
+}
+
+// Close ends the session, its streams and its carrier, telling the peer (if the
+// carrier works) after sending what is buffered. It is safe to call more than once
+// and from any goroutine.
+func (s *Session) Close() error {
+	s.end(ErrClosed, true)
+	return nil
+}
+
+// CarrierDone is closed when the carrier in use at the time of the call dies or is
+// dropped; while the session is detached it is closed already. Each carrier has its
+// own.
+func (s *Session) CarrierDone() <-chan struct{} { return s.link.carrierDone() }
+
+// DropCarrier closes the current carrier, which a watchdog has found dead; the
+// session waits for Resume.
+func (s *Session) DropCarrier() { s.link.drop(errDropped) }
+
+// Progress reports the acknowledgement state of the current carrier.
+func (s *Session) Progress() Progress { return s.link.progressReport() }
+
+// end ends the session once: the link, smux and its streams, the registry entry.
+func (s *Session) end(cause error, notify bool) {
+	s.endOnce.Do(func() {
+		s.causeMu.Lock()
+		s.cause = cause
+		s.causeMu.Unlock()
+		s.link.end(cause, notify)
+		s.mux.Close()
+		if s.server {
+			s.srv.stopGrace()
+			if s.srv.registry != nil {
+				s.srv.registry.remove(s)
+			}
+			if s.srv.store != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+				s.srv.store.Delete(ctx, s.id)
+				cancel()
+			}
+		}
+		close(s.done)
+	})
+}
+
+// detached decides what a dead carrier means: the end, for a session that cannot
+// resume or a gateway that is draining; otherwise a wait for Resume, bounded by the
+// grace period on the gateway.
+func (s *Session) detached(cause error) {
+	switch {
+	case s.server && s.srv.registry == nil, !s.server && !s.resumable():
+		s.end(cause, false)
+	case s.server && s.srv.registry.isDraining():
+		s.end(errDrained, false)
+	case s.server:
+		s.srv.startGrace(s.link, func() { s.end(errGraceExpired, false) })
+	}
+}
+
+func (s *Session) resumable() bool {
+	s.client.mu.Lock()
+	defer s.client.mu.Unlock()
+	return s.client.ticket != nil
+}
+
+var (
+	errGraceExpired = fmt.Errorf("%w: not resumed within the grace period", ErrClosed)
+	errDrained      = fmt.Errorf("%w: the gateway is shutting down", ErrClosed)
+)
+
+// accepts reports whether rs is the secret of a ticket the session still honours.
+func (st *serverState) accepts(rs *[32]byte) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ok := false
+	for _, have := range [...]*[32]byte{st.confirmed, st.pending} {
+		if have != nil && subtle.ConstantTimeCompare(have[:], rs[:]) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// issued records that a ticket with secret next was sent to a client that proved
+// used (nil for a new session). The returned func, called when the client's first
+// frame arrives on the carrier the ticket came on, retires every older ticket.
+func (st *serverState) issued(used, next *[32]byte) (confirm func()) {
+	next = new(*next)
+	st.mu.Lock()
+	if used != nil {
+		used = new(*used)
+		st.confirmed = used
+	}
+	st.pending = next
+	st.mu.Unlock()
+	return func() {
+		st.mu.Lock()
+		if st.pending == next {
+			st.confirmed, st.pending = next, nil
+		}
+		st.mu.Unlock()
+	}
+}
+
+func (st *serverState) startGrace(l *link, expire func()) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.graceTimer != nil {
+		st.graceTimer.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(st.grace, func() {
+		st.mu.Lock()
+		current := st.graceTimer == t
+		st.mu.Unlock()
+		if current && !l.attached() {
+			expire()
+		}
+	})
+	st.graceTimer = t
+}
+
+func (st *serverState) stopGrace() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.graceTimer != nil {
+		st.graceTimer.Stop()
+		st.graceTimer = nil
+	}
+}
