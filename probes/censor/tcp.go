@@ -1,0 +1,320 @@
+package censor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// helloWait bounds how long the censor waits for the rest of a ClientHello that
+// spans segments: a client sends its whole hello before it waits for the server.
+const helloWait = 3 * time.Second
+
+func (c *Censor) acceptTCP(rt *route) {
+	defer c.wg.Done()
+	for {
+		conn, err := rt.ln.Accept()
+		if err != nil {
+			if isClosedErr(err) {
+				return
+			}
+			c.log.Warn("accept failed", "route", rt.Name, "err", err)
+			select {
+			case <-c.done:
+				return
+			case <-time.After(50 * time.Millisecond): // out of descriptors, say
+			}
+			continue
+		}
+		tc := conn.(*net.TCPConn)
+		f := &tcpFlow{c: c, client: tc, stop: make(chan struct{})}
+		f.info = rt.flow(c.nextID.Add(1), addrPort(tc.RemoteAddr()))
+		if !c.track(f.info.ID, f) {
+			tc.Close()
+			return
+		}
+		go func() {
+			defer c.untrack(f.info.ID)
+			f.run()
+		}()
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// tcpFlow is one client connection and its upstream connection.
+type tcpFlow struct {
+	c      *Censor
+	info   Flow
+	client *net.TCPConn
+
+	mu      sync.Mutex
+	up      *net.TCPConn // nil until dialled
+	stopped bool
+	stop    chan struct{} // closed when the flow stops relaying
+
+	frozen   atomic.Bool
+	c2s, s2c atomic.Int64
+}
+
+func (f *tcpFlow) status() FlowStatus {
+	f.mu.Lock()
+	stopped := f.stopped
+	f.mu.Unlock()
+	return FlowStatus{Flow: f.info, Stopped: stopped, Frozen: f.frozen.Load(),
+		ClientToServer: f.c2s.Load(), ServerToClient: f.s2c.Load()}
+}
+
+// kill stops the flow: silently (relay nothing, keep sockets open), with resets, or by
+// closing both sockets when the censor shuts down.
+func (f *tcpFlow) kill(mode KillMode) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.stopped {
+		f.stopped = true
+		close(f.stop)
+	}
+	conns := []*net.TCPConn{f.client, f.up}
+	for _, conn := range conns {
+		if conn == nil {
+			continue
+		}
+		switch mode {
+		case KillSilent:
+			// Unblock a relay write in progress; the pumps then only read and discard.
+			conn.SetWriteDeadline(time.Now())
+		case KillReset:
+			conn.SetLinger(0)
+			conn.Close()
+		default:
+			conn.Close()
+		}
+	}
+}
+
+func (f *tcpFlow) isStopped() bool {
+	select {
+	case <-f.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (f *tcpFlow) run() {
+	c := f.c
+	ps := *c.policies.Load()
+	if v, _ := c.judgeConnect(ps, f.info); v.blocks() {
+		f.kill(killModeOf(v))
+		if v == Drop {
+			discard(f.client)
+		}
+		f.client.Close()
+		return
+	}
+	up, err := f.dial()
+	if err != nil {
+		c.log.Info("upstream unreachable; resetting the client", "flow", f.info.String(), "err", err)
+		f.client.SetLinger(0)
+		f.client.Close()
+		return
+	}
+	sh := c.shapingFor(ps, f.info)
+	var wg sync.WaitGroup
+	startDown := func() { wg.Go(func() { f.pump(f.client, up, &f.s2c, sh.down(), sh.freezeAt) }) }
+	// An interception must read the upstream's TLS itself, so the relay of its bytes
+	// waits for the judgement; otherwise server-first protocols pass at once.
+	deferDown := mayIntercept(ps, f.info)
+	if !deferDown {
+		startDown()
+	}
+	clientSide, upSide := net.Conn(f.client), net.Conn(up)
+	if fp, err := f.readFirst(ps); fp != nil {
+		v, by := c.judgePayload(ps, f.info, fp)
+		switch {
+		case v.blocks():
+			f.kill(killModeOf(v))
+		case v == Intercepted:
+			if clientSide, upSide, err = f.intercept(by.(*MITM), fp); err != nil {
+				c.log.Info("interception failed; resetting the flow", "flow", f.info.String(), "err", err)
+				f.kill(KillReset)
+			}
+		default:
+			if _, err := up.Write(fp.data); err == nil {
+				f.c2s.Add(int64(len(fp.data)))
+			}
+		}
+		if deferDown && !f.isStopped() && v == Intercepted {
+			wg.Go(func() { f.pump(clientSide, upSide, &f.s2c, sh.down(), sh.freezeAt) })
+			deferDown = false
+		}
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		f.kill(KillReset)
+	}
+	if deferDown {
+		startDown()
+	}
+	f.pump(upSide, clientSide, &f.c2s, sh.up(), 0)
+	wg.Wait()
+	f.kill(killClose)
+}
+
+// dial connects to the upstream; the censor closing aborts it.
+func (f *tcpFlow) dial() (*net.TCPConn, error) {
+	ctx, cancel := context.WithTimeout(f.c.ctx, f.c.dialTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", f.info.Upstream.String())
+	if err != nil {
+		return nil, err
+	}
+	up := conn.(*net.TCPConn)
+	f.mu.Lock()
+	f.up = up
+	stopped := f.stopped
+	f.mu.Unlock()
+	if stopped {
+		up.Close()
+		return nil, net.ErrClosed
+	}
+	return up, nil
+}
+
+// readFirst reads the client's first payload, and the rest of a ClientHello that
+// spans segments when a policy reads hellos. It returns nil when the client sent
+// nothing before closing.
+func (f *tcpFlow) readFirst(ps []Policy) (*firstPayload, error) {
+	buf := make([]byte, 32<<10)
+	n, err := f.client.Read(buf)
+	if n == 0 {
+		return nil, err
+	}
+	fp := &firstPayload{first: append([]byte(nil), buf[:n]...)}
+	fp.data = fp.first
+	if !looksLikeTLSHandshake(fp.data) {
+		return fp, nil
+	}
+	hello, herr := parseHelloRecords(fp.data)
+	if errors.Is(herr, ErrTruncatedHello) && readsHello(ps, f.info) && err == nil {
+		f.client.SetReadDeadline(time.Now().Add(helloWait))
+		for errors.Is(herr, ErrTruncatedHello) && len(fp.data) < maxHelloBytes+1024 {
+			n, err = f.client.Read(buf)
+			fp.data = append(fp.data[:len(fp.data):len(fp.data)], buf[:n]...)
+			if err != nil {
+				break
+			}
+			hello, herr = parseHelloRecords(fp.data)
+		}
+		f.client.SetReadDeadline(time.Time{})
+	}
+	if hello != nil && (herr == nil || errors.Is(herr, ErrTruncatedHello)) {
+		fp.hello = hello
+	}
+	return fp, nil
+}
+
+func (c *Censor) judgePayload(ps []Policy, f Flow, fp *firstPayload) (Verdict, Policy) {
+	return c.judge(ps, f, func(p Policy) (Verdict, string) {
+		if j, ok := p.(payloadJudge); ok {
+			return j.judgePayload(c, f, fp)
+		}
+		return "", ""
+	})
+}
+
+func readsHello(ps []Policy, f Flow) bool {
+	for _, p := range ps {
+		if r, ok := p.(helloReader); ok && r.readsHello() && p.scope().covers(f) {
+			return true
+		}
+	}
+	return false
+}
+
+func mayIntercept(ps []Policy, f Flow) bool {
+	for _, p := range ps {
+		if _, ok := p.(*MITM); ok && p.scope().covers(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// pump relays src to dst through the flow's shaping. Once the flow is stopped, or this
+// direction frozen, it reads and discards until src ends, forwarding nothing (no FIN
+// either): the peer sees silence, not a close.
+func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBucket, freezeAt int64) {
+	buf := make([]byte, 32<<10)
+	frozen := false
+	for {
+		n, err := src.Read(buf)
+		b := buf[:n]
+		if frozen {
+			b = nil
+		} else if sent := count.Load(); freezeAt > 0 && sent+int64(n) >= freezeAt {
+			b = b[:freezeAt-sent]
+			frozen = true
+		}
+		for len(b) > 0 && !f.isStopped() {
+			k := len(b)
+			if bucket != nil {
+				if k = bucket.take(len(b), f.stop); k == 0 {
+					break
+				}
+			}
+			w, werr := dst.Write(b[:k])
+			count.Add(int64(w))
+			if werr != nil {
+				if !f.isStopped() {
+					f.kill(KillReset) // the peer is gone; tell the other side as TCP would
+				}
+				break
+			}
+			b = b[k:]
+		}
+		if frozen && !f.frozen.Swap(true) {
+			f.c.decisions.add("freeze", f.info, Frozen, fmt.Sprintf("server→client frozen after %d bytes", freezeAt))
+		}
+		if err == nil {
+			continue
+		}
+		switch {
+		case f.isStopped() || frozen:
+		case errors.Is(err, io.EOF):
+			if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+		default:
+			f.kill(KillReset)
+		}
+		return
+	}
+}
+
+// killModeOf is how a blocking verdict cuts a flow.
+func killModeOf(v Verdict) KillMode {
+	if v == Reset {
+		return KillReset
+	}
+	return KillSilent
+}
+
+// discard reads conn until it ends, so a dropped client's bytes vanish without an
+// answer or a window that closes.
+func discard(conn net.Conn) {
+	io.Copy(io.Discard, conn)
+}
