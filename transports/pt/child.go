@@ -52,11 +52,17 @@ func startChild(ctx context.Context, program string, env []string, done string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// A pipe of our own rather than StdoutPipe: its end is ours to close, so a
+	// grandchild that keeps the write end open cannot keep us reading forever.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		stdout.Close()
 		return nil, nil, fmt.Errorf("start %s: %w", program, err)
 	}
 	c := &child{
@@ -69,7 +75,9 @@ func startChild(ctx context.Context, program string, env []string, done string, 
 	}
 	lines := make(chan lineResult)
 	setupOver := make(chan struct{})
-	go c.supervise(stdout, lines, setupOver)
+	readDone := make(chan struct{})
+	go c.read(stdout, lines, setupOver, readDone)
+	go c.wait(stdout, readDone)
 	methods, err := c.readSetup(ctx, lines, done)
 	close(setupOver)
 	if err != nil {
@@ -91,8 +99,12 @@ func (c *child) readSetup(ctx context.Context, lines <-chan lineResult, done str
 			return nil, fmt.Errorf("no %s DONE before the start timed out: %w", done, ctx.Err())
 		}
 		if !ok {
-			<-c.exited
-			return nil, fmt.Errorf("exited before %s DONE: %v", done, c.waitErr)
+			select {
+			case <-c.exited:
+				return nil, fmt.Errorf("exited before %s DONE: %v", done, c.waitErr)
+			case <-ctx.Done():
+				return nil, fmt.Errorf("closed its stdout before %s DONE", done)
+			}
 		}
 		if r.err != nil {
 			return nil, fmt.Errorf("bad line: %w", r.err)
@@ -119,9 +131,10 @@ func (c *child) readSetup(ctx context.Context, lines <-chan lineResult, done str
 	}
 }
 
-// supervise reads the child's stdout to its end, handing lines to the setup reader
-// until setupOver and logging them after, then waits for the process to exit.
-func (c *child) supervise(stdout io.Reader, lines chan<- lineResult, setupOver <-chan struct{}) {
+// read hands the child's stdout lines to the setup reader until setupOver, and logs
+// them after, until stdout ends.
+func (c *child) read(stdout io.Reader, lines chan<- lineResult, setupOver <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 4096), maxLine)
 	for sc.Scan() {
@@ -136,7 +149,18 @@ func (c *child) supervise(stdout io.Reader, lines chan<- lineResult, setupOver <
 	}
 	close(lines)
 	io.Copy(io.Discard, stdout) // after a too-long line: keep the child from blocking on stdout
+}
+
+// wait waits for the process to exit, then for read to reach the end of stdout (for
+// at most stopGrace: a grandchild may hold it open), and closes exited.
+func (c *child) wait(stdout *os.File, readDone <-chan struct{}) {
 	c.waitErr = c.cmd.Wait()
+	select {
+	case <-readDone:
+	case <-time.After(stopGrace):
+	}
+	stdout.Close()
+	<-readDone
 	close(c.exited)
 	select {
 	case <-c.stopping:

@@ -12,7 +12,7 @@ import (
 // NewDialer checks the bridge line once: method= names a method that a program
 // serves, and the method's arguments fit in SOCKS credentials. No program starts yet.
 func (t *Transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
-	if err := transports.CheckHostPort(addr); err != nil {
+	if _, err := connectRequest(addr); err != nil {
 		return nil, fmt.Errorf("%s: bridge address %q: %w", Name, addr, err)
 	}
 	method, own, err := methodArg(args)

@@ -32,6 +32,10 @@ func socksAuth(args transports.Args) (user, pass []byte, err error) {
 	}
 	parts := make([]string, 0, len(args))
 	for _, k := range args.Keys() {
+		if k == "" || strings.ContainsRune(k, 0) || strings.ContainsRune(args[k], 0) {
+			// goptlib reads an empty key as an error and a lone NUL password as none.
+			return nil, nil, fmt.Errorf("argument %q: empty, or holds a NUL byte", shorten(k))
+		}
 		parts = append(parts, escape(k, "=;")+"="+escape(args[k], "=;"))
 	}
 	enc := strings.Join(parts, ";")
@@ -133,8 +137,8 @@ func connectRequest(target string) ([]byte, error) {
 		return nil, err
 	}
 	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("port %q", portStr)
+	if err != nil || port == 0 {
+		return nil, fmt.Errorf("port %q is not in 1..65535", portStr)
 	}
 	req := []byte{5, 1, 0}
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -145,10 +149,25 @@ func connectRequest(target string) ([]byte, error) {
 		}
 		req = append(req, ip.AsSlice()...)
 	} else {
-		if len(host) == 0 || len(host) > 255 {
-			return nil, fmt.Errorf("host name of %d bytes", len(host))
+		if !isHostName(host) {
+			return nil, fmt.Errorf("host %q is neither an IP address nor a host name", shorten(host))
 		}
 		req = append(append(req, 3, byte(len(host))), host...)
 	}
 	return binary.BigEndian.AppendUint16(req, uint16(port)), nil
+}
+
+// isHostName accepts DNS names: letters, digits, '-', '_' and dots, at most 253
+// bytes. A PT program formats the target it reads as host:port, so anything else
+// (a ':') would reach it garbled.
+func isHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, c := range []byte(h) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
