@@ -139,11 +139,16 @@ func (c *Client) Dial(ctx context.Context, service string) (net.Conn, error) {
 }
 
 func isSessionDead(sess *session.Session, err error) bool {
+	return ended(sess) || errors.Is(err, session.ErrClosed)
+}
+
+// ended reports whether sess has ended; the run loop is about to replace it.
+func ended(sess *session.Session) bool {
 	select {
 	case <-sess.Done():
 		return true
 	default:
-		return errors.Is(err, session.ErrClosed)
+		return false
 	}
 }
 
@@ -225,7 +230,7 @@ func (c *Client) session(ctx context.Context) (*session.Session, error) {
 		cur, blocked, changed := c.cur, c.blocked, c.changed
 		c.mu.Unlock()
 		switch {
-		case cur.sess != nil && cur.bridge >= 0:
+		case cur.sess != nil && cur.bridge >= 0 && !ended(cur.sess):
 			return cur.sess, nil
 		case blocked != nil:
 			return nil, blocked
