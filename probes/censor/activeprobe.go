@@ -75,7 +75,7 @@ func parseActiveProbe(args transports.Args, s Scope) (*ActiveProbe, error) {
 func (*ActiveProbe) Name() string { return "active-probe" }
 
 func (p *ActiveProbe) String() string {
-	ref := "builtin"
+	ref := "" // the censor's own
 	if p.Reference.IsValid() {
 		ref = p.Reference.String()
 	}

@@ -197,7 +197,7 @@ func utlsHello(t *testing.T, fp, serverName string) []byte {
 	})
 }
 
-func capturedHello(t *testing.T, name string) []byte {
+func capturedHello(t testing.TB, name string) []byte {
 	b, err := os.ReadFile("../../transports/utls/hellos/" + name)
 	if err != nil {
 		t.Fatal(err)
