@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"time"
 
@@ -41,7 +40,7 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan outcome, len(p.order))
-	resumeTurn := make(chan struct{}, 1) // a session resumes over one carrier at a time
+	turns := newTurns(resumePatience(p.headStart))
 	var failures []*BridgeError
 	next, running := 0, 0
 	timer := time.NewTimer(p.headStart)
@@ -51,7 +50,7 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 		next++
 		running++
 		c.emit(Event{Kind: EventAttempt, Bridge: i, Name: c.cfg.Bridges[i].Transport})
-		c.wg.Go(func() { results <- c.attempt(ctx, i, cur, resumeTurn) })
+		c.wg.Go(func() { results <- c.attempt(ctx, i, cur, turns) })
 		timer.Reset(p.headStart)
 	}
 	// finish cancels the attempts still running and closes whatever they complete.
@@ -105,8 +104,8 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 // attempt dials bridge i and completes a session handshake on the carrier: a resume of
 // the waiting session when the bridge leads to its gateway, else a new session. The
 // dial and a new session's handshake share one Config.HandshakeTimeout; a resume's
-// handshake gets its own once its turn comes.
-func (c *Client) attempt(ctx context.Context, i int, cur current, resumeTurn chan struct{}) outcome {
+// handshake gets its own once its turn comes (see turns).
+func (c *Client) attempt(ctx context.Context, i int, cur current, turns *turns) outcome {
 	began := time.Now()
 	b := c.cfg.Bridges[i]
 	cc := &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
@@ -117,7 +116,9 @@ func (c *Client) attempt(ctx context.Context, i int, cur current, resumeTurn cha
 		return outcome{idx: i, err: fmt.Errorf("dial: %w", err)}
 	}
 	if cur.sess != nil && bytes.Equal(cur.key, b.Key) {
-		err = c.resume(ctx, cur, conn, cc, resumeTurn)
+		err = turns.resume(ctx, c.cfg.HandshakeTimeout, func(ctx context.Context) error {
+			return resumeSession(ctx, cur.sess, conn, cc)
+		})
 		if err != nil {
 			conn.Close()
 			return outcome{idx: i, err: fmt.Errorf("resume: %w", err)}
@@ -130,17 +131,4 @@ func (c *Client) attempt(ctx context.Context, i int, cur current, resumeTurn cha
 		return outcome{idx: i, err: fmt.Errorf("session: %w", err)}
 	}
 	return outcome{idx: i, sess: sess, took: time.Since(began)}
-}
-
-// resume moves the waiting session onto conn when no other carrier is resuming it.
-func (c *Client) resume(ctx context.Context, cur current, conn net.Conn, cc *session.ClientConfig, turn chan struct{}) error {
-	select {
-	case turn <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-turn }()
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
-	defer cancel()
-	return resumeSession(ctx, cur.sess, conn, cc)
 }
