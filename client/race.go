@@ -35,7 +35,7 @@ func (o outcome) discard() {
 // gateway; bridges to other gateways give a new session.
 //
 // It returns the winner and every failure seen, or a *ConnectError when all failed,
-// errResumeRejected when the gateway no longer has the waiting session, or ctx's error.
+// session.ErrResumeRejected when the gateway no longer has the waiting session, or ctx's error.
 func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*BridgeError, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -72,7 +72,7 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 			case o.err == nil:
 				finish()
 				return o, failures, nil
-			case errors.Is(o.err, errResumeRejected):
+			case errors.Is(o.err, session.ErrResumeRejected):
 				finish()
 				return outcome{}, failures, o.err
 			case ctx.Err() != nil:
@@ -117,7 +117,7 @@ func (c *Client) attempt(ctx context.Context, i int, cur current, turns *turns) 
 	}
 	if cur.sess != nil && bytes.Equal(cur.key, b.Key) {
 		err = turns.resume(ctx, c.cfg.HandshakeTimeout, func(ctx context.Context) error {
-			return resumeSession(ctx, cur.sess, conn, cc)
+			return cur.sess.Resume(ctx, conn, cc)
 		})
 		if err != nil {
 			conn.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/umbrella-edge/edge/session"
 )
 
 // provedBytes is how much must arrive on a carrier, short of a round trip, before it
@@ -43,7 +45,7 @@ func (c *Client) run(ctx context.Context) {
 			bo.reset()
 			avoid = ""
 			c.adopt(network, cur, won, lostAt)
-		case errors.Is(err, errResumeRejected):
+		case errors.Is(err, session.ErrResumeRejected):
 			c.end(cur, err)
 		case errors.As(err, &ce):
 			wait := bo.next()
@@ -92,7 +94,7 @@ func (c *Client) adopt(network string, old current, won outcome, lostAt time.Tim
 // it died; both are zero when the session ended instead.
 func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time) {
 	b := c.cfg.Bridges[cur.bridge]
-	done, carrier := cur.sess.Done(), carrierDone(cur.sess)
+	done, carrier := cur.sess.Done(), cur.sess.CarrierDone()
 	in0, out0 := cur.sess.Bytes()
 	proved := false
 	var wd watchdog
@@ -115,7 +117,7 @@ func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time)
 			}
 			lost = errCarrierClosed
 		case now := <-tick.C:
-			p := progressOf(cur.sess)
+			p := cur.sess.Progress()
 			if !proved {
 				in, out := cur.sess.Bytes()
 				if proved = carriedData(in-in0, out-out0, p); proved {
@@ -123,7 +125,7 @@ func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time)
 				}
 			}
 			if stall := wd.check(p, now); stall != nil {
-				dropCarrier(cur.sess)
+				cur.sess.DropCarrier()
 				lost = stall
 			}
 		}
@@ -141,7 +143,7 @@ func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time)
 // carriedData reports whether real data has moved on a carrier, given the stream bytes
 // received and sent since it was attached: provedBytes received, or a round trip (data
 // both ways and all that was sent acknowledged).
-func carriedData(in, out uint64, p progress) bool {
+func carriedData(in, out uint64, p session.Progress) bool {
 	return in >= provedBytes || (in > 0 && out > 0 && p.Unacked == 0)
 }
 

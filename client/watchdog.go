@@ -1,14 +1,10 @@
 package client
 
-import "time"
+import (
+	"time"
 
-// progress is what the watchdog reads of a session's data plane (session.Progress).
-type progress struct {
-	Unacked         uint64        // bytes sent and not yet acknowledged by the gateway
-	PingOutstanding bool          // a ping waits for its answer
-	LastProgress    time.Time     // an acknowledgement advanced or a ping was answered
-	SRTT            time.Duration // smoothed round-trip time; 0 before the first sample
-}
+	"github.com/umbrella-edge/edge/session"
+)
 
 // Stall limits. The limit is 4·SRTT + 1 s: the 4·RTT of TCP's retransmission timeout
 // (RFC 6298 §2.3, with the variance folded in) plus a second for a peer busy on a shared
@@ -42,7 +38,7 @@ type watchdog struct {
 }
 
 // check takes one sample at now and returns a *StallError when the carrier is dead.
-func (w *watchdog) check(p progress, now time.Time) *StallError {
+func (w *watchdog) check(p session.Progress, now time.Time) *StallError {
 	advanced := p.LastProgress.After(w.lastSeen)
 	w.lastSeen = p.LastProgress
 	switch {

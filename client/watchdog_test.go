@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/umbrella-edge/edge/session"
 	"strings"
 	"testing"
 	"time"
@@ -27,15 +28,15 @@ func TestWatchdog(t *testing.T) {
 	const srtt = 100 * time.Millisecond // limit 2 s
 	type sample struct {
 		at   time.Duration
-		p    progress
+		p    session.Progress
 		dead bool
 	}
-	idle := progress{LastProgress: at(0), SRTT: srtt}
-	pending := func(last time.Duration) progress {
-		return progress{Unacked: 4096, LastProgress: at(last), SRTT: srtt}
+	idle := session.Progress{LastProgress: at(0), SRTT: srtt}
+	pending := func(last time.Duration) session.Progress {
+		return session.Progress{Unacked: 4096, LastProgress: at(last), SRTT: srtt}
 	}
-	ping := func(last time.Duration) progress {
-		return progress{PingOutstanding: true, LastProgress: at(last), SRTT: srtt}
+	ping := func(last time.Duration) session.Progress {
+		return session.Progress{PingOutstanding: true, LastProgress: at(last), SRTT: srtt}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -88,7 +89,7 @@ func TestCarriedData(t *testing.T) {
 		{"16 KiB received", provedBytes, 0, 0, true},
 		{"just under 16 KiB received", provedBytes - 1, 0, 0, false},
 	} {
-		if got := carriedData(tc.in, tc.out, progress{Unacked: tc.unacked}); got != tc.want {
+		if got := carriedData(tc.in, tc.out, session.Progress{Unacked: tc.unacked}); got != tc.want {
 			t.Errorf("%s: carriedData = %v, want %v", tc.name, got, tc.want)
 		}
 	}
