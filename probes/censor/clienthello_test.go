@@ -121,7 +121,7 @@ func TestClientHelloRejects(t *testing.T) {
 		{"HTTP", []byte("GET / HTTP/1.1\r\n"), ErrNotClientHello},
 		{"a ServerHello", serverHello, ErrNotClientHello},
 		{"application data", []byte{0x17, 3, 3, 0, 1, 0}, ErrNotClientHello},
-			{"a record header alone", []byte{0x16, 3, 1, 0, 100}, ErrTruncatedHello},
+		{"a record header alone", []byte{0x16, 3, 1, 0, 100}, ErrTruncatedHello},
 		{"extensions overrunning a whole message", inRecords(overrun, 100), ErrNotClientHello},
 	}
 	for _, tt := range tests {
