@@ -93,6 +93,8 @@ type FlowStatus struct {
 	// Bytes relayed each way.
 	ClientToServer int64 `json:"client_to_server"`
 	ServerToClient int64 `json:"server_to_client"`
+	// Dropped counts the bytes the censor read and did not relay, both ways.
+	Dropped int64 `json:"dropped"`
 }
 
 // Flows returns the running flows, oldest first.

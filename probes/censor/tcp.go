@@ -67,8 +67,8 @@ type tcpFlow struct {
 	stopped bool
 	stop    chan struct{} // closed when the flow stops relaying
 
-	frozen   atomic.Bool
-	c2s, s2c atomic.Int64
+	frozen            atomic.Bool
+	c2s, s2c, dropped atomic.Int64
 }
 
 func (f *tcpFlow) status() FlowStatus {
@@ -76,7 +76,7 @@ func (f *tcpFlow) status() FlowStatus {
 	stopped := f.stopped
 	f.mu.Unlock()
 	return FlowStatus{Flow: f.info, Stopped: stopped, Frozen: f.frozen.Load(),
-		ClientToServer: f.c2s.Load(), ServerToClient: f.s2c.Load()}
+		ClientToServer: f.c2s.Load(), ServerToClient: f.s2c.Load(), Dropped: f.dropped.Load()}
 }
 
 // kill stops the flow: silently (relay nothing, keep sockets open), with resets, or by
@@ -263,6 +263,7 @@ func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBuck
 	for {
 		n, err := src.Read(buf)
 		b := buf[:n]
+		written := 0
 		if frozen {
 			b = nil
 		} else if sent := count.Load(); freezeAt > 0 && sent+int64(n) >= freezeAt {
@@ -278,6 +279,7 @@ func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBuck
 			}
 			w, werr := dst.Write(b[:k])
 			count.Add(int64(w))
+			written += w
 			if werr != nil {
 				if !f.isStopped() {
 					f.kill(KillReset) // the peer is gone; tell the other side as TCP would
@@ -286,6 +288,7 @@ func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBuck
 			}
 			b = b[k:]
 		}
+		f.dropped.Add(int64(n - written))
 		if frozen && !f.frozen.Swap(true) {
 			f.c.decisions.add("freeze", f.info, Frozen, fmt.Sprintf("server→client frozen after %d bytes", freezeAt))
 		}

@@ -19,9 +19,9 @@ type udpFlow struct {
 	up1  *tokenBucket // client→server policing, nil for none
 	down *tokenBucket
 
-	lastSeen atomic.Int64 // unix nanoseconds
-	c2s, s2c atomic.Int64
-	timer    *time.Timer
+	lastSeen          atomic.Int64 // unix nanoseconds
+	c2s, s2c, dropped atomic.Int64
+	timer             *time.Timer
 
 	mu      sync.Mutex
 	stopped bool
@@ -120,6 +120,7 @@ func (f *udpFlow) isStopped() bool {
 func (f *udpFlow) fromClient(d []byte) {
 	f.lastSeen.Store(time.Now().UnixNano())
 	if f.isStopped() || (f.up1 != nil && !f.up1.allow(len(d))) {
+		f.dropped.Add(int64(len(d)))
 		return
 	}
 	if n, err := f.up.Write(d); err == nil {
@@ -146,6 +147,7 @@ func (f *udpFlow) relayDown() {
 		}
 		f.lastSeen.Store(time.Now().UnixNano())
 		if f.isStopped() || (f.down != nil && !f.down.allow(n)) {
+			f.dropped.Add(int64(n))
 			continue
 		}
 		if n, err := f.rt.pc.WriteToUDPAddrPort(buf[:n], f.info.Client); err == nil {
@@ -185,7 +187,7 @@ func (f *udpFlow) end() {
 }
 
 func (f *udpFlow) status() FlowStatus {
-	return FlowStatus{Flow: f.info, Stopped: f.isStopped(), ClientToServer: f.c2s.Load(), ServerToClient: f.s2c.Load()}
+	return FlowStatus{Flow: f.info, Stopped: f.isStopped(), ClientToServer: f.c2s.Load(), ServerToClient: f.s2c.Load(), Dropped: f.dropped.Load()}
 }
 
 // kill stops relaying; UDP has no reset, so both modes are silent. The flow's entry
