@@ -171,8 +171,9 @@ func mustHandshake(t testing.TB, c carrier, cc *ClientConfig, sc *ServerConfig) 
 	return r
 }
 
-// serveTest answers streams the way a gateway would: "echo" echoes, "down" is
-// unavailable, anything else is unknown.
+// serveTest answers streams the way a gateway would: "echo" echoes, "sink" and
+// "source" take and give counted bytes (see upload and download), "hold" holds, "down"
+// is unavailable, anything else is unknown.
 func serveTest(s *Session) {
 	for {
 		st, err := s.AcceptStream(context.Background())
@@ -188,6 +189,19 @@ func serveTest(s *Session) {
 			go func() {
 				io.Copy(conn, conn)
 				conn.Close()
+			}()
+		case "sink", "source":
+			conn, err := st.Accept()
+			if err != nil {
+				continue
+			}
+			go func() {
+				defer conn.Close()
+				if st.Service() == "sink" {
+					serveSink(conn)
+				} else {
+					serveSource(conn)
+				}
 			}()
 		case "hold":
 			if _, err := st.Accept(); err != nil {

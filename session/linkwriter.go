@@ -74,15 +74,21 @@ func (l *link) writeLoop(a *attachment) {
 			}
 			continue
 		}
-		if _, err := a.rc.send(b.ctl, b.data); err != nil {
+		_, err := a.rc.send(b.ctl, b.data)
+		l.mu.Lock()
+		if b.n > 0 {
+			l.buf.unhold()
+		}
+		if err == nil {
+			a.sendOff = max(a.sendOff, a.sendHi)
+		}
+		l.mu.Unlock()
+		if err != nil {
 			if !closing {
 				failure = err
 			}
 			return
 		}
-		l.mu.Lock()
-		a.sendOff = max(a.sendOff, a.sendHi)
-		l.mu.Unlock()
 	}
 }
 
@@ -123,7 +129,7 @@ func (l *link) work(a *attachment, now time.Time, b *batch) {
 // stops.
 func (l *link) closingWork(a *attachment, b *batch) {
 	switch {
-	case a.sendOff < l.buf.end:
+	case max(a.sendOff, l.buf.acked) < l.buf.end:
 		l.takeData(a, b)
 	case !a.closeSent:
 		a.closeSent = true
@@ -133,19 +139,25 @@ func (l *link) closingWork(a *attachment, b *batch) {
 	}
 }
 
+// takeData fills b with buffered data from where a's peer needs it. That is where a
+// left off, unless acknowledgements (still arriving on a carrier being replaced)
+// passed it: then an offset frame says where the data jumps to, as one does before
+// a carrier's first data.
 func (l *link) takeData(a *attachment, b *batch) {
-	if a.sendOff >= l.buf.end {
+	from := max(a.sendOff, l.buf.acked)
+	if from >= l.buf.end {
 		return
 	}
-	if !a.offsetSent {
-		b.ctl = append(b.ctl, control{typ: frameOffset, a: a.sendOff})
-		a.offsetSent = true
+	if !a.offsetSent || from != a.sendOff {
+		b.ctl = append(b.ctl, control{typ: frameOffset, a: from})
+		a.offsetSent, a.sendOff = true, from
 	}
-	b.data = l.buf.slices(b.data, a.sendOff, maxBatch)
+	b.data = l.buf.slices(b.data, from, maxBatch)
+	l.buf.hold(from)
 	for _, d := range b.data {
 		b.n += len(d)
 	}
-	a.sendHi = a.sendOff + uint64(b.n)
+	a.sendHi = from + uint64(b.n)
 	l.sentMax = max(l.sentMax, a.sendHi)
 }
 

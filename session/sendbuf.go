@@ -16,6 +16,11 @@ type sendBuffer struct {
 	base   uint64 // stream offset of chunks[0][0]
 	acked  uint64 // the peer has every byte before this one
 	end    uint64 // offset after the last byte written
+	// A writer reads chunks without the lock. The peer may acknowledge those bytes
+	// meanwhile (it had them from a carrier before), so the chunks from heldFrom on
+	// stay until the writer is done with them.
+	held     bool
+	heldFrom uint64
 }
 
 func (b *sendBuffer) unacked() int { return int(b.end - b.acked) }
@@ -33,26 +38,43 @@ func (b *sendBuffer) append(p []byte) {
 	}
 }
 
-// ack releases the bytes before offset to, which must not be past end.
+// ack records that the peer has every byte before offset to, which must not be past
+// end, and releases the chunks no one needs any more.
 func (b *sendBuffer) ack(to uint64) {
 	if to <= b.acked {
 		return
 	}
 	b.acked = to
-	for len(b.chunks) > 0 && b.base+chunkSize <= to {
+	b.trim()
+}
+
+// hold keeps the chunks from offset from on until unhold.
+func (b *sendBuffer) hold(from uint64) { b.held, b.heldFrom = true, from }
+
+func (b *sendBuffer) unhold() {
+	b.held = false
+	b.trim()
+}
+
+func (b *sendBuffer) trim() {
+	upTo := b.acked
+	if b.held {
+		upTo = min(upTo, b.heldFrom)
+	}
+	for len(b.chunks) > 0 && b.base+chunkSize <= upTo {
 		chunkPool.Put(b.chunks[0])
 		b.chunks[0] = nil
 		b.chunks = b.chunks[1:]
-		b.base += chunkSize
+		b.base += chunkSize // a chunk goes only when full, so base reaches end at most
 	}
 	if len(b.chunks) == 0 {
 		b.chunks = nil // let the slice's array go too
-		b.base = to    // which is end: a chunk goes only once all of it is acknowledged
 	}
 }
 
 // slices appends to dst the buffered bytes from offset from (at least acked), up to
-// max of them, as slices of the chunks. They stay valid until ack passes them.
+// max of them, as slices of the chunks. They stay valid while held, or until ack
+// passes them.
 func (b *sendBuffer) slices(dst [][]byte, from uint64, max int) [][]byte {
 	for from < b.end && max > 0 {
 		at := int(from - b.base)
