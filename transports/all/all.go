@@ -5,6 +5,7 @@ package all
 import (
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/obfs4"
+	"github.com/umbrella-edge/edge/transports/pt"
 	"github.com/umbrella-edge/edge/transports/tcp"
 	"github.com/umbrella-edge/edge/transports/utls"
 	"github.com/umbrella-edge/edge/transports/websocket"
@@ -16,6 +17,7 @@ func Registry() *transports.Registry {
 	r, err := transports.NewRegistry(
 		tcp.New(),
 		obfs4.New(),
+		pt.New(pt.Config{}), // PT programs found in PATH; see pt.Config
 		utls.New(),
 		webtunnel.New(),
 		websocket.New(),
