@@ -149,10 +149,13 @@ func (f *tcpFlow) run() {
 		case v.blocks():
 			f.kill(killModeOf(v))
 		case v == Intercepted:
-			if clientSide, upSide, err = f.intercept(by.(*MITM), fp); err != nil {
+			cs, us, err := f.intercept(by.(*MITM), fp)
+			if err != nil {
 				c.log.Info("interception failed; resetting the flow", "flow", f.info.String(), "err", err)
 				f.kill(KillReset)
+				break
 			}
+			clientSide, upSide = cs, us
 		default:
 			if _, err := up.Write(fp.data); err == nil {
 				f.c2s.Add(int64(len(fp.data)))

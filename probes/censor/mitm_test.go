@@ -1,0 +1,81 @@
+package censor
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startTLSEcho runs a TLS echo server with a self-signed certificate, as a gateway's
+// TLS listener has, and returns its address and certificate.
+func startTLSEcho(t *testing.T, ip string) (string, *x509.Certificate) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "gateway.example"},
+		DNSNames: []string{"gateway.example"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, NextProtos: []string{"h2", "http/1.1"}}
+	addr := startServer(t, ip, func(conn net.Conn) { echo(tls.Server(conn, cfg)) })
+	return addr, cert
+}
+
+func TestMITMTerminatesTLSWithTheCensorsCA(t *testing.T) {
+	upstream, realCert := startTLSEcho(t, "127.0.0.2")
+	c := startCensor(t, []Route{tcpRoute("gw", "utls", upstream)}, &MITM{Names: []string{"gateway.example"}})
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(c.CACertPEM()) {
+		t.Fatal("CACertPEM is not a PEM certificate")
+	}
+
+	t.Run("a client that trusts the censor's root sees its certificate", func(t *testing.T) {
+		conn := tls.Client(dial(t, listenAddr(t, c, "gw")), &tls.Config{ServerName: "gateway.example", RootCAs: roots, NextProtos: []string{"h2"}})
+		if err := conn.Handshake(); err != nil {
+			t.Fatalf("handshake through the interception: %v", err)
+		}
+		st := conn.ConnectionState()
+		if issuer := st.PeerCertificates[0].Issuer.CommonName; !strings.Contains(issuer, "Censor") {
+			t.Fatalf("certificate issued by %q; want the censor's CA", issuer)
+		}
+		if st.NegotiatedProtocol != "h2" {
+			t.Errorf("ALPN %q; want the server's choice, h2", st.NegotiatedProtocol)
+		}
+		conn.Write([]byte("secret"))
+		got := make([]byte, 6)
+		if _, err := io.ReadFull(conn, got); err != nil || string(got) != "secret" {
+			t.Fatalf("echo through the interception: %q, %v", got, err)
+		}
+		waitDecision(t, c, by("mitm", Intercepted))
+	})
+
+	t.Run("a client that does not trust it fails the handshake", func(t *testing.T) {
+		conn := tls.Client(dial(t, listenAddr(t, c, "gw")), &tls.Config{ServerName: "gateway.example"})
+		if err := conn.Handshake(); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("handshake without the censor's root: %v; want a certificate error", err)
+		}
+	})
+
+	t.Run("names not chosen are left alone", func(t *testing.T) {
+		conn := tls.Client(dial(t, listenAddr(t, c, "gw")), &tls.Config{ServerName: "other.example", InsecureSkipVerify: true})
+		if err := conn.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		if got := conn.ConnectionState().PeerCertificates[0]; !got.Equal(realCert) {
+			t.Fatalf("got a certificate issued by %q; want the server's own", got.Issuer.CommonName)
+		}
+	})
+}
