@@ -1,0 +1,170 @@
+package meek
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// Bridge-line and listener arguments of meek's own; the TLS ones are utls's.
+const (
+	argServerName  = "servername"
+	argFP          = "fp"
+	argURL         = "url"
+	argHost        = "host"
+	argPath        = "path"
+	argTLS         = "tls"
+	argPlainPublic = "plain-public"
+	argMaxSessions = "max-sessions"
+)
+
+// target is where the HTTP requests go inside the TLS connection: the Host header
+// (the real service, which a CDN routes on) and the path.
+type target struct {
+	host string
+	path string
+}
+
+func (t target) url() string { return "https://" + t.host + t.path }
+
+// parseTarget reads url=, or host= and path=, defaulting the host to defaultHost.
+func parseTarget(args transports.Args, defaultHost string) (target, error) {
+	raw, hasURL := args[argURL]
+	if hasURL {
+		for _, k := range []string{argHost, argPath} {
+			if _, ok := args[k]; ok {
+				return target{}, &transports.ArgError{Key: k, Err: fmt.Errorf("give url= or host= and path=, not both")}
+			}
+		}
+		t, err := parseURL(raw)
+		if err != nil {
+			return target{}, &transports.ArgError{Key: argURL, Err: err}
+		}
+		return t, nil
+	}
+	t := target{host: args.Get(argHost, defaultHost), path: args.Get(argPath, "/")}
+	if err := checkHost(t.host); err != nil {
+		return target{}, &transports.ArgError{Key: argHost, Err: err}
+	}
+	if err := checkPath(t.path); err != nil {
+		return target{}, &transports.ArgError{Key: argPath, Err: err}
+	}
+	return t, nil
+}
+
+func parseURL(raw string) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("not a URL: %q", raw)
+	}
+	switch {
+	case u.Scheme != "https":
+		return target{}, fmt.Errorf("want an https:// URL (the carrier is TLS), got %q", raw)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return target{}, fmt.Errorf("want https://HOST/PATH without user, query or fragment, got %q", raw)
+	}
+	t := target{host: u.Host, path: u.EscapedPath()}
+	if t.path == "" {
+		t.path = "/"
+	}
+	if err := checkHost(t.host); err != nil {
+		return target{}, err
+	}
+	if err := checkPath(t.path); err != nil {
+		return target{}, err
+	}
+	return t, nil
+}
+
+// checkHost accepts a DNS name or IP, with an optional port, as a Host header holds.
+func checkHost(h string) error {
+	name := h
+	if host, port, err := net.SplitHostPort(h); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not in 1..65535", port)
+		}
+		name = host
+	}
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("want a host name, got %q", h)
+	}
+	if net.ParseIP(name) != nil {
+		return nil
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return fmt.Errorf("want a host name, got %q", h)
+		}
+	}
+	return nil
+}
+
+// checkPath accepts an absolute path of plain characters, so the client's request
+// line and the server's comparison see the same string.
+func checkPath(p string) error {
+	if !strings.HasPrefix(p, "/") || len(p) > 1024 {
+		return fmt.Errorf("want a path starting with /, got %q", p)
+	}
+	for _, c := range p {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`%?#"\<>^{}|`+"`", c) {
+			return fmt.Errorf("path %q has the character %q; use letters, digits and -._~/", p, c)
+		}
+	}
+	return nil
+}
+
+// Session ids: Tor's meek-client sends base64 of 32 random bytes; any id of 8 to 128
+// characters of base64 (standard or URL alphabet) is accepted.
+const (
+	minSessionID = 8
+	maxSessionID = 128
+)
+
+func validSessionID(id string) bool {
+	if len(id) < minSessionID || len(id) > maxSessionID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("+/=-_", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseWindow reads an X-Session-Window value.
+func parseWindow(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1<<30 || strconv.Itoa(n) != v {
+		return 0, fmt.Errorf("%w: %s %q", ErrProtocol, hdrWindow, v)
+	}
+	return n, nil
+}
+
+// parseEnd reads an X-Session-End value; absent is endNone.
+func parseEnd(v string) (end, error) {
+	switch v {
+	case "":
+		return endNone, nil
+	case "eof":
+		return endEOF, nil
+	case "close":
+		return endClose, nil
+	}
+	return endNone, fmt.Errorf("%w: %s %q", ErrProtocol, hdrEnd, v)
+}
+
+func (e end) String() string {
+	switch e {
+	case endEOF:
+		return "eof"
+	case endClose:
+		return "close"
+	}
+	return ""
+}

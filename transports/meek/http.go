@@ -1,0 +1,237 @@
+package meek
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports/decoy"
+)
+
+// Connection limits, nginx's defaults as the decoy package uses them, so a prober sees
+// one web server: client_header_timeout, keepalive_timeout, client_body_timeout and
+// send_timeout, large_client_header_buffers (8k), client_max_body_size (1m).
+const (
+	headerTimeout = 60 * time.Second
+	idleTimeout   = 75 * time.Second
+	bodyTimeout   = 60 * time.Second
+	writeTimeout  = 60 * time.Second
+	maxHeadBytes  = 8 << 10
+	maxDecoyBody  = 1 << 20
+	lingerTime    = 5 * time.Second
+)
+
+var errHeadTooLarge = errors.New("request head too large")
+
+// serveHTTP answers the requests on one connection in turn: meek's POSTs, and the decoy
+// website for everything else. Behind nginx one connection carries many sessions'
+// requests, so a request that is not meek's is answered on its own and the connection
+// goes on.
+func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
+	br := bufio.NewReaderSize(conn, 16<<10)
+	for first := true; ; first = false {
+		if !l.setBusy(tc, false) {
+			return
+		}
+		wait := idleTimeout
+		if first {
+			wait = headerTimeout
+		}
+		conn.SetReadDeadline(time.Now().Add(wait))
+		head, err := readHead(br)
+		if err != nil {
+			if errors.Is(err, errHeadTooLarge) {
+				decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
+			}
+			return // the peer left, or sent half a request and went silent: nginx closes too
+		}
+		l.setBusy(tc, true)
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		if err != nil {
+			decoy.Serve(conn, withBuffered(head, br), l.decoy) // not HTTP: nginx's 400
+			return
+		}
+		conn.SetReadDeadline(time.Now().Add(bodyTimeout))
+		if !l.serveRequest(conn, br, head, req) {
+			return
+		}
+	}
+}
+
+// readHead reads a request head through its blank line, at most maxHeadBytes. It
+// returns what it read even on error.
+func readHead(br *bufio.Reader) ([]byte, error) {
+	var head []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		head = append(head, line...)
+		if len(head) > maxHeadBytes {
+			return head, errHeadTooLarge
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err != nil:
+			return head, err
+		case len(head) > len(line) && (string(line) == "\r\n" || string(line) == "\n"):
+			return head, nil
+		}
+	}
+}
+
+// withBuffered returns head and whatever br already holds after it: all that was read
+// from the connection, for decoy.Serve to start from.
+func withBuffered(head []byte, br *bufio.Reader) []byte {
+	rest, _ := br.Peek(br.Buffered())
+	return append(head, rest...)
+}
+
+// meekRequest is what a meek POST says besides its body.
+type meekRequest struct {
+	id     string
+	window int
+	end    end
+	length int
+}
+
+// parseMeekRequest reports whether req is a meek POST to path, and reads its headers.
+func parseMeekRequest(req *http.Request, path string) (meekRequest, bool) {
+	if req.Method != http.MethodPost || req.URL.Path != path || !req.ProtoAtLeast(1, 1) {
+		return meekRequest{}, false
+	}
+	if len(req.TransferEncoding) > 0 || req.ContentLength < 0 || req.ContentLength > maxRequestBody {
+		return meekRequest{}, false
+	}
+	id := req.Header.Get(hdrSessionID)
+	if !validSessionID(id) {
+		return meekRequest{}, false
+	}
+	window, err := parseWindow(req.Header.Get(hdrWindow))
+	if err != nil {
+		return meekRequest{}, false
+	}
+	e, err := parseEnd(req.Header.Get(hdrEnd))
+	if err != nil {
+		return meekRequest{}, false
+	}
+	return meekRequest{id: id, window: window, end: e, length: int(req.ContentLength)}, true
+}
+
+// buffers are one request's body and response, pooled: a front keeps many idle
+// connections open, and they should not each hold 200 KiB.
+type buffers struct {
+	body [maxRequestBody]byte  // upstream bytes of the request
+	down [maxResponseBody]byte // downstream bytes for the response
+	resp []byte                // the response
+}
+
+var bufferPool = sync.Pool{New: func() any { return &buffers{resp: make([]byte, 0, 512+maxResponseBody)} }}
+
+// serveRequest answers one request and reports whether the connection goes on.
+func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, req *http.Request) bool {
+	mr, ok := parseMeekRequest(req, l.path)
+	if !ok {
+		return l.serveOther(conn, br, head, req)
+	}
+	bufs := bufferPool.Get().(*buffers)
+	defer bufferPool.Put(bufs)
+	body := bufs.body[:mr.length]
+	if _, err := io.ReadFull(br, body); err != nil {
+		return false
+	}
+	resp, ok := l.exchange(conn.RemoteAddr(), mr, body, bufs)
+	if !ok {
+		return l.decoyOnce(conn, append(head, body...))
+	}
+	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := conn.Write(resp); err != nil {
+		return false
+	}
+	return !req.Close
+}
+
+// serveOther answers a request that is not meek's with the decoy website.
+func (l *listener) serveOther(conn net.Conn, br *bufio.Reader, head []byte, req *http.Request) bool {
+	if len(req.TransferEncoding) > 0 || req.ContentLength > maxDecoyBody || req.ProtoAtLeast(1, 1) && req.Host == "" {
+		// Bodies of unknown or large size, and broken requests: the decoy takes the
+		// rest of the connection.
+		decoy.Serve(conn, withBuffered(head, br), l.decoy)
+		return false
+	}
+	body := make([]byte, req.ContentLength)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return false
+	}
+	return l.decoyOnce(conn, append(head, body...))
+}
+
+// decoyOnce answers the one request in raw with the decoy website, and reports whether
+// the connection goes on (the decoy keeps it alive as nginx would).
+func (l *listener) decoyOnce(conn net.Conn, raw []byte) bool {
+	one := &oneRequestConn{Conn: conn}
+	decoy.Serve(one, raw, l.decoy)
+	if one.closes {
+		linger(conn)
+		return false
+	}
+	return true
+}
+
+// oneRequestConn lets decoy.Serve answer one request on a connection that goes on
+// carrying other requests: the request is all in Serve's prefix, so reads end at
+// once; Close leaves the connection open; and the response head is watched for
+// "Connection: close", the decoy's way of ending the conversation.
+type oneRequestConn struct {
+	net.Conn
+	head     []byte
+	headDone bool
+	closes   bool
+}
+
+func (c *oneRequestConn) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (c *oneRequestConn) Close() error { return nil }
+
+func (c *oneRequestConn) Write(p []byte) (int, error) {
+	if !c.headDone {
+		c.head = append(c.head, p[:min(len(p), maxHeadBytes-len(c.head))]...)
+		i := bytes.Index(c.head, []byte("\r\n\r\n"))
+		if i >= 0 || len(c.head) >= maxHeadBytes {
+			c.headDone = true
+			if i >= 0 {
+				c.closes = bytes.Contains(c.head[:i+2], []byte("\r\nConnection: close\r\n"))
+			}
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// linger closes a connection as nginx's lingering close does: stop sending, then read
+// what the peer still sends for a while, so the kernel does not answer it with a reset
+// that could destroy the last response.
+func linger(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, conn, maxDecoyBody)
+}
+
+// appendResponse appends a meek response, in nginx's header order and spelling.
+func appendResponse(b, body []byte, window int, e end) []byte {
+	b = append(b, "HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: "...)
+	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+	b = fmt.Appendf(b, "\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\nConnection: keep-alive\r\n%s: %d\r\n",
+		len(body), hdrWindow, window)
+	if e != endNone {
+		b = fmt.Appendf(b, "%s: %s\r\n", hdrEnd, e)
+	}
+	b = append(b, "\r\n"...)
+	return append(b, body...)
+}

@@ -1,0 +1,128 @@
+// Package meek is the meek transport: the session's bytes ride in the bodies of HTTP
+// POSTs and their responses, so it passes any CDN or reverse proxy, with domain
+// fronting. It is slower than the streaming transports; it is not an HTTP library.
+package meek
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+)
+
+// Name is the transport's name in bridge lines.
+const Name = "meek"
+
+// The protocol, after Tor's meek (meek-client, meek-server, lyrebird's meek_lite):
+//
+// The client opens one TLS connection to the front (the bridge address, SNI from
+// servername=) and sends, one at a time, HTTP/1.1 requests
+//
+//	POST <path> HTTP/1.1
+//	Host: <the real service: url= or host=>
+//	X-Session-Id: <random, one per carrier connection>
+//	X-Session-Window: <bytes the client can take in the response>
+//	X-Session-End: eof|close            (only when the client has finished)
+//	Content-Length: <0..64 KiB of upstream bytes>
+//
+// and the server answers each with 200, the same X-Session-Window and X-Session-End
+// headers for its own side, and up to the client's window of downstream bytes. The
+// windows keep both sides' buffers bounded without ever holding a request: a peer
+// whose buffer is full still polls, and still gets the other direction's bytes.
+// X-Session-End carries half-close and close, which Tor's meek lacks; "close" is the
+// last request or response of a session. Anything else sent to the server (another
+// path or method, a bad header, an unknown session without data, a peer the gateway
+// rejects) gets the decoy website.
+const (
+	hdrSessionID = "X-Session-Id"
+	hdrWindow    = "X-Session-Window"
+	hdrEnd       = "X-Session-End"
+)
+
+const (
+	// maxRequestBody bounds upstream bytes per request: 64 KiB, meek-server's
+	// maxPayloadLength.
+	maxRequestBody = 64 << 10
+	// maxResponseBody bounds downstream bytes per response. Downstream is what a
+	// messenger mostly receives, so responses carry more than requests.
+	maxResponseBody = 128 << 10
+	// queueSize bounds each direction's buffer on each side.
+	queueSize = 256 << 10
+
+	// Poll timing, as Tor's meek-client: poll again at once while data flows, else
+	// wait 100 ms, growing ×1.5 up to 5 s.
+	initialPollDelay = 100 * time.Millisecond
+	maxPollDelay     = 5 * time.Second
+
+	// pollHold is how long the server holds an empty poll when it has nothing to
+	// send, so a message that becomes ready meanwhile goes out at once instead of
+	// waiting for the next poll. It also delays the client's next upstream bytes by
+	// up to as much (requests are sequential), hence short.
+	pollHold = 100 * time.Millisecond
+	// turnaround is how long the server waits for an answer to a request that
+	// carried data, as meek-server's turnaroundTimeout: an immediate reply (an
+	// acknowledgement) then rides in this response instead of the next.
+	turnaround = 10 * time.Millisecond
+	// firstHold bounds how long the first response of a session waits for the
+	// gateway to accept (write) or reject the peer, so a rejected peer gets the
+	// decoy website, not an empty 200. It stays under CDN and nginx read timeouts.
+	firstHold = 15 * time.Second
+	// sessionExpiry ends a server session with no request for this long, as
+	// meek-server's maxSessionStaleness.
+	sessionExpiry = 120 * time.Second
+)
+
+// Errors a caller can branch on.
+var (
+	// ErrHTTP2 is returned by Dial when the front chose HTTP/2; meek speaks HTTP/1.1.
+	ErrHTTP2 = errors.New("the front chose HTTP/2 for this site; meek needs HTTP/1.1 (switch http2 off there)")
+	// ErrSessionGone is returned when the server answered a poll with something other
+	// than 200: it expired the session, refused it, or restarted.
+	ErrSessionGone = errors.New("the server does not know the meek session")
+	// ErrPeerClosed is returned by Write once the peer closed the session.
+	ErrPeerClosed = errors.New("meek: the peer closed the session")
+	// ErrExpired is returned on the server side of a session whose client sent
+	// nothing for sessionExpiry.
+	ErrExpired = errors.New("meek: session expired: no request from the client for 120s")
+	// ErrProtocol is wrapped when the peer broke the protocol (a bad header, more
+	// bytes than the window allowed).
+	ErrProtocol = errors.New("meek protocol violation")
+
+	errWindowExceeded = fmt.Errorf("%w: more bytes than the window allowed", ErrProtocol)
+)
+
+type transport struct{}
+
+// New returns the meek transport.
+//
+// Client arguments: servername= (TLS SNI, the front's name; required when the bridge
+// address is an IP), url=https://HOST/PATH or host= and path= (the HTTP Host, the real
+// service, and the path; default the server name and /), fp= and frag= as for utls.
+//
+// Listener arguments: tls=true (default: the gateway is the front and terminates TLS,
+// with cert= and key=, or servername= for a self-signed certificate) or tls=false
+// (plain HTTP for a front such as nginx or a CDN; servername= then names the front,
+// and the listen address must be loopback unless plain-public=true); url= or host= and
+// path= as for the client (path is served, all three go into bridge lines);
+// max-sessions= (default 1024); fp= is only copied into bridge lines.
+func New() transports.Transport { return transport{} }
+
+func (transport) Name() string { return Name }
+
+func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+	d, err := newDialer(addr, args)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	return d, nil
+}
+
+func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+	l, err := listen(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+	}
+	return l, nil
+}
