@@ -25,6 +25,7 @@ func commands() []command {
 	return []command{
 		{"gateway", "run an edge gateway from a YAML config", runGateway},
 		{"client", "run the client and its local proxies (SOCKS5, HTTP CONNECT, forwards)", runClient},
+		{"tor-pt", "run as a Tor pluggable transport, so Tor's bridges use umbrella's transports", runTorPT},
 		{"keygen", "generate a gateway identity key and a bridge secret", runKeygen},
 		{"bridges", "print the bridge lines of a gateway configuration (optionally as QR codes)", runBridges},
 		{"demo", "run a gateway, a backend and two chatting clients on loopback", runDemo},
