@@ -1,0 +1,239 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestProgressShowsAOneDirectionFreeze freezes one direction of the carrier after
+// 16 KiB, silently, while the client streams into an echo: the client's Progress must
+// show data waiting and a ping unanswered, its buffer must stop at its bound, and a
+// resume over a good carrier (replacing the half-dead one) must deliver everything.
+func TestProgressShowsAOneDirectionFreeze(t *testing.T) {
+	const limit = 64 << 10
+	const size = 1 << 20
+	cases := []struct {
+		name          string
+		freezeGateway bool // freeze gateway-to-client (as in Russia), else client-to-gateway
+	}{
+		{"gateway to client frozen", true},
+		{"client to gateway frozen", false},
+	}
+	for _, c := range carriers {
+		for _, tc := range cases {
+			t.Run(c.name+"/"+tc.name, func(t *testing.T) {
+				checkGoroutines(t)
+				cc, sc := resumableConfigs()
+				cc.ResumeBuffer, sc.ResumeBuffer = limit, limit
+				cconn, sconn := c.pair(t)
+				var fz *freezeConn
+				if tc.freezeGateway {
+					fz = &freezeConn{Conn: sconn, limit: 16 << 10}
+					sconn = fz
+				} else {
+					fz = &freezeConn{Conn: cconn, limit: 16 << 10}
+					cconn = fz
+				}
+				client, server := pairUp(t, cconn, sconn, cc, sc)
+				go serveTest(server)
+				clientCarrier, gatewayCarrier := client.CarrierDone(), server.CarrierDone()
+				errc := make(chan error, 1)
+				go func() { errc <- echoOnce(client, size) }()
+
+				waitFor(t, "the client to see the freeze", func() bool {
+					p := client.Progress()
+					if p.Unacked > limit {
+						t.Fatalf("%d bytes unacknowledged, above the %d-byte bound", p.Unacked, limit)
+					}
+					return fz.frozen() && p.PingOutstanding && p.Unacked == limit
+				})
+				if tc.freezeGateway {
+					// The gateway has all of it and said so; the client never heard.
+					waitFor(t, "the gateway to acknowledge all it received", func() bool {
+						recvd, _ := server.link.offsets()
+						_, written := client.link.offsets()
+						server.link.mu.Lock()
+						defer server.link.mu.Unlock()
+						return recvd == written && server.link.cur != nil && server.link.cur.ackSent == recvd
+					})
+				}
+				p := client.Progress()
+				if !p.PingOutstanding || p.Unacked != limit || p.LastProgress.IsZero() {
+					t.Errorf("Progress() = %+v, want a full buffer and a ping outstanding", p)
+				}
+				client.link.mu.Lock()
+				held := len(client.link.buf.chunks) * chunkSize
+				client.link.mu.Unlock()
+				if held > limit+chunkSize {
+					t.Errorf("the client's buffer holds %d bytes of chunks for a %d-byte bound", held, limit)
+				}
+
+				c2, s2 := c.pair(t)
+				if cerr, serr := resumeOnce(t, client, c2, s2, cc, sc); cerr != nil || serr != nil {
+					t.Fatalf("resume: client error %v, gateway error %v", cerr, serr)
+				}
+				for who, ch := range map[string]<-chan struct{}{"client": clientCarrier, "gateway": gatewayCarrier} {
+					select {
+					case <-ch:
+					default:
+						t.Errorf("the %s's frozen carrier is still attached after the resume", who)
+					}
+				}
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// TestDetachedGatewaySessionWaitsForTheGracePeriod: a gateway session whose carrier
+// dies keeps its streams, shows as detached, and ends when the grace period passes.
+func TestDetachedGatewaySessionWaitsForTheGracePeriod(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := resumableConfigs()
+	sc.ResumeGrace = time.Second
+	cconn, sconn := carriers[1].pair(t)
+	client, server := pairUp(t, cconn, sconn, cc, sc)
+	go serveTest(server)
+	conn, err := client.OpenStream(context.Background(), "hold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gatewayCarrier := server.CarrierDone()
+	cut := time.Now() // the grace period starts after this
+	cconn.Close()     // the network goes; the client's session would resume, if asked
+	<-gatewayCarrier
+	select {
+	case <-server.Done():
+		// Only an end well inside the grace period is wrong; a machine too busy to
+		// get here in time proves nothing either way.
+		if time.Since(cut) < sc.ResumeGrace {
+			t.Fatal("the gateway session ended with its carrier, before its grace period")
+		}
+	default:
+		if n := sc.Sessions.Detached(); n != 1 {
+			t.Errorf("Detached() = %d with the carrier gone, want 1", n)
+		}
+		if n := server.NumStreams(); n != 1 {
+			t.Errorf("detached gateway session has %d streams, want its 1", n)
+		}
+	}
+	waitDone(t, "gateway", server)
+	if !errors.Is(server.Err(), ErrClosed) {
+		t.Errorf("gateway session ended with %v, want ErrClosed (grace period over)", server.Err())
+	}
+	if n := sc.Sessions.Len(); n != 0 {
+		t.Errorf("Len() = %d after the session ended, want 0", n)
+	}
+	if _, err := sc.Store.Get(context.Background(), server.ID()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("store still has the ended session: %v", err)
+	}
+}
+
+// TestCloseTellsThePeer: Close on either side ends both sessions at once, even
+// resumable ones that would otherwise wait for a resume.
+func TestCloseTellsThePeer(t *testing.T) {
+	for _, closer := range []string{"client", "gateway"} {
+		for _, c := range carriers {
+			t.Run(c.name+"/"+closer, func(t *testing.T) {
+				checkGoroutines(t)
+				cc, sc := resumableConfigs()
+				cconn, sconn := c.pair(t)
+				client, server := pairUp(t, cconn, sconn, cc, sc)
+				go serveTest(server)
+				if err := echoOnce(client, 1000); err != nil {
+					t.Fatal(err)
+				}
+				closing, other := client, server
+				if closer == "gateway" {
+					closing, other = server, client
+				}
+				closing.Close()
+				waitDone(t, "the other side's", other)
+				if !errors.Is(other.Err(), ErrClosed) {
+					t.Errorf("the other side ended with %v, want ErrClosed", other.Err())
+				}
+				if n := sc.Sessions.Len(); n != 0 {
+					t.Errorf("registry holds %d sessions after Close, want 0", n)
+				}
+			})
+		}
+	}
+}
+
+// TestDrainEndsDetachedSessions: a draining gateway ends detached sessions at once,
+// and ends attached ones when their carrier dies instead of waiting.
+func TestDrainEndsDetachedSessions(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := resumableConfigs()
+	var clients, servers []*Session
+	var conns []net.Conn
+	for range 2 {
+		cconn, sconn := carriers[1].pair(t)
+		client, server := pairUp(t, cconn, sconn, cc, sc)
+		clients, servers, conns = append(clients, client), append(servers, server), append(conns, cconn)
+	}
+	gatewayCarrier := servers[0].CarrierDone()
+	conns[0].Close()
+	<-gatewayCarrier
+	sc.Sessions.Drain()
+	waitDone(t, "detached gateway", servers[0])
+	select {
+	case <-servers[1].Done():
+		t.Fatal("Drain ended a session that still had its carrier")
+	default:
+	}
+	conns[1].Close()
+	waitDone(t, "gateway whose carrier died while draining", servers[1])
+}
+
+// TestTamperedRecordDropsOnlyTheCarrier: a record that fails authentication is what
+// a censor injecting bytes produces; it costs a resumable session its carrier, not
+// its life, and the session resumes.
+func TestTamperedRecordDropsOnlyTheCarrier(t *testing.T) {
+	for _, c := range carriers {
+		t.Run(c.name, func(t *testing.T) {
+			checkGoroutines(t)
+			cc, sc := resumableConfigs()
+			cconn, sconn := c.pair(t)
+			fc := &flipConn{Conn: sconn}
+			client, server := pairUp(t, cconn, fc, cc, sc)
+			go serveTest(server)
+			carrierDone := client.CarrierDone()
+			fc.armed.Store(true)
+			errc := make(chan error, 1)
+			go func() { errc <- echoOnce(client, 1000) }()
+			<-carrierDone
+			c2, s2 := c.pair(t)
+			if cerr, serr := resumeOnce(t, client, c2, s2, cc, sc); cerr != nil || serr != nil {
+				t.Fatalf("resume: client error %v, gateway error %v", cerr, serr)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestSessionWithoutTicketEndsWithItsCarrier: a gateway that keeps no sessions issues
+// no ticket, so both ends end with the carrier, and Resume says the session is gone.
+func TestSessionWithoutTicketEndsWithItsCarrier(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := testConfigs()
+	cconn, sconn := carriers[1].pair(t)
+	client, server := pairUp(t, cconn, sconn, cc, sc)
+	cconn.Close()
+	waitDone(t, "client", client)
+	waitDone(t, "gateway", server)
+	c2, s2 := carriers[1].pair(t)
+	defer c2.Close()
+	defer s2.Close()
+	if err := client.Resume(context.Background(), c2, cc); !errors.Is(err, ErrClosed) {
+		t.Errorf("Resume of an ended session: %v, want ErrClosed", err)
+	}
+}
