@@ -40,22 +40,43 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 
 	hctx, cancel := context.WithTimeout(ctx, policy.HandshakeTimeout)
 	sess, err := session.Server(hctx, conn, &session.ServerConfig{
-		Identity:   g.cfg.Identity,
-		Secrets:    policy.Secrets,
-		Endpoint:   l.bridge.Endpoint(),
-		Replay:     g.replay,
-		Store:      g.store,
-		MaxStreams: policy.MaxStreams,
+		Identity:     g.cfg.Identity,
+		Secrets:      policy.Secrets,
+		Endpoint:     l.bridge.Endpoint(),
+		Replay:       g.replay,
+		Store:        g.store,
+		Sessions:     g.live,
+		ResumeGrace:  policy.ResumeGrace,
+		ResumeBuffer: policy.ResumeBuffer,
+		MaxStreams:   policy.MaxStreams,
 	})
 	cancel()
 	<-g.handshake
-	if err != nil {
+	switch {
+	case errors.Is(err, session.ErrResumed):
+		// The session's own goroutine, from its first carrier, serves its streams.
+		g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
+		g.metrics.resumes.WithLabelValues("ok").Inc()
+		id := sess.ID()
+		log.Info("session resumed", "session", shortID(id[:]))
+		return
+	case errors.Is(err, session.ErrResumeRejected):
+		// The client was told, signed, that its session is gone; it opens a new one.
+		g.metrics.handshakes.WithLabelValues(l.name, "failed", "resume").Inc()
+		g.metrics.resumes.WithLabelValues("rejected").Inc()
+		log.Debug("resume rejected", "err", err)
+		conn.Close()
+		return
+	case err != nil:
 		reason, consumed := "error", []byte(nil)
 		var he *session.HelloError
 		if errors.As(err, &he) {
 			reason, consumed = he.Reason, he.Consumed
 		}
 		g.metrics.handshakes.WithLabelValues(l.name, "failed", reason).Inc()
+		if reason == "ticket" {
+			g.metrics.resumes.WithLabelValues("rejected").Inc()
+		}
 		log.Debug("handshake failed", "reason", reason)
 		g.reject(conn, consumed, accepted, policy.HandshakeTimeout)
 		return

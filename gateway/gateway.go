@@ -50,8 +50,14 @@ type Config struct {
 	// BackendDialTimeout bounds connecting to a backend service; 0 means 5 s.
 	BackendDialTimeout time.Duration
 	// DrainTimeout is how long Serve waits for sessions to end after its context is
-	// done before it closes them; 0 means 30 s.
+	// done before it closes them; 0 means 30 s. Detached sessions end at once.
 	DrainTimeout time.Duration
+	// ResumeGrace is how long a session whose carrier died keeps its streams and
+	// backend connections, waiting for the client to resume it; 0 means 2 min.
+	ResumeGrace time.Duration
+	// ResumeBuffer bounds each session's bytes sent and not yet acknowledged by the
+	// client (what a resume sends again); 0 means 4 MiB.
+	ResumeBuffer int
 
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
@@ -78,6 +84,7 @@ type Gateway struct {
 	metrics *metrics
 	replay  session.ReplayCache
 	store   session.Store
+	live    *session.Registry // sessions a resume hello may re-attach
 
 	listeners []*listener
 	handshake chan struct{} // semaphore of handshakes in progress
@@ -102,12 +109,14 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	live := session.NewRegistry()
 	g := &Gateway{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		metrics:   newMetrics(),
+		metrics:   newMetrics(live),
 		replay:    session.NewReplayCache(0),
 		store:     session.NewMemoryStore(),
+		live:      live,
 		handshake: make(chan struct{}, cfg.MaxHandshakes),
 		sessions:  make(map[*session.Session]struct{}),
 	}
@@ -116,6 +125,8 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		MaxSessions:      cfg.MaxSessions,
 		MaxStreams:       cfg.MaxStreams,
+		ResumeGrace:      cfg.ResumeGrace,
+		ResumeBuffer:     cfg.ResumeBuffer,
 	})
 	for i, lc := range cfg.Listeners {
 		l, err := g.bind(ctx, lc)
@@ -146,6 +157,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 30 * time.Second
+	}
+	if c.ResumeGrace <= 0 {
+		c.ResumeGrace = session.DefaultResumeGrace
+	}
+	if c.ResumeBuffer <= 0 {
+		c.ResumeBuffer = session.DefaultResumeBuffer
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -207,10 +224,12 @@ type Policy struct {
 	HandshakeTimeout time.Duration
 	MaxSessions      int
 	MaxStreams       int
+	ResumeGrace      time.Duration
+	ResumeBuffer     int
 }
 
-// Reload replaces the policy for carriers accepted from now on. Established sessions
-// keep theirs.
+// Reload replaces the policy for carriers accepted from now on; a zero limit keeps
+// the current one. Established sessions keep theirs.
 func (g *Gateway) Reload(p Policy) error {
 	if len(p.Secrets) == 0 {
 		return errors.New("gateway: reload: no bridge secret")
@@ -224,6 +243,12 @@ func (g *Gateway) Reload(p Policy) error {
 	}
 	if p.MaxStreams <= 0 {
 		p.MaxStreams = cur.MaxStreams
+	}
+	if p.ResumeGrace <= 0 {
+		p.ResumeGrace = cur.ResumeGrace
+	}
+	if p.ResumeBuffer <= 0 {
+		p.ResumeBuffer = cur.ResumeBuffer
 	}
 	g.policy.Store(&p)
 	return nil
@@ -274,7 +299,8 @@ func (g *Gateway) AdminHandler() http.Handler {
 }
 
 // Serve accepts carriers on every listener until ctx is done, then stops accepting,
-// waits up to DrainTimeout for established sessions to end, and closes the rest.
+// ends detached sessions (no resume can reach them any more), waits up to
+// DrainTimeout for the others to end, and closes the rest.
 func (g *Gateway) Serve(ctx context.Context) error {
 	acceptErr := make(chan error, len(g.listeners))
 	var loops sync.WaitGroup
@@ -292,6 +318,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	g.mu.Unlock()
 	g.closeListeners()
 	loops.Wait() // no connection goroutine starts after this
+	g.live.Drain()
 	g.log.Info("draining", "sessions", n, "timeout", g.cfg.DrainTimeout)
 
 	drained := make(chan struct{})

@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/umbrella-edge/edge/session"
 )
 
 // metrics are one gateway's Prometheus series, in a registry of its own (no global
@@ -16,9 +18,11 @@ type metrics struct {
 	handshakes *prometheus.CounterVec // transport, result, reason
 	streams    *prometheus.CounterVec // service, result
 	bytes      *prometheus.CounterVec // transport, direction
+	resumes    *prometheus.CounterVec // result
 }
 
-func newMetrics() *metrics {
+// newMetrics registers the gateway's series; live gives the detached-sessions gauge.
+func newMetrics(live *session.Registry) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -37,8 +41,16 @@ func newMetrics() *metrics {
 			Name: "umbrella_gateway_bytes_total",
 			Help: "Stream payload bytes by transport and direction (up: client to backend, down: backend to client).",
 		}, []string{"transport", "direction"}),
+		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "umbrella_gateway_resumes_total",
+			Help: "Resume hellos by result: ok (re-attached), rejected (session gone, or a bad or spent ticket).",
+		}, []string{"result"}),
 	}
-	m.registry.MustRegister(m.sessions, m.handshakes, m.streams, m.bytes,
+	detached := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "umbrella_gateway_detached_sessions",
+		Help: "Sessions whose carrier died, kept with their backend connections until resumed or their grace period ends.",
+	}, func() float64 { return float64(live.Detached()) })
+	m.registry.MustRegister(m.sessions, m.handshakes, m.streams, m.bytes, m.resumes, detached,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
