@@ -105,14 +105,7 @@ func IsUpgrade(h http.Header) bool {
 	return HasToken(h, "Connection", "upgrade") && HasToken(h, "Upgrade", "websocket")
 }
 
-// looksLikeHTTP reports whether the first bytes on a TLS port are a plain-HTTP request,
-// which nginx answers with its "plain HTTP request was sent to HTTPS port" page; the
-// prefixes are the ones OpenSSL and crypto/tls recognise.
-func looksLikeHTTP(first []byte) bool {
-	for _, p := range []string{"GET /", "HEAD ", "POST ", "PUT /", "OPTIO"} {
-		if bytes.HasPrefix(first, []byte(p)) {
-			return true
-		}
-	}
-	return false
-}
+// startsTLS reports whether b can begin a TLS connection, as nginx tells them apart
+// (ngx_http_ssl_handshake): a handshake record (0x16), or an SSLv2-style hello with
+// the high bit set.
+func startsTLS(b byte) bool { return b == 0x16 || b&0x80 != 0 }

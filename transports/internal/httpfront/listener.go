@@ -206,12 +206,15 @@ func (l *Listener) handshake(raw net.Conn) (net.Conn, bool) {
 	if l.cfg.TLS == nil {
 		return raw, true
 	}
-	first := make([]byte, 5) // a TLS record header
+	first := make([]byte, 1)
 	if _, err := io.ReadFull(raw, first); err != nil {
 		raw.Close()
 		return nil, false
 	}
-	if looksLikeHTTP(first) {
+	if !startsTLS(first[0]) {
+		// nginx decides on the first byte too: what is not TLS is read as HTTP, so a
+		// request gets its "plain HTTP request was sent to HTTPS port" page and
+		// anything else its 400 Bad Request.
 		decoy.Serve(raw, first, decoy.PlainHTTPOnTLSPort())
 		return nil, false
 	}

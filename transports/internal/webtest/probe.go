@@ -1,0 +1,197 @@
+package webtest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/internal/relay"
+)
+
+// hangGuard only keeps a probe of a broken server from hanging the test.
+const hangGuard = 30 * time.Second
+
+// Reply is what a prober got back for one probe, minus what differs between two runs
+// of the same server (the Date).
+type Reply struct {
+	// Status is the response's status line, or "" when no HTTP response came.
+	Status string
+	// Header lists the response's fields in order as "Name: value", Date's value
+	// left out.
+	Header []string
+	Body   string
+	// Other counts the bytes received that were not an HTTP response (TLS records).
+	Other int
+}
+
+func (r Reply) String() string {
+	if r.Status == "" {
+		return fmt.Sprintf("no HTTP response (%d other bytes)", r.Other)
+	}
+	return fmt.Sprintf("%s\n%s\n\n%.200q", r.Status, strings.Join(r.Header, "\n"), r.Body)
+}
+
+// Probe sends request over TLS to addr with serverName as SNI, offering only
+// http/1.1 as curl --http1.1 does, and reads one response.
+func Probe(t testing.TB, addr, serverName, request string) Reply {
+	t.Helper()
+	raw, err := net.DialTimeout("tcp", addr, hangGuard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(hangGuard))
+	c := tls.Client(raw, &tls.Config{ServerName: serverName, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err := c.Handshake(); err != nil {
+		t.Fatalf("TLS handshake with %s as %s: %v", addr, serverName, err)
+	}
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	method, _, _ := strings.Cut(request, " ")
+	return readReply(t, c, method)
+}
+
+// ProbeRaw sends payload on a bare TCP connection to addr and reads what comes back
+// until the server closes.
+func ProbeRaw(t testing.TB, addr string, payload []byte) Reply {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, hangGuard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(hangGuard))
+	if _, err := c.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	return readReply(t, c, http.MethodGet)
+}
+
+// readReply reads one HTTP response to a request with method from c, or counts what
+// else came until c closed.
+func readReply(t testing.TB, c net.Conn, method string) Reply {
+	t.Helper()
+	br := bufio.NewReader(c)
+	if start, _ := br.Peek(5); string(start) != "HTTP/" {
+		n, err := io.Copy(io.Discard, br)
+		if isTimeout(err) {
+			t.Fatalf("server neither answered nor closed within %v", hangGuard)
+		}
+		return Reply{Other: int(n)}
+	}
+	var head bytes.Buffer
+	resp, err := http.ReadResponse(bufio.NewReader(io.TeeReader(br, &head)), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading an HTTP response: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the response body: %v", err)
+	}
+	r := Reply{Body: string(body)}
+	for i, line := range strings.Split(strings.SplitN(head.String(), "\r\n\r\n", 2)[0], "\r\n") {
+		switch {
+		case i == 0:
+			r.Status = line
+		case strings.HasPrefix(line, "Date: "):
+			r.Header = append(r.Header, "Date:")
+		default:
+			r.Header = append(r.Header, line)
+		}
+	}
+	return r
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+// RandomBytes returns n random bytes that start like neither a TLS record nor an HTTP
+// request, so they test what a server does with garbage.
+func RandomBytes(n int) []byte {
+	b := make([]byte, n)
+	for {
+		rand.Read(b)
+		if b[0] != 0x16 && (b[0] < 'A' || b[0] > 'Z') {
+			return b
+		}
+	}
+}
+
+// Recorder is a TCP relay in front of a server that keeps what clients sent through
+// it, so a test can replay a real client's first flight as a censor would.
+type Recorder struct {
+	Addr string
+	mu   sync.Mutex
+	sent []byte
+}
+
+// Record starts a relay to target on loopback; it stops when the test ends.
+func Record(t testing.TB, target string) *Recorder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Recorder{Addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		r.mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		r.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			conns = append(conns, c, up)
+			r.mu.Unlock()
+			wg.Go(func() { relay.Splice(&recordingConn{Conn: c, r: r}, up, nil, nil) })
+		}
+	})
+	return r
+}
+
+// Sent returns the bytes clients sent so far.
+func (r *Recorder) Sent() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.sent)
+}
+
+type recordingConn struct {
+	net.Conn
+	r *Recorder
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.r.mu.Lock()
+	c.r.sent = append(c.r.sent, p[:n]...)
+	c.r.mu.Unlock()
+	return n, err
+}

@@ -1,0 +1,164 @@
+package webtunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/internal/webtest"
+)
+
+func get(path, extra string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: " + testServerName + "\r\n" + webtest.BrowserHeaders + extra + "\r\n"
+}
+
+const upgradeHeaders = "Connection: upgrade\r\nUpgrade: websocket\r\n"
+
+// replayFirstFlight dials ln through a recording relay as a real client, then
+// returns the bytes the client sent, for a censor's replay.
+func replayFirstFlight(t *testing.T, addr string, a *webtest.AcceptCounter) []byte {
+	before := a.Count()
+	rec := webtest.Record(t, addr)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := dialerTo(t, rec.Addr).Dial(ctx)
+	if err != nil {
+		t.Fatalf("dialing through the recorder: %v", err)
+	}
+	c.Write([]byte("the session's first message"))
+	c.Close()
+	a.WaitFor(t, before+1)
+	// The relay copies as it goes; wait until the request line and the message went
+	// through it (the record only grows).
+	for deadline := time.Now().Add(30 * time.Second); len(rec.Sent()) < 600 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return rec.Sent()
+}
+
+func TestProbersOfItsOwnFrontSeeWhatNginxShows(t *testing.T) {
+	site := webtest.Site(t)
+	h, err := decoy.NewHandler(site, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.2:0", Args: transports.Args{argURL: testURL}, Decoy: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := webtest.Accepted(t, ln)
+	gw, ref := ln.Addr().String(), webtest.ReferenceNginx(t, site, testServerName)
+
+	for _, p := range []struct{ name, request string }{
+		{"browser visit", get("/", "")},
+		{"another page", get("/about.html", "")},
+		{"missing page", get("/wp-login.php", "")},
+		{"secret path without the upgrade", get(testPath, "")},
+		{"upgrade to another path", get("/chat", upgradeHeaders)},
+		{"upgrade with only one of the headers", get(testPath, "Upgrade: websocket\r\n")},
+		{"upgrade that is not to websocket", get(testPath, "Connection: upgrade\r\nUpgrade: h2c\r\n")},
+		{"HEAD of the secret path", "HEAD " + testPath + " HTTP/1.1\r\nHost: " + testServerName + "\r\n" + upgradeHeaders + "\r\n"},
+		{"POST to an existing page", "POST / HTTP/1.1\r\nHost: " + testServerName + "\r\nContent-Length: 0\r\n\r\n"},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			got, want := webtest.Probe(t, gw, testServerName, p.request), webtest.Probe(t, ref, testServerName, p.request)
+			if got.Status != want.Status || got.Body != want.Body || !slices.Equal(got.Header, want.Header) {
+				t.Fatalf("the gateway answered\n%s\n\nnginx answers\n%s", got, want)
+			}
+		})
+	}
+	t.Run("plain HTTP on the TLS port", func(t *testing.T) {
+		req := []byte(get("/", ""))
+		got, want := webtest.ProbeRaw(t, gw, req), webtest.ProbeRaw(t, ref, req)
+		if got.Status != want.Status || got.Body != want.Body {
+			t.Fatalf("the gateway answered\n%s\n\nnginx answers\n%s", got, want)
+		}
+	})
+	t.Run("random bytes", func(t *testing.T) {
+		junk := webtest.RandomBytes(517)
+		got, want := webtest.ProbeRaw(t, gw, junk), webtest.ProbeRaw(t, ref, junk)
+		// Both end the TLS attempt without an HTTP answer; the alert bytes of Go's TLS
+		// and OpenSSL may differ.
+		if got.Status != "" || want.Status != "" {
+			t.Fatalf("random bytes got %s from the gateway and %s from nginx; want no HTTP answer from either", got, want)
+		}
+	})
+	t.Run("replayed first flight", func(t *testing.T) {
+		flight := replayFirstFlight(t, gw, acc)
+		before := acc.Count()
+		got, want := webtest.ProbeRaw(t, gw, flight), webtest.ProbeRaw(t, ref, flight)
+		if got.Status != "" || want.Status != "" {
+			t.Fatalf("a replayed flight got %s from the gateway and %s from nginx; want no HTTP answer", got, want)
+		}
+		if got.Other == 0 {
+			t.Fatalf("the gateway sent nothing to a replayed ClientHello; a TLS server answers it")
+		}
+		if n := acc.Count(); n != before {
+			t.Fatalf("the replay became a carrier (%d accepted, %d before)", n, before)
+		}
+	})
+	if n := acc.Count(); n != 1 {
+		t.Fatalf("Accept returned %d conns; want only the recorded client's", n)
+	}
+}
+
+func TestProbersOfNginxFrontSeeNothingOfTheGateway(t *testing.T) {
+	front, gatewayAddr := startFront(t)
+	ln := listenT(t, gatewayAddr, behindNginxArgs())
+	acc := webtest.Accepted(t, ln)
+	for _, p := range []struct{ name, method, headers string }{
+		{"secret path without the upgrade", "GET", webtest.BrowserHeaders},
+		{"secret path with only the Upgrade header", "GET", webtest.BrowserHeaders + "Upgrade: websocket\r\n"},
+		{"secret path with only the Connection header", "GET", webtest.BrowserHeaders + "Connection: upgrade\r\n"},
+		{"POST to the secret path with the upgrade", "POST", upgradeHeaders + "Content-Length: 0\r\n"},
+		{"HEAD of the secret path with the upgrade", "HEAD", upgradeHeaders},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			request := func(path string) string {
+				return p.method + " " + path + " HTTP/1.1\r\nHost: " + testServerName + "\r\n" + p.headers + "\r\n"
+			}
+			got, want := webtest.Probe(t, front, testServerName, request(testPath)), webtest.Probe(t, front, testServerName, request("/no-such-page"))
+			if want.Status != "HTTP/1.1 404 Not Found" {
+				t.Fatalf("nginx answered a missing page with %s", want)
+			}
+			if got.Status != want.Status || got.Body != want.Body || !slices.Equal(got.Header, want.Header) {
+				t.Fatalf("the secret path answered\n%s\n\na missing page answers\n%s", got, want)
+			}
+		})
+	}
+	t.Run("replayed first flight", func(t *testing.T) {
+		flight := replayFirstFlight(t, front, acc)
+		before := acc.Count()
+		if got := webtest.ProbeRaw(t, front, flight); got.Status != "" {
+			t.Fatalf("a replayed flight got %s; want no HTTP answer", got)
+		}
+		if n := acc.Count(); n != before {
+			t.Fatalf("the replay became a carrier (%d accepted, %d before)", n, before)
+		}
+	})
+}
+
+// TestForwardedClientAddress checks that behind nginx a carrier's RemoteAddr is the
+// address nginx saw the client come from, not nginx's own and not what the client
+// claimed in an X-Forwarded-For of its own.
+func TestForwardedClientAddress(t *testing.T) {
+	front, gatewayAddr := startFront(t)
+	acc := webtest.Accepted(t, listenT(t, gatewayAddr, behindNginxArgs()))
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.5")}}
+	c, err := tls.DialWithDialer(d, "tcp", front, &tls.Config{ServerName: testServerName, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET "+testPath+" HTTP/1.1\r\nHost: "+testServerName+"\r\n"+upgradeHeaders+"X-Forwarded-For: 203.0.113.9\r\n\r\n")
+	got := acc.WaitFor(t, 1).RemoteAddr()
+	if ip := got.(*net.TCPAddr).IP.String(); ip != "127.0.0.5" {
+		t.Fatalf("RemoteAddr %v, want the client's address 127.0.0.5", got)
+	}
+}
