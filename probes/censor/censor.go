@@ -115,8 +115,16 @@ func New(cfg Config) (*Censor, error) {
 // Run relays until ctx ends or Close is called, then closes every route and flow.
 // It returns nil once everything has stopped.
 func (c *Censor) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	// Added under the lock that Close takes first, so Close never waits on a group
+	// that is still growing from zero.
+	c.wg.Add(len(c.routes))
+	c.mu.Unlock()
 	for _, rt := range c.routes {
-		c.wg.Add(1)
 		switch rt.Network {
 		case "tcp":
 			go c.acceptTCP(rt)

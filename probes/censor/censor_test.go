@@ -177,6 +177,7 @@ func TestAdminKillsFlowsAndSetsPolicies(t *testing.T) {
 	if err := pingPong(conn); err != nil {
 		t.Fatal(err)
 	}
+	waitFlow(t, c, func(st FlowStatus) bool { return st.ClientToServer == 4 }) // counted after the write
 	var flows []FlowStatus
 	getJSON(t, admin.URL+"/flows", &flows)
 	if len(flows) != 1 || flows[0].Transport != "obfs4" || flows[0].ClientToServer != 4 {

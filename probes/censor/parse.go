@@ -219,3 +219,36 @@ func spec(name string, s Scope, kv ...string) string {
 	b.WriteString(s.spec())
 	return b.String()
 }
+
+// PolicyHelp documents the policies and their parameters in --policy syntax, with
+// their defaults, for the CLI's --help and the admin API.
+const PolicyHelp = `Policies (--policy NAME[:KEY=VALUE]..., lists comma-separated; any policy also takes
+route=NAMES and transport=LABELS to limit it to some routes):
+  ip-block[:addr=IP|IP:PORT,...]   drop flows to these upstreams silently; without addr=,
+                                   every upstream in scope (ip-block:transport=obfs4)
+  fet[:p=1][:residual=180s]        China's fully-encrypted-traffic rule (Wu et al. 2023): a
+                                   first payload that is not exempt is dropped with
+                                   probability p (0.263 measured) and its (client IP,
+                                   server IP, port) dropped for residual
+  sni:block=NAMES|allow=NAMES[:action=reset|drop][:quic=true]
+                                   TLS SNI block or allow list (a name covers subdomains);
+                                   also read from a QUIC v1 Initial's first datagram
+  tls-fingerprint[:allow=JA4S,JA3S][:action=drop|reset]
+                                   only ClientHellos on the allow list pass (default:
+                                   the JA4 of Chromium 156 and Firefox 153)
+  udp-block                        drop every UDP flow
+  quic-block                       drop UDP flows that start with a QUIC long header
+  whitelist[:dns=IP:PORT][:allow=NAMES]
+                                   shutdown: only DNS to that resolver and TLS to
+                                   allowed names pass
+  freeze[:bytes=14K-20K]           after N server→client bytes (uniform in the range, per
+                                   connection) drop the rest of that direction silently
+  throttle[:rate=140k][:burst=N]   police each direction to rate bit/s (k, M suffixes)
+  active-probe[:ref=IP:PORT][:wait=5s][:random=3]
+                                   replay each new flow's first payload and random
+                                   probes to its server; block the server if it reacts
+                                   (data, FIN, RST, timeout) unlike ref (default: a
+                                   built-in server that reads and never answers)
+  mitm:names=NAMES|*[:verify=false]
+                                   terminate TLS for these names with a certificate from
+                                   the censor's root CA, re-originate TLS upstream`
