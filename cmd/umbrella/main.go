@@ -29,6 +29,7 @@ func commands() []command {
 		{"keygen", "generate a gateway identity key and a bridge secret", runKeygen},
 		{"bridges", "print the bridge lines of a gateway configuration (optionally as QR codes)", runBridges},
 		{"demo", "run a gateway, a backend and two chatting clients on loopback", runDemo},
+		{"censor", "run a censor simulator between clients and gateways (lab and tests)", runCensor},
 	}
 }
 

@@ -148,6 +148,7 @@ func (f *tcpFlow) run() {
 		switch {
 		case v.blocks():
 			f.kill(killModeOf(v))
+			f.dropped.Add(int64(len(fp.data)))
 		case v == Intercepted:
 			cs, us, err := f.intercept(by.(*MITM), fp)
 			if err != nil {
