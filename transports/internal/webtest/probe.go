@@ -3,18 +3,21 @@ package webtest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/umbrella-edge/edge/internal/relay"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // hangGuard only keeps a probe of a broken server from hanging the test.
@@ -117,24 +120,40 @@ func isTimeout(err error) bool {
 	return ok && ne.Timeout()
 }
 
-// RandomBytes returns n random bytes that start like neither a TLS record nor an HTTP
-// request, so they test what a server does with garbage.
-func RandomBytes(n int) []byte {
+// Same reports whether two replies look alike to a prober: the same HTTP response
+// (status, fields in order, body), or no HTTP response from either (the TLS alerts of
+// Go and OpenSSL may differ in their bytes).
+func Same(a, b Reply) bool {
+	return a.Status == b.Status && a.Body == b.Body && slices.Equal(a.Header, b.Header)
+}
+
+// RandomBytes returns n random bytes that do not start a TLS handshake record; with
+// high set the first byte has its high bit set (nginx then tries TLS anyway, as for an
+// SSLv2 hello), else clear (nginx reads the bytes as HTTP). They end in a newline:
+// nginx rejects a bad request line at its first bad byte, while the decoy package
+// (net/http's parser) waits for the line's end, and bytes without one would show that
+// difference instead of the transport's.
+func RandomBytes(n int, high bool) []byte {
 	b := make([]byte, n)
-	for {
-		rand.Read(b)
-		if b[0] != 0x16 && (b[0] < 'A' || b[0] > 'Z') {
-			return b
-		}
+	rand.Read(b)
+	b[n-1] = '\n'
+	if high {
+		b[0] |= 0x80
+	} else {
+		b[0] = 'a' + b[0]%26 // neither 0x16 nor a method nginx knows
 	}
+	return b
 }
 
 // Recorder is a TCP relay in front of a server that keeps what clients sent through
 // it, so a test can replay a real client's first flight as a censor would.
 type Recorder struct {
 	Addr string
-	mu   sync.Mutex
-	sent []byte
+	// Done is closed when the first client has closed its side.
+	Done     chan struct{}
+	doneOnce sync.Once
+	mu       sync.Mutex
+	sent     []byte
 }
 
 // Record starts a relay to target on loopback; it stops when the test ends.
@@ -144,7 +163,7 @@ func Record(t testing.TB, target string) *Recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Recorder{Addr: ln.Addr().String()}
+	r := &Recorder{Addr: ln.Addr().String(), Done: make(chan struct{})}
 	var wg sync.WaitGroup
 	var conns []net.Conn
 	t.Cleanup(func() {
@@ -193,5 +212,33 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 	c.r.mu.Lock()
 	c.r.sent = append(c.r.sent, p[:n]...)
 	c.r.mu.Unlock()
+	if err != nil {
+		c.r.doneOnce.Do(func() { close(c.r.Done) })
+	}
 	return n, err
+}
+
+// FirstFlight dials addr through a Recorder as a real client (dialerTo builds the
+// client for an address), sends a first message, closes, and returns every byte the
+// client sent, for a test to replay as a censor would. a must be counting addr's
+// listener: the real client is accepted there once.
+func FirstFlight(t *testing.T, addr string, dialerTo func(*testing.T, string) transports.Dialer, a *AcceptCounter) []byte {
+	t.Helper()
+	before := a.Count()
+	rec := Record(t, addr)
+	ctx, cancel := context.WithTimeout(t.Context(), hangGuard)
+	defer cancel()
+	c, err := dialerTo(t, rec.Addr).Dial(ctx)
+	if err != nil {
+		t.Fatalf("dialing through the recorder: %v", err)
+	}
+	c.Write([]byte("the session's first message"))
+	c.Close()
+	a.WaitFor(t, before+1)
+	select {
+	case <-rec.Done:
+	case <-time.After(hangGuard):
+		t.Fatal("the client did not close its connection")
+	}
+	return rec.Sent()
 }
