@@ -28,7 +28,8 @@ func answersRandom(conn net.Conn) {
 func readsAndDiscards(conn net.Conn) { io.Copy(io.Discard, conn) }
 
 func TestActiveProbeFlagsAServerThatAnswersProbes(t *testing.T) {
-	t.Parallel() // it waits out probe timeouts or a rate window; let the rest run meanwhile
+	// It waits out timeouts or a rate window: let the other tests run meanwhile.
+	t.Parallel()
 	probe := &ActiveProbe{Wait: 3 * time.Second, Random: 2}
 	proxy := startServer(t, "127.0.0.2", answersRandom)
 	gateway := startServer(t, "127.0.0.3", readsAndDiscards)
@@ -72,7 +73,8 @@ func TestActiveProbeFlagsAServerThatAnswersProbes(t *testing.T) {
 }
 
 func TestReactionsAreClassifiedAsFrolovEtAl(t *testing.T) {
-	t.Parallel() // it waits out probe timeouts or a rate window; let the rest run meanwhile
+	// It waits out timeouts or a rate window: let the other tests run meanwhile.
+	t.Parallel()
 	// A server that closes with unread bytes sends RST, so this one reads the probe first.
 	closes := startServer(t, "127.0.0.2", func(conn net.Conn) { io.ReadFull(conn, make([]byte, 5)) })
 	resets := startServer(t, "127.0.0.2", func(conn net.Conn) {

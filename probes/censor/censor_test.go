@@ -281,3 +281,41 @@ func TestNewRejectsBadRoutes(t *testing.T) {
 		t.Fatalf("New without routes: %v", err)
 	}
 }
+
+// BenchmarkRelayThroughput measures one TCP flow through the censor with no policy,
+// client to a server that discards.
+func BenchmarkRelayThroughput(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, conn); conn.Close() }()
+		}
+	}()
+	c, err := New(Config{Routes: []Route{{Name: "gw", Transport: "tcp", Network: "tcp", Listen: "127.0.0.1:0", Upstream: ln.Addr().String()}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go c.Run(b.Context())
+	defer c.Close()
+	r, _ := c.Route("gw")
+	conn, err := net.Dial("tcp", r.Listen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	chunk := highEntropy(64 << 10)
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		if _, err := conn.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

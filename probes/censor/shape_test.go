@@ -73,7 +73,8 @@ func TestFreezeBudgetIsDrawnFromTheRange(t *testing.T) {
 // TestThrottlePolicesToTheRate reads for a while from a server that sends as fast as
 // it can and checks the bytes against what the rate allows since the flow began.
 func TestThrottlePolicesToTheRate(t *testing.T) {
-	t.Parallel()                          // it waits out probe timeouts or a rate window; let the rest run meanwhile
+	// It waits out timeouts or a rate window: let the other tests run meanwhile.
+	t.Parallel()
 	const rateBits, burst = 400_000, 4000 // 50 000 bytes/s
 	server := startServer(t, "127.0.0.2", func(conn net.Conn) {
 		for {

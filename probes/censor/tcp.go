@@ -135,46 +135,54 @@ func (f *tcpFlow) run() {
 	}
 	sh := c.shapingFor(ps, f.info)
 	var wg sync.WaitGroup
-	startDown := func() { wg.Go(func() { f.pump(f.client, up, &f.s2c, sh.down(), sh.freezeAt) }) }
-	// An interception must read the upstream's TLS itself, so the relay of its bytes
-	// waits for the judgement; otherwise server-first protocols pass at once.
-	deferDown := mayIntercept(ps, f.info)
-	if !deferDown {
-		startDown()
+	down := func(client, server net.Conn) {
+		wg.Go(func() { f.pump(client, server, &f.s2c, sh.down(), sh.freezeAt) })
 	}
-	clientSide, upSide := net.Conn(f.client), net.Conn(up)
-	if fp, err := f.readFirst(ps); fp != nil {
-		v, by := c.judgePayload(ps, f.info, fp)
-		switch {
-		case v.blocks():
-			f.kill(killModeOf(v))
-			f.dropped.Add(int64(len(fp.data)))
-		case v == Intercepted:
-			cs, us, err := f.intercept(by.(*MITM), fp)
-			if err != nil {
-				c.log.Info("interception failed; resetting the flow", "flow", f.info.String(), "err", err)
-				f.kill(KillReset)
-				break
-			}
-			clientSide, upSide = cs, us
-		default:
-			if _, err := up.Write(fp.data); err == nil {
-				f.c2s.Add(int64(len(fp.data)))
-			}
-		}
-		if deferDown && !f.isStopped() && v == Intercepted {
-			wg.Go(func() { f.pump(clientSide, upSide, &f.s2c, sh.down(), sh.freezeAt) })
-			deferDown = false
-		}
-	} else if err != nil && !errors.Is(err, io.EOF) {
-		f.kill(KillReset)
+	// An interception reads the server's TLS itself, so relaying the server's bytes
+	// waits for the judgement; otherwise they pass at once, for protocols in which
+	// the server speaks first.
+	intercepting := mayIntercept(ps, f.info)
+	if !intercepting {
+		down(f.client, up)
 	}
-	if deferDown {
-		startDown()
+	client, server := f.judgeFirst(ps, up)
+	if intercepting {
+		down(client, server)
 	}
-	f.pump(upSide, clientSide, &f.c2s, sh.up(), 0)
+	f.pump(server, client, &f.c2s, sh.up(), 0)
 	wg.Wait()
 	f.kill(killClose)
+}
+
+// judgeFirst reads and judges the client's first payload and forwards it if it
+// passes. It returns the conns to relay between: the sockets, or the plaintext sides
+// of an interception.
+func (f *tcpFlow) judgeFirst(ps []Policy, up *net.TCPConn) (client, server net.Conn) {
+	fp, err := f.readFirst(ps)
+	if fp == nil {
+		if err != nil && !errors.Is(err, io.EOF) {
+			f.kill(KillReset)
+		}
+		return f.client, up
+	}
+	v, by := f.c.judgePayload(ps, f.info, fp)
+	switch {
+	case v.blocks():
+		f.kill(killModeOf(v))
+		f.dropped.Add(int64(len(fp.data)))
+	case v == Intercepted:
+		cs, us, err := f.intercept(by.(*MITM), fp)
+		if err == nil {
+			return cs, us
+		}
+		f.c.log.Info("interception failed; resetting the flow", "flow", f.info.String(), "err", err)
+		f.kill(KillReset)
+	default:
+		if _, err := up.Write(fp.data); err == nil {
+			f.c2s.Add(int64(len(fp.data)))
+		}
+	}
+	return f.client, up
 }
 
 // dial connects to the upstream; the censor closing aborts it.
