@@ -1,6 +1,7 @@
 package webtest
 
 import (
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -23,7 +24,7 @@ type AcceptCounter struct {
 	conns []net.Conn
 }
 
-// Accepted accepts from ln until the test ends and counts what it gets.
+// Accepted accepts from ln until the test ends, counts what it gets and reads it.
 func Accepted(t *testing.T, ln transports.Listener) *AcceptCounter {
 	a := new(AcceptCounter)
 	done := make(chan struct{})
@@ -38,6 +39,8 @@ func Accepted(t *testing.T, ln transports.Listener) *AcceptCounter {
 			a.n++
 			a.conns = append(a.conns, c)
 			a.mu.Unlock()
+			// Read what comes, as a gateway reading a session hello would.
+			go io.Copy(io.Discard, c)
 		}
 	}()
 	t.Cleanup(func() {
