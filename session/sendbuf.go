@@ -61,14 +61,15 @@ func (b *sendBuffer) trim() {
 	if b.held {
 		upTo = min(upTo, b.heldFrom)
 	}
+	if upTo == b.end { // all acknowledged: an idle session holds no chunk
+		b.release()
+		return
+	}
 	for len(b.chunks) > 0 && b.base+chunkSize <= upTo {
 		chunkPool.Put(b.chunks[0])
 		b.chunks[0] = nil
 		b.chunks = b.chunks[1:]
-		b.base += chunkSize // a chunk goes only when full, so base reaches end at most
-	}
-	if len(b.chunks) == 0 {
-		b.chunks = nil // let the slice's array go too
+		b.base += chunkSize // upTo < end, so the last chunk stays
 	}
 }
 
@@ -87,7 +88,8 @@ func (b *sendBuffer) slices(dst [][]byte, from uint64, max int) [][]byte {
 	return dst
 }
 
-// release returns every chunk, when the session ends.
+// release returns every chunk; the buffer is then empty, with everything written
+// acknowledged.
 func (b *sendBuffer) release() {
 	for _, c := range b.chunks {
 		chunkPool.Put(c)
