@@ -31,6 +31,12 @@ const hangTimeout = 20 * time.Second
 // transport given ("tcp", "utls") and returns their bridge lines in that order.
 func startGateway(t *testing.T, names ...string) []config.Bridge {
 	t.Helper()
+	return startGatewayWith(t, 0, names...)
+}
+
+// startGatewayWith is startGateway with the gateway's resume grace period.
+func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []config.Bridge {
+	t.Helper()
 	if len(names) == 0 {
 		names = []string{"tcp"}
 	}
@@ -61,6 +67,7 @@ func startGateway(t *testing.T, names ...string) []config.Bridge {
 		StateDir:         t.TempDir(),
 		HandshakeTimeout: 2 * time.Second,
 		DrainTimeout:     time.Second,
+		ResumeGrace:      grace,
 	})
 	if err != nil {
 		t.Fatal(err)

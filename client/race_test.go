@@ -85,6 +85,7 @@ func TestRaceStartsBridgesInTurnAndTheFirstSessionWins(t *testing.T) {
 			if err := c.Connect(ctx); err != nil {
 				t.Fatalf("Connect: %v", err)
 			}
+			rec.waitFor(t, client.EventActive) // Connect may return before it is told
 			tried, failed, active := attempts(rec.all())
 			if !slices.Equal(tried, tc.tried) || !slices.Equal(failed, tc.failed) || active != tc.active {
 				t.Errorf("tried %v, failed %v, active %d; want tried %v, failed %v, active %d\nevents: %s",
@@ -125,6 +126,7 @@ func TestRaceKeepsAtMostParallelAttempts(t *testing.T) {
 	if err := c.Connect(ctx); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
+	rec.waitFor(t, client.EventActive)
 	// Every silent bridge times out with a failure event, so attempts minus failures
 	// is the number in flight.
 	inFlight, most := 0, 0
