@@ -14,8 +14,8 @@ import (
 // Errors of the ClientHello reader. A censor judges what it has: a hello cut short
 // still yields the fields that arrived (an SNI in the first QUIC datagram, say).
 var (
-	ErrNotClientHello = errors.New("not a TLS ClientHello")
-	ErrTruncatedHello = errors.New("truncated TLS ClientHello")
+	errNotClientHello = errors.New("not a TLS ClientHello")
+	errTruncatedHello = errors.New("truncated TLS ClientHello")
 )
 
 // TLS code points the censor reads (RFC 8446 section 4, RFC 8422, RFC 7301).
@@ -57,11 +57,11 @@ func looksLikeTLSHandshake(b []byte) bool {
 }
 
 // parseHelloRecords reads a ClientHello sent over TCP: one or more handshake records,
-// possibly cut short. ErrTruncatedHello (with the partial hello) means more bytes may
+// possibly cut short. errTruncatedHello (with the partial hello) means more bytes may
 // complete it.
 func parseHelloRecords(b []byte) (*helloInfo, error) {
 	if !looksLikeTLSHandshake(b) {
-		return nil, fmt.Errorf("%w: no TLS handshake record", ErrNotClientHello)
+		return nil, fmt.Errorf("%w: no TLS handshake record", errNotClientHello)
 	}
 	var msg []byte
 	s := cryptobyte.String(b)
@@ -74,7 +74,7 @@ func parseHelloRecords(b []byte) (*helloInfo, error) {
 		}
 		if typ != tlsRecordHandshake {
 			if len(msg) == 0 {
-				return nil, fmt.Errorf("%w: record type %d", ErrNotClientHello, typ)
+				return nil, fmt.Errorf("%w: record type %d", errNotClientHello, typ)
 			}
 			break
 		}
@@ -100,13 +100,13 @@ func parseHelloMessage(msg []byte) (*helloInfo, error) {
 	var typ uint8
 	var length uint32
 	if !s.ReadUint8(&typ) {
-		return nil, ErrTruncatedHello
+		return nil, errTruncatedHello
 	}
 	if typ != tlsClientHello {
-		return nil, fmt.Errorf("%w: handshake type %d", ErrNotClientHello, typ)
+		return nil, fmt.Errorf("%w: handshake type %d", errNotClientHello, typ)
 	}
 	if !s.ReadUint24(&length) {
-		return &helloInfo{}, ErrTruncatedHello
+		return &helloInfo{}, errTruncatedHello
 	}
 	body := s
 	complete := len(body) >= int(length)
@@ -116,11 +116,11 @@ func parseHelloMessage(msg []byte) (*helloInfo, error) {
 	h := &helloInfo{}
 	err := h.readBody(body)
 	if err == nil && !complete {
-		err = ErrTruncatedHello
+		err = errTruncatedHello
 	}
-	if errors.Is(err, ErrTruncatedHello) && complete {
+	if errors.Is(err, errTruncatedHello) && complete {
 		// The message was all there, so a field running past its end is malformed.
-		return nil, fmt.Errorf("%w: fields overrun the message", ErrNotClientHello)
+		return nil, fmt.Errorf("%w: fields overrun the message", errNotClientHello)
 	}
 	h.Complete = err == nil
 	if !h.Complete {
@@ -131,16 +131,16 @@ func parseHelloMessage(msg []byte) (*helloInfo, error) {
 }
 
 // readBody reads a ClientHello body; on running out of bytes it returns
-// ErrTruncatedHello, keeping what it read.
+// errTruncatedHello, keeping what it read.
 func (h *helloInfo) readBody(body cryptobyte.String) error {
 	var version uint16
 	var sessionID, suites, compression, exts cryptobyte.String
 	if !body.ReadUint16(&version) || !body.Skip(32) || !body.ReadUint8LengthPrefixed(&sessionID) ||
 		!body.ReadUint16LengthPrefixed(&suites) || !body.ReadUint8LengthPrefixed(&compression) {
-		return ErrTruncatedHello
+		return errTruncatedHello
 	}
 	if len(suites)%2 != 0 {
-		return fmt.Errorf("%w: odd cipher suites length", ErrNotClientHello)
+		return fmt.Errorf("%w: odd cipher suites length", errNotClientHello)
 	}
 	ja3 := ja3Builder{version: version, suites: uint16s(suites)}
 	defer func() { h.JA3 = ja3.String() }()
@@ -149,20 +149,20 @@ func (h *helloInfo) readBody(body cryptobyte.String) error {
 	}
 	var extsLen uint16
 	if !body.ReadUint16(&extsLen) {
-		return ErrTruncatedHello
+		return errTruncatedHello
 	}
 	exts = body
 	cut := len(exts) < int(extsLen)
 	if !cut {
 		if len(exts) != int(extsLen) {
-			return fmt.Errorf("%w: %d bytes after the extensions", ErrNotClientHello, len(exts)-int(extsLen))
+			return fmt.Errorf("%w: %d bytes after the extensions", errNotClientHello, len(exts)-int(extsLen))
 		}
 	}
 	for !exts.Empty() {
 		var typ uint16
 		var data cryptobyte.String
 		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
-			return ErrTruncatedHello
+			return errTruncatedHello
 		}
 		ja3.exts = append(ja3.exts, typ)
 		if err := h.readExtension(typ, data, &ja3); err != nil {
@@ -170,7 +170,7 @@ func (h *helloInfo) readBody(body cryptobyte.String) error {
 		}
 	}
 	if cut {
-		return ErrTruncatedHello
+		return errTruncatedHello
 	}
 	return nil
 }
@@ -180,13 +180,13 @@ func (h *helloInfo) readExtension(typ uint16, d cryptobyte.String, ja3 *ja3Build
 	switch typ {
 	case tlsExtServerName:
 		if !d.ReadUint16LengthPrefixed(&list) {
-			return fmt.Errorf("%w: bad server_name", ErrNotClientHello)
+			return fmt.Errorf("%w: bad server_name", errNotClientHello)
 		}
 		for !list.Empty() {
 			var nameType uint8
 			var name cryptobyte.String
 			if !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) {
-				return fmt.Errorf("%w: bad server_name entry", ErrNotClientHello)
+				return fmt.Errorf("%w: bad server_name entry", errNotClientHello)
 			}
 			if nameType == 0 && h.ServerName == "" {
 				h.ServerName = strings.ToLower(string(name))
@@ -194,23 +194,23 @@ func (h *helloInfo) readExtension(typ uint16, d cryptobyte.String, ja3 *ja3Build
 		}
 	case tlsExtALPN:
 		if !d.ReadUint16LengthPrefixed(&list) {
-			return fmt.Errorf("%w: bad ALPN", ErrNotClientHello)
+			return fmt.Errorf("%w: bad ALPN", errNotClientHello)
 		}
 		for !list.Empty() {
 			var proto cryptobyte.String
 			if !list.ReadUint8LengthPrefixed(&proto) {
-				return fmt.Errorf("%w: bad ALPN entry", ErrNotClientHello)
+				return fmt.Errorf("%w: bad ALPN entry", errNotClientHello)
 			}
 			h.ALPN = append(h.ALPN, string(proto))
 		}
 	case tlsExtSupportedGroups:
 		if !d.ReadUint16LengthPrefixed(&list) || len(list)%2 != 0 {
-			return fmt.Errorf("%w: bad supported_groups", ErrNotClientHello)
+			return fmt.Errorf("%w: bad supported_groups", errNotClientHello)
 		}
 		ja3.groups = uint16s(list)
 	case tlsExtPointFormats:
 		if !d.ReadUint8LengthPrefixed(&list) {
-			return fmt.Errorf("%w: bad ec_point_formats", ErrNotClientHello)
+			return fmt.Errorf("%w: bad ec_point_formats", errNotClientHello)
 		}
 		ja3.formats = list
 	}

@@ -102,8 +102,8 @@ func TestClientHelloReadsRealHellos(t *testing.T) {
 			}
 			// Cut short, it still shows what arrived and says that more is due.
 			cut, err := parseHelloRecords(tt.hello[:len(tt.hello)-1])
-			if !errors.Is(err, ErrTruncatedHello) || cut.Complete || cut.JA3 != "" {
-				t.Fatalf("cut hello: %v complete %v; want ErrTruncatedHello and no fingerprint", err, cut.Complete)
+			if !errors.Is(err, errTruncatedHello) || cut.Complete || cut.JA3 != "" {
+				t.Fatalf("cut hello: %v complete %v; want errTruncatedHello and no fingerprint", err, cut.Complete)
 			}
 		})
 	}
@@ -118,11 +118,11 @@ func TestClientHelloRejects(t *testing.T) {
 		b    []byte
 		want error
 	}{
-		{"HTTP", []byte("GET / HTTP/1.1\r\n"), ErrNotClientHello},
-		{"a ServerHello", serverHello, ErrNotClientHello},
-		{"application data", []byte{0x17, 3, 3, 0, 1, 0}, ErrNotClientHello},
-		{"a record header alone", []byte{0x16, 3, 1, 0, 100}, ErrTruncatedHello},
-		{"extensions overrunning a whole message", inRecords(overrun, 100), ErrNotClientHello},
+		{"HTTP", []byte("GET / HTTP/1.1\r\n"), errNotClientHello},
+		{"a ServerHello", serverHello, errNotClientHello},
+		{"application data", []byte{0x17, 3, 3, 0, 1, 0}, errNotClientHello},
+		{"a record header alone", []byte{0x16, 3, 1, 0, 100}, errTruncatedHello},
+		{"extensions overrunning a whole message", inRecords(overrun, 100), errNotClientHello},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,8 +11,10 @@ import (
 type KillMode string
 
 const (
-	// KillSilent stops relaying both ways and keeps the sockets open: each side sees
-	// a peer that went quiet, as when a censor starts dropping a flow's packets.
+	// KillSilent stops relaying both ways and keeps the sockets open: the censor reads
+	// and discards what each side sends, and nothing, not even a FIN, reaches the
+	// other. Each side sees a peer that went quiet, as when a censor starts dropping a
+	// flow's packets; each socket is closed when its own peer closes it.
 	KillSilent KillMode = "silent"
 	// KillReset closes both sockets with a TCP RST (SO_LINGER 0). A UDP flow just
 	// stops, as UDP has nothing to reset.

@@ -14,9 +14,9 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// ErrNotQUICInitial is wrapped by errors about datagrams that carry no readable QUIC
+// errNotQUICInitial is wrapped by errors about datagrams that carry no readable QUIC
 // v1 client Initial.
-var ErrNotQUICInitial = errors.New("not a QUIC v1 client Initial")
+var errNotQUICInitial = errors.New("not a QUIC v1 client Initial")
 
 // quicV1 is QUIC version 1's number (RFC 9000).
 const quicV1 = 0x00000001
@@ -66,7 +66,7 @@ func quicClientHello(datagram []byte) ([]byte, error) {
 		rest = rest[p.end:]
 	}
 	if len(frags) == 0 {
-		return nil, fmt.Errorf("%w: no Initial packet", ErrNotQUICInitial)
+		return nil, fmt.Errorf("%w: no Initial packet", errNotQUICInitial)
 	}
 	return joinCrypto(frags), nil
 }
@@ -85,31 +85,31 @@ func readLongHeader(d []byte) (longHeader, error) {
 	var version uint32
 	var dcid, scid cryptobyte.String
 	if !s.ReadUint8(&first) || first&0x80 == 0 {
-		return longHeader{}, fmt.Errorf("%w: not a long header", ErrNotQUICInitial)
+		return longHeader{}, fmt.Errorf("%w: not a long header", errNotQUICInitial)
 	}
 	if !s.ReadUint32(&version) || version != quicV1 {
-		return longHeader{}, fmt.Errorf("%w: version %#x", ErrNotQUICInitial, version)
+		return longHeader{}, fmt.Errorf("%w: version %#x", errNotQUICInitial, version)
 	}
 	if !s.ReadUint8LengthPrefixed(&dcid) || len(dcid) > 20 || !s.ReadUint8LengthPrefixed(&scid) || len(scid) > 20 {
-		return longHeader{}, fmt.Errorf("%w: bad connection IDs", ErrNotQUICInitial)
+		return longHeader{}, fmt.Errorf("%w: bad connection IDs", errNotQUICInitial)
 	}
 	h := longHeader{typ: first >> 4 & 0x3, dcid: dcid}
 	if h.typ == 3 {
-		return longHeader{}, fmt.Errorf("%w: Retry packet", ErrNotQUICInitial)
+		return longHeader{}, fmt.Errorf("%w: Retry packet", errNotQUICInitial)
 	}
 	if h.typ == 0 {
 		var tokenLen uint64
 		if !readVarint(&s, &tokenLen) || !s.Skip(int(min(tokenLen, uint64(len(d))+1))) {
-			return longHeader{}, fmt.Errorf("%w: bad token", ErrNotQUICInitial)
+			return longHeader{}, fmt.Errorf("%w: bad token", errNotQUICInitial)
 		}
 	}
 	var length uint64
 	if !readVarint(&s, &length) {
-		return longHeader{}, fmt.Errorf("%w: bad length", ErrNotQUICInitial)
+		return longHeader{}, fmt.Errorf("%w: bad length", errNotQUICInitial)
 	}
 	h.pnOffset = len(d) - len(s)
 	if length > uint64(len(s)) {
-		return longHeader{}, fmt.Errorf("%w: length %d overruns the datagram", ErrNotQUICInitial, length)
+		return longHeader{}, fmt.Errorf("%w: length %d overruns the datagram", errNotQUICInitial, length)
 	}
 	h.end = h.pnOffset + int(length)
 	return h, nil
@@ -124,7 +124,7 @@ func openInitial(pkt []byte, h longHeader, dcid []byte) ([]byte, error) {
 	}
 	// The sample starts 4 bytes after the packet number's start, whatever its length.
 	if h.pnOffset+4+16 > len(pkt) {
-		return nil, fmt.Errorf("%w: packet too short to sample", ErrNotQUICInitial)
+		return nil, fmt.Errorf("%w: packet too short to sample", errNotQUICInitial)
 	}
 	block, err := aes.NewCipher(hp)
 	if err != nil {
@@ -155,7 +155,7 @@ func openInitial(pkt []byte, h longHeader, dcid []byte) ([]byte, error) {
 	}
 	plain, err := aead.Open(nil, nonce, pkt[h.pnOffset+pnLen:], header)
 	if err != nil {
-		return nil, fmt.Errorf("%w: decrypt: %w", ErrNotQUICInitial, err)
+		return nil, fmt.Errorf("%w: decrypt: %w", errNotQUICInitial, err)
 	}
 	return plain, nil
 }
@@ -203,7 +203,7 @@ const maxCryptoOffset = 1 << 16
 func cryptoFrames(p []byte) ([]cryptoFrag, error) {
 	var out []cryptoFrag
 	s := cryptobyte.String(p)
-	bad := func(what string) error { return fmt.Errorf("%w: bad %s frame", ErrNotQUICInitial, what) }
+	bad := func(what string) error { return fmt.Errorf("%w: bad %s frame", errNotQUICInitial, what) }
 	for !s.Empty() {
 		var typ uint64
 		if !readVarint(&s, &typ) {
@@ -233,7 +233,7 @@ func cryptoFrames(p []byte) ([]cryptoFrag, error) {
 				return nil, bad("CRYPTO")
 			}
 			if offset+length > maxCryptoOffset {
-				return nil, fmt.Errorf("%w: CRYPTO data past %d bytes", ErrNotQUICInitial, maxCryptoOffset)
+				return nil, fmt.Errorf("%w: CRYPTO data past %d bytes", errNotQUICInitial, maxCryptoOffset)
 			}
 			out = append(out, cryptoFrag{offset, data})
 		case 0x1c: // CONNECTION_CLOSE
@@ -242,7 +242,7 @@ func cryptoFrames(p []byte) ([]cryptoFrag, error) {
 				return nil, bad("CONNECTION_CLOSE")
 			}
 		default:
-			return nil, fmt.Errorf("%w: frame type %#x in an Initial", ErrNotQUICInitial, typ)
+			return nil, fmt.Errorf("%w: frame type %#x in an Initial", errNotQUICInitial, typ)
 		}
 	}
 	return out, nil

@@ -96,8 +96,8 @@ func TestQUICInitialRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := quicClientHello(tt.d); !errors.Is(err, ErrNotQUICInitial) {
-				t.Fatalf("quicClientHello = %v; want ErrNotQUICInitial", err)
+			if _, err := quicClientHello(tt.d); !errors.Is(err, errNotQUICInitial) {
+				t.Fatalf("quicClientHello = %v; want errNotQUICInitial", err)
 			}
 		})
 	}

@@ -221,9 +221,9 @@ func (f *tcpFlow) readFirst(ps []Policy) (*firstPayload, error) {
 		return fp, nil
 	}
 	hello, herr := parseHelloRecords(fp.data)
-	if errors.Is(herr, ErrTruncatedHello) && readsHello(ps, f.info) && err == nil {
+	if errors.Is(herr, errTruncatedHello) && readsHello(ps, f.info) && err == nil {
 		f.client.SetReadDeadline(time.Now().Add(helloWait))
-		for errors.Is(herr, ErrTruncatedHello) && len(fp.data) < maxHelloBytes+1024 {
+		for errors.Is(herr, errTruncatedHello) && len(fp.data) < maxHelloBytes+1024 {
 			n, err = f.client.Read(buf)
 			fp.data = append(fp.data[:len(fp.data):len(fp.data)], buf[:n]...)
 			if err != nil {
@@ -233,7 +233,7 @@ func (f *tcpFlow) readFirst(ps []Policy) (*firstPayload, error) {
 		}
 		f.client.SetReadDeadline(time.Time{})
 	}
-	if hello != nil && (herr == nil || errors.Is(herr, ErrTruncatedHello)) {
+	if hello != nil && (herr == nil || errors.Is(herr, errTruncatedHello)) {
 		fp.hello = hello
 	}
 	return fp, nil
