@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -48,6 +49,29 @@ func BenchmarkServerHandshake(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkResume is a whole resume handshake, client and gateway, over net.Pipe: the
+// session's part of failover time.
+func BenchmarkResume(b *testing.B) {
+	cc, sc := resumableConfigs()
+	client, server := bareHandshake(b, cc, sc)
+	defer client.Close()
+	defer server.Close()
+	for b.Loop() {
+		c, s := net.Pipe()
+		errc := make(chan error, 1)
+		go func() {
+			_, err := Server(context.Background(), s, sc)
+			errc <- err
+		}()
+		if err := client.Resume(context.Background(), c, cc); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-errc; !errors.Is(err, ErrResumed) {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkThroughput sends one stream's bytes over a session on TCP loopback, next
