@@ -182,7 +182,16 @@ func (l *listener) Close() error {
 	}
 	l.closing = true
 	close(l.closed)
+	var done []*session // closed by the gateway: only waiting to tell their clients
+	for _, s := range l.sessions {
+		if st, _ := s.conn.pipe.state(); st.closed {
+			done = append(done, s)
+		}
+	}
 	l.mu.Unlock()
+	for _, s := range done {
+		s.remove()
+	}
 	for {
 		select {
 		case c := <-l.accepted:

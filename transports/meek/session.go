@@ -27,7 +27,18 @@ type serverConn struct {
 }
 
 // Close ends the session for the gateway; the client learns it from the next response.
-func (c *serverConn) Close() error { return c.pipe.closePipe() }
+// Once the listener is closed too, nothing waits for that response: the session is
+// forgotten at once, and a client still polling finds it gone.
+func (c *serverConn) Close() error {
+	err := c.pipe.closePipe()
+	c.s.l.mu.Lock()
+	closing := c.s.l.closing
+	c.s.l.mu.Unlock()
+	if closing {
+		c.s.remove()
+	}
+	return err
+}
 
 // Reject answers the peer the gateway did not authenticate with the decoy website: the
 // response to the request that carried the rejected bytes is held until the gateway

@@ -1,0 +1,34 @@
+package meek_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/meek"
+	"github.com/umbrella-edge/edge/transports/transporttest"
+)
+
+// TestConformanceBehindNginx runs the suite with nginx between client and listener, as
+// meek is deployed: the client fronts (SNI front.example, Host meek.example), nginx
+// proxies plain HTTP/1.1 with keep-alive and no WebSocket support to the listener.
+func TestConformanceBehindNginx(t *testing.T) {
+	dialerTo := func(t *testing.T, addr string) transports.Dialer {
+		d, err := meek.New().NewDialer(addr, frontedArgs())
+		if err != nil {
+			t.Fatalf("NewDialer(%q): %v", addr, err)
+		}
+		return d
+	}
+	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
+		ln, err := meek.New().Listen(context.Background(), transports.ListenConfig{
+			Addr: gatewayHost + ":0",
+			Args: plainListenerArgs(),
+		})
+		if err != nil {
+			t.Fatalf("Listen: %v", err)
+		}
+		f := startFront(t, ln.Addr().String())
+		return ln, dialerTo(t, f.addr)
+	}, transporttest.Options{DialerTo: dialerTo})
+}
