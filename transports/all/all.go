@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/meek"
 	"github.com/umbrella-edge/edge/transports/obfs4"
 	"github.com/umbrella-edge/edge/transports/pt"
 	"github.com/umbrella-edge/edge/transports/tcp"
@@ -21,6 +22,7 @@ func Registry() *transports.Registry {
 		utls.New(),
 		webtunnel.New(),
 		websocket.New(),
+		meek.New(),
 	)
 	if err != nil {
 		panic(err) // two shipped transports share a name: a programming error
