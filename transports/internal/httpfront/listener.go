@@ -189,7 +189,7 @@ func (l *Listener) serve(raw net.Conn) {
 		l.untrack(raw)
 		return
 	}
-	carrier, err := l.cfg.Upgrade(NewConn(conn, got[n:], l.forwardedFor(req)), req)
+	carrier, err := l.cfg.Upgrade(NewConn(conn, got[n:], l.remoteAddr(req)), req)
 	if err != nil {
 		l.log.Debug("upgrade failed", "error", err)
 		conn.Close()
@@ -235,14 +235,20 @@ func (l *Listener) ours(req *http.Request) bool {
 		l.cfg.Match(req)
 }
 
-// forwardedFor is the client address a reverse proxy on this host put last in
-// X-Forwarded-For (nginx's $proxy_add_x_forwarded_for appends the address it saw, so
-// earlier entries are whatever the client claimed). Only trusted in plain mode.
-func (l *Listener) forwardedFor(req *http.Request) net.Addr {
+// remoteAddr is the client address a reverse proxy reported, in plain mode only: with
+// TLS here there is no proxy, and the header is whatever the client claims.
+func (l *Listener) remoteAddr(req *http.Request) net.Addr {
 	if l.cfg.TLS != nil {
 		return nil
 	}
-	xff := req.Header.Values("X-Forwarded-For")
+	return forwardedFor(req.Header)
+}
+
+// forwardedFor is the address last in X-Forwarded-For: nginx's
+// $proxy_add_x_forwarded_for appends the address it saw, so earlier entries are
+// whatever the client claimed. Nil when there is none.
+func forwardedFor(h http.Header) net.Addr {
+	xff := h.Values("X-Forwarded-For")
 	if len(xff) == 0 {
 		return nil
 	}
