@@ -41,7 +41,7 @@ func (s *Session) Resume(ctx context.Context, carrier net.Conn, cfg *ClientConfi
 	if err := s.Err(); err != nil {
 		return s.deadError("resume", err)
 	}
-	if c.ticket == nil {
+	if !c.canResume {
 		s.end(fmt.Errorf("session: resume: %w: the gateway issued no ticket", ErrResumeRejected), false)
 		return s.deadError("resume", ErrResumeRejected)
 	}

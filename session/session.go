@@ -35,10 +35,13 @@ type impl struct {
 
 // clientState is what a client resumes with.
 type clientState struct {
-	mu         sync.Mutex // one Resume at a time; guards the ticket
 	gatewayKey ed25519.PublicKey
-	ticket     []byte // nil: the gateway keeps no sessions, so this one cannot resume
-	rs         [32]byte
+	// canResume: the gateway issued a ticket, so it keeps sessions. Set once.
+	canResume bool
+
+	mu     sync.Mutex // one Resume at a time; guards the ticket
+	ticket []byte
+	rs     [32]byte
 }
 
 // serverState is the gateway's side of resumption.
@@ -99,7 +102,7 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 			o.registry.add(s)
 		}
 	} else {
-		s.client = clientState{gatewayKey: o.gatewayKey, ticket: res.ticket, rs: res.rs}
+		s.client = clientState{gatewayKey: o.gatewayKey, canResume: res.ticket != nil, ticket: res.ticket, rs: res.rs}
 		s.link.sampleRTT(res.rtt)
 	}
 	if err := s.link.attach(rc, res.peerReceived, confirm); err != nil {
@@ -143,7 +146,7 @@ func (s *Session) Close() error {
 
 // CarrierDone is closed when the carrier in use at the time of the call dies or is
 // dropped; while the session is detached it is closed already. Each carrier has its
-// own.
+// own. A detached client session waits for Resume or Close; nothing ends it by time.
 func (s *Session) CarrierDone() <-chan struct{} { return s.link.carrierDone() }
 
 // DropCarrier closes the current carrier, which a watchdog has found dead; the
@@ -181,19 +184,13 @@ func (s *Session) end(cause error, notify bool) {
 // grace period on the gateway.
 func (s *Session) detached(cause error) {
 	switch {
-	case s.server && s.srv.registry == nil, !s.server && !s.resumable():
+	case s.server && s.srv.registry == nil, !s.server && !s.client.canResume:
 		s.end(cause, false)
 	case s.server && s.srv.registry.isDraining():
 		s.end(errDrained, false)
 	case s.server:
 		s.srv.startGrace(s.link, func() { s.end(errGraceExpired, false) })
 	}
-}
-
-func (s *Session) resumable() bool {
-	s.client.mu.Lock()
-	defer s.client.mu.Unlock()
-	return s.client.ticket != nil
 }
 
 var (
