@@ -102,8 +102,8 @@ func refusedBridge(t *testing.T, good config.Bridge) config.Bridge {
 type silent struct {
 	ln     net.Listener
 	mu     sync.Mutex
-	open   int
-	closed chan struct{} // receives once per connection the client closed
+	conns  []net.Conn
+	closed chan struct{} // receives once per connection closed
 }
 
 // silentBridge is a bridge line like good whose address accepts and never answers.
@@ -120,6 +120,9 @@ func silentBridge(t *testing.T, good config.Bridge) (config.Bridge, *silent) {
 			if err != nil {
 				return
 			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
 			wg.Go(func() {
 				io.Copy(io.Discard, c) // until the client closes it
 				c.Close()
@@ -127,7 +130,15 @@ func silentBridge(t *testing.T, good config.Bridge) (config.Bridge, *silent) {
 			})
 		}
 	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		wg.Wait()
+	})
 	b := good
 	b.Addr = ln.Addr().String()
 	return b, s
