@@ -29,22 +29,21 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	if err != nil {
 		return nil, err
 	}
-	host := cfg.Args.Get(argHost, opts.ServerName)
+	front, err := frontName(cfg.Args)
+	if err != nil {
+		return nil, err
+	}
+	// Behind a CDN, the Host clients ask for is the public site's name, usually the
+	// front's, not the origin's own TLS name.
+	host := cfg.Args.Get(argHost, cfg.Args.Get(argFront, opts.ServerName))
 	if err := httpfront.CheckHost(host); err != nil {
 		return nil, &transports.ArgError{Key: argHost, Err: err}
 	}
-	front := cfg.Args.Get(argFront, "")
 	if front == "" {
 		front = host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			front = h
 		}
-	}
-	if err := httpfront.CheckHost(front); err != nil || strings.Contains(front, ":") {
-		if err == nil {
-			err = errors.New("want a DNS name without a port")
-		}
-		return nil, &transports.ArgError{Key: argFront, Err: err}
 	}
 	ln, err := httpfront.Listen(ctx, cfg.Addr, httpfront.Config{
 		Options: opts,
@@ -62,6 +61,22 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		args[argHost] = host
 	}
 	return &listener{Listener: ln, args: args}, nil
+}
+
+// frontName reads front=, a TLS server name: a DNS name without a port.
+func frontName(args transports.Args) (string, error) {
+	front, ok := args[argFront]
+	if !ok {
+		return "", nil
+	}
+	err := httpfront.CheckHost(front)
+	if err == nil && strings.Contains(front, ":") {
+		err = errors.New("want a DNS name without a port")
+	}
+	if err != nil {
+		return "", &transports.ArgError{Key: argFront, Err: err}
+	}
+	return front, nil
 }
 
 func (l *listener) BridgeArgs() transports.Args { return l.args.Clone() }

@@ -42,9 +42,10 @@ type transport struct{}
 // default to each other. fp= and frag= as for utls.
 //
 // Listener arguments: as for webtunnel's web front (tls=, allow-public-plain=, path=,
-// servername=, cert=, key=), plus, for the printed bridge lines, host= (the Host name
-// clients ask the CDN for; default the server name) and front= (the TLS server name
-// clients send to the CDN; default host=).
+// servername=, cert=, key=; servername= is the gateway's own TLS name, which the CDN
+// sends when it connects to it), plus, for the printed bridge lines, front= (the TLS
+// server name clients send to the CDN; default host=) and host= (the Host clients ask
+// the CDN for; default front=, else servername=).
 func New() transports.Transport { return transport{} }
 
 func (transport) Name() string { return Name }
