@@ -98,7 +98,10 @@ func (l *link) work(a *attachment, now time.Time, b *batch) {
 		b.stop = true
 		return
 	}
-	if !a.acked0 || a.ackDue || a.echo != 0 || (!a.ackAt.IsZero() && !now.Before(a.ackAt)) {
+	// An ack is due at once, by its timer, or when data goes out anyway and the
+	// ack can ride in the same write.
+	dataGoes := max(a.sendOff, l.buf.acked) < l.buf.end
+	if !a.acked0 || a.ackDue || a.echo != 0 || (!a.ackAt.IsZero() && (!now.Before(a.ackAt) || dataGoes)) {
 		b.ctl = append(b.ctl, control{typ: frameAck, a: l.recvd, b: a.echo})
 		a.ackSent, a.acked0, a.ackDue, a.echo, a.ackAt = l.recvd, true, false, 0, time.Time{}
 	}
