@@ -18,7 +18,7 @@ const (
 	argHost        = "host"
 	argPath        = "path"
 	argTLS         = "tls"
-	argPlainPublic = "plain-public"
+	argPlainPublic = "allow-public-plain"
 	argMaxSessions = "max-sessions"
 )
 

@@ -71,8 +71,8 @@ func (d *dialer) connect(ctx context.Context) (net.Conn, error) {
 }
 
 // Dial connects to the front and opens the session with a first, empty request, so the
-// gateway's Accept returns it and a front that does not pass meek fails here, within
-// ctx, rather than on the first write.
+// gateway's Accept returns it. The server answers it as its website would (see
+// listener.exchange); an HTTP answer of any kind shows that the front speaks HTTP/1.1.
 func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	tc, err := d.connect(ctx)
 	if err != nil {
@@ -168,7 +168,12 @@ func (c *clientConn) run(p *poller) {
 }
 
 type poller struct {
-	c            *clientConn
+	c *clientConn
+	// answered: the server answered with 200, which it does only once the gateway
+	// accepted the session. Until then its answers are the decoy website's, and
+	// what the client sends is bounded by the window a new session starts with.
+	answered     bool
+	unconfirmed  int // bytes sent before answered
 	eofSent      bool
 	closeSent    bool
 	lastWindow   int           // the window the last request announced
@@ -214,7 +219,14 @@ func (p *poller) roundTrip() error {
 	if err != nil {
 		return err
 	}
-	n, e, window := c.pipe.take(p.body[:min(maxRequestBody, p.serverWindow)])
+	limit := min(maxRequestBody, p.serverWindow)
+	if !p.answered {
+		limit = min(limit, queueSize-p.unconfirmed)
+	}
+	n, e, window := c.pipe.take(p.body[:limit])
+	if !p.answered {
+		p.unconfirmed += n
+	}
 	window = min(window, maxResponseBody)
 	req := fmt.Appendf(p.req[:0], "POST %s HTTP/1.1\r\nHost: %s\r\n%s: %s\r\n%s: %d\r\n",
 		c.d.target.path, c.d.target.host, hdrSessionID, c.id, hdrWindow, window)
@@ -281,15 +293,26 @@ func (p *poller) readResponse(conn net.Conn, window int) (int, error) {
 		p.br = bufio.NewReaderSize(&p.limit, 16<<10)
 	}
 	// Bound what one response may make us read; a front that sends more is broken.
-	p.limit.N = maxResponseHead + int64(window)
+	p.limit.N = maxResponseHead + int64(max(window, maxDecoyBody))
 	resp, err := http.ReadResponse(p.br, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%s: read response: %w", Name, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%s: %w: the front answered %q", Name, ErrSessionGone, resp.Status)
+		if p.answered {
+			return 0, fmt.Errorf("%s: %w: the front answered %q", Name, ErrSessionGone, resp.Status)
+		}
+		// The site's page: the gateway has not accepted the session (yet). Skip it;
+		// a page too long to skip costs the connection, not the session.
+		n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxDecoyBody+1))
+		if err != nil || n > maxDecoyBody || resp.Close {
+			c.setConn(nil)
+			conn.Close()
+		}
+		return 0, nil
 	}
+	p.answered = true
 	serverWindow, err := parseWindow(resp.Header.Get(hdrWindow))
 	if err != nil {
 		return 0, err

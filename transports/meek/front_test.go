@@ -38,6 +38,18 @@ type front struct {
 // startFront runs nginx in front of the meek listener at gateway.
 func startFront(t testing.TB, gateway string) *front {
 	t.Helper()
+	f := newFront(t)
+	f.start(t, gateway)
+	return f
+}
+
+// newFront picks nginx's addresses, so the gateway can be told them before nginx runs.
+func newFront(t testing.TB) *front {
+	return &front{addr: nginxtest.FreeAddr(t, nginxHost), site: nginxtest.FreeAddr(t, nginxHost)}
+}
+
+func (f *front) start(t testing.TB, gateway string) {
+	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "www")
 	frontRoot := filepath.Join(dir, "front")
@@ -49,7 +61,6 @@ func startFront(t testing.TB, gateway string) *front {
 			t.Fatal(err)
 		}
 	}
-	f := &front{addr: nginxtest.FreeAddr(t, nginxHost), site: nginxtest.FreeAddr(t, nginxHost)}
 	cert, key := writeCert(t, dir, serviceName)
 	site, err := nginxtest.Render("../../docker/nginx/meek.conf", map[string]string{
 		"LISTEN":        f.addr,
@@ -70,7 +81,6 @@ func startFront(t testing.TB, gateway string) *front {
 		";\n ssl_certificate " + frontCert + ";\n ssl_certificate_key " + frontKey +
 		";\n server_tokens off;\n root " + frontRoot + ";\n}\n"
 	f.n = nginxtest.Start(t, site+other, f.addr)
-	return f
 }
 
 // writeCert writes a self-signed certificate for name, made by the utls transport's

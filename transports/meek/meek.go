@@ -104,7 +104,7 @@ type transport struct{}
 // Listener arguments: tls=true (default: the gateway is the front and terminates TLS,
 // with cert= and key=, or servername= for a self-signed certificate) or tls=false
 // (plain HTTP for a front such as nginx or a CDN; servername= then names the front,
-// and the listen address must be loopback unless plain-public=true); url= or host= and
+// and the listen address must be loopback unless allow-public-plain=true); url= or host= and
 // path= as for the client (path is served, all three go into bridge lines);
 // max-sessions= (default 1024); fp= is only copied into bridge lines.
 func New() transports.Transport { return transport{} }

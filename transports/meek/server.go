@@ -115,7 +115,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 
 // plainServerName checks the arguments of a listener that serves plain HTTP to a
 // front and returns the front's TLS server name. Plain HTTP on a public address would
-// show a censor the Host and the session ids, so it takes plain-public=true.
+// show a censor the Host and the session ids, so it takes allow-public-plain=true.
 func plainServerName(addr string, args transports.Args, plainPublic bool) (string, error) {
 	for _, k := range []string{"cert", "key"} {
 		if _, ok := args[k]; ok {
@@ -130,7 +130,7 @@ func plainServerName(addr string, args transports.Args, plainPublic bool) (strin
 		return "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
 	}
 	if !plainPublic && !isLoopback(addr) {
-		return "", &transports.ArgError{Key: argTLS, Err: fmt.Errorf("tls=false serves plain HTTP, and %s is not a loopback address: listen on 127.0.0.1 behind the front, or set plain-public=true if the front reaches this host over a network you trust", addr)}
+		return "", &transports.ArgError{Key: argTLS, Err: fmt.Errorf("tls=false serves plain HTTP, and %s is not a loopback address: listen on 127.0.0.1 behind the front, or set allow-public-plain=true if the front reaches this host over a network you trust", addr)}
 	}
 	return serverName, nil
 }

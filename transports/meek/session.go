@@ -41,9 +41,9 @@ func (c *serverConn) Close() error {
 }
 
 // Reject answers the peer the gateway did not authenticate with the decoy website: the
-// response to the request that carried the rejected bytes is held until the gateway
-// decides (see holdFor), so it becomes the site's answer, and so do the answers to the
-// session's later requests.
+// request that carried the rejected bytes is held until the gateway decides (see
+// holdFor), so its answer is the site's, as were the answers before it and as are
+// those after: a session's requests get 200 only once the gateway has spoken.
 func (c *serverConn) Reject([]byte) {
 	c.pipe.reject()
 	c.s.l.forbid(c.s.id)
@@ -52,7 +52,9 @@ func (c *serverConn) Reject([]byte) {
 
 // exchange runs one meek request: it finds or starts the session, hands the body to
 // it, waits for downstream bytes as the hold rules say, and returns the response in
-// bufs.resp. ok is false when the request gets the decoy instead.
+// bufs.resp. ok is false when the request gets the decoy website instead: until the
+// gateway has something to say in a session (it accepted the peer), every answer is
+// the site's, so a prober that opens sessions learns nothing.
 func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *buffers) (resp []byte, ok bool) {
 	s, created := l.session(r, remote, body)
 	if s == nil {
@@ -87,16 +89,12 @@ func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *b
 	for !s.ready(p, clientWindow, judging, hold.C) {
 		// wait for downstream bytes, an end, or the end of the hold
 	}
-	st, _ := p.state()
-	if st.rejected || st.failed {
+	if st, _ := p.state(); st.rejected || st.failed || !s.spoke && !st.hasNews(clientWindow) {
 		return nil, false
 	}
 	n, e, window := p.take(bufs.down[:clientWindow])
 	window = min(window, maxRequestBody)
-	s.lastWindow = window
-	if n > 0 || e != endNone {
-		s.spoke = true
-	}
+	s.spoke, s.lastWindow = true, window
 	switch e {
 	case endEOF:
 		s.eofSent = true
@@ -106,15 +104,20 @@ func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *b
 	return appendResponse(bufs.resp[:0], bufs.down[:n], window, e), true
 }
 
+// hasNews says the pipe has something for a client that can take clientWindow bytes.
+func (st snapshot) hasNews(clientWindow int) bool {
+	return st.outLen > 0 && clientWindow > 0 || st.outLen == 0 && st.end != endNone
+}
+
 // holdFor is how long a request may wait for downstream bytes when there are none.
 func (s *session) holdFor(r meekRequest, bodyLen int, created bool) time.Duration {
 	switch {
 	case r.end == endClose:
 		return 0
 	case !s.spoke && bodyLen > 0:
-		// The gateway is judging the peer's first bytes: hold the answer until it
-		// accepts (writes) or rejects them, so a rejected hello gets the decoy website
-		// rather than an empty 200.
+		// The gateway is judging the peer's bytes: hold the answer until it accepts
+		// (writes) or rejects them, so that a rejected hello gets the decoy website
+		// and an accepted one its answer at once.
 		return firstHold
 	case bodyLen == 0 && created:
 		return 0 // the client's Dial waits for this answer
@@ -142,7 +145,7 @@ func (s *session) ready(p *pipe, clientWindow int, judging bool, hold <-chan tim
 		return true
 	case judging && st.starved:
 		return true // the gateway read it all and wants more: let the client send it
-	case s.lastWindow == 0 && st.window > 0:
+	case s.spoke && s.lastWindow == 0 && st.window > 0:
 		return true // the client waits for room
 	}
 	select {
