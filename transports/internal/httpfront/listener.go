@@ -191,7 +191,7 @@ func (l *Listener) serve(raw net.Conn) {
 	}
 	carrier, err := l.cfg.Upgrade(NewConn(conn, got[n:], l.remoteAddr(req)), req)
 	if err != nil {
-		l.log.Debug("upgrade failed", "error", err)
+		l.log.Debug("upgrade failed", "reason", failure(err))
 		conn.Close()
 		l.untrack(raw)
 		return
@@ -220,7 +220,7 @@ func (l *Listener) handshake(raw net.Conn) (net.Conn, bool) {
 	}
 	tc := tls.Server(NewConn(raw, first, nil), l.cfg.TLS)
 	if err := tc.Handshake(); err != nil {
-		l.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
+		l.log.Debug("TLS handshake failed", "reason", failure(err))
 		raw.Close()
 		return nil, false
 	}
@@ -278,9 +278,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// handshakeFailure names why a TLS handshake failed without the addresses that net's
-// errors carry, so logs hold no client IP.
-func handshakeFailure(err error) string {
+// failure names why a handshake failed without the addresses that net's errors
+// carry, so logs hold no client IP.
+func failure(err error) string {
 	var rhe tls.RecordHeaderError
 	var oe *net.OpError
 	switch {
