@@ -120,7 +120,7 @@ func TestRequestsThatAreNotOursGetTheDecoy(t *testing.T) {
 	ln := listenPlain(t, nil)
 	for _, req := range []string{
 		"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n",
-		"GET " + testPath + " HTTP/1.1\r\nHost: a.example\r\n\r\n",                  // Match refuses
+		"GET " + testPath + " HTTP/1.1\r\nHost: a.example\r\n\r\n",                 // Match refuses
 		"POST " + testPath + " HTTP/1.1\r\nHost: a.example\r\nX-Ours: yes\r\n\r\n", // not a GET
 		"GET " + testPath + "x HTTP/1.1\r\nHost: a.example\r\nX-Ours: yes\r\n\r\n", // a longer path
 		"GET " + testPath[:5] + " HTTP/1.1\r\nHost: a.example\r\nX-Ours: yes\r\n\r\n",
