@@ -1,0 +1,39 @@
+package websocket
+
+import (
+	"testing"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/webtest"
+)
+
+// The benchmarks run on loopback against the gateway as its own front; nginx in the
+// path adds its own copying, which `make bench` measures end to end.
+
+func BenchmarkHandshake(b *testing.B) {
+	ln, err := New().Listen(b.Context(), listenConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	webtest.BenchHandshake(b, ln, benchDialer(b, ln.Addr().String()))
+}
+
+func BenchmarkThroughput(b *testing.B) {
+	ln, err := New().Listen(b.Context(), listenConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	webtest.BenchThroughput(b, ln, benchDialer(b, ln.Addr().String()))
+}
+
+func listenConfig() transports.ListenConfig {
+	return transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testFront, "path": testPath}}
+}
+
+func benchDialer(b *testing.B, addr string) transports.Dialer {
+	d, err := New().NewDialer(addr, transports.Args{argServerName: testFront, argPath: testPath})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
