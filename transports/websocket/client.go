@@ -107,8 +107,13 @@ func target(args transports.Args) (host, path string, err error) {
 	return host, path, nil
 }
 
-// dialed keeps the carrier a Dial's HTTP request went over, for its addresses.
+// dialed carries a Dial's context into the http.Transport's dial, and the carrier
+// back out, for its addresses.
 type dialed struct {
+	// ctx is the Dial's own: net/http detaches its dials from the request's
+	// cancellation (a later request might use the conn), but a Dial abandoned by a
+	// client racing bridges must stop its connect and handshake at once.
+	ctx  context.Context
 	mu   sync.Mutex
 	conn net.Conn
 }
@@ -118,20 +123,22 @@ type dialedKey struct{}
 // dialTLS is the http.Transport's dial: whatever address the URL names, it connects to
 // the bridge address (the CDN) with the bridge's TLS server name.
 func (d *dialer) dialTLS(ctx context.Context, _, _ string) (net.Conn, error) {
-	c, err := httpfront.DialTLS(ctx, d.addr, d.tls)
+	rec, ok := ctx.Value(dialedKey{}).(*dialed)
+	if !ok {
+		return nil, errors.New("websocket: dial outside Dial")
+	}
+	c, err := httpfront.DialTLS(rec.ctx, d.addr, d.tls)
 	if err != nil {
 		return nil, err
 	}
-	if rec, ok := ctx.Value(dialedKey{}).(*dialed); ok {
-		rec.mu.Lock()
-		rec.conn = c
-		rec.mu.Unlock()
-	}
+	rec.mu.Lock()
+	rec.conn = c
+	rec.mu.Unlock()
 	return c, nil
 }
 
 func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
-	rec := new(dialed)
+	rec := &dialed{ctx: ctx}
 	c, resp, err := ws.Dial(context.WithValue(ctx, dialedKey{}, rec), d.url, &ws.DialOptions{
 		HTTPClient: d.client,
 		HTTPHeader: d.header,
