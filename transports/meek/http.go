@@ -45,10 +45,18 @@ func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
 		}
 		conn.SetReadDeadline(time.Now().Add(wait))
 		head, err := readHead(br)
-		if err != nil {
-			if errors.Is(err, errHeadTooLarge) {
-				decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
+		switch {
+		case errors.Is(err, errNotHTTP):
+			// nginx's 400 at once; the decoy sees only what was read, so it need not
+			// wait for a line end that may never come.
+			if l.decoyOnce(conn, withBuffered(head, br)) {
+				linger(conn) // the decoy would go on; the bytes after these cannot
 			}
+			return
+		case errors.Is(err, errHeadTooLarge):
+			decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
+			return
+		case err != nil:
 			return // the peer left, or sent half a request and went silent: nginx closes too
 		}
 		l.setBusy(tc, true)
@@ -65,10 +73,21 @@ func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
 }
 
 // readHead reads a request head through its blank line, at most maxHeadBytes. It
-// returns what it read even on error.
+// returns what it read even on error. Like nginx, it gives up on bytes that cannot
+// start a request as soon as it sees them (errNotHTTP), instead of waiting for more.
 func readHead(br *bufio.Reader) ([]byte, error) {
 	var head []byte
+	requestLine := true
 	for {
+		if requestLine && len(head) == 0 {
+			b, err := br.Peek(1)
+			if err != nil {
+				return nil, err
+			}
+			if !isMethodByte(b[0]) && b[0] != '\r' && b[0] != '\n' {
+				return nil, errNotHTTP
+			}
+		}
 		line, err := br.ReadSlice('\n')
 		head = append(head, line...)
 		if len(head) > maxHeadBytes {
@@ -79,10 +98,39 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 			continue
 		case err != nil:
 			return head, err
-		case len(head) > len(line) && (string(line) == "\r\n" || string(line) == "\n"):
+		case requestLine && isBlankLine(line) && len(head) == len(line):
+			head = head[:0] // nginx skips empty lines before a request
+		case requestLine:
+			if !isRequestLine(head) {
+				return head, errNotHTTP
+			}
+			requestLine = false
+		case isBlankLine(line):
 			return head, nil
 		}
 	}
+}
+
+var errNotHTTP = errors.New("not an HTTP request")
+
+func isBlankLine(line []byte) bool { return string(line) == "\r\n" || string(line) == "\n" }
+
+// isMethodByte says c may appear in a method, as nginx's parser allows.
+func isMethodByte(c byte) bool { return c >= 'A' && c <= 'Z' || c == '_' || c == '-' }
+
+// isRequestLine checks the shape "METHOD target HTTP/…" of a request line.
+func isRequestLine(line []byte) bool {
+	method, rest, ok := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(" "))
+	if !ok || len(method) == 0 {
+		return false
+	}
+	for _, c := range method {
+		if !isMethodByte(c) {
+			return false
+		}
+	}
+	target, version, ok := bytes.Cut(rest, []byte(" "))
+	return ok && len(target) > 0 && bytes.HasPrefix(version, []byte("HTTP/"))
 }
 
 // withBuffered returns head and whatever br already holds after it: all that was read

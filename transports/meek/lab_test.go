@@ -109,7 +109,7 @@ func (l *lab) client(t *testing.T, bridges ...config.Bridge) *client.Client {
 type recorder struct {
 	addr string
 	mu   sync.Mutex
-	sent bytes.Buffer
+	sent []*bytes.Buffer // one per connection
 }
 
 func startRecorder(t testing.TB, to string) *recorder {
@@ -131,7 +131,11 @@ func startRecorder(t testing.TB, to string) *recorder {
 				c.Close()
 				continue
 			}
-			wg.Go(func() { relay.Splice(&recordingConn{Conn: c, r: r}, up, nil, nil) })
+			rc := &recordingConn{Conn: c, r: r, buf: new(bytes.Buffer)}
+			r.mu.Lock()
+			r.sent = append(r.sent, rc.buf)
+			r.mu.Unlock()
+			wg.Go(func() { relay.Splice(rc, up, nil, nil) })
 		}
 	})
 	t.Cleanup(func() {
@@ -141,22 +145,27 @@ func startRecorder(t testing.TB, to string) *recorder {
 	return r
 }
 
-// requests returns a copy of everything nginx sent so far.
-func (r *recorder) requests() []byte {
+// requests returns a copy of everything nginx sent so far, per connection.
+func (r *recorder) requests() [][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return bytes.Clone(r.sent.Bytes())
+	var out [][]byte
+	for _, b := range r.sent {
+		out = append(out, bytes.Clone(b.Bytes()))
+	}
+	return out
 }
 
 type recordingConn struct {
 	net.Conn
-	r *recorder
+	r   *recorder
+	buf *bytes.Buffer // guarded by r.mu
 }
 
 func (c *recordingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.r.mu.Lock()
-	c.r.sent.Write(p[:n])
+	c.buf.Write(p[:n])
 	c.r.mu.Unlock()
 	return n, err
 }
