@@ -3,13 +3,13 @@ package meek_test
 import (
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/nginxtest"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/internal/webtest"
 	"github.com/umbrella-edge/edge/transports/meek"
 )
 
@@ -29,37 +29,32 @@ func TestProbersOfTheGatewayAsFrontSeeTheDecoy(t *testing.T) {
 
 	for _, tt := range []struct {
 		name string
-		req  []byte
+		req  string
 	}{
-		{"browser GET /", browserGET("/")},
-		{"browser GET of a page the site lacks", browserGET("/nope/")},
+		{"browser GET /", browserGET("/", directName)},
+		{"browser GET of a page the site lacks", browserGET("/nope/", directName)},
 		{"POST opening a meek session", meekPOST("/", directName, nil)},
-		{"meek POST of random bytes", meekPOST("/", directName, randomBytes(3, 600))},
+		{"meek POST of random bytes", meekPOST("/", directName, webtest.RandomBytes(600, false))},
+		{"random bytes after the TLS handshake", string(webtest.RandomBytes(1000, false))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ask(t, addr, directName, tt.req)
-			want := ask(t, site, "", tt.req)
-			if got != want {
+			got := webtest.Probe(t, addr, directName, tt.req)
+			want := webtest.ProbeRaw(t, site, []byte(tt.req))
+			if !webtest.Same(got, want) {
 				t.Errorf("the gateway answered\n%v\nthe decoy site answers\n%v", got, want)
 			}
 		})
 	}
-	t.Run("random bytes after the TLS handshake", func(t *testing.T) {
-		raw := randomBytes(4, 1000)
-		if got, want := askRaw(t, addr, directName, raw), askRaw(t, site, "", raw); got != want {
-			t.Errorf("the gateway answered\n%q\nthe decoy site answers\n%q", got, want)
-		}
-	})
 	t.Run("plain HTTP to the TLS port", func(t *testing.T) {
 		plain := serveDecoy(t, decoy.PlainHTTPOnTLSPort())
-		raw := browserGET("/")
-		if got, want := askRaw(t, addr, "", raw), askRaw(t, plain, "", raw); got != want {
-			t.Errorf("the gateway answered\n%q\nnginx's page for it is\n%q", got, want)
+		req := []byte(browserGET("/", directName))
+		if got, want := webtest.ProbeRaw(t, addr, req), webtest.ProbeRaw(t, plain, req); !webtest.Same(got, want) {
+			t.Errorf("the gateway answered\n%v\nnginx's page for it is\n%v", got, want)
 		}
 	})
 	t.Run("random bytes instead of TLS", func(t *testing.T) {
-		if got := askRaw(t, addr, "", randomBytes(5, 1000)); strings.Contains(got, "HTTP/") {
-			t.Errorf("the gateway answered bytes that are not TLS with HTTP:\n%q", got)
+		if got := webtest.ProbeRaw(t, addr, webtest.RandomBytes(1000, true)); got.Status != "" {
+			t.Errorf("the gateway answered bytes that are not TLS with HTTP:\n%v", got)
 		}
 	})
 }

@@ -1,15 +1,13 @@
 package meek_test
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/umbrella-edge/edge/internal/nginxtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 // The lab: the gateway's plain meek listener on 127.0.0.2, nginx on 127.0.0.3 as the
@@ -61,8 +59,8 @@ func (f *front) start(t testing.TB, gateway string) {
 			t.Fatal(err)
 		}
 	}
-	cert, key := writeCert(t, dir, serviceName)
-	site, err := nginxtest.Render("../../docker/nginx/meek.conf", map[string]string{
+	cert, key := webtest.Certificate(t, serviceName)
+	site, err := nginxtest.Render(webtest.Config(t, "meek.conf"), map[string]string{
 		"LISTEN":        f.addr,
 		"SERVER_NAME":   serviceName,
 		"CERT":          cert,
@@ -76,34 +74,11 @@ func (f *front) start(t testing.TB, gateway string) {
 		t.Fatal(err)
 	}
 	// The CDN's other customer, whose name the client puts in its SNI.
-	frontCert, frontKey := writeCert(t, dir, frontName)
+	frontCert, frontKey := webtest.Certificate(t, frontName)
 	other := "server {\n listen " + f.addr + " ssl default_server;\n server_name " + frontName +
 		";\n ssl_certificate " + frontCert + ";\n ssl_certificate_key " + frontKey +
 		";\n server_tokens off;\n root " + frontRoot + ";\n}\n"
 	f.n = nginxtest.Start(t, site+other, f.addr)
-}
-
-// writeCert writes a self-signed certificate for name, made by the utls transport's
-// own certificate code, as PEM files for nginx.
-func writeCert(t testing.TB, dir, name string) (certPath, keyPath string) {
-	t.Helper()
-	cfg, _, err := utls.ServerTLSConfig(transports.Args{"servername": name}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cfg.Certificates[0]
-	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPath, keyPath = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certPath, keyPath
 }
 
 // frontedArgs are the bridge arguments of a client that fronts through nginx.
