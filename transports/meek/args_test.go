@@ -1,0 +1,184 @@
+package meek
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/webtest"
+)
+
+func TestNewDialerNamesTheBadArgument(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		args transports.Args
+		key  string // the argument the error must name; "" for the address
+	}{
+		{"typo", "192.0.2.1:443", transports.Args{"servername": "a.example", "urll": "https://b.example/"}, "urll"},
+		{"IP address without servername", "192.0.2.1:443", transports.Args{"url": "https://b.example/"}, "servername"},
+		{"servername is an IP", "a.example:443", transports.Args{"servername": "192.0.2.1"}, "servername"},
+		{"url not https", "a.example:443", transports.Args{"url": "http://b.example/"}, "url"},
+		{"url with a query", "a.example:443", transports.Args{"url": "https://b.example/?x=1"}, "url"},
+		{"url and host", "a.example:443", transports.Args{"url": "https://b.example/", "host": "c.example"}, "host"},
+		{"url and path", "a.example:443", transports.Args{"url": "https://b.example/", "path": "/x"}, "path"},
+		{"host with a space", "a.example:443", transports.Args{"host": "b .example"}, "host"},
+		{"host with a bad port", "a.example:443", transports.Args{"host": "b.example:99999"}, "host"},
+		{"relative path", "a.example:443", transports.Args{"path": "x"}, "path"},
+		{"path with a percent", "a.example:443", transports.Args{"path": "/a%20b"}, "path"},
+		{"unknown fingerprint", "a.example:443", transports.Args{"fp": "netscape"}, "fp"},
+		{"no port", "a.example", transports.Args{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New().NewDialer(tt.addr, tt.args)
+			if err == nil {
+				t.Fatalf("NewDialer(%q, %v) succeeded", tt.addr, tt.args)
+			}
+			var ae *transports.ArgError
+			switch {
+			case tt.key == "" && errors.As(err, &ae):
+				t.Fatalf("NewDialer(%q) = %v; want an error about the address, not argument %s=", tt.addr, err, ae.Key)
+			case tt.key != "" && (!errors.As(err, &ae) || ae.Key != tt.key):
+				t.Fatalf("NewDialer(%q, %v) = %v; want an ArgError naming %s=", tt.addr, tt.args, err, tt.key)
+			}
+		})
+	}
+}
+
+func TestNewDialerKeepsTheFrontAndTheServiceApart(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		args transports.Args
+		sni  string
+		want target
+	}{
+		{"all from the address", "meek.example:443", transports.Args{}, "meek.example", target{"meek.example", "/"}},
+		{"fronted by url", "192.0.2.1:443", transports.Args{"servername": "front.example", "url": "https://meek.example/m/"},
+			"front.example", target{"meek.example", "/m/"}},
+		{"url without a path", "front.example:443", transports.Args{"url": "https://meek.example"}, "front.example", target{"meek.example", "/"}},
+		{"url with a port", "front.example:443", transports.Args{"url": "https://meek.example:8443/m"}, "front.example", target{"meek.example:8443", "/m"}},
+		{"host and path", "front.example:443", transports.Args{"host": "meek.example", "path": "/m"}, "front.example", target{"meek.example", "/m"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := newDialer(tt.addr, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.addr != tt.addr || d.tls.ServerName() != tt.sni || d.target != tt.want {
+				t.Fatalf("dials %s with SNI %s and requests %+v; want %s, %s, %+v", d.addr, d.tls.ServerName(), d.target, tt.addr, tt.sni, tt.want)
+			}
+		})
+	}
+}
+
+func TestListenNamesTheBadArgument(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		args transports.Args
+		key  string
+	}{
+		{"typo", "127.0.0.1:0", transports.Args{"servername": "a.example", "max-session": "3"}, "max-session"},
+		{"no certificate and no name", "127.0.0.1:0", transports.Args{}, "servername"},
+		{"plain without the front's name", "127.0.0.1:0", transports.Args{"tls": "false"}, "servername"},
+		{"plain on a public address", "0.0.0.0:0", transports.Args{"tls": "false", "servername": "a.example"}, "tls"},
+		{"plain with a certificate", "127.0.0.1:0", transports.Args{"tls": "false", "servername": "a.example", "cert": "/x.pem", "key": "/x.key"}, "cert"},
+		{"allow-public-plain with TLS", "127.0.0.1:0", transports.Args{"servername": "a.example", "allow-public-plain": "true"}, "allow-public-plain"},
+		{"tls not a boolean", "127.0.0.1:0", transports.Args{"servername": "a.example", "tls": "maybe"}, "tls"},
+		{"max-sessions zero", "127.0.0.1:0", transports.Args{"servername": "a.example", "max-sessions": "0"}, "max-sessions"},
+		{"url not https", "127.0.0.1:0", transports.Args{"servername": "a.example", "url": "ftp://a.example/"}, "url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			if err == nil {
+				ln.Close()
+				t.Fatalf("Listen(%s, %v) succeeded", tt.addr, tt.args)
+			}
+			var ae *transports.ArgError
+			if !errors.As(err, &ae) || ae.Key != tt.key {
+				t.Fatalf("Listen(%s, %v) = %v; want an ArgError naming %s=", tt.addr, tt.args, err, tt.key)
+			}
+		})
+	}
+}
+
+func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		args transports.Args
+		want transports.Args
+	}{
+		{"own front, self-signed", "127.0.0.1:0", transports.Args{"servername": "a.example"},
+			transports.Args{"servername": "a.example", "url": "https://a.example/"}},
+		{"own front with a path and fp", "127.0.0.1:0", transports.Args{"servername": "a.example", "path": "/m/", "fp": "firefox"},
+			transports.Args{"servername": "a.example", "url": "https://a.example/m/", "fp": "firefox"}},
+		{"behind a fronting CDN", "127.0.0.1:0", transports.Args{"tls": "false", "servername": "front.example", "url": "https://meek.example/m/"},
+			transports.Args{"servername": "front.example", "url": "https://meek.example/m/"}},
+		{"plain on a public address, allowed", "0.0.0.0:0", transports.Args{"tls": "false", "allow-public-plain": "true", "servername": "front.example", "host": "meek.example"},
+			transports.Args{"servername": "front.example", "url": "https://meek.example/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			if got := ln.BridgeArgs(); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("BridgeArgs = %v, want %v", got, tt.want)
+			}
+			// What the listener prints, a client accepts.
+			if _, err := New().NewDialer("192.0.2.1:443", ln.BridgeArgs()); err != nil {
+				t.Fatalf("NewDialer with the printed arguments: %v", err)
+			}
+		})
+	}
+}
+
+func TestDialFailsClearlyWhenTheFrontSpeaksHTTP2(t *testing.T) {
+	cert, key := webtest.Certificate(t, testServerName)
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				c.(*tls.Conn).Handshake()
+				c.Read(make([]byte, 1))
+			}()
+		}
+	}()
+	d, err := New().NewDialer(ln.Addr().String(), transports.Args{"servername": testServerName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Dial(t.Context())
+	if c != nil {
+		c.Close()
+	}
+	if !errors.Is(err, ErrHTTP2) {
+		t.Fatalf("Dial to a front that picks h2 = %v, want ErrHTTP2", err)
+	}
+}
+
