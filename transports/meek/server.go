@@ -36,6 +36,7 @@ type listener struct {
 	bridge      transports.Args
 	log         *slog.Logger
 	maxSessions int
+	expiry      time.Duration // sessionExpiry; shorter in tests
 
 	accepted chan *serverConn
 	closed   chan struct{} // Close was called
@@ -70,6 +71,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		decoy:       cfg.Decoy,
 		log:         cfg.Logger,
 		maxSessions: maxSessions,
+		expiry:      sessionExpiry,
 		accepted:    make(chan *serverConn, acceptBacklog),
 		closed:      make(chan struct{}),
 		sessions:    make(map[string]*session),

@@ -183,7 +183,7 @@ func (l *listener) session(r meekRequest, remote net.Addr, body []byte) (*sessio
 		l.log.Debug("session refused", "reason", "accept backlog full")
 		return nil, false
 	}
-	s.timer = time.AfterFunc(sessionExpiry, s.expire)
+	s.timer = time.AfterFunc(l.expiry, s.expire)
 	l.sessions[r.id] = s
 	return s, true
 }
@@ -199,7 +199,7 @@ func (s *session) touch() {
 	s.l.mu.Lock()
 	defer s.l.mu.Unlock()
 	if s.l.sessions[s.id] == s {
-		s.timer.Reset(sessionExpiry)
+		s.timer.Reset(s.l.expiry)
 	}
 }
 
@@ -234,7 +234,7 @@ func (l *listener) forbid(id string) {
 			break
 		}
 	}
-	l.rejected[id] = now.Add(sessionExpiry)
+	l.rejected[id] = now.Add(l.expiry)
 }
 
 func (l *listener) forbidden(id string) bool {
