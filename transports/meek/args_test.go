@@ -181,4 +181,3 @@ func TestDialFailsClearlyWhenTheFrontSpeaksHTTP2(t *testing.T) {
 		t.Fatalf("Dial to a front that picks h2 = %v, want ErrHTTP2", err)
 	}
 }
-
