@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
@@ -95,9 +97,17 @@ func (d *demo) run(ctx context.Context, messages int, keep bool) error {
 		Logger:       d.log.With("side", "gateway"),
 	}
 	for _, name := range reg.Names() {
+		args, err := lab.ListenerArgs(name)
+		if errors.Is(err, lab.ErrUnavailable) {
+			d.say("gateway   %-9s left out: %v", name, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
 		t, _ := reg.Get(name)
 		gcfg.Listeners = append(gcfg.Listeners, gateway.ListenerConfig{
-			Transport: t, Listen: "127.0.0.1:0", Args: demoArgs(name),
+			Transport: t, Listen: "127.0.0.1:0", Args: args,
 		})
 	}
 	g, err := gateway.Listen(ctx, gcfg)
@@ -108,7 +118,7 @@ func (d *demo) run(ctx context.Context, messages int, keep bool) error {
 	go func() { served <- g.Serve(ctx) }()
 	bridges := g.Bridges()
 	for _, b := range bridges {
-		d.say("gateway   %-5s listener on %s", b.Transport, b.Addr)
+		d.say("gateway   %-9s listener on %s", b.Transport, b.Addr)
 	}
 
 	// Two users, each on another transport.
@@ -143,14 +153,6 @@ func (d *demo) run(ctx context.Context, messages int, keep bool) error {
 	bc.Close()
 	cancel()
 	return <-served
-}
-
-// demoArgs are the server arguments each transport needs on loopback.
-func demoArgs(transport string) transports.Args {
-	if transport == "utls" {
-		return transports.Args{"servername": "www.example.com"}
-	}
-	return nil
 }
 
 type chatter struct {

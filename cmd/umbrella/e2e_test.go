@@ -449,7 +449,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		`"message 3 from bob"`,
 		"6 messages relayed",
-		"alice used tcp, bob used utls",
+		"alice used meek, bob used webtunnel",
 		"(the decoy)",
 		"no answer",
 	} {
