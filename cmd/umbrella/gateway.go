@@ -106,6 +106,8 @@ func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, 
 				HandshakeTimeout: gc.Limits.HandshakeTimeout,
 				MaxSessions:      gc.Limits.MaxSessions,
 				MaxStreams:       gc.Limits.MaxStreams,
+				ResumeGrace:      gc.Limits.ResumeGrace,
+				ResumeBuffer:     gc.Limits.ResumeBuffer,
 			})
 			if err != nil {
 				return err
@@ -149,6 +151,8 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 		HandshakeTimeout: gc.Limits.HandshakeTimeout,
 		MaxSessions:      gc.Limits.MaxSessions,
 		MaxStreams:       gc.Limits.MaxStreams,
+		ResumeGrace:      gc.Limits.ResumeGrace,
+		ResumeBuffer:     gc.Limits.ResumeBuffer,
 		LogClientIPs:     gc.Log.ClientIPs,
 	}
 	for _, l := range gc.Listeners {
