@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,9 +34,35 @@ type Bridge struct {
 	Args      transports.Args
 }
 
-// Endpoint is what the session's hello is bound to for this bridge.
+// Endpoint is what the session's hello is bound to for this bridge: its transport,
+// address and TLS server name, with two exceptions that the client and the gateway both
+// see in the bridge line.
+//
+//   - A pt bridge binds to its PT method, not to "pt": a native obfs4 client and a Tor
+//     obfs4 program reach the same listener with the same hello.
+//   - A bridge reached through a CDN or another front (it names the origin with host= or
+//     url=) binds to that origin's name alone: a CDN has many addresses and front names,
+//     any of which a user may dial, while the origin names one gateway.
 func (b Bridge) Endpoint() session.Endpoint {
-	return session.Endpoint{Transport: b.Transport, Address: b.Addr, ServerName: b.Args["servername"]}
+	ep := session.Endpoint{Transport: b.Transport, Address: b.Addr, ServerName: b.Args["servername"]}
+	if method := b.Args["method"]; b.Transport == "pt" && method != "" {
+		ep.Transport = method
+	}
+	if origin := b.origin(); origin != "" {
+		ep.Address, ep.ServerName = origin, ""
+	}
+	return ep
+}
+
+// origin is the host a fronted bridge's HTTP requests name, or "".
+func (b Bridge) origin() string {
+	if host := b.Args["host"]; host != "" {
+		return host
+	}
+	if u, err := url.Parse(b.Args["url"]); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return ""
 }
 
 // BridgeError is a problem with one field of a bridge line:

@@ -199,10 +199,29 @@ func TestBridgeYAMLIsTheBridgeLine(t *testing.T) {
 	}
 }
 
-func TestEndpointBindsTransportAddressAndServerName(t *testing.T) {
-	b := BridgeLine("utls", "192.0.2.1:443", testKey, testSecret, transports.Args{"servername": "a.example"})
-	want := session.Endpoint{Transport: "utls", Address: "192.0.2.1:443", ServerName: "a.example"}
-	if got := b.Endpoint(); got != want {
-		t.Fatalf("Endpoint() = %+v, want %+v", got, want)
+func TestEndpoint(t *testing.T) {
+	tests := []struct {
+		name      string
+		transport string
+		addr      string
+		args      transports.Args
+		want      session.Endpoint
+	}{
+		{"transport, address and server name", "utls", "192.0.2.1:443", transports.Args{"servername": "a.example"},
+			session.Endpoint{Transport: "utls", Address: "192.0.2.1:443", ServerName: "a.example"}},
+		{"pt binds to its method", "pt", "192.0.2.1:443", transports.Args{"method": "obfs4", "cert": "x"},
+			session.Endpoint{Transport: "obfs4", Address: "192.0.2.1:443"}},
+		{"a fronted bridge binds to its origin's host", "websocket", "104.16.0.1:443", transports.Args{"servername": "front.example", "host": "origin.example"},
+			session.Endpoint{Transport: "websocket", Address: "origin.example"}},
+		{"or to its URL's host", "webtunnel", "104.16.0.2:443", transports.Args{"servername": "front.example", "url": "https://origin.example/p"},
+			session.Endpoint{Transport: "webtunnel", Address: "origin.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := BridgeLine(tt.transport, tt.addr, testKey, testSecret, tt.args)
+			if got := b.Endpoint(); got != tt.want {
+				t.Fatalf("Endpoint() = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
