@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 )
@@ -52,11 +53,12 @@ func ParseClient(file string, data []byte) (*Client, error) {
 					c.Bridges = append(c.Bridges, b)
 				})
 			},
-			"socks":    func(n *yaml.Node, f string) { c.SOCKS = d.localAddr(n, f) },
-			"http":     func(n *yaml.Node, f string) { c.HTTP = d.localAddr(n, f) },
-			"forwards": func(n *yaml.Node, f string) { c.Forwards = d.forwards(n, f) },
-			"hosts":    func(n *yaml.Node, f string) { c.Hosts = d.hosts(n, f) },
-			"log":      func(n *yaml.Node, f string) { c.Log = d.log(n, f) },
+			"socks":       func(n *yaml.Node, f string) { c.SOCKS = d.localAddr(n, f) },
+			"http":        func(n *yaml.Node, f string) { c.HTTP = d.localAddr(n, f) },
+			"forwards":    func(n *yaml.Node, f string) { c.Forwards = d.forwards(n, f) },
+			"hosts":       func(n *yaml.Node, f string) { c.Hosts = d.hosts(n, f) },
+			"log":         func(n *yaml.Node, f string) { c.Log = d.log(n, f) },
+			"pt_programs": func(n *yaml.Node, f string) { c.PTPrograms = d.ptPrograms(n, f) },
 		})
 	}
 	if len(c.Bridges) == 0 && !d.failed("bridges") {
@@ -112,6 +114,18 @@ func (d *decoder) hosts(n *yaml.Node, path string) map[string]string {
 			d.failf(d.src.Lines[f], f, "want a host name such as chat.example.org")
 		}
 		d.check(d.src.Lines[f], f, checkService(service))
+	}
+	return m
+}
+
+// ptPrograms decodes pt_programs: method names to absolute program paths.
+func (d *decoder) ptPrograms(n *yaml.Node, path string) map[string]string {
+	m := d.stringMap(n, path)
+	for _, method := range sortedKeys(m) {
+		f := join(path, method)
+		if !filepath.IsAbs(m[method]) {
+			d.failf(d.src.Lines[f], f, "want an absolute path to the program, such as /usr/bin/lyrebird")
+		}
 	}
 	return m
 }

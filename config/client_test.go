@@ -40,6 +40,8 @@ func TestParseClientErrorsNameFileLineAndField(t *testing.T) {
 			`client.yaml:2: forwards.7443: missing port`},
 		{"host mapped to nothing", "bridges: [" + bridgeLine + "]\nhosts:\n  chat.example.org: \"\"\n",
 			`client.yaml:3: hosts["chat.example.org"]: required: a service name`},
+		{"relative PT program", "bridges: [" + bridgeLine + "]\npt_programs:\n  obfs4: lyrebird\n",
+			`client.yaml:3: pt_programs.obfs4: want an absolute path to the program, such as /usr/bin/lyrebird`},
 		{"bad host name", "bridges: [" + bridgeLine + "]\nhosts: {\"a b\": mls}\n",
 			`client.yaml:2: hosts["a b"]: want a host name such as chat.example.org`},
 		{"two proxies on one port", "bridges: [" + bridgeLine + "]\nsocks: 127.0.0.1:1080\nhttp: 127.0.0.1:1080\n",

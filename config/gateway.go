@@ -89,8 +89,9 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 					d.check(n.Line, f, checkHostPort(g.Admin, true))
 				}
 			},
-			"limits": func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
-			"log":    func(n *yaml.Node, f string) { g.Log = d.log(n, f) },
+			"limits":      func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
+			"log":         func(n *yaml.Node, f string) { g.Log = d.log(n, f) },
+			"pt_programs": func(n *yaml.Node, f string) { g.PTPrograms = d.ptPrograms(n, f) },
 		})
 	}
 	d.requireDir(&g.StateDir, "state_dir", rootLine, file,

@@ -77,7 +77,7 @@ listeners:
 		{"unknown listener field", strings.Replace(minimalGateway, "listen:", "lisen: 1, listen:", 1),
 			`gateway.yaml:3: listeners[0].lisen: unknown field (did you mean listen?)`},
 		{"unrelated unknown field lists the known", minimalGateway + "colour: blue\n",
-			`gateway.yaml:5: colour: unknown field (known: admin, decoy, limits, listeners, log, secrets, services, state_dir)`},
+			`gateway.yaml:5: colour: unknown field (known: admin, decoy, limits, listeners, log, pt_programs, secrets, services, state_dir)`},
 		{"field given twice", minimalGateway + "services: {probe: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
 		{"listen without port", strings.Replace(minimalGateway, "127.0.0.1:8443", "127.0.0.1", 1),
 			`gateway.yaml:3: listeners[0].listen: missing port`},

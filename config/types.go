@@ -40,6 +40,9 @@ type Gateway struct {
 	Admin  string `yaml:"admin"`
 	Limits Limits `yaml:"limits"`
 	Log    Log    `yaml:"log"`
+	// PTPrograms maps a Tor pluggable-transport method ("obfs4") to the program that
+	// serves it for pt listeners (absolute paths); unlisted methods are looked up in PATH.
+	PTPrograms map[string]string `yaml:"pt_programs"`
 	// Line numbers of fields, for errors found after parsing (filled by ParseGateway).
 	Source Source `yaml:"-"`
 }
@@ -104,7 +107,11 @@ type Client struct {
 	Forwards map[string]string `yaml:"forwards"`
 	Hosts    map[string]string `yaml:"hosts"`
 	Log      Log               `yaml:"log"`
-	Source   Source            `yaml:"-"`
+	// PTPrograms maps a Tor pluggable-transport method to the program that serves it for
+	// pt bridge lines (absolute paths). Bridge lines only name methods: they come from
+	// strangers and must never choose what runs here.
+	PTPrograms map[string]string `yaml:"pt_programs"`
+	Source     Source            `yaml:"-"`
 }
 
 // Source remembers where a config came from, for error messages (see Wrap).

@@ -14,6 +14,7 @@ import (
 	"github.com/umbrella-edge/edge/client/proxy"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports/all"
+	"github.com/umbrella-edge/edge/transports/pt"
 )
 
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,7 +38,6 @@ network which bridge worked and tries that one first next time.`, stderr)
 		fs.Usage()
 		return errors.New("client: --config is required")
 	}
-	reg := all.Registry()
 	cc, err := config.LoadClient(*cfgPath)
 	if err != nil {
 		return err
@@ -46,6 +46,7 @@ network which bridge worked and tries that one first next time.`, stderr)
 	if err != nil {
 		return err
 	}
+	reg := all.RegistryWith(all.Options{PT: pt.Config{Binaries: cc.PTPrograms, Logger: log.With("transport", "pt")}})
 	c, err := client.New(client.Config{
 		Bridges:    cc.Bridges,
 		Transports: reg,

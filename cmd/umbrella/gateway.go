@@ -20,6 +20,7 @@ import (
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/pt"
 )
 
 // bridgesFile is where a running gateway writes its bridge lines (mode 0600), for
@@ -40,8 +41,7 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 		fs.Usage()
 		return errors.New("gateway: --config is required")
 	}
-	reg := all.Registry()
-	gc, err := config.LoadGateway(*cfgPath, reg.Names())
+	gc, err := config.LoadGateway(*cfgPath, all.Registry().Names())
 	if err != nil {
 		return err
 	}
@@ -49,6 +49,7 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 	if err != nil {
 		return err
 	}
+	reg := all.RegistryWith(all.Options{PT: pt.Config{Binaries: gc.PTPrograms, Logger: log.With("transport", "pt")}})
 	gcfg, err := gatewayConfig(gc, reg)
 	if err != nil {
 		return err

@@ -13,12 +13,21 @@ import (
 	"github.com/umbrella-edge/edge/transports/webtunnel"
 )
 
-// Registry returns a registry of every shipped transport.
-func Registry() *transports.Registry {
+// Options are the local settings some transports take; none come from bridge lines.
+type Options struct {
+	// PT configures the programs the pt transport runs.
+	PT pt.Config
+}
+
+// Registry returns a registry of every shipped transport with default options.
+func Registry() *transports.Registry { return RegistryWith(Options{}) }
+
+// RegistryWith returns a registry of every shipped transport, configured by o.
+func RegistryWith(o Options) *transports.Registry {
 	r, err := transports.NewRegistry(
 		tcp.New(),
 		obfs4.New(),
-		pt.New(pt.Config{}), // PT programs found in PATH; see pt.Config
+		pt.New(o.PT),
 		utls.New(),
 		webtunnel.New(),
 		websocket.New(),
