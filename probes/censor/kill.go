@@ -19,17 +19,22 @@ const (
 	// KillReset closes both sockets with a TCP RST (SO_LINGER 0). A UDP flow just
 	// stops, as UDP has nothing to reset.
 	KillReset KillMode = "reset"
+	// KillFreeze drops the server→client direction from now on and keeps relaying
+	// client→server, with both sockets open: the client's bytes still arrive but
+	// nothing of the server's reaches it, as when Russia's TSPU freezes a connection
+	// mid-flow. A UDP flow has no direction to keep and stops as with KillSilent.
+	KillFreeze KillMode = "freeze"
 	// killClose ends a flow when the censor closes.
 	killClose KillMode = "close"
 )
 
-// ParseKillMode reads "silent" or "reset".
+// ParseKillMode reads "silent", "reset" or "freeze".
 func ParseKillMode(s string) (KillMode, error) {
 	switch m := KillMode(s); m {
-	case KillSilent, KillReset:
+	case KillSilent, KillReset, KillFreeze:
 		return m, nil
 	}
-	return "", fmt.Errorf("kill mode %q: want silent or reset", s)
+	return "", fmt.Errorf("kill mode %q: want silent, reset or freeze", s)
 }
 
 // A Selector chooses the flows Kill cuts: those matching every field set. At least
@@ -58,29 +63,53 @@ func (c *Censor) Kill(sel Selector, mode KillMode) (int, error) {
 	if sel == (Selector{}) {
 		return 0, ErrEmptySelector
 	}
-	if mode != KillSilent && mode != KillReset {
-		return 0, fmt.Errorf("kill mode %q: want silent or reset", mode)
+	if _, err := ParseKillMode(string(mode)); err != nil {
+		return 0, err
 	}
-	return c.killWhere(sel.matches, mode, "kill", "killed on command"), nil
+	reason := "killed on command"
+	if mode == KillFreeze {
+		reason = "server→client frozen on command"
+	}
+	return c.killWhere(sel.matches, mode, "kill", reason), nil
 }
 
-// killWhere cuts the flows match selects, logging each as policy's decision.
+// A freezer is a flow that can stop one direction and keep the other.
+type freezer interface {
+	freeze()
+}
+
+// freeze makes the server→client pump drop what it reads from now on; a write in
+// progress finishes.
+func (f *tcpFlow) freeze() { f.frozen.Store(true) }
+
+// killWhere cuts the running flows match selects, logging each as policy's decision.
+// A freeze passes over flows frozen already, so the count says what changed.
 func (c *Censor) killWhere(match func(Flow) bool, mode KillMode, policy, reason string) int {
 	c.mu.Lock()
 	var victims []flowHandle
 	for _, f := range c.flows {
-		if st := f.status(); !st.Stopped && match(st.Flow) {
+		if st := f.status(); !st.Stopped && !(mode == KillFreeze && st.Frozen) && match(st.Flow) {
 			victims = append(victims, f)
 		}
 	}
 	c.mu.Unlock()
 	verdict := Drop
-	if mode == KillReset {
+	switch mode {
+	case KillReset:
 		verdict = Reset
+	case KillFreeze:
+		verdict = Frozen
 	}
 	for _, f := range victims {
 		c.decisions.add(policy, f.status().Flow, verdict, reason)
-		f.kill(mode)
+		switch fz, ok := f.(freezer); {
+		case mode != KillFreeze:
+			f.kill(mode)
+		case ok:
+			fz.freeze()
+		default:
+			f.kill(KillSilent) // a UDP flow has no direction to keep
+		}
 	}
 	return len(victims)
 }

@@ -276,8 +276,8 @@ func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBuck
 		n, err := src.Read(buf)
 		b := buf[:n]
 		written := 0
-		if frozen {
-			b = nil
+		if frozen || count == &f.s2c && f.frozen.Load() { // by the budget, or by KillFreeze
+			b, frozen = nil, true
 		} else if sent := count.Load(); freezeAt > 0 && sent+int64(n) >= freezeAt {
 			b = b[:freezeAt-sent]
 			frozen = true
