@@ -12,12 +12,27 @@ import (
 // p99RoundTripTarget: a 1 KiB message's round trip through the gateway, on loopback.
 const p99RoundTripTarget = 2 * time.Millisecond
 
+// perPathBudget bounds the time one path's round trips may take, so a polling transport
+// (meek waits for its next poll) does not hold the run for minutes; the row says how
+// many messages were timed.
+const perPathBudget = 20 * time.Second
+
 // sample times n calls of op, one at a time, reporting progress as it goes.
 func sample(ctx context.Context, c *counter, n int, op func(ctx context.Context) error) (latencies, error) {
+	return sampleFor(ctx, c, n, 0, op)
+}
+
+// sampleFor is sample that also stops, early, once budget has passed (0 means no
+// budget).
+func sampleFor(ctx context.Context, c *counter, n int, budget time.Duration, op func(ctx context.Context) error) (latencies, error) {
 	ls := make(latencies, 0, n)
+	start := time.Now()
 	for i := range n {
 		if err := ctx.Err(); err != nil {
 			return ls, err
+		}
+		if budget > 0 && time.Since(start) > budget {
+			return ls, nil
 		}
 		t0 := time.Now()
 		if err := op(ctx); err != nil {
@@ -76,7 +91,6 @@ func measureHandshakeTime(ctx context.Context, b *bench) ([]row, error) {
 func measureRoundTrip(ctx context.Context, b *bench) ([]row, error) {
 	p, o := b.progress, b.opts
 	const measure = "1 KiB message round trip"
-	how := fmt.Sprintf("%d messages, one at a time, to echo", o.messages)
 	paths, err := b.paths()
 	if err != nil {
 		return nil, err
@@ -95,6 +109,10 @@ func measureRoundTrip(ctx context.Context, b *bench) ([]row, error) {
 		}
 		p.say("  %s: %s", pt.name, ls.p50p99())
 		p99 := ls.percentile(99)
+		how := fmt.Sprintf("%d messages, one at a time, to echo", len(ls))
+		if len(ls) < o.messages {
+			how += fmt.Sprintf(" (stopped at the %s budget)", perPathBudget)
+		}
 		r := row{measure: measure, path: pt.name, result: ls.p50p99(), how: how}
 		if pt.name == rawTCP {
 			base = p99
@@ -137,8 +155,8 @@ func roundTrips(ctx context.Context, p *progress, pt path, n int) (latencies, er
 		}
 		return nil
 	}
-	if _, err := sample(ctx, p.counter(pt.name+" warm-up", warmup), warmup, echo); err != nil {
+	if _, err := sampleFor(ctx, p.counter(pt.name+" warm-up", warmup), warmup, perPathBudget/10, echo); err != nil {
 		return nil, err
 	}
-	return sample(ctx, p.counter(pt.name+" messages", n), n, echo)
+	return sampleFor(ctx, p.counter(pt.name+" messages", n), n, perPathBudget, echo)
 }

@@ -59,6 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
+	for _, why := range b.leftOut {
+		prog.say("left out: %s", why)
+		rep.note("Left out: " + why)
+	}
 
 	var todo []step
 	for _, s := range steps {
@@ -109,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var names, stepNames string
 	fs.StringVar(&o.out, "out", "", "also write the Markdown report to this `file`")
-	fs.StringVar(&names, "transports", "tcp,utls", "comma-separated transports to measure")
+	fs.StringVar(&names, "transports", "", "comma-separated transports to measure; empty means every registered one")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "approximate length of each throughput transfer")
 	fs.IntVar(&o.handshakes, "handshakes", 200, "sequential session handshakes per transport")
 	fs.IntVar(&o.messages, "messages", 5000, "1 KiB round trips per path")
@@ -134,8 +138,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.steps[n] = true
 	}
 	switch {
-	case len(o.transports) == 0:
-		return o, errors.New("-transports: name at least one transport")
 	case o.handshakes < 1 || o.messages < 1 || o.sessions < 1 || o.concurrency < 1:
 		return o, errors.New("-handshakes, -messages, -sessions and -concurrency must be positive")
 	}

@@ -34,10 +34,13 @@ type report struct {
 	started  time.Time
 	load     string // load average when the run started: other work skews every number
 	rows     []row
+	notes    []string // said below the header: what was left out and why
 	failures []string
 }
 
 func (r *report) add(rows ...row) { r.rows = append(r.rows, rows...) }
+
+func (r *report) note(s string) { r.notes = append(r.notes, s) }
 
 func (r *report) failure(step string, err error) {
 	r.failures = append(r.failures, fmt.Sprintf("%s: %v", step, err))
@@ -73,7 +76,11 @@ func (r *report) markdown() string {
 	if len(r.args) > 0 {
 		fmt.Fprintf(&b, "; this run: `go run ./cmd/umbrella-bench %s`", strings.Join(r.args, " "))
 	}
-	fmt.Fprintf(&b, "\n\n")
+	fmt.Fprintf(&b, "\n")
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	fmt.Fprintf(&b, "\n")
 
 	fmt.Fprintf(&b, "| Measurement | Path | Result | vs raw TCP | Target | Met | How |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---|---|---|\n")
@@ -93,8 +100,12 @@ func (r *report) markdown() string {
 
 // methods explains the table's paths and measurements once, below it.
 const methods = `Paths: **raw TCP** is the client talking to the backend directly (the baseline);
-**tcp** and **utls** go client → transport → session (hybrid X25519+ML-KEM-768 handshake,
-AEAD records, smux stream) → gateway → backend. Throughput and round trips run against an
+every other path is a transport: client → transport → session (hybrid X25519+ML-KEM-768
+handshake, AEAD records, smux stream) → gateway → backend. The gateway is its own front
+(internal/lab's loopback arguments): **webtunnel, websocket and meek, which sit behind nginx
+or a CDN in production, are measured without nginx**, so their numbers leave out the
+front's hop. **pt** is Debian's obfs4proxy as a Tor pluggable transport on both sides.
+Throughput and round trips run against an
 in-process gateway; handshake rate and memory run against ` + "`umbrella gateway`" + ` as a child
 process, whose CPU time (utime+stime from /proc/PID/stat) and memory (VmRSS, and
 go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes from its /metrics) are read
