@@ -35,6 +35,13 @@ type options struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv(clientMemoryEnv) != "" {
+		if err := runClientMemoryChild(ctx, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "umbrella-bench client child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "umbrella-bench:", err)
@@ -105,6 +112,7 @@ var steps = []step{
 	{"rtt", "message round trip", measureRoundTrip},
 	{"rate", "gateway handshake rate", measureHandshakeRate},
 	{"memory", "gateway memory per idle session", measureMemory},
+	{"client-memory", "client memory with all transports configured", measureClientMemory},
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -120,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rateFor, "rate-for", 4*time.Second, "how long to hammer the child gateway with handshakes")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent handshakes against the child gateway")
 	fs.IntVar(&o.sessions, "sessions", 10000, "idle sessions opened for the memory measurement")
-	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory", "comma-separated measurements to run")
+	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,client-memory", "comma-separated measurements to run")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")
