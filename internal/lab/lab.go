@@ -1,5 +1,6 @@
-// Package lab is what the demo, the benchmarks and the end-to-end tests share to run a
-// gateway on loopback: the server arguments each transport needs there.
+// Package lab runs a censored network on loopback for the demo, the benchmarks and the
+// end-to-end tests: a gateway with every transport, nginx as a CDN, and the censor
+// simulator between them and the client. It is not part of a deployment.
 package lab
 
 import (
@@ -40,4 +41,14 @@ func ListenerArgs(transport string) (transports.Args, error) {
 		return transports.Args{"method": PTMethod}, nil
 	}
 	return nil, fmt.Errorf("lab: no loopback arguments for transport %q: add them in internal/lab", transport)
+}
+
+// Network is the network a transport's carriers use, "tcp" or "udp": the censor
+// relays each bridge on a route of that network.
+func Network(transport string) string {
+	switch transport {
+	case "quic", "quicobfs":
+		return "udp"
+	}
+	return "tcp"
 }

@@ -1,96 +1,164 @@
 package lab
 
 import (
+	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/config"
-	"github.com/umbrella-edge/edge/gateway"
-	"github.com/umbrella-edge/edge/internal/backend"
-	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports/all"
 )
 
-// Every registered transport must come up on loopback with ListenerArgs and carry a
-// session to a backend; the demo and the benchmarks rely on it.
-func TestEveryTransportRunsOnLoopback(t *testing.T) {
-	reg := all.Registry()
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
+// startLab starts a lab for one test and closes it when the test ends.
+func startLab(t *testing.T, opts Options) *Lab {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := Start(ctx, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("lab.Start: %v", err)
 	}
-	defer echo.Close()
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// echo sends size random bytes through c to the echo service and checks by SHA-256
+// that the same bytes come back.
+func echo(ctx context.Context, c *Client, size int) error {
+	conn, err := c.Dial(ctx, Service)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", Service, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	sent := make([]byte, size)
+	rand.Read(sent)
+	wrote := make(chan error, 1)
 	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go backend.EchoConn(c)
-		}
+		_, err := conn.Write(sent)
+		wrote <- err
 	}()
-	_, identity, _ := ed25519.GenerateKey(rand.Reader)
-	var secret session.Secret
-	rand.Read(secret[:])
-	cfg := gateway.Config{
-		Identity: identity,
-		Secrets:  []session.Secret{secret},
-		Services: map[string]string{"echo": echo.Addr().String()},
-		StateDir: t.TempDir(),
+	got := make([]byte, size)
+	if n, err := io.ReadFull(conn, got); err != nil {
+		return fmt.Errorf("read the echo: %d of %d bytes, then %w", n, size, err)
 	}
-	for _, name := range reg.Names() {
-		args, err := ListenerArgs(name)
-		if err != nil {
-			t.Fatal(err) // CI installs every program a transport needs
-		}
-		tr, _ := reg.Get(name)
-		cfg.Listeners = append(cfg.Listeners, gateway.ListenerConfig{Transport: tr, Listen: "127.0.0.1:0", Args: args})
+	if err := <-wrote; err != nil {
+		return fmt.Errorf("write %d bytes: %w", size, err)
+	}
+	if sum, want := sha256.Sum256(got), sha256.Sum256(sent); !bytes.Equal(sum[:], want[:]) {
+		return fmt.Errorf("the echo of %d bytes has SHA-256 %x, want %x", size, sum[:8], want[:8])
+	}
+	return nil
+}
+
+// Every line of the lab, the gateway's own and those through the CDN, carries a session
+// through the censor to the backend: the demo, the benchmarks and the scenarios rely
+// on each transport coming up on loopback with ListenerArgs.
+func TestEveryLineCarriesASession(t *testing.T) {
+	l := startLab(t, Options{})
+	lines := l.Lines()
+	if want := len(all.Registry().Names()) + 2; len(lines) != want {
+		t.Fatalf("the lab has %d bridge lines, want one per transport and two through the CDN (%d)", len(lines), want)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	g, err := gateway.Listen(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	gctx, stop := context.WithCancel(ctx)
-	go func() { served <- g.Serve(gctx) }()
-	defer func() { stop(); <-served }()
-
-	bridges := g.Bridges()
-	if len(bridges) != len(reg.Names()) {
-		t.Fatalf("gateway printed %d bridge lines for %d transports", len(bridges), len(reg.Names()))
-	}
-	for _, b := range bridges {
-		b.Secret = secret
-		t.Run(b.Transport, func(t *testing.T) {
-			c, err := client.New(client.Config{Bridges: []config.Bridge{b}, Transports: reg})
+	for _, ln := range lines {
+		t.Run(ln.Route.Name, func(t *testing.T) {
+			if ln.Bridge.Addr != ln.Route.Listen {
+				t.Fatalf("bridge line dials %s, not its censor route %s", ln.Bridge.Addr, ln.Route.Listen)
+			}
+			c, err := l.Client(client.Config{Bridges: []config.Bridge{ln.Bridge}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			conn, err := c.Dial(ctx, "echo")
-			if err != nil {
+			if err := echo(ctx, c, 64<<10); err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
-			msg := make([]byte, 64<<10)
-			rand.Read(msg)
-			go conn.Write(msg)
-			got := make([]byte, len(msg))
-			if _, err := io.ReadFull(conn, got); err != nil {
-				t.Fatal(err)
-			}
-			if sha256.Sum256(got) != sha256.Sum256(msg) {
-				t.Fatal("echo differs from what was sent")
+			if !routeCarried(l, ln.Route.Name) {
+				t.Errorf("the censor saw no flow on route %s", ln.Route.Name)
 			}
 		})
 	}
+}
+
+// routeCarried reports whether the censor judged a flow on route.
+func routeCarried(l *Lab, route string) bool {
+	for _, d := range l.Censor.Decisions() {
+		if d.Flow.Route == route {
+			return true
+		}
+	}
+	for _, f := range l.Censor.Flows() {
+		if f.Route == route {
+			return true
+		}
+	}
+	return false
+}
+
+// Close leaves nothing running: no goroutine of the lab's and no nginx.
+func TestCloseStopsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := Start(ctx, Options{Transports: []string{"tcp", "websocket", "meek"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.Client(client.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(ctx, c, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	edges := map[string]bool{}
+	for _, ln := range l.Lines() {
+		if ln.Fronted {
+			edges[ln.Route.Upstream] = true
+		}
+	}
+	if len(edges) != 2 {
+		t.Fatalf("want the CDN in front of websocket and meek, got edges %v", edges)
+	}
+	l.Close()
+	for edge := range edges {
+		if conn, err := net.DialTimeout("tcp", edge, 5*time.Second); err == nil {
+			conn.Close()
+			t.Errorf("nginx still accepts on %s after Close", edge)
+		}
+	}
+	// Goroutines end a moment after the conns they served close; wait for them, only
+	// as long as it takes not to hang.
+	var now int
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if now = runtime.NumGoroutine(); now <= before {
+			return
+		}
+	}
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	t.Errorf("%d goroutines before Start, %d after Close:\n%s", before, now, trimStacks(stacks))
+}
+
+// trimStacks keeps the first line of each goroutine's stack and its top frame.
+func trimStacks(s string) string {
+	var out []string
+	for _, g := range strings.Split(s, "\n\n") {
+		lines := strings.Split(g, "\n")
+		out = append(out, strings.Join(lines[:min(len(lines), 3)], "\n"))
+	}
+	return strings.Join(out, "\n")
 }

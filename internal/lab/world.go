@@ -1,0 +1,373 @@
+package lab
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/probes/censor"
+	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/all"
+)
+
+// The lab's hosts, all on loopback. The client and the censor's routes are on
+// ClientHost; the gateway has an address of its own, so that blocking it leaves the
+// CDN reachable, as IP blocking does on the Internet.
+const (
+	ClientHost  = "127.0.0.1"
+	GatewayHost = "127.0.0.2"
+	CDNHost     = "127.0.0.3"
+)
+
+// Service is the name the lab's gateway gives its echo backend.
+const Service = "echo"
+
+// CDNSuffix ends the names of the censor's routes to the CDN: "websocket" reaches the
+// gateway directly, "websocket-cdn" through nginx.
+const CDNSuffix = "-cdn"
+
+// Options configure a lab. The zero value is every registered transport, the CDN, and
+// a censor that lets everything through.
+type Options struct {
+	// Transports are the transports the gateway serves; nil means every one in
+	// Registry.
+	Transports []string
+	// Registry resolves the transports of the gateway and of Client; nil means
+	// all.Registry(), whose transports the lab closes with itself.
+	Registry *transports.Registry
+	// Policies are the censor's policies at start; change them with
+	// Censor.SetPolicies.
+	Policies []censor.Policy
+	// NoCDN leaves nginx out, and with it the fronted bridges.
+	NoCDN bool
+	// AllowMissing leaves out what needs a program this machine lacks (the pt
+	// listener without obfs4proxy, the CDN without nginx) and lists it in Missing,
+	// instead of failing. Tests leave it false: CI installs everything.
+	AllowMissing bool
+	// NginxConfigs is the directory of the shipped nginx site templates; empty means
+	// docker/nginx in the source tree this package was built from.
+	NginxConfigs string
+	// ResumeGrace is how long the gateway keeps a session whose carrier died; 0
+	// means the gateway's default.
+	ResumeGrace time.Duration
+	// Logger receives the gateway's and the censor's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// A Line is one of the lab's bridge lines and the censor route it dials.
+type Line struct {
+	Bridge config.Bridge
+	Route  censor.Route
+	// Fronted is true when the route leads to the CDN, which passes the carrier on
+	// to the gateway.
+	Fronted bool
+}
+
+// Lab is a running loopback network: an echo backend, a gateway on GatewayHost with a
+// listener per transport, nginx on CDNHost in front of the websocket and meek
+// listeners meant for it, and a censor with one route per bridge line. Clients dial
+// the censor's routes only. Close stops it all.
+type Lab struct {
+	Gateway *gateway.Gateway
+	Censor  *censor.Censor
+	// Backend is the echo service's address, called Service on the gateway.
+	Backend string
+	// Registry resolves the lab's transports.
+	Registry *transports.Registry
+	// Missing says what AllowMissing left out and why, by transport name ("cdn" for
+	// nginx).
+	Missing map[string]error
+
+	lines []Line
+	log   *slog.Logger
+	dir   string
+
+	closeOnce sync.Once
+	teardown  []func() // run in reverse order by Close
+}
+
+// listenerPlan is one gateway listener and the censor route in front of it.
+type listenerPlan struct {
+	transport transports.Transport
+	listen    string
+	args      transports.Args
+	route     censor.Route
+	fronted   bool
+}
+
+// Start builds and runs a lab. ctx bounds the start only; the lab runs until Close.
+// A start that fails stops what it started.
+func Start(ctx context.Context, opts Options) (l *Lab, err error) {
+	l = &Lab{Registry: opts.Registry, Missing: map[string]error{}, log: opts.Logger}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+			l = nil
+		}
+	}()
+	if l.Registry == nil {
+		l.Registry = all.Registry()
+		l.onClose(func() { closeTransports(l.Registry) })
+	}
+	if l.dir, err = os.MkdirTemp("", "umbrella-lab-"); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	l.onClose(func() { os.RemoveAll(l.dir) })
+	if err := l.startBackend(); err != nil {
+		return nil, err
+	}
+	plans, cdn, err := l.plan(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.startCensor(plans, opts); err != nil {
+		return nil, err
+	}
+	if err := l.startGateway(plans, opts); err != nil {
+		return nil, err
+	}
+	if cdn != nil {
+		if err := cdn.start(ctx, l); err != nil {
+			return nil, err
+		}
+		l.onClose(cdn.stop)
+	}
+	return l, nil
+}
+
+// onClose adds a teardown step; Close runs them last added first.
+func (l *Lab) onClose(f func()) { l.teardown = append(l.teardown, f) }
+
+// Close stops the censor, nginx, the gateway and the backend, and removes the lab's
+// files. Clients made with Client are the caller's to close, before.
+func (l *Lab) Close() error {
+	l.closeOnce.Do(func() {
+		for _, f := range slices.Backward(l.teardown) {
+			f()
+		}
+	})
+	return nil
+}
+
+// Lines returns the lab's bridge lines, the gateway's direct ones (in transport name
+// order) before the fronted ones.
+func (l *Lab) Lines() []Line {
+	out := slices.Clone(l.lines)
+	for i := range out {
+		out[i].Bridge.Args = out[i].Bridge.Args.Clone()
+	}
+	return out
+}
+
+// Bridges returns the client's bridge lines, in the order of Lines. Each dials a
+// censor route.
+func (l *Lab) Bridges() []config.Bridge {
+	lines := l.Lines()
+	out := make([]config.Bridge, len(lines))
+	for i, ln := range lines {
+		out[i] = ln.Bridge
+	}
+	return out
+}
+
+func (l *Lab) startBackend() error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ClientHost, "0"))
+	if err != nil {
+		return fmt.Errorf("lab: echo backend: %w", err)
+	}
+	l.Backend = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { backend.Echo{}.Serve(ctx, ln); close(done) }()
+	l.onClose(func() { cancel(); <-done })
+	return nil
+}
+
+// plan picks the gateway's listeners, their addresses and the censor's routes to them,
+// and the CDN in front of those meant for one.
+func (l *Lab) plan(opts Options) ([]listenerPlan, *cdn, error) {
+	names := opts.Transports
+	if names == nil {
+		names = l.Registry.Names()
+	}
+	var plans []listenerPlan
+	for _, name := range names {
+		tr, err := l.Registry.Get(name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lab: %w", err)
+		}
+		args, err := ListenerArgs(name)
+		if errors.Is(err, ErrUnavailable) && opts.AllowMissing {
+			l.Missing[name] = err
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("lab: %w", err)
+		}
+		p, err := newPlan(tr, args, name, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		plans = append(plans, p)
+	}
+	if opts.NoCDN {
+		return plans, nil, nil
+	}
+	c, err := newCDN(opts.NginxConfigs)
+	if errors.Is(err, ErrUnavailable) && opts.AllowMissing {
+		l.Missing["cdn"] = err
+		return plans, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range names {
+		args, ok := c.listenerArgs(name)
+		if !ok {
+			continue
+		}
+		tr, _ := l.Registry.Get(name)
+		edge, err := freeAddr("tcp", CDNHost)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := newPlan(tr, args, name+CDNSuffix, edge)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.origins[name] = p.listen
+		c.edges[name] = edge
+		plans = append(plans, p)
+	}
+	return plans, c, nil
+}
+
+// newPlan places a listener of tr on GatewayHost behind a censor route called route.
+// The route leads to edge, a CDN's address, or when edge is empty to the listener.
+func newPlan(tr transports.Transport, args transports.Args, route, edge string) (listenerPlan, error) {
+	network := Network(tr.Name())
+	listen, err := freeAddr(network, GatewayHost)
+	if err != nil {
+		return listenerPlan{}, err
+	}
+	upstream := listen
+	if edge != "" {
+		upstream = edge
+	}
+	return listenerPlan{
+		transport: tr,
+		listen:    listen,
+		args:      args,
+		fronted:   edge != "",
+		route: censor.Route{Name: route, Transport: tr.Name(), Network: network,
+			Listen: net.JoinHostPort(ClientHost, "0"), Upstream: upstream},
+	}, nil
+}
+
+func (l *Lab) startCensor(plans []listenerPlan, opts Options) error {
+	routes := make([]censor.Route, len(plans))
+	for i, p := range plans {
+		routes[i] = p.route
+	}
+	c, err := censor.New(censor.Config{Routes: routes, Policies: opts.Policies, Logger: l.log.With("component", "censor")})
+	if err != nil {
+		return fmt.Errorf("lab: censor: %w", err)
+	}
+	l.Censor = c
+	done := make(chan struct{})
+	go func() { c.Run(context.Background()); close(done) }()
+	l.onClose(func() { c.Close(); <-done })
+	return nil
+}
+
+// startGateway binds a listener per plan, each printing its censor route's address in
+// its bridge line: the session hello is bound to the address the client dials.
+func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
+	_, identity, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("lab: identity: %w", err)
+	}
+	cfg := gateway.Config{
+		Identity:    identity,
+		Secrets:     []session.Secret{config.GenerateSecret()},
+		Services:    map[string]string{Service: l.Backend},
+		StateDir:    filepath.Join(l.dir, "gateway"),
+		ResumeGrace: opts.ResumeGrace,
+		// Clients are closed before the lab; what is left ends at once.
+		DrainTimeout: 2 * time.Second,
+		Logger:       l.log.With("component", "gateway"),
+	}
+	routes := make([]censor.Route, len(plans))
+	for i, p := range plans {
+		routes[i], _ = l.Censor.Route(p.route.Name)
+		cfg.Listeners = append(cfg.Listeners, gateway.ListenerConfig{
+			Transport: p.transport, Listen: p.listen, Public: routes[i].Listen, Args: p.args,
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.Listen(ctx, cfg)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("lab: %w", err)
+	}
+	l.Gateway = g
+	served := make(chan struct{})
+	go func() { g.Serve(ctx); close(served) }()
+	l.onClose(func() { cancel(); <-served })
+	for i, b := range g.Bridges() {
+		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted})
+	}
+	return nil
+}
+
+// freeAddr returns host:port with a port of network that was free a moment ago, for a
+// server that must be named before it binds (the censor's upstreams, nginx).
+func freeAddr(network, host string) (string, error) {
+	var c io.Closer
+	var addr string
+	switch network {
+	case "udp":
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", fmt.Errorf("lab: free udp port on %s: %w", host, err)
+		}
+		c, addr = pc, pc.LocalAddr().String()
+	default:
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", fmt.Errorf("lab: free tcp port on %s: %w", host, err)
+		}
+		c, addr = ln, ln.Addr().String()
+	}
+	c.Close()
+	return addr, nil
+}
+
+// closeTransports stops what transports run on their own (the pt transport's client
+// programs).
+func closeTransports(r *transports.Registry) {
+	for _, name := range r.Names() {
+		if t, err := r.Get(name); err == nil {
+			if c, ok := t.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}
+}
