@@ -23,12 +23,12 @@ import (
 )
 
 // Zero loss (issue 4): the real gateway, censor and client binaries; an app behind the
-// client's SOCKS5 port keeps one connection to an echo service while the censor cuts the
-// transport in use, silently, with resets and with a freeze. The connection never
-// closes and every byte and message comes back once, in order.
+// client's SOCKS5 port keeps one connection to a service (an echo, or one that pushes)
+// while the censor cuts the transport in use, silently, with resets and with a freeze.
+// The connection never closes and every byte and message arrives once, in order.
 
 // failoverTransports are the gateway's listeners, in the client's bridge order. meek is
-// last: it polls over HTTP and is the slowest carrier of a 50 MB transfer.
+// last: it polls over HTTP, the slowest carrier of a bulk transfer.
 var failoverTransports = []string{"tcp", "utls", "obfs4", "webtunnel", "websocket", "pt", "meek"}
 
 // failoverGuard bounds each wait of these tests: a silent kill is only noticed by the
@@ -45,9 +45,8 @@ type censoredWorld struct {
 	socks  string // the client's SOCKS5 port
 }
 
-func startCensoredWorld(t *testing.T, bin string) *censoredWorld {
+func startCensoredWorld(t *testing.T, bin string, services map[string]string) *censoredWorld {
 	t.Helper()
-	echo := startEcho(t)
 	dir := t.TempDir()
 	stateDir := filepath.Join(dir, "state")
 	var listeners strings.Builder
@@ -67,8 +66,12 @@ func startCensoredWorld(t *testing.T, bin string) *censoredWorld {
 		listeners.WriteString("}}\n")
 		censorArgs = append(censorArgs, "--route", strings.Join([]string{name, name, "tcp", route, listen}, ","))
 	}
-	gatewayYAML := fmt.Sprintf("state_dir: %s\nlisteners:\n%sservices:\n  echo: %s\nlog: {level: info}\n",
-		stateDir, listeners.String(), echo)
+	var servicesYAML strings.Builder
+	for _, name := range sortedKeys(services) {
+		fmt.Fprintf(&servicesYAML, "  %s: %s\n", name, services[name])
+	}
+	gatewayYAML := fmt.Sprintf("state_dir: %s\nlisteners:\n%sservices:\n%slog: {level: info}\n",
+		stateDir, listeners.String(), servicesYAML.String())
 	gatewayConfig := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(gatewayConfig, []byte(gatewayYAML), 0o600); err != nil {
 		t.Fatal(err)
@@ -128,13 +131,20 @@ func (w *censoredWorld) carriers() int {
 	return strings.Count(w.client.out.String(), activeLine)
 }
 
-// kill has the censor cut the active transport's flows with mode and waits until the
-// client announces the carrier that replaced it. It returns when the kill was made.
-func (w *censoredWorld) kill(t *testing.T, mode censor.KillMode, app *meter) time.Time {
+// A cut is a kill the censor made.
+type cut struct {
+	mode     censor.KillMode
+	victim   string // the transport killed
+	flows    int
+	carriers int // the carriers the client had announced before
+	at       time.Time
+}
+
+// cut has the censor cut the active transport's flows with mode.
+func (w *censoredWorld) cut(t *testing.T, mode censor.KillMode) cut {
 	t.Helper()
-	victim, before := w.active(), w.carriers()
-	at := time.Now()
-	resp, err := http.Post(fmt.Sprintf("http://%s/kill?transport=%s&mode=%s", w.admin, victim, mode), "", nil)
+	c := cut{mode: mode, victim: w.active(), carriers: w.carriers(), at: time.Now()}
+	resp, err := http.Post(fmt.Sprintf("http://%s/kill?transport=%s&mode=%s", w.admin, c.victim, mode), "", nil)
 	if err != nil {
 		t.Fatalf("censor /kill: %v", err)
 	}
@@ -142,13 +152,28 @@ func (w *censoredWorld) kill(t *testing.T, mode censor.KillMode, app *meter) tim
 	err = json.NewDecoder(resp.Body).Decode(&answer)
 	resp.Body.Close()
 	if err != nil || answer.Killed == 0 {
-		t.Fatalf("censor /kill transport=%s mode=%s: %+v, %v; want the active carrier's flow cut", victim, mode, answer, err)
+		t.Fatalf("censor /kill transport=%s mode=%s: %+v, %v; want the active carrier's flow cut", c.victim, mode, answer, err)
 	}
-	app.waitFor(t, fmt.Sprintf("a carrier to replace %s after the %s kill", victim, mode), func() bool {
-		return w.carriers() > before
+	c.flows = answer.Killed
+	return c
+}
+
+// replaced waits until the client announces the carrier that replaced c's victim.
+func (w *censoredWorld) replaced(t *testing.T, c cut, app *meter) {
+	t.Helper()
+	app.waitFor(t, fmt.Sprintf("a carrier to replace %s after the %s kill", c.victim, c.mode), func() bool {
+		return w.carriers() > c.carriers
 	})
-	t.Logf("%s kill of %s (%d flows): the client moved to %s", mode, victim, answer.Killed, w.active())
-	return at
+	t.Logf("%s kill of %s (%d flows): the client moved to %s", c.mode, c.victim, c.flows, w.active())
+}
+
+// kill cuts the active transport with mode, waits for its replacement and returns
+// when the cut was made.
+func (w *censoredWorld) kill(t *testing.T, mode censor.KillMode, app *meter) time.Time {
+	t.Helper()
+	c := w.cut(t, mode)
+	w.replaced(t, c, app)
+	return c.at
 }
 
 // checkSessionKept fails the test if the client ended its session: the app's
@@ -248,7 +273,8 @@ func (w *censoredWorld) killDuring(t *testing.T, app *meter, progress func() int
 	kills = append(kills, time.Now())
 	for i, mode := range modes {
 		gap, next := app.stall(kills[i], kills[i+1])
-		t.Logf("%s kill → next byte: %v (longest pause in reads %v)", mode, next.Sub(kills[i]).Round(time.Millisecond), gap.Round(time.Millisecond))
+		t.Logf("%s kill → next byte after the stall: %v (the app's reads paused %v)",
+			mode, next.Sub(kills[i]).Round(time.Millisecond), gap.Round(time.Millisecond))
 	}
 }
 
@@ -256,43 +282,57 @@ var killModes = []censor.KillMode{censor.KillSilent, censor.KillReset, censor.Ki
 
 func TestZeroLossFailover(t *testing.T) {
 	bin := buildBinary(t)
-	w := startCensoredWorld(t, bin)
+	pushed := make(chan net.Conn, 1)
+	w := startCensoredWorld(t, bin, map[string]string{"echo": startEcho(t), "push": startPush(t, pushed)})
 	t.Logf("first carrier: %s", w.active())
 
+	// A messenger that only receives sends nothing the gateway must acknowledge, so
+	// its watchdog has nothing to time; a silent kill is noticed when the session's
+	// keepalive ping goes unanswered.
+	t.Run("message to an idle client", func(t *testing.T) {
+		conn := socks5Connect(t, w.socks, "push", 443)
+		defer conn.Close()
+		backend := waitConn(t, pushed)
+		defer backend.Close()
+		app := &meter{}
+		got := make([]byte, 64)
+		deliver := func(msg string) time.Time {
+			t.Helper()
+			if _, err := backend.Write([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			conn.SetReadDeadline(time.Now().Add(failoverGuard))
+			if _, err := io.ReadFull(conn, got[:len(msg)]); err != nil || string(got[:len(msg)]) != msg {
+				t.Fatalf("the app read %q, %v; want %q", got[:len(msg)], err, msg)
+			}
+			return time.Now()
+		}
+		deliver("first message")
+		// Let the acknowledgements settle: the client is idle, as a messenger waiting for
+		// the next message is.
+		time.Sleep(time.Second)
+		c := w.cut(t, censor.KillSilent)
+		arrived := deliver("second message")
+		w.replaced(t, c, app)
+		t.Logf("silent kill while idle → the message pushed at once arrived after %v", arrived.Sub(c.at).Round(time.Millisecond))
+		w.checkSessionKept(t)
+	})
+
 	t.Run("50 MB echo", func(t *testing.T) {
-		const size = 50 << 20
 		conn := socks5Connect(t, w.socks, "echo", 443)
 		defer conn.Close()
-		app := &meter{}
-		sent, received := sha256.New(), sha256.New()
-		wrote := make(chan struct{})
-		go func() {
-			defer close(wrote)
-			if _, err := io.CopyN(io.MultiWriter(conn, sent), rand.Reader, size); err != nil {
-				app.fail(fmt.Errorf("write: %w", err))
-			}
-		}()
-		read := make(chan struct{})
-		go func() {
-			defer close(read)
-			if _, err := io.CopyN(io.MultiWriter(received, meterWriter{app}), conn, size); err != nil {
-				app.fail(fmt.Errorf("read: %w", err))
-			}
-		}()
-		began := time.Now()
-		w.killDuring(t, app, func() int64 { n, _ := app.read(); return n },
-			[]int64{size / 5, 2 * size / 5, 3 * size / 5}, killModes)
-		app.waitBytes(t, size)
-		<-wrote
-		<-read
-		if _, err := app.read(); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(sent.Sum(nil), received.Sum(nil)) {
-			t.Fatal("the SHA-256 of the bytes read back differs from that of the bytes written")
-		}
-		t.Logf("50 MB echoed byte-exact through 3 kills in %v", time.Since(began).Round(100*time.Millisecond))
-		w.checkSessionKept(t)
+		w.transferThroughKills(t, conn, conn, 50<<20)
+	})
+
+	// Only the gateway sends. The client's watchdog sees a dead carrier only when one
+	// of its smux window updates waits for an acknowledgement; when none does, the
+	// keepalive ping notices, as for the idle client.
+	t.Run("20 MB download", func(t *testing.T) {
+		conn := socks5Connect(t, w.socks, "push", 443)
+		defer conn.Close()
+		backend := waitConn(t, pushed)
+		defer backend.Close()
+		w.transferThroughKills(t, backend, conn, 20<<20)
 	})
 
 	t.Run("10000 messages", func(t *testing.T) {
@@ -311,9 +351,82 @@ func TestZeroLossFailover(t *testing.T) {
 		if _, err := app.read(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%d messages each way, none lost, duplicated or reordered through 3 kills, in %v", n, time.Since(began).Round(100*time.Millisecond))
+		t.Logf("%d messages each way, none lost, duplicated or reordered through %d kills, in %v",
+			n, len(killModes), time.Since(began).Round(100*time.Millisecond))
 		w.checkSessionKept(t)
 	})
+}
+
+// startPush runs the push service: it hands each connection to the test, which writes
+// to it as a gateway pushes messages to a messenger.
+func startPush(t *testing.T, conns chan<- net.Conn) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case conns <- conn:
+			default:
+				conn.Close()
+			}
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func waitConn(t *testing.T, conns <-chan net.Conn) net.Conn {
+	t.Helper()
+	select {
+	case conn := <-conns:
+		return conn
+	case <-time.After(failoverGuard):
+		t.Fatal("the push service got no connection")
+		return nil
+	}
+}
+
+// transferThroughKills writes size random bytes to dst while the app reads them from
+// src, kills the active transport once per mode on the way, and compares hashes.
+func (w *censoredWorld) transferThroughKills(t *testing.T, dst io.Writer, src io.Reader, size int64) {
+	t.Helper()
+	app := &meter{}
+	sent, received := sha256.New(), sha256.New()
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		if _, err := io.CopyN(io.MultiWriter(dst, sent), rand.Reader, size); err != nil {
+			app.fail(fmt.Errorf("write: %w", err))
+		}
+	}()
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		if _, err := io.CopyN(io.MultiWriter(received, meterWriter{app}), src, size); err != nil {
+			app.fail(fmt.Errorf("read: %w", err))
+		}
+	}()
+	began := time.Now()
+	w.killDuring(t, app, func() int64 { n, _ := app.read(); return n },
+		[]int64{size / 5, 2 * size / 5, 3 * size / 5}, killModes)
+	app.waitBytes(t, size)
+	<-wrote
+	<-read
+	if _, err := app.read(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sent.Sum(nil), received.Sum(nil)) {
+		t.Fatal("the SHA-256 of the bytes read differs from that of the bytes written")
+	}
+	t.Logf("%d MiB carried byte-exact through %d kills in %v", size>>20, len(killModes), time.Since(began).Round(100*time.Millisecond))
+	w.checkSessionKept(t)
 }
 
 type meterWriter struct{ m *meter }
