@@ -14,7 +14,7 @@ import (
 // PolicyNames lists the policies ParsePolicy knows, in the order --help shows them.
 func PolicyNames() []string {
 	return []string{
-		"ip-block", "fet", "sni", "tls-fingerprint", "udp-block", "quic-block",
+		"ip-block", "fet", "sni", "tls-fingerprint", "udp-block", "quic-block", "tspu-quic",
 		"whitelist", "freeze", "throttle", "active-probe", "mitm",
 	}
 }
@@ -66,6 +66,8 @@ func parsePolicy(spec string) (Policy, error) {
 		return &UDPBlock{Scope: scope}, args.Unknown()
 	case "quic-block":
 		return &QUICBlock{Scope: scope}, args.Unknown()
+	case "tspu-quic":
+		return parseTSPUQUIC(args, scope)
 	case "whitelist":
 		return parseWhitelist(args, scope)
 	case "freeze":
