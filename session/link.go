@@ -88,7 +88,8 @@ type attachment struct {
 	ping       uint64    // ping outstanding; 0 when none
 	pingAt     time.Time
 	lastPing   time.Time
-	closing    bool // the link ended: send what is buffered and a close frame
+	lastData   time.Time // when data last arrived on this carrier
+	closing    bool      // the link ended: send what is buffered and a close frame
 	closeSent  bool
 }
 
@@ -273,6 +274,7 @@ func (l *link) deliver(a *attachment, p []byte) (int, error) {
 	skip := int(l.recvd - start) // start ≤ recvd: an offset frame past it is refused
 	n := copy(p, p[skip:])
 	l.recvd += uint64(n)
+	a.lastData = time.Now()
 	if l.recvd-a.ackSent >= ackEvery {
 		a.ackDue = true
 		a.kick()

@@ -237,3 +237,29 @@ func TestSessionWithoutTicketEndsWithItsCarrier(t *testing.T) {
 		t.Errorf("Resume of an ended session: %v, want ErrClosed", err)
 	}
 }
+
+// A side that only receives has nothing of its own waiting for an acknowledgement, so
+// only its pings can show that the carrier towards it froze: it keeps the busy ping
+// rate while data arrives and falls back to the idle keepalive some time after.
+func TestPingRateFollowsArrivingData(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name     string
+		lastData time.Time
+		want     time.Duration
+	}{
+		{"nothing arrived", time.Time{}, idlePing},
+		{"data just arrived", now, busyPingMax},
+		{"data arrived long ago", now.Add(-2 * recentData), idlePing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLink(0)
+			l.srtt = time.Hour // clamped to busyPingMax
+			a := &attachment{lastPing: now, lastData: tt.lastData}
+			if got := l.nextPing(a).Sub(now); got != tt.want {
+				t.Fatalf("next ping in %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

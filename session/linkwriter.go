@@ -17,6 +17,10 @@ const (
 	idlePing    = 15 * time.Second
 	busyPingMin = 50 * time.Millisecond
 	busyPingMax = time.Second
+	// recentData keeps the busy ping rate for a while after data arrived: a peer
+	// that only receives has nothing of its own waiting, yet a carrier frozen
+	// towards it must show up as no progress within seconds, not at the idle ping.
+	recentData = 10 * time.Second
 	// carrierTimeout: a ping unanswered this long, with no acknowledgement either,
 	// means the carrier is dead (the client's watchdog usually decides much sooner).
 	carrierTimeout = 30 * time.Second
@@ -165,12 +169,13 @@ func (l *link) takeData(a *attachment, b *batch) {
 }
 
 // nextPing is when a's next ping is due: at once on a new carrier (an RTT sample and
-// a liveness check), soon while data waits, every idlePing otherwise.
+// a liveness check), soon while data waits or has just arrived, every idlePing
+// otherwise.
 func (l *link) nextPing(a *attachment) time.Time {
 	if a.lastPing.IsZero() {
 		return time.Time{}
 	}
-	if l.buf.unacked() == 0 {
+	if l.buf.unacked() == 0 && time.Since(a.lastData) > recentData {
 		return a.lastPing.Add(idlePing)
 	}
 	return a.lastPing.Add(min(max(2*l.srtt, busyPingMin), busyPingMax))
