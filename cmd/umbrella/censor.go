@@ -30,7 +30,7 @@ gateway on 127.0.0.2 and a CDN front on 127.0.0.3 can be blocked apart.
 
 `+censor.PolicyHelp+`
 
-Admin (--admin, loopback only): GET /flows, GET /decisions, POST /kill?transport=T&mode=silent|reset
+Admin (--admin, loopback only): GET /flows, GET /decisions, POST /kill?transport=T&mode=silent|reset|freeze
 (or flow=ID, route=NAME), GET|PUT /policies (one policy a line), GET /ca.pem.
 
 Example: a gateway's obfs4 on 127.0.0.2:443 and a CDN front on 127.0.0.3:443, China's
