@@ -15,7 +15,7 @@ const adminHelp = `censor admin
 GET  /flows                       running flows (JSON)
 GET  /decisions                   decisions so far (JSON)
 POST /kill?transport=T&mode=M     cut flows: flow=ID, route=NAME or transport=LABEL
-                                  (at least one); mode=silent (default) or reset
+                                  (at least one); mode=silent (default), reset or freeze
 GET  /policies                    the policies new flows meet, one a line
 PUT  /policies                    replace them: one --policy spec a line in the body
 GET  /ca.pem                      the censor's root CA certificate
