@@ -1,0 +1,31 @@
+package quic
+
+import (
+	"context"
+	"testing"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/transporttest"
+)
+
+const testServerName = "www.example.com"
+
+func TestConformance(t *testing.T) {
+	dialerTo := func(t *testing.T, addr string) transports.Dialer {
+		d, err := New().NewDialer(addr, transports.Args{argServerName: testServerName})
+		if err != nil {
+			t.Fatalf("NewDialer(%q): %v", addr, err)
+		}
+		return d
+	}
+	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
+		ln, err := New().Listen(context.Background(), transports.ListenConfig{
+			Addr: "127.0.0.1:0",
+			Args: transports.Args{argServerName: testServerName},
+		})
+		if err != nil {
+			t.Fatalf("Listen: %v", err)
+		}
+		return ln, dialerTo(t, ln.Addr().String())
+	}, transporttest.Options{DialerTo: dialerTo, Network: "udp"})
+}
