@@ -107,10 +107,15 @@ func peekHeader(s peeker) (frameHeader, error) {
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			return h, err
 		}
-		// Each varint says its own length in its first byte's two high bits.
-		next := 1<<(b[0]>>6) + 1
-		if need >= next {
-			next = 1<<(b[0]>>6) + 1<<(b[next-1]>>6)
+		// Each varint says its own length in its first byte's two high bits; peek no
+		// further than parseHeader needs, so a foreign frame is known by its type.
+		tl := 1 << (b[0] >> 6)
+		next := tl
+		if need >= tl {
+			next = tl + 1
+		}
+		if need >= tl+1 {
+			next = tl + 1<<(b[tl]>>6)
 		}
 		if next <= need {
 			return frameHeader{}, errBadFrame // cannot happen: parseHeader had all it needs
