@@ -38,6 +38,7 @@ type pipe struct {
 	rejected   bool  // server side: the gateway rejected the peer (Reject)
 	err        error // the carrier failed: Read (once in is empty) and Write return it
 	starved    int   // Reads waiting on an empty in
+	consumed   int   // bytes Read so far, up to maxRequestBody
 
 	readDL, writeDL deadline
 	local, remote   net.Addr
@@ -75,6 +76,7 @@ func (p *pipe) Read(b []byte) (int, error) {
 			return 0, os.ErrDeadlineExceeded
 		case p.in.len() > 0:
 			n := p.in.pop(b)
+			p.consumed = min(p.consumed+n, maxRequestBody)
 			p.notifyLocked() // the window grew
 			return n, nil
 		case p.inEOF:
@@ -168,6 +170,7 @@ type snapshot struct {
 	end      end // what to tell the peer once out is empty
 	window   int // room in in
 	starved  bool
+	consumed int
 	closed   bool
 	rejected bool
 	failed   bool
@@ -181,6 +184,7 @@ func (p *pipe) state() (snapshot, <-chan struct{}) {
 		end:      p.endLocked(),
 		window:   p.windowLocked(),
 		starved:  p.starved > 0 && p.in.len() == 0,
+		consumed: p.consumed,
 		closed:   p.closed,
 		rejected: p.rejected,
 		failed:   p.err != nil,

@@ -15,9 +15,10 @@ type session struct {
 	timer *time.Timer   // expiry, reset by every request
 
 	// Guarded by busy.
-	spoke      bool // a response carried the gateway's bytes or end: it accepted the peer
+	spoke      bool // a 200 went out: the gateway accepted the peer
 	eofSent    bool
-	lastWindow int // the window the last response announced
+	lastWindow int  // the window the last response announced
+	lastDown   bool // the last response carried downstream bytes
 }
 
 // serverConn is the conn Accept returns for a session.
@@ -89,12 +90,12 @@ func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *b
 	for !s.ready(p, clientWindow, judging, hold.C) {
 		// wait for downstream bytes, an end, or the end of the hold
 	}
-	if st, _ := p.state(); st.rejected || st.failed || !s.spoke && !st.hasNews(clientWindow) {
+	if st, _ := p.state(); st.rejected || st.failed || !s.spoke && !st.hasNews(clientWindow) && !st.accepted() {
 		return nil, false
 	}
 	n, e, window := p.take(bufs.down[:clientWindow])
 	window = min(window, maxRequestBody)
-	s.spoke, s.lastWindow = true, window
+	s.spoke, s.lastWindow, s.lastDown = true, window, n > 0
 	switch e {
 	case endEOF:
 		s.eofSent = true
@@ -102,6 +103,14 @@ func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *b
 		s.remove() // this is the session's last response
 	}
 	return appendResponse(bufs.resp[:0], bufs.down[:n], window, e), true
+}
+
+// accepted says the gateway took the session without writing: it read more than any
+// hello (which fits one request body) and wants more. A gateway always answers a good
+// hello, so only an application that never writes (an upload sink) gets here; it must
+// still learn the client's window.
+func (st snapshot) accepted() bool {
+	return st.starved && st.consumed >= maxRequestBody
 }
 
 // hasNews says the pipe has something for a client that can take clientWindow bytes.
@@ -121,6 +130,10 @@ func (s *session) holdFor(r meekRequest, bodyLen int, created bool) time.Duratio
 		return firstHold
 	case bodyLen == 0 && created:
 		return 0 // the client's Dial waits for this answer
+	case bodyLen == 0 && s.lastDown:
+		// The client polls at once after bytes came: more may be on the way, but
+		// its next message waits for this answer, so hold only briefly.
+		return turnaround
 	case bodyLen == 0:
 		return pollHold
 	case bodyLen >= min(maxRequestBody, s.lastWindow):
