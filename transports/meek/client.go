@@ -173,7 +173,8 @@ type poller struct {
 	// accepted the session. Until then its answers are the decoy website's, and
 	// what the client sends is bounded by the window a new session starts with.
 	answered     bool
-	unconfirmed  int // bytes sent before answered
+	unconfirmed  int  // bytes sent before answered
+	stalled      bool // the last request moved nothing and got the website: wait before the next
 	eofSent      bool
 	closeSent    bool
 	lastWindow   int           // the window the last request announced
@@ -196,7 +197,12 @@ func (p *poller) next() bool {
 		switch {
 		case st.failed || p.closeSent:
 			return false
-		case st.outLen > 0, st.closed:
+		case st.closed:
+			return true
+		case p.stalled:
+			// Bytes waiting do not hurry a poll that a front would answer with its
+			// website again: a wrong url= must not make the client hammer a CDN.
+		case st.outLen > 0:
 			return true
 		case st.end == endEOF && !p.eofSent:
 			return true
@@ -252,6 +258,7 @@ func (p *poller) roundTrip() error {
 	if err != nil {
 		return err
 	}
+	p.stalled = !p.answered && n == 0
 	if n > 0 || got > 0 {
 		p.delay, p.backoff = 0, initialPollDelay
 	} else {

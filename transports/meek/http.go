@@ -171,15 +171,20 @@ func parseMeekRequest(req *http.Request, path string) (meekRequest, bool) {
 	return meekRequest{id: id, window: window, end: e, length: int(req.ContentLength)}, true
 }
 
-// buffers are one request's body and response, pooled: a front keeps many idle
-// connections open, and they should not each hold 200 KiB.
-type buffers struct {
-	body [maxRequestBody]byte  // upstream bytes of the request
-	down [maxResponseBody]byte // downstream bytes for the response
-	resp []byte                // the response
-}
+// Request bodies and responses use pooled buffers, taken only while they are needed
+// (not while a poll is held), so idle sessions and a front's idle connections hold
+// none.
+var (
+	bodyPool = sync.Pool{New: func() any { return new([maxRequestBody]byte) }}
+	respPool = sync.Pool{New: func() any { return &response{} }}
+)
 
-var bufferPool = sync.Pool{New: func() any { return &buffers{resp: make([]byte, 0, 512+maxResponseBody)} }}
+// response is a meek response being built: the downstream bytes, then the whole
+// response with its head.
+type response struct {
+	down [maxResponseBody]byte
+	b    []byte
+}
 
 // serveRequest answers one request and reports whether the connection goes on.
 func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, req *http.Request) bool {
@@ -187,18 +192,22 @@ func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, re
 	if !ok {
 		return l.serveOther(conn, br, head, req)
 	}
-	bufs := bufferPool.Get().(*buffers)
-	defer bufferPool.Put(bufs)
-	body := bufs.body[:mr.length]
-	if _, err := io.ReadFull(br, body); err != nil {
-		return false
+	var body []byte
+	if mr.length > 0 {
+		buf := bodyPool.Get().(*[maxRequestBody]byte)
+		defer bodyPool.Put(buf)
+		body = buf[:mr.length]
+		if _, err := io.ReadFull(br, body); err != nil {
+			return false
+		}
 	}
-	resp, ok := l.exchange(conn.RemoteAddr(), mr, body, bufs)
+	resp, ok := l.exchange(conn.RemoteAddr(), mr, body)
 	if !ok {
 		return l.decoyOnce(conn, append(head, body...))
 	}
+	defer respPool.Put(resp)
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := conn.Write(resp); err != nil {
+	if _, err := conn.Write(resp.b); err != nil {
 		return false
 	}
 	return !req.Close

@@ -1,6 +1,3 @@
-// Package meek is the meek transport: the session's bytes ride in the bodies of HTTP
-// POSTs and their responses, so it passes any CDN or reverse proxy, with domain
-// fronting. It is slower than the streaming transports; it is not an HTTP library.
 package meek
 
 import (
@@ -15,26 +12,7 @@ import (
 // Name is the transport's name in bridge lines.
 const Name = "meek"
 
-// The protocol, after Tor's meek (meek-client, meek-server, lyrebird's meek_lite):
-//
-// The client opens one TLS connection to the front (the bridge address, SNI from
-// servername=) and sends, one at a time, HTTP/1.1 requests
-//
-//	POST <path> HTTP/1.1
-//	Host: <the real service: url= or host=>
-//	X-Session-Id: <random, one per carrier connection>
-//	X-Session-Window: <bytes the client can take in the response>
-//	X-Session-End: eof|close            (only when the client has finished)
-//	Content-Length: <0..64 KiB of upstream bytes>
-//
-// and the server answers each with 200, the same X-Session-Window and X-Session-End
-// headers for its own side, and up to the client's window of downstream bytes. The
-// windows keep both sides' buffers bounded without ever holding a request: a peer
-// whose buffer is full still polls, and still gets the other direction's bytes.
-// X-Session-End carries half-close and close, which Tor's meek lacks; "close" is the
-// last request or response of a session. Anything else sent to the server (another
-// path or method, a bad header, an unknown session without data, a peer the gateway
-// rejects) gets the decoy website.
+// Header fields of the protocol (see doc.go).
 const (
 	hdrSessionID = "X-Session-Id"
 	hdrWindow    = "X-Session-Window"
@@ -65,9 +43,10 @@ const (
 	// carried data, as meek-server's turnaroundTimeout: an immediate reply (an
 	// acknowledgement) then rides in this response instead of the next.
 	turnaround = 10 * time.Millisecond
-	// firstHold bounds how long the first response of a session waits for the
-	// gateway to accept (write) or reject the peer, so a rejected peer gets the
-	// decoy website, not an empty 200. It stays under CDN and nginx read timeouts.
+	// firstHold bounds how long a request with the peer's first bytes waits for the
+	// gateway to accept (write) or reject them, so that a rejected peer gets the
+	// decoy website and an accepted one its answer at once. It stays under CDN and
+	// nginx read timeouts.
 	firstHold = 15 * time.Second
 	// sessionExpiry ends a server session with no request for this long, as
 	// meek-server's maxSessionStaleness.
@@ -78,8 +57,8 @@ const (
 var (
 	// ErrHTTP2 is returned by Dial when the front chose HTTP/2; meek speaks HTTP/1.1.
 	ErrHTTP2 = errors.New("the front chose HTTP/2 for this site; meek needs HTTP/1.1 (switch http2 off there)")
-	// ErrSessionGone is returned when the server answered a poll with something other
-	// than 200: it expired the session, refused it, or restarted.
+	// ErrSessionGone is returned when the server, having answered the session with
+	// 200 before, answers with anything else: it expired the session or restarted.
 	ErrSessionGone = errors.New("the server does not know the meek session")
 	// ErrPeerClosed is returned by Write once the peer closed the session.
 	ErrPeerClosed = errors.New("meek: the peer closed the session")

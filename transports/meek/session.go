@@ -52,11 +52,11 @@ func (c *serverConn) Reject([]byte) {
 }
 
 // exchange runs one meek request: it finds or starts the session, hands the body to
-// it, waits for downstream bytes as the hold rules say, and returns the response in
-// bufs.resp. ok is false when the request gets the decoy website instead: until the
+// it, waits for downstream bytes as the hold rules say, and returns the response (from
+// respPool). ok is false when the request gets the decoy website instead: until the
 // gateway has something to say in a session (it accepted the peer), every answer is
 // the site's, so a prober that opens sessions learns nothing.
-func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *buffers) (resp []byte, ok bool) {
+func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte) (resp *response, ok bool) {
 	s, created := l.session(r, remote, body)
 	if s == nil {
 		return nil, false
@@ -93,7 +93,8 @@ func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *b
 	if st, _ := p.state(); st.rejected || st.failed || !s.spoke && !st.hasNews(clientWindow) && !st.accepted() {
 		return nil, false
 	}
-	n, e, window := p.take(bufs.down[:clientWindow])
+	resp = respPool.Get().(*response)
+	n, e, window := p.take(resp.down[:clientWindow])
 	window = min(window, maxRequestBody)
 	s.spoke, s.lastWindow, s.lastDown = true, window, n > 0
 	switch e {
@@ -102,7 +103,8 @@ func (l *listener) exchange(remote net.Addr, r meekRequest, body []byte, bufs *b
 	case endClose:
 		s.remove() // this is the session's last response
 	}
-	return appendResponse(bufs.resp[:0], bufs.down[:n], window, e), true
+	resp.b = appendResponse(resp.b[:0], resp.down[:n], window, e)
+	return resp, true
 }
 
 // accepted says the gateway took the session without writing: it read more than any
