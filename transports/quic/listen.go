@@ -38,6 +38,8 @@ type ServerConfig struct {
 	// Decoy is the website HTTP/3 peers see. Nil makes the listener silent: no
 	// version negotiation, no HTTP/3, and streams that are not carriers are reset.
 	Decoy http.Handler
+	// Tune, if set, adjusts the QUIC configuration.
+	Tune func(*quicgo.Config)
 	// BridgeArgs are returned by the listener's BridgeArgs.
 	BridgeArgs transports.Args
 	// Logger receives the listener's events; nil discards them.
@@ -65,12 +67,16 @@ func Listen(ctx context.Context, cfg ServerConfig) (transports.Listener, error) 
 	}
 	silent := cfg.Decoy == nil
 	tr := &quicgo.Transport{Conn: pc, DisableVersionNegotiationPackets: silent}
-	ln, err := tr.Listen(cfg.TLS, &quicgo.Config{
+	qcfg := &quicgo.Config{
 		Versions:             []quicgo.Version{quicgo.Version1},
 		HandshakeIdleTimeout: serverHandshake,
 		MaxIdleTimeout:       idleTimeout,
 		InitialPacketSize:    chromeInitialSize,
-	})
+	}
+	if cfg.Tune != nil {
+		cfg.Tune(qcfg)
+	}
+	ln, err := tr.Listen(cfg.TLS, qcfg)
 	if err != nil {
 		tr.Close()
 		pconn.Close()
@@ -149,7 +155,7 @@ func (l *listener) Close() error {
 		l.mu.Unlock()
 		l.ln.Close()
 		for _, qc := range others {
-			qc.CloseWithError(quicgo.ApplicationErrorCode(codeNoError), "")
+			qc.CloseWithError(codeNoError, "")
 		}
 		go func() {
 			l.conns.Wait()
@@ -170,7 +176,7 @@ func (l *listener) acceptLoop() {
 		l.mu.Lock()
 		if l.closed {
 			l.mu.Unlock()
-			qc.CloseWithError(quicgo.ApplicationErrorCode(codeNoError), "")
+			qc.CloseWithError(codeNoError, "")
 			continue
 		}
 		l.live[qc] = false

@@ -1,0 +1,101 @@
+package quicobfs
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// keyFile holds a listener's obfuscation key in its state directory: one line of
+// base64url without padding after '#' comment lines, as the gateway's own key files.
+const keyFile = "quicobfs.key"
+
+var keyEncoding = base64.RawURLEncoding.Strict()
+
+// EncodeKey writes an obfuscation key as bridge lines carry it.
+func EncodeKey(key []byte) string { return keyEncoding.EncodeToString(key) }
+
+// DecodeKey reads an obfuscation key from a bridge line.
+func DecodeKey(s string) ([]byte, error) {
+	key, err := keyEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("want %d bytes of base64url without padding: %w", KeySize, err)
+	}
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("want %d bytes of base64url, got %d", KeySize, len(key))
+	}
+	return key, nil
+}
+
+// loadOrCreateKey returns the key in dir, generating it on first start; with no dir,
+// a key for this run only.
+func loadOrCreateKey(dir string) ([]byte, error) {
+	if dir == "" {
+		return newKey(), nil
+	}
+	path := filepath.Join(dir, keyFile)
+	key, err := readKey(path)
+	if !errors.Is(err, os.ErrNotExist) {
+		return key, err
+	}
+	key = newKey()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	// O_EXCL: never overwrite a key that bridge lines were handed out with.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write obfuscation key: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "# umbrella quicobfs obfuscation key: the cert= of this listener's bridge lines. Keep secret.\n%s\n", EncodeKey(key))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("write obfuscation key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func readKey(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("obfuscation key %s is mode %v; want 0600 (chmod 600 it)", path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, err := DecodeKey(line)
+		if err != nil {
+			return nil, fmt.Errorf("obfuscation key %s (delete the file to generate a new one): %w", path, err)
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("obfuscation key %s holds no key (delete the file to generate a new one)", path)
+}
+
+func newKey() []byte {
+	key := make([]byte, KeySize)
+	rand.Read(key) // never fails since Go 1.24
+	return key
+}

@@ -1,0 +1,126 @@
+// Package quicobfs is QUIC whose every datagram is masked with a key from the bridge
+// line, so that no middlebox can parse an Initial, a version or a server name: it
+// looks like random UDP. It is quic's carrier under a masking net.PacketConn; it has
+// no decoy, and answers nothing to datagrams that do not unmask.
+package quicobfs
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	quicgo "github.com/quic-go/quic-go"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/quic"
+	"github.com/umbrella-edge/edge/transports/utls"
+)
+
+// Name is the transport's name in bridge lines.
+const Name = "quicobfs"
+
+// argCert is the obfuscation key, base64url. It is named as obfs4's cert=, the other
+// transport credential that lets a censor recognise and probe a bridge, so that
+// bridge lines logged redacted hide it too.
+const argCert = "cert"
+
+// tlsName names the listener's self-signed certificate, which nobody sees: the
+// handshake is masked and the client sends no server name.
+const tlsName = "quicobfs.invalid"
+
+// Client Initial sizes are drawn per carrier from [minInitial, maxInitial], so the
+// first datagram's size (the packet plus the salt) is no constant to match on.
+// 1200 is QUIC's minimum.
+const (
+	minInitial = 1200
+	maxInitial = 1252
+)
+
+type transport struct{}
+
+// New returns the quicobfs transport.
+//
+// Client arguments: cert= (the listener's 32-byte obfuscation key, base64url).
+// Listeners take no arguments: the key is generated in the state directory on first
+// start and given in their bridge lines.
+func New() transports.Transport { return transport{} }
+
+func (transport) Name() string { return Name }
+
+func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+	d, err := newDialer(addr, args)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	return d, nil
+}
+
+func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
+	if err := args.Unknown(argCert); err != nil {
+		return nil, err
+	}
+	if err := transports.CheckHostPort(addr); err != nil {
+		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
+	}
+	v, err := args.Required(argCert)
+	if err != nil {
+		return nil, err
+	}
+	key, err := DecodeKey(v)
+	if err != nil {
+		return nil, &transports.ArgError{Key: argCert, Err: err}
+	}
+	m, err := newMasker(key)
+	if err != nil {
+		return nil, err
+	}
+	return &quic.Dialer{
+		Addr: addr,
+		TLS:  quic.ClientTLS(""),
+		Wrap: m.wrap,
+		Tune: func(c *quicgo.Config) {
+			c.InitialPacketSize = uint16(minInitial + rand.IntN(maxInitial-minInitial+1))
+			disablePMTUD(c)
+		},
+	}, nil
+}
+
+// disablePMTUD keeps packets at their initial size: through the masking socket quic-go
+// cannot set the don't-fragment bit, so its path MTU probes could pass as IP
+// fragments and make every later packet a fragmented one.
+func disablePMTUD(c *quicgo.Config) { c.DisablePathMTUDiscovery = true }
+
+func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+	l, err := listen(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+	}
+	return l, nil
+}
+
+func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+	if err := cfg.Args.Unknown(); err != nil {
+		return nil, err
+	}
+	key, err := loadOrCreateKey(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMasker(key)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, _, err := utls.ServerTLSConfig(transports.Args{"servername": tlsName}, "")
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig.NextProtos = []string{quic.ALPN}
+	return quic.Listen(ctx, quic.ServerConfig{
+		Addr:       cfg.Addr,
+		TLS:        tlsConfig,
+		Wrap:       m.wrap,
+		Tune:       disablePMTUD,
+		BridgeArgs: transports.Args{argCert: EncodeKey(key)},
+		Logger:     cfg.Logger,
+	})
+}
