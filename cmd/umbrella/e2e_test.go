@@ -437,24 +437,62 @@ func TestKeygen(t *testing.T) {
 	}
 }
 
-// TestDemo runs the README's first command in-process: it must end by itself with every
-// message delivered and the probes seeing a website or silence.
+// TestDemo runs the README's first command in-process. The demo itself fails if a
+// chat message is lost, duplicated or reordered, or if a client cannot resume; this
+// checks that it ran its story: three escalations, alice moving to a new transport at
+// each, every message delivered, and the probes seeing a website or silence.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var out syncBuffer
-	if err := run(ctx, []string{"demo", "--messages", "3"}, &out, io.Discard); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
+	var buf syncBuffer
+	if err := run(ctx, []string{"demo", "--messages", "2"}, &buf, io.Discard); err != nil {
+		t.Fatalf("demo: %v\n%s", err, buf.String())
 	}
-	for _, want := range []string{
-		`"message 3 from bob"`,
-		"6 messages relayed",
-		"alice used meek, bob used webtunnel",
-		"(the decoy)",
-		"no answer",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+	out := buf.String()
+	defer func() {
+		if t.Failed() {
+			t.Logf("demo output:\n%s", out)
 		}
+	}()
+	for _, want := range []string{
+		"escalation 1/3", "escalation 2/3", "escalation 3/3",
+		"lost 0, none duplicated or out of order",
+		"(the decoy)", "no answer",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if n := strings.Count(out, "\nalice     moved to "); n < 3 {
+		t.Errorf("alice moved %d times, want one move per escalation (3)", n)
+	}
+	if n := strings.Count(out, "nothing lost: every message sent so far has arrived"); n != 3 {
+		t.Errorf("%d checks that nothing was lost after a move, want 3", n)
+	}
+	var aSent, bGot, bSent, aGot int
+	i := strings.Index(out, "summary   ")
+	if i < 0 {
+		t.Fatal("no summary")
+	}
+	if _, err := fmt.Sscanf(out[i:], "summary   alice sent %d messages and bob received %d; bob sent %d and alice received %d:",
+		&aSent, &bGot, &bSent, &aGot); err != nil {
+		t.Fatalf("summary unreadable: %v", err)
+	}
+	if aSent == 0 || aSent != bGot || bSent == 0 || bSent != aGot {
+		t.Errorf("summary: alice sent %d, bob received %d; bob sent %d, alice received %d: want equal and not 0", aSent, bGot, bSent, aGot)
+	}
+	// Each escalation blocked the transport alice was on, so her path never repeats.
+	_, path, _ := strings.Cut(out, "alice used ")
+	path, _, _ = strings.Cut(path, ";")
+	used := strings.Split(path, " → ")
+	seen := map[string]bool{}
+	for _, tr := range used {
+		if seen[tr] {
+			t.Errorf("alice went back to %s, which the censor had blocked: %s", tr, path)
+		}
+		seen[tr] = true
+	}
+	if len(used) < 4 {
+		t.Errorf("alice used %q, want a first transport and one more per escalation", path)
 	}
 }
