@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/internal/lab"
 )
 
 func TestPercentileIsNearestRank(t *testing.T) {
@@ -122,5 +126,91 @@ func TestBulkMovesExactlyTheRequestedBytes(t *testing.T) {
 		if err != nil || n != tt.size {
 			t.Fatalf("%s: moved %d bytes, err %v; want %d", tt.name, n, err, tt.size)
 		}
+	}
+}
+
+func TestLossAndMoveFindsTheFirstLossAfterTheKill(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ev := func(kind client.EventKind, name string, ms int) lab.Event {
+		return lab.Event{Event: client.Event{Kind: kind, Name: name}, At: at(ms)}
+	}
+	tests := []struct {
+		name     string
+		events   []lab.Event
+		wantLost time.Time
+		wantTo   string
+	}{
+		{"loss then resume", []lab.Event{ev(client.EventLost, "tcp", 5), ev(client.EventAttempt, "utls", 6), ev(client.EventResumed, "utls", 9)},
+			at(5), "utls"},
+		{"an earlier kill's events are ignored", []lab.Event{ev(client.EventLost, "tcp", -50), ev(client.EventResumed, "utls", -40),
+			ev(client.EventLost, "utls", 7), ev(client.EventResumed, "obfs4", 8)}, at(7), "obfs4"},
+		{"a new session counts as the move", []lab.Event{ev(client.EventLost, "tcp", 1), ev(client.EventActive, "meek", 3)}, at(1), "meek"},
+		{"no loss: the carrier carried on", []lab.Event{ev(client.EventResumed, "utls", -3)}, time.Time{}, "?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lost, to := lossAndMove(tt.events, t0)
+			if !lost.Equal(tt.wantLost) || to != tt.wantTo {
+				t.Errorf("lossAndMove = %v, %q; want %v, %q", lost, to, tt.wantLost, tt.wantTo)
+			}
+		})
+	}
+}
+
+// The failover time rests on the flow: it must time the echo of a record sent after a
+// moment, and it must notice a record that never came back.
+func TestFlowTimesEchoesAndNoticesALostRecord(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		drop    int // the record the echo server swallows; -1 for none
+		wantErr bool
+	}{
+		{"every record echoed", -1, false},
+		{"record 3 lost", 3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				rec := make([]byte, recordSize)
+				for i := 0; ; i++ {
+					if _, err := io.ReadFull(c, rec); err != nil {
+						return
+					}
+					if i != tt.drop {
+						c.Write(rec)
+					}
+				}
+			}()
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := startFlow(conn)
+			defer f.close()
+			mark := time.Now().Add(5 * flowInterval) // after record 3 was sent
+			got, err := f.echoSentAfter(t.Context(), mark)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("a lost record went unnoticed")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Before(mark) {
+				t.Errorf("echo of a record sent after %v arrived at %v, before it", mark, got)
+			}
+		})
 	}
 }

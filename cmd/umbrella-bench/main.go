@@ -28,6 +28,7 @@ type options struct {
 	rateFor     time.Duration // handshake-rate hammering
 	concurrency int           // concurrent handshakes against the child gateway
 	sessions    int           // idle sessions for the memory measurement
+	kills       int           // kills of the active carrier per kill mode
 	gatewayBin  string        // prebuilt umbrella binary; empty means build one
 	steps       map[string]bool
 }
@@ -112,6 +113,7 @@ var steps = []step{
 	{"rtt", "message round trip", measureRoundTrip},
 	{"rate", "gateway handshake rate", measureHandshakeRate},
 	{"memory", "gateway memory per idle session", measureMemory},
+	{"failover", "failover time", measureFailover},
 	{"client-memory", "client memory with all transports configured", measureClientMemory},
 }
 
@@ -128,7 +130,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rateFor, "rate-for", 4*time.Second, "how long to hammer the child gateway with handshakes")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent handshakes against the child gateway")
 	fs.IntVar(&o.sessions, "sessions", 10000, "idle sessions opened for the memory measurement")
-	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,client-memory", "comma-separated measurements to run")
+	fs.IntVar(&o.kills, "kills", 20, "kills of the active carrier per kill mode (silent, reset) for the failover time")
+	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,client-memory", "comma-separated measurements to run")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")
@@ -146,8 +149,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.steps[n] = true
 	}
 	switch {
-	case o.handshakes < 1 || o.messages < 1 || o.sessions < 1 || o.concurrency < 1:
-		return o, errors.New("-handshakes, -messages, -sessions and -concurrency must be positive")
+	case o.handshakes < 1 || o.messages < 1 || o.sessions < 1 || o.concurrency < 1 || o.kills < 1:
+		return o, errors.New("-handshakes, -messages, -sessions, -concurrency and -kills must be positive")
 	}
 	return o, nil
 }

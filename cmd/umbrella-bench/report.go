@@ -64,7 +64,7 @@ func (r *report) write(stdout io.Writer, path string) error {
 func (r *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Umbrella Edge benchmark\n\n")
-	fmt.Fprintf(&b, "Loopback only (127.0.0.1); client, gateway and backends share the machine's cores, so\n")
+	fmt.Fprintf(&b, "Loopback only (127.0.0.0/8); client, gateway and backends share the machine's cores, so\n")
 	fmt.Fprintf(&b, "every number is lower than on separate hosts. Targets are shown, never asserted.\n\n")
 	for _, kv := range machine() {
 		fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
@@ -109,7 +109,17 @@ Throughput and round trips run against an
 in-process gateway; handshake rate and memory run against ` + "`umbrella gateway`" + ` as a child
 process, whose CPU time (utime+stime from /proc/PID/stat) and memory (VmRSS, and
 go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes from its /metrics) are read
-separately from the bench's own. MB = 10^6 bytes; KiB = 1024 bytes.
+separately from the bench's own.
+
+**Failover** runs in internal/lab's world (gateway on 127.0.0.2, the censor simulator on
+127.0.0.1 with one route per transport, no nginx): one client holds every bridge line and
+an echo stream carrying a 16-byte record every 10 ms; the censor's Kill cuts the flows of
+the active transport, and the time runs from the kill to the first echo of a record sent
+after it, which only a new carrier can deliver. A silent kill is noticed only by the
+client's watchdog (no acknowledgement for max(4·SRTT + 1 s, 2 s), checked every 250 ms),
+which is most of that time. **Client memory** is measured in a child process that holds
+nothing but the client: Go heap after a forced GC (runtime.MemStats.HeapAlloc), before
+client.New, after it, and with one session and stream open. MB = 10^6 bytes; KiB = 1024 bytes.
 `
 
 // machine describes the host, for the report's header.
