@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"syscall"
 
 	"golang.org/x/crypto/chacha20"
 )
@@ -14,6 +15,11 @@ import (
 // Every datagram on the wire is
 //
 //	salt (24 random bytes) || QUIC datagram XOR XChaCha20(K, nonce = salt)
+//
+// except that the salt's first two bits are 01, so the datagram starts as a QUIC
+// short-header packet does (RFC 9000 section 17.3.1): a classifier that looks for QUIC
+// handshakes by their long header (a version field, an Initial to read the server
+// name from) finds none, where half of all random first bytes would look like one.
 //
 // with K = HKDF-SHA256(key, info = maskInfo), key being the bridge line's cert=.
 // XChaCha20's 24-byte nonce is meant to be drawn at random, and HChaCha20 derives a
@@ -59,6 +65,7 @@ func (m *masker) seal(dst, packet []byte) []byte {
 	dst = append(dst, make([]byte, saltSize+len(packet))...)
 	salt := dst[n : n+saltSize]
 	rand.Read(salt) // never fails since Go 1.24
+	salt[0] = salt[0]&0x3f | 0x40
 	m.xor(dst[n+saltSize:], packet, salt)
 	return dst
 }
@@ -66,7 +73,7 @@ func (m *masker) seal(dst, packet []byte) []byte {
 // open unmasks a datagram into dst, which must hold len(datagram)-saltSize bytes,
 // and reports whether it is shaped like a QUIC v1 packet.
 func (m *masker) open(dst, datagram []byte) ([]byte, bool) {
-	if len(datagram) < saltSize+minPacket || len(dst) < len(datagram)-saltSize {
+	if len(datagram) < saltSize+minPacket || len(dst) < len(datagram)-saltSize || datagram[0]&0xc0 != 0x40 {
 		return nil, false
 	}
 	out := dst[:len(datagram)-saltSize]
@@ -113,17 +120,28 @@ type maskedConn struct {
 }
 
 func (m *masker) wrap(pc net.PacketConn) net.PacketConn {
-	if u, ok := pc.(*net.UDPConn); ok {
-		// quic-go asks for 7 MB buffers on the sockets it owns; through this wrapper
-		// it cannot, so ask here. Too small a buffer only costs throughput.
-		u.SetReadBuffer(7 << 20)
-		u.SetWriteBuffer(7 << 20)
-	}
-	return &maskedConn{PacketConn: pc, m: m, bufs: sync.Pool{New: func() any {
+	c := &maskedConn{PacketConn: pc, m: m, bufs: sync.Pool{New: func() any {
 		b := make([]byte, maxDatagram+saltSize)
 		return &b
 	}}}
+	if u, ok := pc.(*net.UDPConn); ok {
+		return &maskedUDPConn{maskedConn: c, udp: u}
+	}
+	return c
 }
+
+// maskedUDPConn lets quic-go size the UDP socket's buffers and set its don't-fragment
+// bit, as it does on the sockets it owns (and so probe the path MTU, the salt
+// included), without reading or writing the socket around the mask: quic-go batches
+// reads and writes only through ReadMsgUDP and WriteMsgUDP, which it does not have.
+type maskedUDPConn struct {
+	*maskedConn
+	udp *net.UDPConn
+}
+
+func (c *maskedUDPConn) SetReadBuffer(n int) error             { return c.udp.SetReadBuffer(n) }
+func (c *maskedUDPConn) SetWriteBuffer(n int) error            { return c.udp.SetWriteBuffer(n) }
+func (c *maskedUDPConn) SyscallConn() (syscall.RawConn, error) { return c.udp.SyscallConn() }
 
 func (c *maskedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	bp := c.bufs.Get().(*[]byte)

@@ -80,15 +80,9 @@ func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
 		Wrap: m.wrap,
 		Tune: func(c *quicgo.Config) {
 			c.InitialPacketSize = uint16(minInitial + rand.IntN(maxInitial-minInitial+1))
-			disablePMTUD(c)
 		},
 	}, nil
 }
-
-// disablePMTUD keeps packets at their initial size: through the masking socket quic-go
-// cannot set the don't-fragment bit, so its path MTU probes could pass as IP
-// fragments and make every later packet a fragmented one.
-func disablePMTUD(c *quicgo.Config) { c.DisablePathMTUDiscovery = true }
 
 func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
 	l, err := listen(ctx, cfg)
@@ -119,7 +113,6 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 		Addr:       cfg.Addr,
 		TLS:        tlsConfig,
 		Wrap:       m.wrap,
-		Tune:       disablePMTUD,
 		BridgeArgs: transports.Args{argCert: EncodeKey(key)},
 		Logger:     cfg.Logger,
 	})
