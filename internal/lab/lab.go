@@ -30,9 +30,9 @@ var ErrUnavailable = errors.New("not available on this machine")
 // new transport cannot silently drop out of the demo and the benchmarks.
 func ListenerArgs(transport string) (transports.Args, error) {
 	switch transport {
-	case "tcp", "obfs4":
+	case "tcp", "obfs4", "quicobfs":
 		return transports.Args{}, nil
-	case "utls", "webtunnel", "websocket", "meek":
+	case "utls", "webtunnel", "websocket", "meek", "quic":
 		return transports.Args{"servername": ServerName}, nil
 	case "pt":
 		if _, err := exec.LookPath(PTProgram); err != nil {

@@ -7,6 +7,8 @@ import (
 	"github.com/umbrella-edge/edge/transports/meek"
 	"github.com/umbrella-edge/edge/transports/obfs4"
 	"github.com/umbrella-edge/edge/transports/pt"
+	"github.com/umbrella-edge/edge/transports/quic"
+	"github.com/umbrella-edge/edge/transports/quicobfs"
 	"github.com/umbrella-edge/edge/transports/tcp"
 	"github.com/umbrella-edge/edge/transports/utls"
 	"github.com/umbrella-edge/edge/transports/websocket"
@@ -32,6 +34,8 @@ func RegistryWith(o Options) *transports.Registry {
 		webtunnel.New(),
 		websocket.New(),
 		meek.New(),
+		quic.New(),
+		quicobfs.New(),
 	)
 	if err != nil {
 		panic(err) // two shipped transports share a name: a programming error
