@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +29,9 @@ const (
 	CDNName    = "cdn.example.net"
 	OriginName = "origin.example.com"
 	MeekHost   = "meek.example.org"
+	// WebsiteName is the name of Website, a site that has nothing to do with the
+	// gateway.
+	WebsiteName = "shop.example.org"
 )
 
 // nginxStartTimeout bounds waiting for nginx to accept; it only keeps a broken setup
@@ -40,6 +45,7 @@ type cdn struct {
 	meekPath string
 	origins  map[string]string // transport → the gateway listener behind the CDN
 	edges    map[string]string // transport → nginx's address for it
+	website  string            // an ordinary HTTPS site, unrelated to the gateway
 
 	dir    string
 	cmd    *exec.Cmd
@@ -107,16 +113,47 @@ func (c *cdn) start(ctx context.Context, l *Lab) error {
 		}
 		body.WriteString(conf)
 	}
+	website, err := c.websiteSite(site)
+	if err != nil {
+		return err
+	}
+	body.WriteString(website)
 	if err := c.run(body.String()); err != nil {
 		return err
 	}
-	for _, edge := range c.edges {
-		if err := c.waitAccept(ctx, edge); err != nil {
+	for _, addr := range append(slices.Collect(maps.Values(c.edges)), c.website) {
+		if err := c.waitAccept(ctx, addr); err != nil {
 			c.stop()
 			return err
 		}
 	}
 	return nil
+}
+
+// websiteSite is an ordinary website on nginx, with nothing of Umbrella's: what an
+// active prober compares a suspected server with.
+func (c *cdn) websiteSite(site string) (string, error) {
+	addr, err := freeAddr("tcp", CDNHost)
+	if err != nil {
+		return "", err
+	}
+	cert, key, err := c.certificate(WebsiteName)
+	if err != nil {
+		return "", err
+	}
+	c.website = addr
+	return fmt.Sprintf(`
+server {
+    listen %s ssl;
+    server_name %s;
+    ssl_certificate %s;
+    ssl_certificate_key %s;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    server_tokens off;
+    root %s;
+    index index.html;
+}
+`, addr, WebsiteName, cert, key, site), nil
 }
 
 func (c *cdn) websocketSite(l *Lab, edge, site string) (string, error) {
@@ -234,7 +271,11 @@ func (c *cdn) waitAccept(ctx context.Context, addr string) error {
 		select {
 		case err := <-c.exited:
 			c.exited <- err // for stop
-			return fmt.Errorf("lab: cdn: nginx exited: %v: %s", err, c.errorLog())
+			log := c.errorLog()
+			if strings.Contains(log, "Address already in use") {
+				err = syscall.EADDRINUSE
+			}
+			return fmt.Errorf("lab: cdn: nginx exited: %w: %s", err, log)
 		case <-ctx.Done():
 			return fmt.Errorf("lab: cdn: nginx does not accept on %s: %w: %s", addr, ctx.Err(), c.errorLog())
 		case <-time.After(20 * time.Millisecond):

@@ -1,12 +1,7 @@
 package lab
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -17,49 +12,6 @@ import (
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports/all"
 )
-
-// startLab starts a lab for one test and closes it when the test ends.
-func startLab(t *testing.T, opts Options) *Lab {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l, err := Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("lab.Start: %v", err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
-// echo sends size random bytes through c to the echo service and checks by SHA-256
-// that the same bytes come back.
-func echo(ctx context.Context, c *Client, size int) error {
-	conn, err := c.Dial(ctx, Service)
-	if err != nil {
-		return fmt.Errorf("dial %s: %w", Service, err)
-	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	sent := make([]byte, size)
-	rand.Read(sent)
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := conn.Write(sent)
-		wrote <- err
-	}()
-	got := make([]byte, size)
-	if n, err := io.ReadFull(conn, got); err != nil {
-		return fmt.Errorf("read the echo: %d of %d bytes, then %w", n, size, err)
-	}
-	if err := <-wrote; err != nil {
-		return fmt.Errorf("write %d bytes: %w", size, err)
-	}
-	if sum, want := sha256.Sum256(got), sha256.Sum256(sent); !bytes.Equal(sum[:], want[:]) {
-		return fmt.Errorf("the echo of %d bytes has SHA-256 %x, want %x", size, sum[:8], want[:8])
-	}
-	return nil
-}
 
 // Every line of the lab, the gateway's own and those through the CDN, carries a session
 // through the censor to the backend: the demo, the benchmarks and the scenarios rely

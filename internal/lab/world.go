@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/umbrella-edge/edge/config"
@@ -86,6 +88,10 @@ type Lab struct {
 	Censor  *censor.Censor
 	// Backend is the echo service's address, called Service on the gateway.
 	Backend string
+	// Website is an ordinary HTTPS website on nginx (WebsiteName), unrelated to the
+	// gateway: what the censor's active prober compares servers with. Empty without
+	// the CDN.
+	Website string
 	// Registry resolves the lab's transports.
 	Registry *transports.Registry
 	// Missing says what AllowMissing left out and why, by transport name ("cdn" for
@@ -97,7 +103,9 @@ type Lab struct {
 	dir   string
 
 	closeOnce sync.Once
-	teardown  []func() // run in reverse order by Close
+	// What Close stops, in its order: from the client's side inwards, so that no
+	// carrier reaches the gateway once it drains and the handshakes it holds end.
+	stop struct{ censor, cdn, gateway, backend, files func() }
 }
 
 // listenerPlan is one gateway listener and the censor route in front of it.
@@ -109,27 +117,49 @@ type listenerPlan struct {
 	fronted   bool
 }
 
+// startAttempts bounds how often Start picks new ports when one it picked was taken
+// by another process before the lab could bind it.
+const startAttempts = 3
+
 // Start builds and runs a lab. ctx bounds the start only; the lab runs until Close.
 // A start that fails stops what it started.
-func Start(ctx context.Context, opts Options) (l *Lab, err error) {
-	l = &Lab{Registry: opts.Registry, Missing: map[string]error{}, log: opts.Logger}
+func Start(ctx context.Context, opts Options) (*Lab, error) {
+	for attempt := 1; ; attempt++ {
+		l, err := start(ctx, opts)
+		if err == nil || !addrInUse(err) || attempt == startAttempts {
+			return l, err
+		}
+	}
+}
+
+// addrInUse reports whether err is a bind that failed because the port was taken,
+// also when a PT program reported it as text.
+func addrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(strings.ToLower(err.Error()), "address already in use")
+}
+
+func start(ctx context.Context, opts Options) (_ *Lab, err error) {
+	l := &Lab{Registry: opts.Registry, Missing: map[string]error{}, log: opts.Logger}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	defer func() {
 		if err != nil {
 			l.Close()
-			l = nil
 		}
 	}()
 	if l.Registry == nil {
 		l.Registry = all.Registry()
-		l.onClose(func() { closeTransports(l.Registry) })
 	}
 	if l.dir, err = os.MkdirTemp("", "umbrella-lab-"); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
-	l.onClose(func() { os.RemoveAll(l.dir) })
+	l.stop.files = func() {
+		if opts.Registry == nil {
+			closeTransports(l.Registry)
+		}
+		os.RemoveAll(l.dir)
+	}
 	if err := l.startBackend(); err != nil {
 		return nil, err
 	}
@@ -147,20 +177,20 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		if err := cdn.start(ctx, l); err != nil {
 			return nil, err
 		}
-		l.onClose(cdn.stop)
+		l.stop.cdn = cdn.stop
+		l.Website = cdn.website
 	}
 	return l, nil
 }
-
-// onClose adds a teardown step; Close runs them last added first.
-func (l *Lab) onClose(f func()) { l.teardown = append(l.teardown, f) }
 
 // Close stops the censor, nginx, the gateway and the backend, and removes the lab's
 // files. Clients made with Client are the caller's to close, before.
 func (l *Lab) Close() error {
 	l.closeOnce.Do(func() {
-		for _, f := range slices.Backward(l.teardown) {
-			f()
+		for _, f := range []func(){l.stop.censor, l.stop.cdn, l.stop.gateway, l.stop.backend, l.stop.files} {
+			if f != nil {
+				f()
+			}
 		}
 	})
 	return nil
@@ -196,7 +226,7 @@ func (l *Lab) startBackend() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { backend.Echo{}.Serve(ctx, ln); close(done) }()
-	l.onClose(func() { cancel(); <-done })
+	l.stop.backend = func() { cancel(); <-done }
 	return nil
 }
 
@@ -293,7 +323,7 @@ func (l *Lab) startCensor(plans []listenerPlan, opts Options) error {
 	l.Censor = c
 	done := make(chan struct{})
 	go func() { c.Run(context.Background()); close(done) }()
-	l.onClose(func() { c.Close(); <-done })
+	l.stop.censor = func() { c.Close(); <-done }
 	return nil
 }
 
@@ -330,7 +360,7 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 	l.Gateway = g
 	served := make(chan struct{})
 	go func() { g.Serve(ctx); close(served) }()
-	l.onClose(func() { cancel(); <-served })
+	l.stop.gateway = func() { cancel(); <-served }
 	for i, b := range g.Bridges() {
 		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted})
 	}
