@@ -1,6 +1,8 @@
 package quicobfs
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,27 +10,27 @@ import (
 	"net"
 	"sync"
 	"syscall"
-
-	"golang.org/x/crypto/chacha20"
 )
 
 // Every datagram on the wire is
 //
-//	salt (24 random bytes) || QUIC datagram XOR XChaCha20(K, nonce = salt)
+//	salt (16 random bytes) || QUIC datagram XOR AES-256-CTR(K, IV = salt)
 //
 // except that the salt's first two bits are 01, so the datagram starts as a QUIC
 // short-header packet does (RFC 9000 section 17.3.1): a classifier that looks for QUIC
 // handshakes by their long header (a version field, an Initial to read the server
 // name from) finds none, where half of all random first bytes would look like one.
 //
-// with K = HKDF-SHA256(key, info = maskInfo), key being the bridge line's cert=.
-// XChaCha20's 24-byte nonce is meant to be drawn at random, and HChaCha20 derives a
-// fresh subkey from K and each salt, so every datagram is masked with its own
-// keystream. The mask hides; it does not authenticate: QUIC's own AEAD does that, and
-// a datagram that does not unmask to something shaped like a QUIC packet is dropped
-// before quic-go sees it.
+// with K = HKDF-SHA256(key, info = maskInfo), key being the bridge line's cert=. A
+// random 126-bit IV per datagram gives every datagram its own keystream: two would
+// share keystream only if their IVs came within a hundred counter blocks of each
+// other. AES-CTR rather than ChaCha20 because gateways run on amd64, where AES has
+// instructions and x/crypto's ChaCha20 none (450 MB/s against several GB/s), and the
+// phones that dial them on ARMv8, which has both. The mask hides; it does not
+// authenticate: QUIC's own AEAD does that, and a datagram that does not unmask to
+// something shaped like a QUIC packet is dropped before quic-go sees it.
 const (
-	saltSize = chacha20.NonceSizeX
+	saltSize = aes.BlockSize
 	maskInfo = "umbrella-edge/v1 quicobfs mask"
 	// KeySize is the length of the obfuscation key in bridge lines.
 	KeySize = 32
@@ -46,7 +48,7 @@ const quicV1 = 1
 const maxDatagram = 64 << 10
 
 type masker struct {
-	key [32]byte
+	block cipher.Block
 }
 
 func newMasker(key []byte) (*masker, error) {
@@ -54,9 +56,11 @@ func newMasker(key []byte) (*masker, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &masker{}
-	copy(m.key[:], k)
-	return m, nil
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return &masker{block: block}, nil
 }
 
 // seal appends the masked form of packet to dst.
@@ -82,11 +86,7 @@ func (m *masker) open(dst, datagram []byte) ([]byte, bool) {
 }
 
 func (m *masker) xor(dst, src, salt []byte) {
-	c, err := chacha20.NewUnauthenticatedCipher(m.key[:], salt)
-	if err != nil {
-		panic(err) // the key and nonce sizes are constants
-	}
-	c.XORKeyStream(dst, src)
+	cipher.NewCTR(m.block, salt).XORKeyStream(dst, src)
 }
 
 // plausible reports whether p could be a QUIC v1 packet (RFC 9000 section 17): the
