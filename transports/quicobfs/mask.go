@@ -16,19 +16,20 @@ import (
 //
 //	salt (16 random bytes) || QUIC datagram XOR AES-256-CTR(K, IV = salt)
 //
-// except that the salt's first two bits are 01, so the datagram starts as a QUIC
-// short-header packet does (RFC 9000 section 17.3.1): a classifier that looks for QUIC
-// handshakes by their long header (a version field, an Initial to read the server
-// name from) finds none, where half of all random first bytes would look like one.
+// with K = HKDF-SHA256(key, info = maskInfo), key being the bridge line's cert=.
 //
-// with K = HKDF-SHA256(key, info = maskInfo), key being the bridge line's cert=. A
-// random 126-bit IV per datagram gives every datagram its own keystream: two would
-// share keystream only if their IVs came within a hundred counter blocks of each
-// other. AES-CTR rather than ChaCha20 because gateways run on amd64, where AES has
-// instructions and x/crypto's ChaCha20 none (450 MB/s against several GB/s), and the
-// phones that dial them on ARMv8, which has both. The mask hides; it does not
-// authenticate: QUIC's own AEAD does that, and a datagram that does not unmask to
-// something shaped like a QUIC packet is dropped before quic-go sees it.
+//   - The salt's first two bits are 01, so a datagram starts as a QUIC short-header
+//     packet does (RFC 9000 section 17.3.1): a classifier that looks for QUIC
+//     handshakes by their long header (a version field, an Initial to read a server
+//     name from) finds none, where half of all random first bytes would look like one.
+//   - The other 126 random bits give every datagram its own keystream: two share
+//     keystream only if their IVs fall within a hundred counter blocks of each other.
+//   - AES-CTR rather than ChaCha20: gateways run on amd64, where AES has instructions
+//     and x/crypto's ChaCha20 has no assembly (0.9 against 0.45 GB/s per core here),
+//     and the phones that dial them run ARMv8, which has AES instructions too.
+//   - The mask hides; it does not authenticate. QUIC's AEAD does that, and a datagram
+//     that does not unmask to something shaped like a QUIC packet is dropped before
+//     quic-go sees it.
 const (
 	saltSize = aes.BlockSize
 	maskInfo = "umbrella-edge/v1 quicobfs mask"
