@@ -214,3 +214,30 @@ func TestFlowTimesEchoesAndNoticesALostRecord(t *testing.T) {
 		})
 	}
 }
+
+func TestMemoryBudgetFitsUnderTheFileLimit(t *testing.T) {
+	tests := []struct {
+		name              string
+		want              int
+		limit             uint64
+		open              int
+		sessions, streams int
+		saysWhyFewer      bool
+	}{
+		{"room for all", 10000, 65536, 100, 10000, 10000, false},
+		{"streams squeezed by what is open", 10000, 20000, 500, 10000, 9244, true},
+		{"sessions squeezed too", 10000, 8000, 300, 7444, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, st, note := memoryBudget(tt.want, tt.limit, tt.open)
+			if s != tt.sessions || st != tt.streams || (note != "") != tt.saysWhyFewer {
+				t.Errorf("memoryBudget = %d sessions, %d streams, note %q; want %d, %d, note %v",
+					s, st, note, tt.sessions, tt.streams, tt.saysWhyFewer)
+			}
+			if s+st+tt.open > int(tt.limit) {
+				t.Errorf("%d sessions + %d streams + %d open exceed the limit %d", s, st, tt.open, tt.limit)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,7 +30,7 @@ type memSample struct {
 // it, first bare, then with one idle stream to the echo service each.
 func measureMemory(ctx context.Context, b *bench) ([]row, error) {
 	p := b.progress
-	n, s, note := memoryBudget(b.opts.sessions, openFileLimit())
+	n, s, note := memoryBudget(b.opts.sessions, openFileLimit(), openFDs())
 	if note != "" {
 		p.say("  %s", note)
 	}
@@ -74,17 +75,28 @@ func measureMemory(ctx context.Context, b *bench) ([]row, error) {
 }
 
 // memoryBudget chooses how many sessions, and streams on them, fit under the open-file
-// limit: each session costs a descriptor in the bench and in the gateway, and each
-// stream one more in both (the gateway's backend connection and the echo's end of it).
-func memoryBudget(want int, limit uint64) (sessions, streams int, note string) {
-	const reserve = 256 // listeners, the admin scrape, the runtime's own
-	budget := int(min(limit, 1<<30)) - reserve
+// limit beside the open descriptors the bench holds already (the in-process gateway's
+// listeners and what earlier steps left lingering): each session costs a descriptor in
+// the bench and in the gateway, and each stream one more in both (the gateway's backend
+// connection and the echo's end of it).
+func memoryBudget(want int, limit uint64, open int) (sessions, streams int, note string) {
+	const reserve = 256 // the admin scrape, the runtime's own, descriptors opened meanwhile
+	budget := int(min(limit, 1<<30)) - open - reserve
 	sessions = min(want, budget)
 	streams = min(sessions, budget-sessions)
 	if sessions < want || streams < sessions {
 		note = fmt.Sprintf("RLIMIT_NOFILE %d allows %d sessions and %d streams", limit, sessions, streams)
 	}
 	return sessions, max(streams, 0), note
+}
+
+// openFDs counts the bench's open descriptors; when it cannot, it guesses high.
+func openFDs() int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 1024
+	}
+	return len(fds)
 }
 
 func openFileLimit() uint64 {
