@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
 
 // Bridge-line and listener arguments of meek's own; the TLS ones are utls's.
@@ -16,9 +17,7 @@ const (
 	argFP          = "fp"
 	argURL         = "url"
 	argHost        = "host"
-	argPath        = "path"
-	argTLS         = "tls"
-	argPlainPublic = "allow-public-plain"
+	argPath        = httpfront.ArgPath
 	argMaxSessions = "max-sessions"
 )
 
@@ -31,8 +30,9 @@ type target struct {
 
 func (t target) url() string { return "https://" + t.host + t.path }
 
-// parseTarget reads url=, or host= and path=, defaulting the host to defaultHost.
-func parseTarget(args transports.Args, defaultHost string) (target, error) {
+// parseTarget reads url=, or host= and path=, defaulting the host to defaultHost and
+// the path to defaultPath ("" makes it required).
+func parseTarget(args transports.Args, defaultHost, defaultPath string) (target, error) {
 	raw, hasURL := args[argURL]
 	if hasURL {
 		for _, k := range []string{argHost, argPath} {
@@ -46,11 +46,14 @@ func parseTarget(args transports.Args, defaultHost string) (target, error) {
 		}
 		return t, nil
 	}
-	t := target{host: args.Get(argHost, defaultHost), path: args.Get(argPath, "/")}
+	t := target{host: args.Get(argHost, defaultHost), path: args.Get(argPath, defaultPath)}
 	if err := checkHost(t.host); err != nil {
 		return target{}, &transports.ArgError{Key: argHost, Err: err}
 	}
-	if err := checkPath(t.path); err != nil {
+	if t.path == "" {
+		return target{}, &transports.ArgError{Key: argURL, Err: fmt.Errorf("%w: url=https://HOST/PATH (or path=) names the gateway's secret path", transports.ErrMissingArg)}
+	}
+	if err := httpfront.CheckPath(t.path); err != nil {
 		return target{}, &transports.ArgError{Key: argPath, Err: err}
 	}
 	return t, nil
@@ -68,13 +71,10 @@ func parseURL(raw string) (target, error) {
 		return target{}, fmt.Errorf("want https://HOST/PATH without user, query or fragment, got %q", raw)
 	}
 	t := target{host: u.Host, path: u.EscapedPath()}
-	if t.path == "" {
-		t.path = "/"
-	}
 	if err := checkHost(t.host); err != nil {
 		return target{}, err
 	}
-	if err := checkPath(t.path); err != nil {
+	if err := httpfront.CheckPath(t.path); err != nil {
 		return target{}, err
 	}
 	return t, nil
@@ -98,20 +98,6 @@ func checkHost(h string) error {
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
 			return fmt.Errorf("want a host name, got %q", h)
-		}
-	}
-	return nil
-}
-
-// checkPath accepts an absolute path of plain characters, so the client's request
-// line and the server's comparison see the same string.
-func checkPath(p string) error {
-	if !strings.HasPrefix(p, "/") || len(p) > 1024 {
-		return fmt.Errorf("want a path starting with /, got %q", p)
-	}
-	for _, c := range p {
-		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`%?#"\<>^{}|`+"`", c) {
-			return fmt.Errorf("path %q has the character %q; use letters, digits and -._~/", p, c)
 		}
 	}
 	return nil

@@ -19,19 +19,21 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 		args transports.Args
 		key  string // the argument the error must name; "" for the address
 	}{
-		{"typo", "192.0.2.1:443", transports.Args{"servername": "a.example", "urll": "https://b.example/"}, "urll"},
-		{"IP address without servername", "192.0.2.1:443", transports.Args{"url": "https://b.example/"}, "servername"},
-		{"servername is an IP", "a.example:443", transports.Args{"servername": "192.0.2.1"}, "servername"},
-		{"url not https", "a.example:443", transports.Args{"url": "http://b.example/"}, "url"},
-		{"url with a query", "a.example:443", transports.Args{"url": "https://b.example/?x=1"}, "url"},
-		{"url and host", "a.example:443", transports.Args{"url": "https://b.example/", "host": "c.example"}, "host"},
-		{"url and path", "a.example:443", transports.Args{"url": "https://b.example/", "path": "/x"}, "path"},
-		{"host with a space", "a.example:443", transports.Args{"host": "b .example"}, "host"},
-		{"host with a bad port", "a.example:443", transports.Args{"host": "b.example:99999"}, "host"},
+		{"typo", "192.0.2.1:443", transports.Args{"servername": "a.example", "urll": "https://b.example/m"}, "urll"},
+		{"IP address without servername", "192.0.2.1:443", transports.Args{"url": "https://b.example/m"}, "servername"},
+		{"servername is an IP", "a.example:443", transports.Args{"servername": "192.0.2.1", "path": "/m"}, "servername"},
+		{"url not https", "a.example:443", transports.Args{"url": "http://b.example/m"}, "url"},
+		{"url with a query", "a.example:443", transports.Args{"url": "https://b.example/m?x=1"}, "url"},
+		{"url and host", "a.example:443", transports.Args{"url": "https://b.example/m", "host": "c.example"}, "host"},
+		{"url and path", "a.example:443", transports.Args{"url": "https://b.example/m", "path": "/x"}, "path"},
+		{"host with a space", "a.example:443", transports.Args{"host": "b .example", "path": "/m"}, "host"},
+		{"host with a bad port", "a.example:443", transports.Args{"host": "b.example:99999", "path": "/m"}, "host"},
 		{"relative path", "a.example:443", transports.Args{"path": "x"}, "path"},
 		{"path with a percent", "a.example:443", transports.Args{"path": "/a%20b"}, "path"},
-		{"unknown fingerprint", "a.example:443", transports.Args{"fp": "netscape"}, "fp"},
-		{"no port", "a.example", transports.Args{}, ""},
+		{"unknown fingerprint", "a.example:443", transports.Args{"fp": "netscape", "path": "/m"}, "fp"},
+		{"no path", "a.example:443", transports.Args{"host": "b.example"}, "url"},
+		{"path of / alone", "a.example:443", transports.Args{"url": "https://b.example/"}, "url"},
+		{"no port", "a.example", transports.Args{"path": "/m"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,10 +60,9 @@ func TestNewDialerKeepsTheFrontAndTheServiceApart(t *testing.T) {
 		sni  string
 		want target
 	}{
-		{"all from the address", "meek.example:443", transports.Args{}, "meek.example", target{"meek.example", "/"}},
+		{"all from the address", "meek.example:443", transports.Args{"path": "/m"}, "meek.example", target{"meek.example", "/m"}},
 		{"fronted by url", "192.0.2.1:443", transports.Args{"servername": "front.example", "url": "https://meek.example/m/"},
 			"front.example", target{"meek.example", "/m/"}},
-		{"url without a path", "front.example:443", transports.Args{"url": "https://meek.example"}, "front.example", target{"meek.example", "/"}},
 		{"url with a port", "front.example:443", transports.Args{"url": "https://meek.example:8443/m"}, "front.example", target{"meek.example:8443", "/m"}},
 		{"host and path", "front.example:443", transports.Args{"host": "meek.example", "path": "/m"}, "front.example", target{"meek.example", "/m"}},
 	}
@@ -93,7 +94,9 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 		{"allow-public-plain with TLS", "127.0.0.1:0", transports.Args{"servername": "a.example", "allow-public-plain": "true"}, "allow-public-plain"},
 		{"tls not a boolean", "127.0.0.1:0", transports.Args{"servername": "a.example", "tls": "maybe"}, "tls"},
 		{"max-sessions zero", "127.0.0.1:0", transports.Args{"servername": "a.example", "max-sessions": "0"}, "max-sessions"},
-		{"url not https", "127.0.0.1:0", transports.Args{"servername": "a.example", "url": "ftp://a.example/"}, "url"},
+		{"url not https", "127.0.0.1:0", transports.Args{"servername": "a.example", "url": "ftp://a.example/m"}, "url"},
+		{"url and path", "127.0.0.1:0", transports.Args{"servername": "a.example", "url": "https://a.example/m", "path": "/n"}, "path"},
+		{"path of / alone", "127.0.0.1:0", transports.Args{"servername": "a.example", "path": "/"}, "path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,14 +120,14 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 		args transports.Args
 		want transports.Args
 	}{
-		{"own front, self-signed", "127.0.0.1:0", transports.Args{"servername": "a.example"},
-			transports.Args{"servername": "a.example", "url": "https://a.example/"}},
+		{"own front, self-signed, with a path", "127.0.0.1:0", transports.Args{"servername": "a.example", "path": "/m"},
+			transports.Args{"servername": "a.example", "url": "https://a.example/m"}},
 		{"own front with a path and fp", "127.0.0.1:0", transports.Args{"servername": "a.example", "path": "/m/", "fp": "firefox"},
 			transports.Args{"servername": "a.example", "url": "https://a.example/m/", "fp": "firefox"}},
 		{"behind a fronting CDN", "127.0.0.1:0", transports.Args{"tls": "false", "servername": "front.example", "url": "https://meek.example/m/"},
 			transports.Args{"servername": "front.example", "url": "https://meek.example/m/"}},
-		{"plain on a public address, allowed", "0.0.0.0:0", transports.Args{"tls": "false", "allow-public-plain": "true", "servername": "front.example", "host": "meek.example"},
-			transports.Args{"servername": "front.example", "url": "https://meek.example/"}},
+		{"plain on a public address, allowed", "0.0.0.0:0", transports.Args{"tls": "false", "allow-public-plain": "true", "servername": "front.example", "host": "meek.example", "path": "/m"},
+			transports.Args{"servername": "front.example", "url": "https://meek.example/m"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +144,22 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 				t.Fatalf("NewDialer with the printed arguments: %v", err)
 			}
 		})
+	}
+}
+
+func TestListenGeneratesASecretPathAndKeepsIt(t *testing.T) {
+	dir := t.TempDir()
+	var urls []string
+	for range 2 {
+		ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", StateDir: dir, Args: transports.Args{"servername": "a.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls = append(urls, ln.BridgeArgs()["url"])
+		ln.Close()
+	}
+	if len(urls[0]) < len("https://a.example/")+20 || urls[0] != urls[1] {
+		t.Fatalf("two starts on one state directory printed url=%s and url=%s; want one long random path, kept", urls[0], urls[1])
 	}
 }
 
@@ -169,7 +188,7 @@ func TestDialFailsClearlyWhenTheFrontSpeaksHTTP2(t *testing.T) {
 			}()
 		}
 	}()
-	d, err := New().NewDialer(ln.Addr().String(), transports.Args{"servername": testServerName})
+	d, err := New().NewDialer(ln.Addr().String(), transports.Args{"servername": testServerName, "path": testPath})
 	if err != nil {
 		t.Fatal(err)
 	}

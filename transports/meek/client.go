@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
@@ -45,7 +46,7 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := parseTarget(args, tc.ServerName())
+	t, err := parseTarget(args, tc.ServerName(), "")
 	if err != nil {
 		return nil, err
 	}
@@ -54,20 +55,11 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 
 // connect opens a TLS connection to the front and checks that it speaks HTTP/1.1.
 func (d *dialer) connect(ctx context.Context) (net.Conn, error) {
-	raw, err := transports.DialTCP(ctx, d.addr)
+	conn, err := httpfront.DialTLS(ctx, d.addr, d.tls)
 	if err != nil {
-		return nil, fmt.Errorf("%s: connect to %s: %w", Name, d.addr, err)
-	}
-	tc, alpn, err := d.tls.Handshake(ctx, raw)
-	if err != nil {
-		raw.Close()
 		return nil, fmt.Errorf("%s: %s: %w", Name, d.addr, err)
 	}
-	if alpn == "h2" {
-		tc.Close()
-		return nil, fmt.Errorf("%s: %s (server name %s): %w", Name, d.addr, d.tls.ServerName(), ErrHTTP2)
-	}
-	return tc, nil
+	return conn, nil
 }
 
 // Dial connects to the front and opens the session with a first, empty request, so the

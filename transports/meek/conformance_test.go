@@ -8,13 +8,16 @@ import (
 	"github.com/umbrella-edge/edge/transports/transporttest"
 )
 
-const testServerName = "www.example.com"
+const (
+	testServerName = "www.example.com"
+	testPath       = "/m7q2x"
+)
 
 // TestConformance runs the suite against the gateway playing the front itself: TLS
 // terminated by the listener, meek over it.
 func TestConformance(t *testing.T) {
 	dialerTo := func(t *testing.T, addr string) transports.Dialer {
-		d, err := New().NewDialer(addr, transports.Args{argServerName: testServerName})
+		d, err := New().NewDialer(addr, transports.Args{argServerName: testServerName, argPath: testPath})
 		if err != nil {
 			t.Fatalf("NewDialer(%q): %v", addr, err)
 		}
@@ -23,7 +26,7 @@ func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
 		ln, err := New().Listen(context.Background(), transports.ListenConfig{
 			Addr: "127.0.0.1:0",
-			Args: transports.Args{argServerName: testServerName},
+			Args: transports.Args{argServerName: testServerName, argPath: testPath},
 		})
 		if err != nil {
 			t.Fatalf("Listen: %v", err)

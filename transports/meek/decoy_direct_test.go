@@ -13,7 +13,10 @@ import (
 	"github.com/umbrella-edge/edge/transports/meek"
 )
 
-const directName = "www.example.com"
+const (
+	directName = "www.example.com"
+	directPath = "/k3v9w"
+)
 
 // TestProbersOfTheGatewayAsFrontSeeTheDecoy probes a gateway that terminates TLS itself
 // (no nginx): whatever is not a live session gets what the decoy site gives the same
@@ -23,7 +26,7 @@ func TestProbersOfTheGatewayAsFrontSeeTheDecoy(t *testing.T) {
 	startGateway(t, gateway.ListenerConfig{
 		Transport: meek.New(),
 		Listen:    addr,
-		Args:      transports.Args{"servername": directName},
+		Args:      transports.Args{"servername": directName, "path": directPath},
 	}, nil)
 	site := serveDecoy(t, decoy.BuiltIn())
 
@@ -33,8 +36,9 @@ func TestProbersOfTheGatewayAsFrontSeeTheDecoy(t *testing.T) {
 	}{
 		{"browser GET /", browserGET("/", directName)},
 		{"browser GET of a page the site lacks", browserGET("/nope/", directName)},
-		{"POST opening a meek session", meekPOST("/", directName, nil)},
-		{"meek POST of random bytes", meekPOST("/", directName, webtest.RandomBytes(600, false))},
+		{"browser GET of meek's path", browserGET(directPath, directName)},
+		{"POST opening a meek session", meekPOST(directPath, directName, nil)},
+		{"meek POST of random bytes", meekPOST(directPath, directName, webtest.RandomBytes(600, false))},
 		{"random bytes after the TLS handshake", string(webtest.RandomBytes(1000, false))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

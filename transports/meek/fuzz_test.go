@@ -19,7 +19,7 @@ import (
 func FuzzRequestHead(f *testing.F) {
 	for _, seed := range []string{
 		"POST /meek/ HTTP/1.1\r\nHost: meek.example\r\nX-Session-Id: aGVsbG8gd29ybGQ=\r\nX-Session-Window: 131072\r\nContent-Length: 5\r\n\r\nhello",
-		"POST / HTTP/1.1\r\nHost: a\r\nX-Session-Id: abcdefgh\r\nX-Session-Window: 0\r\nX-Session-End: close\r\nContent-Length: 0\r\n\r\n",
+		"POST /meek/ HTTP/1.1\r\nHost: a\r\nX-Session-Id: abcdefgh\r\nX-Session-Window: 0\r\nX-Session-End: close\r\nContent-Length: 0\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nX-Session-Id: abcdefgh\r\nX-Session-Window: 01\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 		"\r\n\r\nGET / HTTP/1.0\r\n\r\n",
@@ -91,7 +91,8 @@ func FuzzResponse(f *testing.F) {
 func FuzzNewDialer(f *testing.F) {
 	f.Add("front.example:443", "front.example", "https://meek.example/m/", "", "")
 	f.Add("192.0.2.1:443", "", "", "meek.example", "/x")
-	f.Add("a:1", "a", "https://[::1]:8/", "", "")
+	f.Add("a:1", "a", "https://[::1]:8/m", "", "")
+	f.Add("a:1", "a", "", "", "/")
 	f.Fuzz(func(t *testing.T, addr, servername, url, host, path string) {
 		args := transports.Args{}
 		for k, v := range map[string]string{"servername": servername, "url": url, "host": host, "path": path} {

@@ -3,6 +3,7 @@ package meek
 import (
 	"bufio"
 	"bytes"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -150,7 +151,9 @@ type meekRequest struct {
 
 // parseMeekRequest reports whether req is a meek POST to path, and reads its headers.
 func parseMeekRequest(req *http.Request, path string) (meekRequest, bool) {
-	if req.Method != http.MethodPost || req.URL.Path != path || !req.ProtoAtLeast(1, 1) {
+	// The path may be a secret: compared in constant time, so timing does not tell a
+	// prober how much of it was guessed.
+	if req.Method != http.MethodPost || subtle.ConstantTimeCompare([]byte(req.RequestURI), []byte(path)) != 1 || !req.ProtoAtLeast(1, 1) {
 		return meekRequest{}, false
 	}
 	if len(req.TransferEncoding) > 0 || req.ContentLength < 0 || req.ContentLength > maxRequestBody {

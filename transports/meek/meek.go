@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
 
 // Name is the transport's name in bridge lines.
@@ -56,7 +57,7 @@ const (
 // Errors a caller can branch on.
 var (
 	// ErrHTTP2 is returned by Dial when the front chose HTTP/2; meek speaks HTTP/1.1.
-	ErrHTTP2 = errors.New("the front chose HTTP/2 for this site; meek needs HTTP/1.1 (switch http2 off there)")
+	ErrHTTP2 = httpfront.ErrHTTP2
 	// ErrSessionGone is returned when the server, having answered the session with
 	// 200 before, answers with anything else: it expired the session or restarted.
 	ErrSessionGone = errors.New("the server does not know the meek session")
@@ -77,14 +78,16 @@ type transport struct{}
 // New returns the meek transport.
 //
 // Client arguments: servername= (TLS SNI, the front's name; required when the bridge
-// address is an IP), url=https://HOST/PATH or host= and path= (the HTTP Host, the real
-// service, and the path; default the server name and /), fp= and frag= as for utls.
+// address is an IP), url=https://HOST/PATH or host= and path= (the HTTP Host, which
+// names the real service, default the server name; and the gateway's secret path,
+// required), fp= and frag= as for utls.
 //
 // Listener arguments: tls=true (default: the gateway is the front and terminates TLS,
 // with cert= and key=, or servername= for a self-signed certificate) or tls=false
 // (plain HTTP for a front such as nginx or a CDN; servername= then names the front,
-// and the listen address must be loopback unless allow-public-plain=true); url= or host= and
-// path= as for the client (path is served, all three go into bridge lines);
+// and the listen address must be loopback unless allow-public-plain=true), as the
+// other web transports read them (package httpfront); url= or host= and path= as for
+// the client, the path generated into the state directory when none is given;
 // max-sessions= (default 1024); fp= is only copied into bridge lines.
 func New() transports.Transport { return transport{} }
 

@@ -1,11 +1,9 @@
 package meek
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,7 +13,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
 
 const (
@@ -51,23 +49,41 @@ type listener struct {
 
 func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
 	args := cfg.Args
-	known := append([]string{argTLS, argPlainPublic, argURL, argHost, argPath, argMaxSessions, argFP}, utls.TLSServerArgs...)
+	known := append([]string{argURL, argHost, argMaxSessions, argFP}, httpfront.ServerArgs...)
 	if err := args.Unknown(known...); err != nil {
-		return nil, err
-	}
-	useTLS, err := args.Bool(argTLS, true)
-	if err != nil {
-		return nil, err
-	}
-	plainPublic, err := args.Bool(argPlainPublic, false)
-	if err != nil {
 		return nil, err
 	}
 	maxSessions, err := args.Int(argMaxSessions, defaultMaxSessions, 1, 1<<20)
 	if err != nil {
 		return nil, err
 	}
+	// The web front's own arguments (tls=, servername=, path=, …) are read as the
+	// other web transports read them; url= is meek's way of giving host and path.
+	front := args.Clone()
+	for _, k := range []string{argURL, argHost, argMaxSessions, argFP} {
+		delete(front, k)
+	}
+	var t target
+	_, hasURL := args[argURL]
+	if hasURL {
+		if t, err = parseTarget(args, "", ""); err != nil {
+			return nil, err
+		}
+		front[argPath] = t.path
+	}
+	opts, err := httpfront.ParseOptions(cfg.Addr, front, cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if !hasURL {
+		t = target{host: args.Get(argHost, opts.ServerName), path: opts.Path}
+		if err := checkHost(t.host); err != nil {
+			return nil, &transports.ArgError{Key: argHost, Err: err}
+		}
+	}
 	l := &listener{
+		tls:         opts.TLS,
+		path:        opts.Path,
 		decoy:       cfg.Decoy,
 		log:         cfg.Logger,
 		maxSessions: maxSessions,
@@ -77,6 +93,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		sessions:    make(map[string]*session),
 		rejected:    make(map[string]time.Time),
 		conns:       make(map[*trackedConn]struct{}),
+		bridge:      transports.Args{argServerName: opts.ServerName, argURL: t.url()},
 	}
 	if l.decoy == nil {
 		l.decoy = decoy.BuiltIn()
@@ -85,26 +102,6 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	l.log = l.log.With("transport", Name)
-
-	var serverName string
-	if useTLS {
-		if _, ok := args[argPlainPublic]; ok {
-			return nil, &transports.ArgError{Key: argPlainPublic, Err: errors.New("only means something with tls=false")}
-		}
-		if l.tls, serverName, err = utls.ServerTLSConfig(args, cfg.StateDir); err != nil {
-			return nil, err
-		}
-	} else {
-		if serverName, err = plainServerName(cfg.Addr, args, plainPublic); err != nil {
-			return nil, err
-		}
-	}
-	t, err := parseTarget(args, serverName)
-	if err != nil {
-		return nil, err
-	}
-	l.path = t.path
-	l.bridge = transports.Args{argServerName: serverName, argURL: t.url()}
 	if fp, ok := args[argFP]; ok {
 		l.bridge[argFP] = fp
 	}
@@ -113,40 +110,6 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	}
 	go l.acceptLoop()
 	return l, nil
-}
-
-// plainServerName checks the arguments of a listener that serves plain HTTP to a
-// front and returns the front's TLS server name. Plain HTTP on a public address would
-// show a censor the Host and the session ids, so it takes allow-public-plain=true.
-func plainServerName(addr string, args transports.Args, plainPublic bool) (string, error) {
-	for _, k := range []string{"cert", "key"} {
-		if _, ok := args[k]; ok {
-			return "", &transports.ArgError{Key: k, Err: errors.New("a certificate needs tls=true; with tls=false the front terminates TLS")}
-		}
-	}
-	serverName, err := args.Required(argServerName)
-	if err != nil {
-		return "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: with tls=false, the front's TLS server name, which clients send and bridge lines carry", transports.ErrMissingArg)}
-	}
-	if net.ParseIP(serverName) != nil {
-		return "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
-	}
-	if !plainPublic && !isLoopback(addr) {
-		return "", &transports.ArgError{Key: argTLS, Err: fmt.Errorf("tls=false serves plain HTTP, and %s is not a loopback address: listen on 127.0.0.1 behind the front, or set allow-public-plain=true if the front reaches this host over a network you trust", addr)}
-	}
-	return serverName, nil
-}
-
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (l *listener) BridgeArgs() transports.Args { return l.bridge.Clone() }
@@ -289,22 +252,20 @@ func (l *listener) serveConn(tc *trackedConn) {
 	l.serveHTTP(tc, conn)
 }
 
-// handshake terminates TLS on c. Plain HTTP sent to the TLS port gets nginx's page for
-// exactly that, as the utls transport answers it.
+// handshake terminates TLS on c. As nginx, it decides on the first byte: what cannot
+// start TLS is read as HTTP, so a request gets nginx's page for plain HTTP on the TLS
+// port, and anything else its 400.
 func (l *listener) handshake(c net.Conn) net.Conn {
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
-	br := bufio.NewReader(c)
-	first, err := br.Peek(1)
-	if err != nil {
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(c, first); err != nil {
 		return nil
 	}
-	pc := &bufferedConn{Conn: c, r: br}
-	const tlsHandshakeRecord = 0x16
-	if first[0] != tlsHandshakeRecord && first[0] >= 'A' && first[0] <= 'Z' {
-		decoy.Serve(pc, nil, decoy.PlainHTTPOnTLSPort())
+	if !startsTLS(first[0]) {
+		decoy.Serve(c, first, decoy.PlainHTTPOnTLSPort())
 		return nil
 	}
-	tc := tls.Server(pc, l.tls)
+	tc := tls.Server(httpfront.NewConn(c, first, nil), l.tls)
 	if err := tc.Handshake(); err != nil {
 		l.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
 		return nil
@@ -312,6 +273,10 @@ func (l *listener) handshake(c net.Conn) net.Conn {
 	c.SetDeadline(time.Time{})
 	return tc
 }
+
+// startsTLS reports whether b can begin a TLS connection, as nginx tells them apart:
+// a handshake record (0x16), or an SSLv2-style hello with the high bit set.
+func startsTLS(b byte) bool { return b == 0x16 || b&0x80 != 0 }
 
 // handshakeFailure names why a handshake failed without net's error text, which
 // carries the client's address.
@@ -328,11 +293,3 @@ func handshakeFailure(err error) string {
 	}
 	return "handshake error"
 }
-
-// bufferedConn reads through r, which holds bytes already peeked from Conn.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
