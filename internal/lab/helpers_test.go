@@ -75,7 +75,7 @@ func transfer(ctx context.Context, c *Client, size int, midway func() error) err
 	return nil
 }
 
-// tlsTransports are the transports whose carriers start with a TLS ClientHello.
+// tlsTransports are the TCP transports whose carriers start with a TLS ClientHello.
 var tlsTransports = []string{"utls", "webtunnel", "websocket", "meek"}
 
 // Selections of a lab's lines.
@@ -99,6 +99,15 @@ func routes(l *Lab, names ...string) []Line {
 	return linesWhere(l, func(ln Line) bool { return slices.Contains(names, ln.Route.Name) })
 }
 
+func udpLines(l *Lab) []Line {
+	return linesWhere(l, func(ln Line) bool { return ln.Route.Network == "udp" })
+}
+
+func transport(l *Lab, name string) []Line {
+	return linesWhere(l, func(ln Line) bool { return ln.Bridge.Transport == name })
+}
+
+// directTLS are the gateway's own lines over TCP that start with a TLS ClientHello.
 func directTLS(l *Lab) []Line {
 	return linesWhere(l, func(ln Line) bool { return !ln.Fronted && slices.Contains(tlsTransports, ln.Bridge.Transport) })
 }

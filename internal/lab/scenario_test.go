@@ -51,17 +51,20 @@ func scenarios() []scenario {
 		evidence: blockedBy("ip-block"),
 		allowed:  func(l *Lab, _ []Line) []Line { return fronted(l) },
 	}, {
+		// The rule reads TCP only.
 		name:     "fet",
 		policies: parsed("fet:p=1"),
 		hit:      directRaw,
 		evidence: blockedBy("fet"),
-		allowed:  func(l *Lab, _ []Line) []Line { return slices.Concat(directTLS(l), fronted(l)) },
+		allowed:  func(l *Lab, _ []Line) []Line { return slices.Concat(directTLS(l), fronted(l), udpLines(l)) },
 	}, {
+		// quicobfs's masked Initial shows no name, and quic's never fits in its first
+		// datagram, all the censor reads of a QUIC flow (docs/deploy-quic.md).
 		name:     "sni",
 		policies: parsed("sni:block=" + ServerName),
 		hit:      directTLS,
 		evidence: blockedBy("sni"),
-		allowed:  func(l *Lab, _ []Line) []Line { return slices.Concat(directRaw(l), fronted(l)) },
+		allowed:  func(l *Lab, _ []Line) []Line { return slices.Concat(directRaw(l), fronted(l), udpLines(l)) },
 	}, {
 		// Every transport sends a captured browser hello; a utls line with utls's own
 		// Safari profile, which is not one, stands for a hello off the list.
@@ -77,15 +80,16 @@ func scenarios() []scenario {
 	}, {
 		name:     "udp-block",
 		policies: parsed("udp-block"),
-		hit:      func(l *Lab) []Line { return linesWhere(l, func(ln Line) bool { return ln.Route.Network == "udp" }) },
+		hit:      udpLines,
 		evidence: blockedBy("udp-block"),
 		allowed: func(l *Lab, _ []Line) []Line {
 			return linesWhere(l, func(ln Line) bool { return ln.Route.Network == "tcp" })
 		},
 	}, {
+		// quicobfs's datagrams do not look like QUIC.
 		name:     "quic-block",
 		policies: parsed("quic-block"),
-		hit:      func(l *Lab) []Line { return linesWhere(l, func(ln Line) bool { return ln.Bridge.Transport == "quic" }) },
+		hit:      func(l *Lab) []Line { return transport(l, "quic") },
 		evidence: blockedBy("quic-block"),
 		allowed: func(l *Lab, _ []Line) []Line {
 			return linesWhere(l, func(ln Line) bool { return ln.Bridge.Transport != "quic" })
@@ -126,7 +130,7 @@ func scenarios() []scenario {
 		},
 		hit:       directRaw,
 		evidence:  verdictOf("active-probe", censor.Drop),
-		allowed:   func(l *Lab, _ []Line) []Line { return fronted(l) },
+		allowed:   func(l *Lab, _ []Line) []Line { return slices.Concat(fronted(l), udpLines(l)) },
 		firstWins: true,
 		settle:    settleProbes,
 	}, {
