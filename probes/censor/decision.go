@@ -31,6 +31,10 @@ const (
 	Probed Verdict = "probed"
 )
 
+// undecided is a datagramsJudge's answer while it needs the flow's next datagram; it is
+// never logged.
+const undecided Verdict = "undecided"
+
 // blocks reports whether v ends what a flow can carry.
 func (v Verdict) blocks() bool { return v == Drop || v == Reset }
 

@@ -232,9 +232,12 @@ route=NAMES and transport=LABELS to limit it to some routes):
                                    first payload that is not exempt is dropped with
                                    probability p (0.263 measured) and its (client IP,
                                    server IP, port) dropped for residual
-  sni:block=NAMES|allow=NAMES[:action=reset|drop][:quic=true]
+  sni:block=NAMES|allow=NAMES[:action=reset|drop][:quic=true][:quic-reassemble=false]
                                    TLS SNI block or allow list (a name covers subdomains);
-                                   also read from a QUIC v1 Initial's first datagram
+                                   also read from a QUIC v1 Initial's first datagram, or
+                                   with quic-reassemble from the CRYPTO frames of a
+                                   flow's first 4 datagrams (a ClientHello split over
+                                   Initials, as Chrome and quic-go send it)
   tls-fingerprint[:allow=JA4S,JA3S][:action=drop|reset]
                                    only ClientHellos on the allow list pass (default:
                                    the JA4 of Chromium 156 and Firefox 153)

@@ -62,6 +62,13 @@ type (
 	datagramJudge interface {
 		judgeDatagram(c *Censor, f Flow, d []byte) (Verdict, string)
 	}
+	// datagramsJudge judges a UDP flow from its first client datagrams: it returns
+	// the flow's own judge (nil: nothing to say), which gets the first datagram and,
+	// while it answers undecided, each next one. Those datagrams are relayed while it
+	// reads them, as a middlebox that reads copies does; a block stops what follows.
+	datagramsJudge interface {
+		judgeDatagrams(c *Censor, f Flow) func(d []byte) (Verdict, string)
+	}
 	// shaper limits a TCP or UDP flow's bytes for its whole life.
 	shaper interface {
 		shape(f Flow, s *shaping) (Verdict, string)

@@ -39,12 +39,33 @@ func isQUICLongHeader(d []byte) bool {
 // section 5) and returns the CRYPTO stream they carry from offset 0 as far as it is
 // contiguous: a ClientHello, or its start when it spans datagrams.
 func quicClientHello(datagram []byte) ([]byte, error) {
+	var r initialReader
+	return r.add(datagram)
+}
+
+// initialReader reassembles the CRYPTO stream of one flow's client Initials across
+// datagrams, as a censor must once clients split their ClientHello over several
+// Initials (Chrome's "chaos protection", quic-go).
+type initialReader struct {
+	// dcid is the destination connection ID of the flow's first Initial: the keys of
+	// every client Initial come from it, even after the client has switched to the
+	// server's ID (RFC 9001 section 5.2).
+	dcid  []byte
+	frags []cryptoFrag
+}
+
+// add decrypts the client Initials of one more datagram and returns the CRYPTO stream
+// read so far, from offset 0 as far as it is contiguous. A datagram without a client
+// Initial (a Handshake packet, a short header) is an error wrapping errNotQUICInitial
+// and changes nothing.
+func (r *initialReader) add(datagram []byte) ([]byte, error) {
 	var frags []cryptoFrag
-	var dcid []byte
+	dcid := r.dcid
+	initials := 0
 	for rest := datagram; len(rest) > 0; {
 		p, err := readLongHeader(rest)
 		if err != nil {
-			if len(frags) > 0 {
+			if initials > 0 {
 				break // trailing bytes after Initials, as coalescing allows
 			}
 			return nil, err
@@ -62,13 +83,16 @@ func quicClientHello(datagram []byte) ([]byte, error) {
 				return nil, err
 			}
 			frags = append(frags, f...)
+			initials++
 		}
 		rest = rest[p.end:]
 	}
-	if len(frags) == 0 {
+	if initials == 0 {
 		return nil, fmt.Errorf("%w: no Initial packet", errNotQUICInitial)
 	}
-	return joinCrypto(frags), nil
+	r.dcid = dcid
+	r.frags = append(r.frags, frags...)
+	return joinCrypto(r.frags), nil
 }
 
 // longHeader is a QUIC long-header packet's layout in a datagram.

@@ -12,7 +12,8 @@ import (
 // SNI blocks TLS flows by the server name of their ClientHello, with a block list or
 // an allow list, over TCP and, unless SkipQUIC, in the first datagram of a QUIC flow,
 // whose Initial anyone can decrypt (China since 2024: Zohaib et al., USENIX Security
-// 2025). Flows that are not TLS are none of its business.
+// 2025), or with ReassembleQUIC in its first few Initials. Flows that are not TLS are
+// none of its business.
 type SNI struct {
 	Scope
 	// Block lists blocked names; Allow, if set instead, the only names that pass. A
@@ -23,10 +24,20 @@ type SNI struct {
 	Action Verdict
 	// SkipQUIC leaves QUIC flows alone.
 	SkipQUIC bool
+	// ReassembleQUIC reads a QUIC flow's ClientHello from the CRYPTO frames of its
+	// first quicReassembleDatagrams client datagrams, not from the first datagram
+	// alone as the GFW was measured to: Chrome and quic-go split the ClientHello, and
+	// its server name, over several Initials, which only such a censor reads.
+	ReassembleQUIC bool
 }
 
+// quicReassembleDatagrams bounds the datagrams a reassembling censor reads of one
+// flow: a client's first flight, a ClientHello of a few KB (post-quantum key shares
+// included) in 1200–1500-byte Initials, fits in it with room to spare.
+const quicReassembleDatagrams = 4
+
 func parseSNI(args transports.Args, s Scope) (*SNI, error) {
-	if err := args.Unknown("block", "allow", "action", "quic"); err != nil {
+	if err := args.Unknown("block", "allow", "action", "quic", "quic-reassemble"); err != nil {
 		return nil, err
 	}
 	p := &SNI{Scope: s, Block: list(args, "block"), Allow: list(args, "allow")}
@@ -38,15 +49,28 @@ func parseSNI(args transports.Args, s Scope) (*SNI, error) {
 		return nil, err
 	}
 	quic, err := args.Bool("quic", true)
+	if err != nil {
+		return nil, err
+	}
 	p.SkipQUIC = !quic
-	return p, err
+	if p.ReassembleQUIC, err = args.Bool("quic-reassemble", false); err != nil {
+		return nil, err
+	}
+	if p.SkipQUIC && p.ReassembleQUIC {
+		return nil, &transports.ArgError{Key: "quic-reassemble", Err: errors.New("reassembles QUIC flows that quic=false leaves alone")}
+	}
+	return p, nil
 }
 
 func (*SNI) Name() string { return "sni" }
 
 func (p *SNI) String() string {
+	reassemble := ""
+	if p.ReassembleQUIC {
+		reassemble = "true"
+	}
 	return spec("sni", p.Scope, "block", strings.Join(p.Block, ","), "allow", strings.Join(p.Allow, ","),
-		"action", string(p.action()), "quic", strconv.FormatBool(!p.SkipQUIC))
+		"action", string(p.action()), "quic", strconv.FormatBool(!p.SkipQUIC), "quic-reassemble", reassemble)
 }
 
 func (p *SNI) action() Verdict {
@@ -90,24 +114,49 @@ func (p *SNI) judgePayload(_ *Censor, _ Flow, fp *firstPayload) (Verdict, string
 	return Pass, "TLS: " + why
 }
 
-func (p *SNI) judgeDatagram(_ *Censor, _ Flow, d []byte) (Verdict, string) {
+// judgeDatagrams reads a QUIC flow's ClientHello from its first datagram, or with
+// ReassembleQUIC from as many of its first client datagrams as it takes, and judges
+// its server name.
+func (p *SNI) judgeDatagrams(_ *Censor, _ Flow) func(d []byte) (Verdict, string) {
 	if p.SkipQUIC {
-		return "", ""
+		return nil
 	}
-	crypto, err := quicClientHello(d)
-	if err != nil {
-		return "", ""
+	limit := 1
+	if p.ReassembleQUIC {
+		limit = quicReassembleDatagrams
 	}
-	h, err := parseHelloMessage(crypto)
-	if h == nil {
-		return Pass, fmt.Sprintf("QUIC Initial without a readable ClientHello: %v", err)
+	var r initialReader
+	seen := 0
+	return func(d []byte) (Verdict, string) {
+		seen++
+		crypto, err := r.add(d)
+		switch {
+		case err != nil && seen == 1:
+			return "", "" // not QUIC: none of this policy's business
+		case err != nil:
+			return Pass, fmt.Sprintf("QUIC: no SNI in the ClientHello's first %d bytes when the handshake went on past its Initials", len(joinCrypto(r.frags)))
+		}
+		h, err := parseHelloMessage(crypto)
+		if h == nil && !errors.Is(err, errTruncatedHello) {
+			return Pass, fmt.Sprintf("QUIC Initial without a readable ClientHello: %v", err)
+		}
+		if h == nil || h.ServerName == "" && !h.Complete {
+			if seen < limit {
+				return undecided, ""
+			}
+			if limit == 1 {
+				return Pass, "QUIC: no SNI in the first datagram"
+			}
+			return Pass, fmt.Sprintf("QUIC: no SNI in the first %d datagrams", seen)
+		}
+		where := ""
+		if seen > 1 {
+			where = fmt.Sprintf(" (ClientHello reassembled from %d datagrams)", seen)
+		}
+		blocked, why := p.blocked(h.ServerName)
+		if blocked {
+			return Drop, "QUIC: " + why + where
+		}
+		return Pass, "QUIC: " + why + where
 	}
-	if h.ServerName == "" && !h.Complete {
-		return Pass, "QUIC: no SNI in the first datagram"
-	}
-	blocked, why := p.blocked(h.ServerName)
-	if blocked {
-		return Drop, "QUIC: " + why
-	}
-	return Pass, "QUIC: " + why
 }

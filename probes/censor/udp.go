@@ -9,8 +9,8 @@ import (
 )
 
 // A UDP flow is every datagram between one client address and the route's upstream,
-// until it has been idle for UDPIdle. Policies judge its first datagram only, as
-// censors that read QUIC Initials do.
+// until it has been idle for UDPIdle. Policies judge its first datagram, as censors
+// that read QUIC Initials do, and a datagramsJudge its next few too.
 type udpFlow struct {
 	c    *Censor
 	rt   *route
@@ -23,9 +23,19 @@ type udpFlow struct {
 	c2s, s2c, dropped atomic.Int64
 	timer             *time.Timer
 
+	// pending are the judges still reading the flow's client datagrams; only the
+	// route's reading goroutine touches them.
+	pending []pendingJudge
+
 	mu      sync.Mutex
 	stopped bool
 	ended   chan struct{}
+}
+
+// pendingJudge is a policy that has not yet judged a flow from the datagrams so far.
+type pendingJudge struct {
+	policy Policy
+	next   func(d []byte) (Verdict, string)
 }
 
 // udpRoute is the flows of one UDP route, by client address.
@@ -54,6 +64,8 @@ func (c *Censor) serveUDP(rt *route) {
 			if f = c.newUDPFlow(rt, ur, from, buf[:n]); f == nil {
 				continue
 			}
+		} else {
+			f.judgeNext(buf[:n])
 		}
 		f.fromClient(buf[:n])
 	}
@@ -69,6 +81,18 @@ func (c *Censor) newUDPFlow(rt *route, ur *udpRoute, from netip.AddrPort, first 
 	v, _ := c.judgeConnect(ps, f.info)
 	if !v.blocks() {
 		v, _ = c.judge(ps, f.info, func(p Policy) (Verdict, string) {
+			if j, ok := p.(datagramsJudge); ok {
+				next := j.judgeDatagrams(c, f.info)
+				if next == nil {
+					return "", ""
+				}
+				v, reason := next(first)
+				if v == undecided {
+					f.pending = append(f.pending, pendingJudge{policy: p, next: next})
+					return "", ""
+				}
+				return v, reason
+			}
 			if j, ok := p.(datagramJudge); ok {
 				return j.judgeDatagram(c, f.info, first)
 			}
@@ -115,6 +139,36 @@ func (f *udpFlow) isStopped() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.stopped
+}
+
+// judgeNext gives a client datagram after the first to the judges still reading the
+// flow; the first that blocks stops the flow, this datagram included.
+func (f *udpFlow) judgeNext(d []byte) {
+	if len(f.pending) == 0 {
+		return
+	}
+	pending := f.pending
+	f.pending = nil
+	if f.isStopped() {
+		return
+	}
+	for _, j := range pending {
+		v, reason := j.next(d)
+		switch {
+		case v == undecided:
+			f.pending = append(f.pending, j)
+		case v == "":
+		default:
+			f.c.decisions.add(j.policy.Name(), f.info, v, reason)
+			if v.blocks() {
+				f.mu.Lock()
+				f.stopped = true
+				f.mu.Unlock()
+				f.pending = nil
+				return
+			}
+		}
+	}
 }
 
 func (f *udpFlow) fromClient(d []byte) {
