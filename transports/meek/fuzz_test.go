@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
 
 // FuzzRequestHead feeds the server's request parsing: the head reader, net/http's
@@ -40,7 +41,7 @@ func FuzzRequestHead(f *testing.F) {
 		if !bytes.HasSuffix(head, []byte("\n")) || !bytes.Contains(data, head) {
 			t.Fatalf("readHead returned a head without its blank line: %q", head)
 		}
-		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		req, err := httpfront.ParseRequest(head)
 		if err != nil {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
 
 // Connection limits, nginx's defaults as the decoy package uses them, so a prober sees
@@ -23,12 +24,10 @@ const (
 	idleTimeout   = 75 * time.Second
 	bodyTimeout   = 60 * time.Second
 	writeTimeout  = 60 * time.Second
-	maxHeadBytes  = 8 << 10
+	maxHeadBytes  = httpfront.MaxHead
 	maxDecoyBody  = 1 << 20
 	lingerTime    = 5 * time.Second
 )
-
-var errHeadTooLarge = errors.New("request head too large")
 
 // serveHTTP answers the requests on one connection in turn: meek's POSTs, and the decoy
 // website for everything else. Behind nginx one connection carries many sessions'
@@ -54,14 +53,14 @@ func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
 				linger(conn) // the decoy would go on; the bytes after these cannot
 			}
 			return
-		case errors.Is(err, errHeadTooLarge):
+		case errors.Is(err, httpfront.ErrHeadTooLong):
 			decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
 			return
 		case err != nil:
 			return // the peer left, or sent half a request and went silent: nginx closes too
 		}
 		l.setBusy(tc, true)
-		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		req, err := httpfront.ParseRequest(head)
 		if err != nil {
 			decoy.Serve(conn, withBuffered(head, br), l.decoy) // not HTTP: nginx's 400
 			return
@@ -92,7 +91,7 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 		line, err := br.ReadSlice('\n')
 		head = append(head, line...)
 		if len(head) > maxHeadBytes {
-			return head, errHeadTooLarge
+			return head, httpfront.ErrHeadTooLong
 		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
