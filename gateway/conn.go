@@ -102,6 +102,11 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 // deadline drawn per connection and counted from accept, so neither what was sent
 // nor this gateway's configuration shows in when the connection closes.
 func (g *Gateway) reject(conn net.Conn, consumed []byte, accepted time.Time, t time.Duration) {
+	if !g.holdRejected(conn) {
+		conn.Close()
+		return
+	}
+	defer g.releaseRejected(conn)
 	if r, ok := conn.(transports.Rejecter); ok {
 		r.Reject(consumed)
 		return
@@ -110,6 +115,24 @@ func (g *Gateway) reject(conn net.Conn, consumed []byte, accepted time.Time, t t
 	conn.SetReadDeadline(deadline)
 	io.Copy(io.Discard, conn)
 	conn.Close()
+}
+
+// holdRejected records a rejected conn so that drain can close it; false means the
+// gateway is draining already.
+func (g *Gateway) holdRejected(conn net.Conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.draining {
+		return false
+	}
+	g.rejected[conn] = struct{}{}
+	return true
+}
+
+func (g *Gateway) releaseRejected(conn net.Conn) {
+	g.mu.Lock()
+	delete(g.rejected, conn)
+	g.mu.Unlock()
 }
 
 func (g *Gateway) sessionCount() int {

@@ -92,6 +92,7 @@ type Gateway struct {
 
 	mu       sync.Mutex
 	sessions map[*session.Session]struct{}
+	rejected map[net.Conn]struct{} // peers being answered with silence or the decoy
 	draining bool
 	wg       sync.WaitGroup // connection goroutines
 }
@@ -119,6 +120,7 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		live:      live,
 		handshake: make(chan struct{}, cfg.MaxHandshakes),
 		sessions:  make(map[*session.Session]struct{}),
+		rejected:  make(map[net.Conn]struct{}),
 	}
 	g.policy.Store(&Policy{
 		Secrets:          cfg.Secrets,
@@ -315,6 +317,11 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	g.mu.Lock()
 	g.draining = true
 	n := len(g.sessions)
+	// Rejected peers are no one's session: they go now, or drain would wait out
+	// their randomised silence (up to twice the handshake timeout).
+	for c := range g.rejected {
+		c.Close()
+	}
 	g.mu.Unlock()
 	g.closeListeners()
 	loops.Wait() // no connection goroutine starts after this

@@ -304,3 +304,50 @@ func TestDrainClosesBackendConnections(t *testing.T) {
 		t.Fatalf("backend connection not closed by the drain: %v", err)
 	}
 }
+
+// Drain must not wait out the randomised silence of rejected peers: they are closed
+// when it starts. Timeouts here are long enough that nothing else could close them.
+func TestDrainClosesRejectedPeers(t *testing.T) {
+	f := newFixture(t, func(c *gateway.Config) {
+		c.HandshakeTimeout = 10 * time.Minute
+		c.DrainTimeout = 10 * time.Minute
+	})
+	probe, err := net.Dial("tcp", f.bridge.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	garbage := make([]byte, 600) // more than a hello's marked prefix: rejected at once
+	rand.Read(garbage)
+	if _, err := probe.Write(garbage); err != nil {
+		t.Fatal(err)
+	}
+	waitRejected(t, f)
+	f.cancel()
+	select {
+	case err := <-f.served:
+		f.served <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve still draining with only a rejected peer left")
+	}
+	probe.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := probe.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("rejected peer's conn after drain: read gave %v, want it closed", err)
+	}
+}
+
+// waitRejected waits until the gateway has counted a failed handshake.
+func waitRejected(t *testing.T, f *fixture) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(f.metrics(t), `result="failed"`) {
+			return
+		}
+	}
+	t.Fatal("the gateway never rejected the probe")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
