@@ -77,10 +77,10 @@ func (d *demo) escalate(ctx context.Context, w *world, ch *chat, messages int) (
 				cut = append(cut, c)
 			}
 		}
+		d.say("censor    cuts %s (%s)", connections(cut, target), e.cut)
 		if _, err := w.censor.Kill(censor.Selector{Transport: target}, e.cut); err != nil {
 			return done, err
 		}
-		d.say("censor    cut %s (%s)", connections(cut, target), e.cut)
 		for _, c := range cut {
 			if err := awaitMove(ctx, c); err != nil {
 				return done, err
