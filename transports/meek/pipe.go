@@ -39,6 +39,7 @@ type pipe struct {
 	err        error // the carrier failed: Read (once in is empty) and Write return it
 	starved    int   // Reads waiting on an empty in
 	consumed   int   // bytes Read so far, up to maxRequestBody
+	wrote      bool  // Write has taken bytes: the server side has spoken
 
 	readDL, writeDL deadline
 	local, remote   net.Addr
@@ -116,6 +117,7 @@ func (p *pipe) Write(b []byte) (int, error) {
 			k := min(room, len(b)-n)
 			p.out.push(b[n : n+k])
 			n += k
+			p.wrote = true
 			p.notifyLocked()
 			continue
 		}
@@ -257,14 +259,27 @@ func (p *pipe) fail(err error) {
 	}
 }
 
-// reject marks the pipe rejected by the gateway and closes it.
-func (p *pipe) reject() {
+// hasWritten reports whether Write ever took bytes.
+func (p *pipe) hasWritten() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.wrote
+}
+
+// reject marks the pipe rejected by the gateway and closes it. Like closePipe, it
+// returns net.ErrClosed when the pipe was closed already.
+func (p *pipe) reject() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var err error
+	if p.closed {
+		err = net.ErrClosed
+	}
 	p.rejected, p.closed, p.outEOF = true, true, true
 	p.in.reset()
 	p.out.reset()
 	p.notifyLocked()
+	return err
 }
 
 // byteQueue is a FIFO of bytes. Its buffer is released when it empties, so an idle

@@ -168,3 +168,25 @@ func TestWindowsBoundTheBuffers(t *testing.T) {
 		t.Fatalf("Read after the client overran the window: %v, want ErrProtocol", err2)
 	}
 }
+
+// A draining gateway closes the peers it has not answered instead of rejecting them;
+// they must still get the website, not a meek answer.
+func TestDrainingListenerAnswersUnansweredPeersWithTheSite(t *testing.T) {
+	l := plainListener(t, nil)
+	post(t, l, "a-judged-session", queueSize, endNone, "")
+	c := accept(t, l)
+	answered := make(chan int, 1)
+	go func() {
+		resp, _ := post(t, l, "a-judged-session", queueSize, endNone, "a hello being judged")
+		answered <- resp.StatusCode
+	}()
+	got := make([]byte, len("a hello being judged"))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	c.Close()
+	if code := <-answered; code == http.StatusOK {
+		t.Fatal("the held request of a session closed unanswered by a draining gateway got 200; want the website's answer")
+	}
+}

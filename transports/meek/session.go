@@ -29,15 +29,23 @@ type serverConn struct {
 
 // Close ends the session for the gateway; the client learns it from the next response.
 // Once the listener is closed too, nothing waits for that response: the session is
-// forgotten at once, and a client still polling finds it gone.
+// forgotten at once, and a client still polling finds it gone. A draining gateway
+// closes the peers it has not answered instead of rejecting them: those get the
+// website, as a rejected peer does.
 func (c *serverConn) Close() error {
-	err := c.pipe.closePipe()
 	c.s.l.mu.Lock()
 	closing := c.s.l.closing
 	c.s.l.mu.Unlock()
-	if closing {
-		c.s.remove()
+	if !closing {
+		return c.pipe.closePipe()
 	}
+	var err error
+	if c.pipe.hasWritten() {
+		err = c.pipe.closePipe()
+	} else {
+		err = c.pipe.reject()
+	}
+	c.s.remove()
 	return err
 }
 
