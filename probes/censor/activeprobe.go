@@ -33,6 +33,11 @@ type ActiveProbe struct {
 	Wait time.Duration
 	// Random is how many random probes follow the replay; 0 means 3, negative none.
 	Random int
+	// After is how long after the client's first payload the probes start; 0 means
+	// 1 s. The GFW's probes come seconds to minutes after the connection it saw
+	// (Alice et al. 2020); starting at once would race the client's own payload to the
+	// server, and a replay that won would look like the server answering a stranger.
+	After time.Duration
 
 	mu       sync.Mutex
 	flagged  map[netip.AddrPort]string // server → why
@@ -41,6 +46,7 @@ type ActiveProbe struct {
 
 const (
 	probeWait   = 5 * time.Second
+	probeAfter  = time.Second
 	probeRandom = 3
 	// probeMaxLen bounds a random probe's length; Alice et al. saw random probes of
 	// up to about a thousand bytes.
@@ -48,7 +54,7 @@ const (
 )
 
 func parseActiveProbe(args transports.Args, s Scope) (*ActiveProbe, error) {
-	if err := args.Unknown("ref", "wait", "random"); err != nil {
+	if err := args.Unknown("ref", "wait", "random", "after"); err != nil {
 		return nil, err
 	}
 	p := &ActiveProbe{Scope: s}
@@ -61,6 +67,9 @@ func parseActiveProbe(args transports.Args, s Scope) (*ActiveProbe, error) {
 	}
 	var err error
 	if p.Wait, err = duration(args, "wait", probeWait); err != nil {
+		return nil, err
+	}
+	if p.After, err = duration(args, "after", 0); err != nil {
 		return nil, err
 	}
 	if p.Random, err = args.Int("random", probeRandom, 0, 100); err != nil {
@@ -79,7 +88,7 @@ func (p *ActiveProbe) String() string {
 	if p.Reference.IsValid() {
 		ref = p.Reference.String()
 	}
-	return spec("active-probe", p.Scope, "ref", ref, "wait", p.wait().String(), "random", strconv.Itoa(p.random()))
+	return spec("active-probe", p.Scope, "ref", ref, "wait", p.wait().String(), "random", strconv.Itoa(p.random()), "after", p.after().String())
 }
 
 func (p *ActiveProbe) wait() time.Duration {
@@ -87,6 +96,13 @@ func (p *ActiveProbe) wait() time.Duration {
 		return probeWait
 	}
 	return p.Wait
+}
+
+func (p *ActiveProbe) after() time.Duration {
+	if p.After <= 0 {
+		return probeAfter
+	}
+	return p.After
 }
 
 func (p *ActiveProbe) random() int {
@@ -162,6 +178,11 @@ func (p *ActiveProbe) run(c *Censor, f Flow, probes []probe) {
 			c.log.Warn("active-probe: no reference server", "err", err)
 			return
 		}
+	}
+	select {
+	case <-time.After(p.after()):
+	case <-c.ctx.Done():
+		return
 	}
 	server := make([]reaction, len(probes))
 	unrelated := make([]reaction, len(probes))

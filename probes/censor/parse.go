@@ -249,7 +249,7 @@ route=NAMES and transport=LABELS to limit it to some routes):
   freeze[:bytes=14K-20K]           after N server→client bytes (uniform in the range, per
                                    connection) drop the rest of that direction silently
   throttle[:rate=140k][:burst=N]   police each direction to rate bit/s (k, M suffixes)
-  active-probe[:ref=IP:PORT][:wait=5s][:random=3]
+  active-probe[:ref=IP:PORT][:wait=5s][:random=3][:after=1s]
                                    replay each new flow's first payload and random
                                    probes to its server; block the server if it reacts
                                    (data, FIN, RST, timeout) unlike ref (default: a
