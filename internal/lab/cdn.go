@@ -7,15 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/umbrella-edge/edge/internal/nginxtest"
 	"github.com/umbrella-edge/edge/transports"
@@ -34,10 +30,6 @@ const (
 	WebsiteName = "shop.example.org"
 )
 
-// nginxStartTimeout bounds waiting for nginx to accept; it only keeps a broken setup
-// from hanging a start.
-const nginxStartTimeout = 20 * time.Second
-
 // cdn is nginx on CDNHost standing as a CDN edge in front of the gateway's listeners
 // meant for one, configured from the site templates shipped in docker/nginx.
 type cdn struct {
@@ -47,9 +39,8 @@ type cdn struct {
 	edges    map[string]string // transport → nginx's address for it
 	website  string            // an ordinary HTTPS site, unrelated to the gateway
 
-	dir    string
-	cmd    *exec.Cmd
-	exited chan error
+	dir   string
+	nginx *nginxtest.Nginx
 }
 
 func newCDN(confDir string) (*cdn, error) {
@@ -118,15 +109,11 @@ func (c *cdn) start(ctx context.Context, l *Lab) error {
 		return err
 	}
 	body.WriteString(website)
-	if err := c.run(body.String()); err != nil {
-		return err
+	n, err := nginxtest.Run(ctx, c.dir, body.String(), append(slices.Collect(maps.Values(c.edges)), c.website)...)
+	if err != nil {
+		return fmt.Errorf("lab: cdn: %w", err)
 	}
-	for _, addr := range append(slices.Collect(maps.Values(c.edges)), c.website) {
-		if err := c.waitAccept(ctx, addr); err != nil {
-			c.stop()
-			return err
-		}
-	}
+	c.nginx = n
 	return nil
 }
 
@@ -227,79 +214,9 @@ func (c *cdn) certificate(name string) (cert, key string, err error) {
 	return filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem"), nil
 }
 
-// run starts nginx as one process (no master, no workers) with everything it writes
-// under its own prefix directory.
-func (c *cdn) run(body string) error {
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 1024; }
-http {
-	access_log %[1]s/access.log;
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	include /etc/nginx/mime.types;
-%[2]s
-}
-`, c.dir, body)
-	path := filepath.Join(c.dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		return fmt.Errorf("lab: cdn: %w", err)
-	}
-	c.cmd = exec.Command(nginxtest.Binary, "-p", c.dir, "-c", path, "-e", filepath.Join(c.dir, "error.log"))
-	if err := c.cmd.Start(); err != nil {
-		return fmt.Errorf("lab: cdn: start nginx: %w", err)
-	}
-	c.exited = make(chan error, 1)
-	go func() { c.exited <- c.cmd.Wait() }()
-	return nil
-}
-
-func (c *cdn) waitAccept(ctx context.Context, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, nginxStartTimeout)
-	defer cancel()
-	for {
-		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		select {
-		case err := <-c.exited:
-			c.exited <- err // for stop
-			log := c.errorLog()
-			if strings.Contains(log, "Address already in use") {
-				err = syscall.EADDRINUSE
-			}
-			return fmt.Errorf("lab: cdn: nginx exited: %w: %s", err, log)
-		case <-ctx.Done():
-			return fmt.Errorf("lab: cdn: nginx does not accept on %s: %w: %s", addr, ctx.Err(), c.errorLog())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// errorLog returns the end of nginx's error log, for an error message.
-func (c *cdn) errorLog() string {
-	b, _ := os.ReadFile(filepath.Join(c.dir, "error.log"))
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(0, len(lines)-5):], "\n")
-}
-
-// stop ends nginx (SIGTERM is its fast shutdown) and waits for it.
+// stop ends nginx, if it runs.
 func (c *cdn) stop() {
-	if c.cmd == nil || c.cmd.Process == nil {
-		return
-	}
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(10 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.exited
+	if c.nginx != nil {
+		c.nginx.Stop()
 	}
 }

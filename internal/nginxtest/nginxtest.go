@@ -1,5 +1,5 @@
-// Package nginxtest runs Debian's real nginx for tests: the web server and CDN edge that
-// the web transports sit behind, configured from the files shipped in docker/nginx.
+// Package nginxtest runs Debian's real nginx for tests and the lab: the web server and
+// CDN edge that the web transports sit behind, configured from docker/nginx's files.
 package nginxtest
 
 import (
@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,26 +20,26 @@ import (
 // Binary is where Debian installs nginx.
 const Binary = "/usr/sbin/nginx"
 
-// startTimeout bounds how long nginx may take to accept on its listen address; it only
-// keeps a broken setup from hanging a test.
+// startTimeout bounds how long nginx may take to accept on its listen addresses; it
+// only keeps a broken setup from hanging.
 const startTimeout = 20 * time.Second
 
 // Nginx is a running nginx.
 type Nginx struct {
 	// Dir is nginx's prefix directory: its config, logs and temp files live there.
-	Dir string
+	Dir    string
+	cmd    *exec.Cmd
+	exited chan error
 }
 
-// Start runs nginx with httpBody as the body of its http{} block, in its own prefix
-// directory, and waits until it accepts on waitAddr. nginx runs as one process (no
-// master, no workers dropping to nobody) so it can read the test's 0600 keys; it is
-// stopped when the test ends. A missing nginx fails the test with how to install it.
-func Start(t testing.TB, httpBody string, waitAddr string) *Nginx {
-	t.Helper()
+// Run starts nginx with httpBody as the body of its http{} block, in the prefix
+// directory dir, and waits until it accepts on every one of waitAddrs. nginx runs as
+// one process (no master, no workers dropping to nobody) so it can read 0600 keys.
+// An address already taken makes the error wrap syscall.EADDRINUSE.
+func Run(ctx context.Context, dir, httpBody string, waitAddrs ...string) (*Nginx, error) {
 	if _, err := os.Stat(Binary); err != nil {
-		t.Fatalf("nginx is needed for this test: install it with apt-get install nginx (%v)", err)
+		return nil, fmt.Errorf("nginx is needed: install it with apt-get install nginx (%w)", err)
 	}
-	dir := t.TempDir()
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
 pid %[1]s/nginx.pid;
@@ -56,45 +58,76 @@ http {
 `, dir, httpBody)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(Binary, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
+	n := &Nginx{Dir: dir, exited: make(chan error, 1)}
+	n.cmd = exec.Command(Binary, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
+	n.cmd.Stdout, n.cmd.Stderr = &out, &out
+	if err := n.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start nginx: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	n := &Nginx{Dir: dir}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
+	go func() { n.exited <- n.cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	for _, addr := range waitAddrs {
+		if err := n.waitAccept(ctx, addr, &out); err != nil {
+			n.Stop()
+			return nil, err
 		}
+	}
+	return n, nil
+}
+
+func (n *Nginx) waitAccept(ctx context.Context, addr string, out *bytes.Buffer) error {
+	for {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case err := <-n.exited:
+			n.exited <- err // for Stop
+			log := n.ErrorLog()
+			if strings.Contains(log, "Address already in use") {
+				err = fmt.Errorf("%w: %w", err, syscall.EADDRINUSE)
+			}
+			return fmt.Errorf("nginx exited: %w\n%s\n%s", err, out.String(), log)
+		case <-ctx.Done():
+			return fmt.Errorf("nginx does not accept on %s: %w\n%s", addr, ctx.Err(), n.ErrorLog())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Stop ends nginx (SIGTERM is its fast shutdown) and waits for it.
+func (n *Nginx) Stop() {
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-n.exited:
+		n.exited <- err // Stop may be called again
+	case <-time.After(10 * time.Second):
+		n.cmd.Process.Kill()
+		n.exited <- <-n.exited
+	}
+}
+
+// Start is Run for a test: in a temporary prefix directory, stopped when the test ends,
+// with its error log shown if the test failed. A missing nginx fails the test.
+func Start(t testing.TB, httpBody string, waitAddr string) *Nginx {
+	t.Helper()
+	n, err := Run(context.Background(), t.TempDir(), httpBody, waitAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.Stop()
 		if t.Failed() {
 			t.Logf("nginx error log:\n%s", n.ErrorLog())
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	for {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", waitAddr)
-		if err == nil {
-			c.Close()
-			return n
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), n.ErrorLog())
-		case <-ctx.Done():
-			t.Fatalf("nginx did not accept on %s within %v: %v\n%s", waitAddr, startTimeout, err, n.ErrorLog())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return n
 }
 
 // ErrorLog returns nginx's error log so far.
@@ -113,7 +146,7 @@ var placeholder = regexp.MustCompile(`\$\{([A-Z_]+)\}`)
 
 // Render reads a shipped config template (docker/nginx/*.conf) and replaces each
 // ${NAME} with vars[NAME]. A placeholder without a value is an error, so a template and
-// its test cannot drift apart silently.
+// its users cannot drift apart silently.
 func Render(path string, vars map[string]string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
