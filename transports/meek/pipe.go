@@ -2,6 +2,7 @@ package meek
 
 import (
 	"errors"
+	"github.com/umbrella-edge/edge/transports/internal/deadline"
 	"io"
 	"net"
 	"os"
@@ -41,7 +42,7 @@ type pipe struct {
 	consumed   int   // bytes Read so far, up to maxRequestBody
 	wrote      bool  // Write has taken bytes: the server side has spoken
 
-	readDL, writeDL deadline
+	readDL, writeDL deadline.Deadline
 	local, remote   net.Addr
 }
 
@@ -56,8 +57,8 @@ func (p *pipe) notifyLocked() {
 }
 
 // waitLocked waits, with p.mu unlocked, for a change of state or for dl to pass.
-func (p *pipe) waitLocked(dl *deadline) {
-	ch, expired := p.changed, dl.done()
+func (p *pipe) waitLocked(dl *deadline.Deadline) {
+	ch, expired := p.changed, dl.Done()
 	p.mu.Unlock()
 	select {
 	case <-ch:
@@ -73,7 +74,7 @@ func (p *pipe) Read(b []byte) (int, error) {
 		switch {
 		case p.closed:
 			return 0, net.ErrClosed
-		case p.readDL.expired():
+		case p.readDL.Passed():
 			return 0, os.ErrDeadlineExceeded
 		case p.in.len() > 0:
 			n := p.in.pop(b)
@@ -108,7 +109,7 @@ func (p *pipe) Write(b []byte) (int, error) {
 			return n, ErrPeerClosed
 		case p.err != nil:
 			return n, p.err
-		case p.writeDL.expired():
+		case p.writeDL.Passed():
 			return n, os.ErrDeadlineExceeded
 		case n == len(b):
 			return n, nil
@@ -156,13 +157,13 @@ func (p *pipe) LocalAddr() net.Addr  { return p.local }
 func (p *pipe) RemoteAddr() net.Addr { return p.remote }
 
 func (p *pipe) SetDeadline(t time.Time) error {
-	p.readDL.set(t)
-	p.writeDL.set(t)
+	p.readDL.Set(t)
+	p.writeDL.Set(t)
 	return nil
 }
 
-func (p *pipe) SetReadDeadline(t time.Time) error  { p.readDL.set(t); return nil }
-func (p *pipe) SetWriteDeadline(t time.Time) error { p.writeDL.set(t); return nil }
+func (p *pipe) SetReadDeadline(t time.Time) error  { p.readDL.Set(t); return nil }
+func (p *pipe) SetWriteDeadline(t time.Time) error { p.writeDL.Set(t); return nil }
 
 // The carrier's side.
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/umbrella-edge/edge/transports/internal/deadline"
 	"io"
 	"net"
 	"sync"
@@ -42,10 +43,10 @@ type conn struct {
 	readMu sync.Mutex
 	cur    []byte // what is left of the chunk Read is handing out
 	curBuf []byte // that chunk's buffer, returned to free once cur is empty
-	readDL *deadline
+	readDL *deadline.Deadline
 
 	writeMu sync.Mutex
-	writeDL *deadline
+	writeDL *deadline.Deadline
 }
 
 func newConn(c *ws.Conn, local, remote net.Addr) *conn {
@@ -59,8 +60,8 @@ func newConn(c *ws.Conn, local, remote net.Addr) *conn {
 		chunks:   make(chan []byte),
 		free:     make(chan []byte, 2),
 		readDone: make(chan struct{}),
-		readDL:   newDeadline(),
-		writeDL:  newDeadline(),
+		readDL:   new(deadline.Deadline),
+		writeDL:  new(deadline.Deadline),
 	}
 	cn.writeCtx, cn.cancelWrites = context.WithCancel(context.Background())
 	cn.readCtx, cn.cancelRead = context.WithCancel(context.Background())
@@ -133,8 +134,8 @@ func (c *conn) Read(p []byte) (int, error) {
 	switch {
 	case isClosed(c.closed):
 		return 0, net.ErrClosed
-	case c.readDL.passed():
-		return 0, timeoutError("read")
+	case c.readDL.Passed():
+		return 0, deadline.TimeoutError("read", Name)
 	case len(p) == 0:
 		return 0, nil
 	}
@@ -149,8 +150,8 @@ func (c *conn) Read(p []byte) (int, error) {
 		case <-c.readDone:
 			// chunks is unbuffered, so every chunk read was handed out before this.
 			return 0, c.readErr
-		case <-c.readDL.wait():
-			return 0, timeoutError("read")
+		case <-c.readDL.Done():
+			return 0, deadline.TimeoutError("read", Name)
 		case <-c.closed:
 			return 0, net.ErrClosed
 		}
@@ -186,16 +187,16 @@ func (c *conn) Write(p []byte) (int, error) {
 func (c *conn) writeMessage(b []byte) error {
 	ctx, cancel := context.WithCancel(c.writeCtx)
 	defer cancel()
-	if !c.writeDL.arm(cancel) {
-		return timeoutError("write")
+	if !c.writeDL.Arm(cancel) {
+		return deadline.TimeoutError("write", Name)
 	}
 	err := c.ws.Write(ctx, ws.MessageBinary, b)
-	c.writeDL.disarm()
+	c.writeDL.Disarm()
 	switch {
 	case err == nil:
 		return nil
-	case c.writeDL.passed():
-		return timeoutError("write")
+	case c.writeDL.Passed():
+		return deadline.TimeoutError("write", Name)
 	case isClosed(c.closed):
 		return net.ErrClosed
 	}
@@ -222,10 +223,19 @@ func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 
 func (c *conn) SetDeadline(t time.Time) error {
-	c.readDL.set(t)
-	c.writeDL.set(t)
+	c.readDL.Set(t)
+	c.writeDL.Set(t)
 	return nil
 }
 
-func (c *conn) SetReadDeadline(t time.Time) error  { c.readDL.set(t); return nil }
-func (c *conn) SetWriteDeadline(t time.Time) error { c.writeDL.set(t); return nil }
+func (c *conn) SetReadDeadline(t time.Time) error  { c.readDL.Set(t); return nil }
+func (c *conn) SetWriteDeadline(t time.Time) error { c.writeDL.Set(t); return nil }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
