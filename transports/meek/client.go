@@ -167,6 +167,7 @@ type poller struct {
 	answered     bool
 	unconfirmed  int  // bytes sent before answered
 	stalled      bool // the last request moved nothing and got the website: wait before the next
+	opened       bool // the opening request went out (its answer is always the website)
 	eofSent      bool
 	closeSent    bool
 	lastWindow   int           // the window the last request announced
@@ -250,7 +251,10 @@ func (p *poller) roundTrip() error {
 	if err != nil {
 		return err
 	}
-	p.stalled = !p.answered && n == 0
+	// The opening request's answer is the website by design; only a later one that
+	// moved nothing means the front keeps answering as a website (a wrong url=).
+	p.stalled = !p.answered && n == 0 && p.opened
+	p.opened = true
 	if n > 0 || got > 0 {
 		p.delay, p.backoff = 0, initialPollDelay
 	} else {
