@@ -90,7 +90,8 @@ func (r *initialReader) add(datagram []byte) ([]byte, error) {
 	if initials == 0 {
 		return nil, fmt.Errorf("%w: no Initial packet", errNotQUICInitial)
 	}
-	r.dcid = dcid
+	// The datagram's buffer is the caller's to reuse.
+	r.dcid = slices.Clone(dcid)
 	r.frags = append(r.frags, frags...)
 	return joinCrypto(r.frags), nil
 }

@@ -33,6 +33,13 @@ func rfc9001Hello(t testing.TB) []byte {
 // section 5 says: the inverse of what the censor undoes.
 func sealInitial(t testing.TB, dcid []byte, pn byte, hello []byte, ranges ...[2]int) []byte {
 	t.Helper()
+	return sealInitialTo(t, dcid, dcid, pn, hello, ranges...)
+}
+
+// sealInitialTo is sealInitial for a client that has switched to the server's
+// connection ID, dcid, its keys still coming from its first one, keyDCID.
+func sealInitialTo(t testing.TB, keyDCID, dcid []byte, pn byte, hello []byte, ranges ...[2]int) []byte {
+	t.Helper()
 	var payload []byte
 	for _, r := range ranges {
 		payload = append(payload, 0x06)
@@ -55,7 +62,7 @@ func sealInitial(t testing.TB, dcid []byte, pn byte, hello []byte, ranges ...[2]
 	pnOffset := len(header)
 	header = append(header, pn)
 
-	key, iv, hp, err := quicClientKeys(dcid)
+	key, iv, hp, err := quicClientKeys(keyDCID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,15 +87,16 @@ func appendVarint(b []byte, v uint64) []byte {
 }
 
 // judgeFlow gives datagrams one by one to an SNI policy's judge of one flow, as the
-// censor's UDP relay does, and returns the verdict, its reason and how many datagrams
-// it read.
+// censor's UDP relay does (in one buffer it reuses), and returns the verdict, its
+// reason and how many datagrams it read.
 func judgeFlow(p *SNI, datagrams [][]byte) (Verdict, string, int) {
 	next := p.judgeDatagrams(nil, Flow{Network: "udp"})
 	if next == nil {
 		return "", "", 0
 	}
+	buf := make([]byte, 64<<10)
 	for i, d := range datagrams {
-		if v, reason := next(d); v != undecided {
+		if v, reason := next(buf[:copy(buf, d)]); v != undecided {
 			return v, reason, i + 1
 		}
 	}
@@ -103,6 +111,8 @@ func TestSNIReassemblesAClientHelloSplitOverInitials(t *testing.T) {
 	// Initial with the hello's start and no name, as quic-go's and Chrome's do.
 	first := sealInitial(t, rfc9001DCID, 0, hello, [2]int{0, 40})
 	second := sealInitial(t, rfc9001DCID, 1, hello, [2]int{40, n})
+	// After the server's first Initial the client sends to the ID the server chose.
+	secondToServer := sealInitialTo(t, rfc9001DCID, []byte{0xde, 0xad, 0xbe, 0xef}, 1, hello, [2]int{40, n})
 	// Chrome sends the pieces out of order within its first flight.
 	scrambled := [][]byte{
 		sealInitial(t, rfc9001DCID, 0, hello, [2]int{100, n}, [2]int{0, 20}),
@@ -131,9 +141,10 @@ func TestSNIReassemblesAClientHelloSplitOverInitials(t *testing.T) {
 		{"one Initial re-sealed, as a test of the sealer", reassembling, [][]byte{whole}, Drop, 1, "example.com"},
 		{"split in two, first datagram only", firstOnly, [][]byte{first, second}, Pass, 1, "no SNI in the first datagram"},
 		{"split in two, reassembling", reassembling, [][]byte{first, second}, Drop, 2, "reassembled from 2 datagrams"},
+		{"split, the rest sent to the server's connection ID", reassembling, [][]byte{first, secondToServer}, Drop, 2, "reassembled from 2 datagrams"},
 		{"split and scrambled, reassembling", reassembling, [][]byte{scrambled[0], scrambled[1]}, Drop, 2, "reassembled from 2 datagrams"},
 		{"split in five, past the bound", reassembling, fifths, Pass, quicReassembleDatagrams, "no SNI in the first 4 datagrams"},
-		{"the handshake goes on before the hello is whole", reassembling, [][]byte{first, handshake, second}, Pass, 2, "when the handshake went on"},
+		{"the handshake goes on before the hello is whole", reassembling, [][]byte{first, handshake, second}, Pass, 2, "not a QUIC v1 client Initial: no Initial packet"},
 		{"a name not on the list", &SNI{Block: []string{"example.org"}, ReassembleQUIC: true}, [][]byte{first, second}, Pass, 2, "not on the block list"},
 		{"not QUIC", reassembling, [][]byte{{0x12, 0x34, 0x01, 0x00}}, "", 1, ""},
 		{"QUIC left alone", &SNI{Block: []string{"example.com"}, SkipQUIC: true}, [][]byte{whole}, "", 0, ""},

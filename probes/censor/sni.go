@@ -134,7 +134,7 @@ func (p *SNI) judgeDatagrams(_ *Censor, _ Flow) func(d []byte) (Verdict, string)
 		case err != nil && seen == 1:
 			return "", "" // not QUIC: none of this policy's business
 		case err != nil:
-			return Pass, fmt.Sprintf("QUIC: no SNI in the ClientHello's first %d bytes when the handshake went on past its Initials", len(joinCrypto(r.frags)))
+			return Pass, fmt.Sprintf("QUIC: no SNI in the ClientHello's first %d bytes, then %v", len(joinCrypto(r.frags)), err)
 		}
 		h, err := parseHelloMessage(crypto)
 		if h == nil && !errors.Is(err, errTruncatedHello) {
