@@ -88,7 +88,7 @@ func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey
 		return res, helloError("ticket", a.hello, fmt.Errorf("%w: resume hello binder does not verify", errMalformed))
 	}
 	sess := a.cfg.Sessions.get(t.id)
-	if sess == nil {
+	if sess == nil || sess.ending.Load() {
 		return res, a.reject(t.id, "the gateway has no such session")
 	}
 	if _, written := sess.link.offsets(); body.received > written {

@@ -23,6 +23,7 @@ type impl struct {
 	in, out    atomic.Uint64
 	done       chan struct{}
 	endOnce    sync.Once
+	ending     atomic.Bool // set first thing in end, so a resume cannot claim a dying session
 	causeMu    sync.Mutex
 	cause      error // why the session ended; nil while it lives
 
@@ -159,16 +160,21 @@ func (s *Session) Progress() Progress { return s.link.progressReport() }
 // end ends the session once: the link, smux and its streams, the registry entry.
 func (s *Session) end(cause error, notify bool) {
 	s.endOnce.Do(func() {
+		s.ending.Store(true)
+		if s.server {
+			// Out of the registry before the streams close (and with them the
+			// backend connections), so no resume can find a session that is going.
+			s.srv.stopGrace()
+			if s.srv.registry != nil {
+				s.srv.registry.remove(s)
+			}
+		}
 		s.causeMu.Lock()
 		s.cause = cause
 		s.causeMu.Unlock()
 		s.link.end(cause, notify)
 		s.mux.Close()
 		if s.server {
-			s.srv.stopGrace()
-			if s.srv.registry != nil {
-				s.srv.registry.remove(s)
-			}
 			if s.srv.store != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 				s.srv.store.Delete(ctx, s.id)
