@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
@@ -24,6 +22,8 @@ var TLSServerArgs = []string{argServerName, argCert, argKey}
 // stateDir (in memory when stateDir is empty). It returns the server name bridge lines
 // carry. The site speaks HTTP/1.1 only: a browser that offers h2 settles for it, as it
 // would with an nginx that has h2 switched off, and an HTTP Upgrade needs HTTP/1.1.
+// Like the nginx it stands for, it takes TLS 1.2 as well as 1.3: a server that
+// refuses a TLS 1.2 hello is not an ordinary website. Our clients always get 1.3.
 func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, string, error) {
 	cert, serverName, err := loadOrCreateCert(args, stateDir, time.Now())
 	if err != nil {
@@ -31,14 +31,10 @@ func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, string
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS13,
+		MinVersion:   tls.VersionTLS12, // nginx's ssl_protocols TLSv1.2 TLSv1.3
 		NextProtos:   []string{"http/1.1"},
 	}, serverName, nil
 }
-
-// handshakeTimeout bounds the TLS handshake of an accepted conn, so a peer that
-// connects and stalls holds a socket for seconds, not forever.
-const handshakeTimeout = 15 * time.Second
 
 type listener struct {
 	net.Listener
@@ -94,78 +90,21 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &recordingConn{Conn: c}
-	sc := &serverConn{Conn: tls.Server(rec, l.tls), raw: rec, decoy: l.decoy, log: l.log}
-	go sc.handshake()
+	sc := newServerConn(c, l.decoy, l.log)
+	go sc.handshake(l.tls)
 	return sc, nil
 }
 
 func (l *listener) BridgeArgs() transports.Args { return l.args.Clone() }
 
-// serverConn is an accepted TLS conn whose handshake is bounded by handshakeTimeout and
-// which shows the decoy website when the gateway rejects its peer.
-type serverConn struct {
-	*tls.Conn
-	raw     *recordingConn
-	decoy   http.Handler
-	log     *slog.Logger
-	once    sync.Once
-	hsError error
-}
-
-func (c *serverConn) handshake() error {
-	c.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
-		defer cancel()
-		err := c.Conn.HandshakeContext(ctx)
-		c.raw.stopRecording(err != nil)
-		if err != nil {
-			c.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
-			c.hsError = fmt.Errorf("%s: TLS handshake: %w", Name, err)
-		}
-	})
-	return c.hsError
-}
-
-func (c *serverConn) Read(p []byte) (int, error) {
-	if err := c.handshake(); err != nil {
-		return 0, err
-	}
-	return c.Conn.Read(p)
-}
-
-func (c *serverConn) Write(p []byte) (int, error) {
-	if err := c.handshake(); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
-}
-
-// Reject serves the decoy website over the TLS session, starting with the bytes the
-// gateway already read from it, as an HTTPS server would answer them.
-func (c *serverConn) Reject(prefix []byte) {
-	if err := c.handshake(); err != nil {
-		// Plain HTTP on the TLS port gets nginx's page for exactly that; other
-		// garbage got crypto/tls's alert already.
-		var rhe tls.RecordHeaderError
-		if errors.As(err, &rhe) && rhe.Conn != nil {
-			decoy.Serve(c.raw.Conn, c.raw.recorded, decoy.PlainHTTPOnTLSPort())
-		}
-		c.Close()
-		return
-	}
-	decoy.Serve(c.Conn, prefix, c.decoy)
-}
-
 // handshakeFailure names why a handshake failed without the addresses that net's
 // errors carry, so logs hold no client IP.
 func handshakeFailure(err error) string {
-	var rhe tls.RecordHeaderError
 	var ne net.Error
 	var oe *net.OpError
 	switch {
-	case errors.As(err, &rhe):
-		return "not TLS"
+	case errors.Is(err, ErrPlainHTTP), errors.Is(err, ErrRefusedHello):
+		return err.Error()
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, io.EOF):
@@ -174,32 +113,4 @@ func handshakeFailure(err error) string {
 		return oe.Op + ": " + oe.Err.Error()
 	}
 	return err.Error()
-}
-
-// maxRecorded bounds what recordingConn keeps: a ClientHello or an HTTP request head.
-const maxRecorded = 8 << 10
-
-// recordingConn keeps what the TLS handshake read, so that when a peer turns out to
-// speak plain HTTP its whole request can still be answered. Only the handshake
-// goroutine reads while recording; stopRecording runs on it when the handshake ends.
-type recordingConn struct {
-	net.Conn
-	done     bool
-	recorded []byte
-}
-
-func (c *recordingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if !c.done && len(c.recorded) < maxRecorded {
-		c.recorded = append(c.recorded, p[:min(n, maxRecorded-len(c.recorded))]...)
-	}
-	return n, err
-}
-
-// stopRecording ends the recording, keeping it only when the handshake failed.
-func (c *recordingConn) stopRecording(keep bool) {
-	c.done = true
-	if !keep {
-		c.recorded = nil
-	}
 }

@@ -104,8 +104,3 @@ func HasToken(h http.Header, key, token string) bool {
 func IsUpgrade(h http.Header) bool {
 	return HasToken(h, "Connection", "upgrade") && HasToken(h, "Upgrade", "websocket")
 }
-
-// startsTLS reports whether b can begin a TLS connection, as nginx tells them apart
-// (ngx_http_ssl_handshake): a handshake record (0x16), or an SSLv2-style hello with
-// the high bit set.
-func startsTLS(b byte) bool { return b == 0x16 || b&0x80 != 0 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 // headTimeout bounds the TLS handshake and the request head of an accepted conn:
@@ -200,28 +201,17 @@ func (l *Listener) serve(raw net.Conn) {
 	l.deliver(raw, carrier)
 }
 
-// handshake runs the TLS handshake when the listener terminates TLS. A plain-HTTP
-// request on the TLS port gets nginx's page for exactly that.
+// handshake runs the TLS handshake when the listener terminates TLS, meeting what is
+// not a TLS client as nginx meets it (utls.ServerHandshake).
 func (l *Listener) handshake(raw net.Conn) (net.Conn, bool) {
 	if l.cfg.TLS == nil {
 		return raw, true
 	}
-	first := make([]byte, 1)
-	if _, err := io.ReadFull(raw, first); err != nil {
-		raw.Close()
-		return nil, false
-	}
-	if !startsTLS(first[0]) {
-		// nginx decides on the first byte too: what is not TLS is read as HTTP, so a
-		// request gets its "plain HTTP request was sent to HTTPS port" page and
-		// anything else its 400 Bad Request.
-		decoy.Serve(raw, first, decoy.PlainHTTPOnTLSPort())
-		return nil, false
-	}
-	tc := tls.Server(NewConn(raw, first, nil), l.cfg.TLS)
-	if err := tc.Handshake(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), headTimeout)
+	defer cancel()
+	tc, err := utls.ServerHandshake(ctx, raw, l.cfg.TLS)
+	if err != nil {
 		l.log.Debug("TLS handshake failed", "reason", failure(err))
-		raw.Close()
 		return nil, false
 	}
 	return tc, true
