@@ -180,27 +180,6 @@ func FuzzRecords(f *testing.F) {
 	})
 }
 
-func FuzzServiceRequest(f *testing.F) {
-	req, _ := appendServiceRequest(nil, "mls")
-	f.Add(append(req, "data after"...))
-	f.Add([]byte{0})
-	f.Add([]byte{255, 'a'})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bytes.NewReader(data)
-		service, err := readServiceRequest(r)
-		if err != nil {
-			return
-		}
-		if taken := len(data) - r.Len(); taken != 1+len(service) {
-			t.Fatalf("read %d bytes for a %d-byte service name", taken, len(service))
-		}
-		again, err := appendServiceRequest(nil, service)
-		if err != nil || !bytes.Equal(again, data[:1+len(service)]) {
-			t.Fatalf("service %q does not marshal back to its request (%v)", service, err)
-		}
-	})
-}
-
 // FuzzFrames parses arbitrary record plaintexts: what parses as a control frame
 // marshals back to the same data.
 func FuzzFrames(f *testing.F) {

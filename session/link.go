@@ -7,15 +7,16 @@ import (
 	"time"
 )
 
-// The link is the resumable byte stream between smux and the record layer. It numbers
-// the bytes of the session stream, keeps those the peer has not acknowledged, and
-// carries the stream over one carrier at a time. When a carrier dies the link is
-// detached: smux does not notice, its reads wait and its writes fill the buffer, until
-// a new carrier is attached and the unacknowledged bytes are sent again.
+// The link is the resumable byte stream between the stream mux and the record layer.
+// It numbers the bytes of the session stream, keeps those the peer has not
+// acknowledged, and carries the stream over one carrier at a time. When a carrier dies
+// the link is detached: the mux does not notice, its reads wait and its writes fill
+// the buffer, until a new carrier is attached and the unacknowledged bytes are sent
+// again.
 
 const (
 	// DefaultResumeBuffer bounds the unacknowledged bytes of each direction when a
-	// config says 0: four of smux's 1 MiB stream windows.
+	// config says 0: four of the mux's largest stream windows.
 	DefaultResumeBuffer = 4 << 20
 	// minResumeBuffer keeps a tiny configured buffer from stalling on every record.
 	minResumeBuffer = 64 << 10
@@ -53,10 +54,11 @@ type link struct {
 	onFatal  func(cause error) // the session must end: a violation, or the peer closed
 
 	mu       sync.Mutex
-	changed  sync.Cond // with mu: a carrier attached, buffer space freed, or the link ended
+	changed  sync.Cond // with mu: a carrier attached or the link ended
+	room     signal    // with mu: the same, for the stream mux's frame writers
 	buf      sendBuffer
 	sentMax  uint64      // the highest stream offset handed to any carrier
-	recvd    uint64      // bytes of the peer's stream delivered to smux
+	recvd    uint64      // bytes of the peer's stream delivered to the mux
 	cur      *attachment // nil while detached
 	writer   chan struct{}
 	err      error // why the link ended; nil while it lives
@@ -133,6 +135,7 @@ func (l *link) attach(rc *recordConn, peerReceived uint64, confirm func()) error
 	}
 	l.progress = time.Now()
 	l.changed.Broadcast()
+	l.room.notify()
 	l.mu.Unlock()
 	if old != nil {
 		old.rc.Close()
@@ -198,6 +201,7 @@ func (l *link) end(err error, notify bool) {
 		a.kick()
 	}
 	l.changed.Broadcast()
+	l.room.notify()
 	writer := l.writer
 	l.mu.Unlock()
 	if a != nil {
@@ -216,14 +220,7 @@ func (l *link) end(err error, notify bool) {
 	l.mu.Unlock()
 }
 
-// Close is smux's way to end the link; the session ends it first, so this is a
-// no-op in practice.
-func (l *link) Close() error {
-	l.end(ErrClosed, false)
-	return nil
-}
-
-// Read gives smux the next bytes of the peer's stream, waiting while detached.
+// Read gives the stream mux the next bytes of the peer's stream, waiting while detached.
 func (l *link) Read(p []byte) (int, error) {
 	for {
 		a, err := l.carrier()
@@ -283,36 +280,6 @@ func (l *link) deliver(a *attachment, p []byte) (int, error) {
 		a.kick()
 	}
 	return n, nil
-}
-
-// Write and WriteBuffers are smux's sender: they copy into the retransmit buffer,
-// waiting while it is full, and leave the sending to the carrier's writer.
-func (l *link) Write(p []byte) (int, error) { return l.WriteBuffers([][]byte{p}) }
-
-func (l *link) WriteBuffers(v [][]byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	total := 0
-	for _, b := range v {
-		for len(b) > 0 {
-			for l.err == nil && l.buf.unacked() >= l.limit {
-				l.changed.Wait()
-			}
-			if l.err != nil {
-				return total, l.err
-			}
-			if l.buf.unacked() == 0 {
-				l.progress = time.Now() // the watchdog's clock starts now
-			}
-			k := min(l.limit-l.buf.unacked(), len(b))
-			l.buf.append(b[:k])
-			b, total = b[k:], total+k
-			if l.cur != nil {
-				l.cur.kick()
-			}
-		}
-	}
-	return total, nil
 }
 
 func (l *link) progressReport() Progress {

@@ -211,7 +211,7 @@ func (l *link) handleControl(a *attachment, current bool, c control) error {
 		if c.a > l.buf.acked {
 			l.buf.ack(c.a)
 			l.progress = time.Now()
-			l.changed.Broadcast()
+			l.room.notify()
 		}
 		if current && c.b != 0 && c.b == a.ping {
 			now := time.Now()

@@ -9,13 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/xtaci/smux"
 )
 
 type impl struct {
 	link       *link
-	mux        *smux.Session
+	mux        *mux
 	id         ID
 	server     bool
 	maxStreams int32
@@ -29,9 +27,6 @@ type impl struct {
 
 	client clientState
 	srv    serverState
-
-	acceptSem  chan struct{} // one AcceptStream at a time
-	acceptWait chan acceptResult
 }
 
 // clientState is what a client resumes with.
@@ -84,17 +79,10 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 		server:     o.server,
 		maxStreams: int32(o.maxStreams),
 		done:       make(chan struct{}),
-		acceptSem:  make(chan struct{}, 1),
 	}}
 	s.link.onDetach = s.detached
 	s.link.onFatal = func(err error) { s.end(err, false) }
-	open := smux.Client
-	if o.server {
-		open = smux.Server
-	}
-	if s.mux, err = open(s.link, muxConfig()); err != nil {
-		return nil, fmt.Errorf("session: start stream mux: %w", err)
-	}
+	s.mux = newMux(s.link, o.server, func(err error) { s.end(err, false) })
 	var confirm func()
 	if o.server {
 		s.srv = serverState{registry: o.registry, store: o.store, grace: o.grace, state: res.state}
@@ -157,7 +145,7 @@ func (s *Session) DropCarrier() { s.link.drop(errDropped) }
 // Progress reports the acknowledgement state of the current carrier.
 func (s *Session) Progress() Progress { return s.link.progressReport() }
 
-// end ends the session once: the link, smux and its streams, the registry entry.
+// end ends the session once: the link, the mux and its streams, the registry entry.
 func (s *Session) end(cause error, notify bool) {
 	s.endOnce.Do(func() {
 		s.ending.Store(true)
@@ -173,7 +161,7 @@ func (s *Session) end(cause error, notify bool) {
 		s.cause = cause
 		s.causeMu.Unlock()
 		s.link.end(cause, notify)
-		s.mux.Close()
+		s.mux.close(cause)
 		if s.server {
 			if s.srv.store != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)

@@ -8,13 +8,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/xtaci/smux"
 )
 
 // answer writes a stream reply, bounded in time: a peer that stops reading must not
 // hold the gateway.
-func answer(st *smux.Stream, reply byte) error {
+func answer(st *stream, reply byte) error {
 	st.SetWriteDeadline(time.Now().Add(requestTimeout))
 	_, err := st.Write([]byte{reply})
 	st.SetWriteDeadline(time.Time{})
@@ -22,9 +20,8 @@ func answer(st *smux.Stream, reply byte) error {
 }
 
 type streamImpl struct {
-	st       *smux.Stream
+	st       *stream
 	sess     *impl
-	service  string
 	answered atomic.Bool
 }
 
@@ -32,7 +29,7 @@ var errAnswered = errors.New("session: stream already accepted or refused")
 
 // Service returns the service the client asked for. It is the client's choice: look
 // it up, never dial it.
-func (s *Stream) Service() string { return s.service }
+func (s *Stream) Service() string { return s.st.service }
 
 // Accept tells the client the stream is open and returns it as a conn.
 func (s *Stream) Accept() (net.Conn, error) {
@@ -42,9 +39,9 @@ func (s *Stream) Accept() (net.Conn, error) {
 	if err := answer(s.st, replyOK); err != nil {
 		s.st.Close()
 		s.sess.streams.Add(-1)
-		return nil, fmt.Errorf("session: accept stream for %q: %w", s.service, err)
+		return nil, fmt.Errorf("session: accept stream for %q: %w", s.Service(), err)
 	}
-	return &streamConn{Stream: s.st, sess: s.sess}, nil
+	return &streamConn{stream: s.st, sess: s.sess}, nil
 }
 
 // Refuse tells the client why the stream is not opened, and closes it.
@@ -59,40 +56,40 @@ func (s *Stream) Refuse(r Refusal) error {
 	s.st.Close()
 	s.sess.streams.Add(-1)
 	if err != nil {
-		return fmt.Errorf("session: refuse stream for %q: %w", s.service, err)
+		return fmt.Errorf("session: refuse stream for %q: %w", s.Service(), err)
 	}
 	return nil
 }
 
-// streamConn is an open stream: a smux stream that counts its bytes for the session
+// streamConn is an open stream: a mux stream that counts its bytes for the session
 // and leaves the session's stream count when closed.
 type streamConn struct {
-	*smux.Stream
+	*stream
 	sess      *impl
 	closeOnce sync.Once
 }
 
 func (c *streamConn) Read(p []byte) (int, error) {
-	n, err := c.Stream.Read(p)
+	n, err := c.stream.Read(p)
 	c.sess.in.Add(uint64(n))
 	return n, err
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
-	n, err := c.Stream.Write(p)
+	n, err := c.stream.Write(p)
 	c.sess.out.Add(uint64(n))
 	return n, err
 }
 
-// WriteTo keeps smux's copy without an intermediate buffer (io.Copy uses it), and
-// counts.
+// WriteTo keeps the stream's copy without an intermediate buffer (io.Copy uses it),
+// and counts.
 func (c *streamConn) WriteTo(w io.Writer) (int64, error) {
-	return c.Stream.WriteTo(countingWriter{w, &c.sess.in})
+	return c.stream.WriteTo(countingWriter{w, &c.sess.in})
 }
 
 func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() { c.sess.streams.Add(-1) })
-	return c.Stream.Close()
+	return c.stream.Close()
 }
 
 type countingWriter struct {

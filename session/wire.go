@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/cloudflare/circl/kem/hybrid"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -220,34 +219,16 @@ func checkEndpoint(ep Endpoint) error {
 	return nil
 }
 
-// Stream requests: the first bytes a client writes on a new stream name the service;
-// the gateway's first byte back is a stream reply.
+// Stream requests: a stream's open frame names the service; the gateway's first
+// byte back on the stream is a stream reply.
 const maxServiceName = 255
 
 // Stream replies. A Refusal's value is its reply byte.
 const replyOK = 0
 
-func appendServiceRequest(dst []byte, service string) ([]byte, error) {
+func checkServiceName(service string) error {
 	if len(service) == 0 || len(service) > maxServiceName {
-		return dst, fmt.Errorf("session: service name of %d bytes, want 1 to %d", len(service), maxServiceName)
+		return fmt.Errorf("session: service name of %d bytes, want 1 to %d", len(service), maxServiceName)
 	}
-	dst = append(dst, byte(len(service)))
-	return append(dst, service...), nil
-}
-
-// readServiceRequest reads exactly one request from r: a length byte and that many
-// bytes of name. It never reads past the request, which the stream's data follows.
-func readServiceRequest(r io.Reader) (string, error) {
-	var buf [1 + maxServiceName]byte
-	if _, err := io.ReadFull(r, buf[:1]); err != nil {
-		return "", fmt.Errorf("read service request: %w", err)
-	}
-	n := int(buf[0])
-	if n == 0 {
-		return "", fmt.Errorf("%w: empty service name", errMalformed)
-	}
-	if _, err := io.ReadFull(r, buf[1:1+n]); err != nil {
-		return "", fmt.Errorf("read service name of %d bytes: %w", n, err)
-	}
-	return string(buf[1 : 1+n]), nil
+	return nil
 }

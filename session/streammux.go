@@ -1,0 +1,291 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+)
+
+// The stream mux runs many streams over the session stream. The client opens streams,
+// the gateway accepts them. Each stream has its own credit window, so a stream whose
+// app does not read stalls only itself. An idle mux holds a few hundred bytes and its
+// one reader goroutine; senders write their frames into the link themselves, taking
+// turns one frame at a time when the link's buffer is full.
+
+const (
+	// streamWindow is what a stream may receive before its reader reads; it doubles,
+	// up to maxStreamWindow, while the sender waits for credit with nothing left
+	// to read, the mark of a window smaller than the path's bandwidth × RTT.
+	streamWindow    = 256 << 10
+	maxStreamWindow = 1 << 20
+	// acceptBacklog bounds the streams the peer opened that the gateway has not
+	// accepted yet; beyond it they are reset. A gateway accepts in a loop, so this
+	// only absorbs bursts (a browser behind the local proxy opening many at once).
+	acceptBacklog = 128
+)
+
+// frameConn is what the mux runs over: the link, or a test double.
+type frameConn interface {
+	io.Reader
+	waitRoom(need int, cancel <-chan struct{}) (room int, err error)
+	appendFrame(v ...[]byte) error
+}
+
+type mux struct {
+	conn    frameConn
+	server  bool
+	onFatal func(error) // a peer's frame broke the protocol; called from the reader
+	done    chan struct{}
+	hdr     [muxHeaderSize]byte // the reader's
+
+	mu      sync.Mutex
+	err     error // why the mux ended, wrapping ErrClosed; nil while it lives
+	streams map[uint32]*stream
+	lastID  uint32 // the highest stream ID opened (by us on the client, by the peer on the gateway)
+	backlog []*stream
+	arrived signal // a stream joined the backlog, or the mux ended
+	// The send turn: sending is true while a writer holds it, the others queue for
+	// it in order, one frame a turn.
+	sending bool
+	queue   []*stream
+}
+
+func newMux(conn frameConn, server bool, onFatal func(error)) *mux {
+	m := &mux{conn: conn, server: server, onFatal: onFatal, done: make(chan struct{})}
+	go m.readLoop()
+	return m
+}
+
+// close ends the mux and every stream's waiting; buffered bytes stay readable.
+func (m *mux) close(cause error) {
+	if !errors.Is(cause, ErrClosed) {
+		cause = fmt.Errorf("%w: %w", ErrClosed, cause)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return
+	}
+	m.err = cause
+	m.backlog = nil
+	m.arrived.notify()
+	close(m.done)
+}
+
+func (m *mux) closedErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+// open starts a stream to service, which the gateway will accept or reset.
+func (m *mux) open(ctx context.Context, service string) (*stream, error) {
+	if m.server {
+		return nil, errors.New("session: the gateway does not open streams")
+	}
+	if _, err := m.conn.waitRoom(1, ctx.Done()); err != nil {
+		if errors.Is(err, errWaitCancelled) {
+			return nil, ctx.Err()
+		}
+		return nil, m.closedErrOr(err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return nil, m.err
+	}
+	if m.lastID == 1<<32-1 {
+		return nil, errors.New("session: stream IDs used up")
+	}
+	// Under mu, so that opens reach the peer in the order of their IDs.
+	m.lastID++
+	s := newStream(m, m.lastID)
+	var hdr [muxHeaderSize]byte
+	if err := m.conn.appendFrame(appendMuxHeader(hdr[:0], muxOpen, s.id, len(service)), []byte(service)); err != nil {
+		return nil, err
+	}
+	m.addLocked(s)
+	return s, nil
+}
+
+// accept returns the next stream the peer opened.
+func (m *mux) accept(ctx context.Context) (*stream, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
+		if len(m.backlog) > 0 {
+			s := m.backlog[0]
+			m.backlog[0] = nil
+			m.backlog = m.backlog[1:]
+			if len(m.backlog) == 0 {
+				m.backlog = nil // an idle gateway session holds no array
+			}
+			return s, nil
+		}
+		if m.err != nil {
+			return nil, m.err
+		}
+		arrived := m.arrived.wait()
+		m.mu.Unlock()
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			m.mu.Lock()
+			return nil, ctx.Err()
+		}
+		m.mu.Lock()
+	}
+}
+
+func (m *mux) addLocked(s *stream) {
+	if m.streams == nil {
+		m.streams = make(map[uint32]*stream)
+	}
+	m.streams[s.id] = s
+}
+
+// remove forgets a stream both of whose directions have ended.
+func (m *mux) remove(s *stream) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.streams[s.id] == s {
+		delete(m.streams, s.id)
+		if len(m.streams) == 0 {
+			m.streams = nil
+		}
+	}
+}
+
+// acquireTurn waits for s's turn to append a frame. It reports false, with s out of
+// the queue, when wake closes or the mux ends first; the caller then looks again at
+// why it waits.
+func (m *mux) acquireTurn(s *stream, wake <-chan struct{}) bool {
+	m.mu.Lock()
+	if !m.sending {
+		m.sending = true
+		m.mu.Unlock()
+		return true
+	}
+	if s.turn == nil {
+		s.turn = make(chan struct{}, 1)
+	}
+	m.queue = append(m.queue, s)
+	m.mu.Unlock()
+	select {
+	case <-s.turn:
+		return true
+	case <-wake:
+	case <-m.done:
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i := slices.Index(m.queue, s); i >= 0 {
+		m.queue = slices.Delete(m.queue, i, i+1)
+		return false
+	}
+	<-s.turn // handed over meanwhile: the caller has it and will pass it on
+	return true
+}
+
+func (m *mux) releaseTurn() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.queue) == 0 {
+		m.sending = false
+		m.queue = nil
+		return
+	}
+	next := m.queue[0]
+	m.queue[0] = nil
+	m.queue = m.queue[1:]
+	next.turn <- struct{}{}
+}
+
+// readLoop is the mux's one goroutine: it reads frames and hands them to their
+// streams. It never waits for anything but the link, which keeps the link's own
+// acknowledgements, read in the same stream, flowing.
+func (m *mux) readLoop() {
+	for {
+		err := m.readFrame()
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, errViolation) {
+			m.onFatal(fmt.Errorf("%w: %w", ErrRecord, err))
+		}
+		m.close(err)
+		return
+	}
+}
+
+func (m *mux) readFrame() error {
+	if _, err := io.ReadFull(m.conn, m.hdr[:]); err != nil {
+		return err
+	}
+	h, err := parseMuxHeader(&m.hdr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errViolation, err)
+	}
+	if h.typ == muxOpen {
+		return m.opened(h)
+	}
+	var payload *[chunkSize]byte
+	if h.n > 0 {
+		payload = chunkPool.Get().(*[chunkSize]byte)
+		if _, err := io.ReadFull(m.conn, payload[:h.n]); err != nil {
+			chunkPool.Put(payload)
+			return err
+		}
+	}
+	m.mu.Lock()
+	s := m.streams[h.id]
+	known := h.id <= m.lastID
+	m.mu.Unlock()
+	if s == nil {
+		if payload != nil {
+			chunkPool.Put(payload)
+		}
+		if !known {
+			return fmt.Errorf("%w: %v, a stream never opened", errViolation, h)
+		}
+		return nil // a stream that ended here: what was in flight is dropped
+	}
+	return s.received(h, payload)
+}
+
+// opened takes an open frame: a new stream for the accept backlog, or, with the
+// backlog full, a reset.
+func (m *mux) opened(h muxHeader) error {
+	var name [maxServiceName]byte
+	if _, err := io.ReadFull(m.conn, name[:h.n]); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.server {
+		return fmt.Errorf("%w: %v from the gateway", errViolation, h)
+	}
+	if h.id <= m.lastID {
+		return fmt.Errorf("%w: %v, after stream %d", errViolation, h, m.lastID)
+	}
+	m.lastID = h.id
+	if m.err != nil {
+		return nil
+	}
+	if len(m.backlog) >= acceptBacklog {
+		var hdr [muxHeaderSize]byte
+		if err := m.conn.appendFrame(appendMuxHeader(hdr[:0], muxReset, h.id, 0)); errors.Is(err, errSendBufferFull) {
+			return fmt.Errorf("%w: %w", errViolation, err)
+		}
+		return nil
+	}
+	s := newStream(m, h.id)
+	s.service = string(name[:h.n])
+	m.addLocked(s)
+	m.backlog = append(m.backlog, s)
+	m.arrived.notify()
+	return nil
+}
