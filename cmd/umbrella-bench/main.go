@@ -43,6 +43,13 @@ func main() {
 		}
 		return
 	}
+	if os.Getenv(lossChildEnv) != "" {
+		if err := runLossChild(ctx, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "umbrella-bench loss child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "umbrella-bench:", err)
@@ -115,6 +122,7 @@ var steps = []step{
 	{"memory", "gateway memory per idle session", measureMemory},
 	{"failover", "failover time", measureFailover},
 	{"client-memory", "client memory with all transports configured", measureClientMemory},
+	{"loss", "throughput and round trips under packet loss", measureLoss},
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -131,7 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent handshakes against the child gateway")
 	fs.IntVar(&o.sessions, "sessions", 10000, "idle sessions opened for the memory measurement")
 	fs.IntVar(&o.kills, "kills", 20, "kills of the active carrier per kill mode (silent, reset) for the failover time")
-	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,client-memory", "comma-separated measurements to run")
+	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,client-memory,loss", "comma-separated measurements to run")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")
