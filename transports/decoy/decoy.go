@@ -22,8 +22,6 @@ const (
 	bodyTimeout   = 60 * time.Second
 	idleTimeout   = 75 * time.Second
 	writeTimeout  = 60 * time.Second
-	// maxHeaderBytes is nginx's large_client_header_buffers size (8k).
-	maxHeaderBytes = 8 << 10
 	// maxDrain is how much of a request body the handler left unread is skipped to
 	// keep the connection; nginx's client_max_body_size default is 1m.
 	maxDrain = 1 << 20
@@ -33,12 +31,13 @@ const (
 // conn. prefix holds the bytes the caller already read from conn; they are served as
 // the start of the first request. Serve closes conn before it returns.
 //
-// Serve writes responses itself rather than through net/http's server, whose header
-// order, header spelling and error pages identify a Go program; these look like nginx.
+// Serve reads request heads as nginx does, byte by byte, and refuses what nginx
+// refuses at the byte nginx refuses it with nginx's page; it writes responses itself
+// rather than through net/http's server, whose header order, header spelling and
+// error pages identify a Go program.
 func Serve(conn net.Conn, prefix []byte, h http.Handler) {
 	defer conn.Close()
-	limit := &io.LimitedReader{R: io.MultiReader(bytes.NewReader(prefix), conn)}
-	br := bufio.NewReaderSize(limit, 4096)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(prefix), conn), 4096)
 	bw := bufio.NewWriterSize(conn, 4096)
 	for first := true; ; first = false {
 		wait := idleTimeout
@@ -46,22 +45,23 @@ func Serve(conn net.Conn, prefix []byte, h http.Handler) {
 			wait = headerTimeout
 		}
 		conn.SetReadDeadline(time.Now().Add(wait))
-		limit.N = maxHeaderBytes
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !isTimeout(err) {
-				// Whatever the peer sent is not HTTP (or its header is too long):
-				// nginx's 400 page, then hang up, as nginx does.
-				conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-				writeBadRequest(bw)
-				linger(conn)
-			}
+		hd, err := readHead(br)
+		var refused *headError
+		if errors.As(err, &refused) {
+			conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			writeRefusal(bw, refused)
+			discard(conn, io.LimitReader(br, refused.body))
+			linger(conn)
 			return
 		}
-		limit.N = 1<<62 - 1
-		if req.ProtoAtLeast(1, 1) && req.Host == "" {
-			conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			writeBadRequest(bw) // RFC 9112 section 3.2: a 1.1 request without Host is a 400
+		if err != nil {
+			return // the peer left, or ran out of nginx's patience: nginx says nothing
+		}
+		req, err := hd.request(br)
+		if err != nil {
+			// A head nginx takes and net/http cannot represent; rare enough that a
+			// 400 is the best answer there is.
+			writeRefusal(bw, &headError{status: http.StatusBadRequest, method: hd.method})
 			linger(conn)
 			return
 		}
@@ -77,6 +77,7 @@ func Serve(conn net.Conn, prefix []byte, h http.Handler) {
 			return
 		}
 		if w.close {
+			discard(conn, req.Body)
 			linger(conn)
 			return
 		}
@@ -97,6 +98,14 @@ const (
 	lingerBytes = 1 << 20
 )
 
+// discard reads and drops what is left of a request's body before a hang-up, as
+// nginx does (ngx_http_discard_request_body), waiting for it as long as it waits
+// while lingering.
+func discard(conn net.Conn, body io.Reader) {
+	conn.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, body, maxDrain)
+}
+
 func linger(conn net.Conn) {
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
@@ -110,9 +119,15 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func writeBadRequest(bw *bufio.Writer) {
-	w := newResponse(bw, &http.Request{Method: http.MethodGet, ProtoMajor: 1, ProtoMinor: 1})
+// writeRefusal answers a head nginx refuses with nginx's page for it, and ends the
+// conversation.
+func writeRefusal(bw *bufio.Writer, e *headError) {
+	req := &http.Request{Method: e.method, ProtoMajor: 1, ProtoMinor: 1}
+	if e.http09 {
+		req.ProtoMajor, req.ProtoMinor = 0, 9
+	}
+	w := newResponse(bw, req)
 	w.close = true
-	writeError(w, http.StatusBadRequest)
+	writeError(w, e.status)
 	w.finish()
 }

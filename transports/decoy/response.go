@@ -122,11 +122,12 @@ func (r *response) sendHeader(complete bool) error {
 		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
 
-	text := http.StatusText(r.status)
-	if r.status == http.StatusMethodNotAllowed {
-		text = "Not Allowed"
+	if r.req.ProtoMajor == 0 {
+		// HTTP/0.9 has no status line and no header: the body, then the close.
+		r.close, r.chunked = true, false
+		return r.writeBuffered()
 	}
-	fmt.Fprintf(r.bw, "HTTP/1.1 %d %s\r\n", r.status, text)
+	fmt.Fprintf(r.bw, "HTTP/1.1 %d %s\r\n", r.status, statusText(r.status))
 	// nginx writes these first, in this order, then the rest.
 	first := []string{"Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Location"}
 	for _, k := range first {
@@ -155,15 +156,20 @@ func (r *response) sendHeader(complete bool) error {
 	for _, k := range rest {
 		writeField(r.bw, k, h[k])
 	}
-	_, err := r.bw.WriteString("\r\n")
-	if err != nil {
+	if _, err := r.bw.WriteString("\r\n"); err != nil {
 		return err
 	}
-	if len(r.body) > 0 {
-		body := r.body
-		r.body = nil
-		_, err = r.writeBody(body)
+	return r.writeBuffered()
+}
+
+// writeBuffered sends the body held back so far.
+func (r *response) writeBuffered() error {
+	if len(r.body) == 0 {
+		return nil
 	}
+	body := r.body
+	r.body = nil
+	_, err := r.writeBody(body)
 	return err
 }
 

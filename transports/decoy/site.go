@@ -2,7 +2,6 @@ package decoy
 
 import (
 	"embed"
-	"fmt"
 	"io"
 	"io/fs"
 	"log"
@@ -46,38 +45,58 @@ var nginxTypes = map[string]string{
 	".webp": "image/webp",
 }
 
-// writeError answers with the error page nginx shows by default for code.
+// writeError answers with the error page nginx shows by default for code, which may
+// be one of nginx's own codes (494, 497) that go out as a 400 with a page of their own.
 func writeError(w http.ResponseWriter, code int) {
-	text := http.StatusText(code)
-	if code == http.StatusMethodNotAllowed {
-		text = "Not Allowed" // nginx's wording
-	}
-	body := fmt.Sprintf("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", code, text, code, text)
+	status, body := errorPage(code)
 	h := w.Header()
 	h.Set("Server", "nginx")
 	h.Set("Content-Type", "text/html")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("ETag")
 	h.Del("Last-Modified")
-	w.WriteHeader(code)
+	w.WriteHeader(status)
 	io.WriteString(w, body)
+}
+
+// errorPage returns the status and the page nginx (server_tokens off) sends for code.
+func errorPage(code int) (int, string) {
+	page := func(title, heading, note string) string {
+		if note != "" {
+			note = "<center>" + note + "</center>\r\n"
+		}
+		return "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + heading +
+			"</h1></center>\r\n" + note + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+	}
+	switch code {
+	case statusHeaderTooLarge:
+		const note = "Request Header Or Cookie Too Large"
+		return http.StatusBadRequest, page("400 "+note, "400 Bad Request", note)
+	case statusToHTTPS:
+		const note = "The plain HTTP request was sent to HTTPS port"
+		return http.StatusBadRequest, page("400 "+note, "400 Bad Request", note)
+	}
+	title := strconv.Itoa(code) + " " + statusText(code)
+	return code, page(title, title, "")
+}
+
+// statusText is nginx's reason phrase for code, where it is not Go's.
+func statusText(code int) string {
+	switch code {
+	case http.StatusMethodNotAllowed:
+		return "Not Allowed"
+	case http.StatusRequestURITooLong:
+		return "Request-URI Too Large"
+	}
+	return http.StatusText(code)
 }
 
 // PlainHTTPOnTLSPort answers a plain-HTTP request that reached a TLS port with the page
 // nginx shows for it, then ends the conversation.
 func PlainHTTPOnTLSPort() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		const msg = "The plain HTTP request was sent to HTTPS port"
-		body := "<html>\r\n<head><title>400 " + msg + "</title></head>\r\n<body>\r\n" +
-			"<center><h1>400 Bad Request</h1></center>\r\n<center>" + msg + "</center>\r\n" +
-			"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-		h := w.Header()
-		h.Set("Server", "nginx")
-		h.Set("Content-Type", "text/html")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		h.Set("Connection", "close")
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, body)
+		w.Header().Set("Connection", "close")
+		writeError(w, statusToHTTPS)
 	})
 }
 

@@ -205,9 +205,45 @@ func httpProbes() []Probe {
 		{"HTTP request line then junk", append([]byte("GET / HTTP/1.1\r\n"), junk...)},
 		{"HTTP method then junk", append([]byte("GET "), junk...)},
 		{"HTTP path then junk", append([]byte("GET /"), junk...)},
+		s("HTTP/0.9 POST", "POST /\r\n"),
+		s("HTTP/0.9 with a query", "GET /?a=b\r\n"),
+		s("HTTP leading blank lines", "\r\n\r\nGET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP absolute URI", "GET http://www.example.com/ HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP absolute URI with a bad host", "GET http://a..b/ HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP bad Host", "GET / HTTP/1.1\r\nHost: a..b\r\n\r\n"),
+		s("HTTP empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n"),
+		s("HTTP bad escape", "GET /%zz HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP path above the root", "GET /../x HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP TRACE", "TRACE / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP Transfer-Encoding gzip", "POST / HTTP/1.1\r\nHost: www.example.com\r\nTransfer-Encoding: gzip\r\n\r\n"),
+		s("HTTP/1.0 with Transfer-Encoding", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+		s("HTTP Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+		s("HTTP POST without its body", "POST /x HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 5\r\n\r\n"),
+		s("HTTP POST with half its body", "POST /x HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 10\r\n\r\nhello"),
+		s("HTTP TRACE with a Content-Length", "TRACE / HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 5\r\n\r\n"),
+		s("HTTP POST without Host, with a Content-Length", "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"),
+		s("HTTP bad Content-Length", "POST / HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: abc\r\n\r\n"),
+		s("HTTP duplicate If-Match", "GET / HTTP/1.1\r\nHost: www.example.com\r\nIf-Match: a\r\nIf-Match: b\r\n\r\n"),
+		s("HTTP header name with an underscore", "GET / HTTP/1.1\r\nHost: www.example.com\r\nX_Y: 1\r\n\r\n"),
+		s("HTTP header line starting with a colon", "GET / HTTP/1.1\r\nHost: www.example.com\r\n: x\r\n\r\n"),
+		s("HTTP bare LF line ends", "GET / HTTP/1.1\nHost: www.example.com\n\n"),
+		s("HTTP version 1.10", "GET / HTTP/1.10\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP version 0.9 in full", "GET / HTTP/0.9\r\n\r\n"),
+		s("HTTP method with a digit", "GET2 / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		s("HTTP 200 header lines", "GET / HTTP/1.1\r\nHost: www.example.com\r\n"+repeatString("X-A: 0123456789012345678901234567890123456789\r\n", 200)+"\r\n"),
+		s("HTTP 1000 header lines", "GET / HTTP/1.1\r\nHost: www.example.com\r\n"+repeatString("X-A: 0123456789012345678901234567890123456789\r\n", 1000)+"\r\n"),
+		s("HTTP 2000 blank lines", repeatString("\r\n", 2000)),
 		s("HTTP URI of 9000 bytes", "GET /"+string(make([]byte, 0))+repeat('a', 9000)+" HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
 		s("HTTP header of 9000 bytes", "GET / HTTP/1.1\r\nHost: www.example.com\r\nX: "+repeat('a', 9000)+"\r\n\r\n"),
 	}
+}
+
+func repeatString(s string, n int) string {
+	var out []byte
+	for range n {
+		out = append(out, s...)
+	}
+	return string(out)
 }
 
 func repeat(b byte, n int) string {
