@@ -190,7 +190,8 @@ func (s *stream) consumedLocked(n int) {
 	if s.finIn || s.rstIn {
 		return
 	}
-	if s.recv.size == 0 && s.recvd == s.granted && s.window < maxStreamWindow {
+	if s.recv.size == 0 && s.recvd == s.granted && s.window < maxStreamWindow &&
+		2*s.window*uint64(max(s.m.live.Load(), 1)) <= sessionWindow {
 		s.window *= 2 // the peer waits for credit and we for data: the window is too small
 	}
 	next := s.read + s.window

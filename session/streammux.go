@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // The stream mux runs many streams over the session stream. The client opens streams,
@@ -21,6 +22,11 @@ const (
 	// to read, the mark of a window smaller than the path's bandwidth × RTT.
 	streamWindow    = 256 << 10
 	maxStreamWindow = 1 << 20
+	// sessionWindow bounds growth: a window grows only while the session's streams
+	// together would stay within it. A peer that fills streams nobody reads holds at
+	// most max(sessionWindow, streams × streamWindow) of the gateway's memory, so
+	// the gateway's stream limit (max_streams) is also its memory bound per session.
+	sessionWindow = 4 << 20
 	// acceptBacklog bounds the streams the peer opened that the gateway has not
 	// accepted yet; beyond it they are reset. A gateway accepts in a loop, so this
 	// only absorbs bursts (a browser behind the local proxy opening many at once).
@@ -40,6 +46,8 @@ type mux struct {
 	onFatal func(error) // a peer's frame broke the protocol; called from the reader
 	done    chan struct{}
 	hdr     [muxHeaderSize]byte // the reader's
+
+	live atomic.Int32 // streams in the map, read without mu when a window grows
 
 	mu      sync.Mutex
 	err     error // why the mux ended, wrapping ErrClosed; nil while it lives
@@ -145,6 +153,7 @@ func (m *mux) addLocked(s *stream) {
 		m.streams = make(map[uint32]*stream)
 	}
 	m.streams[s.id] = s
+	m.live.Store(int32(len(m.streams)))
 }
 
 // remove forgets a stream both of whose directions have ended.
@@ -153,6 +162,7 @@ func (m *mux) remove(s *stream) {
 	defer m.mu.Unlock()
 	if m.streams[s.id] == s {
 		delete(m.streams, s.id)
+		m.live.Store(int32(len(m.streams)))
 		if len(m.streams) == 0 {
 			m.streams = nil
 		}

@@ -287,3 +287,40 @@ func TestMuxSessionEndFailsWaitingStreams(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A stream's window grows while it is the bottleneck, but only as far as the session's
+// streams together stay within sessionWindow: a peer cannot make a gateway hold many
+// large windows by opening streams.
+func TestMuxWindowGrowthStaysWithinTheSessionBudget(t *testing.T) {
+	tests := []struct {
+		name     string
+		streams  int
+		wantGrow bool
+	}{
+		{"one stream grows", 1, true},
+		{"many streams stay small", 2 * sessionWindow / streamWindow, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkGoroutines(t)
+			p := newMuxPair(t, 64<<10)
+			defer p.close(nil)
+			var c, s *stream
+			for range tt.streams {
+				c, s = muxOpenPair(t, p, "sink")
+			}
+			got := readAll(s)
+			if _, err := c.Write(randomBytes(4 * maxStreamWindow)); err != nil {
+				t.Fatal(err)
+			}
+			c.CloseWrite()
+			<-got
+			s.mu.Lock()
+			window := s.window
+			s.mu.Unlock()
+			if grew := window > streamWindow; grew != tt.wantGrow {
+				t.Fatalf("with %d streams the window is %d bytes (initial %d); want growth %v", tt.streams, window, streamWindow, tt.wantGrow)
+			}
+		})
+	}
+}
