@@ -101,7 +101,7 @@ func (r *report) markdown() string {
 // methods explains the table's paths and measurements once, below it.
 const methods = `Paths: **raw TCP** is the client talking to the backend directly (the baseline);
 every other path is a transport: client → transport → session (hybrid X25519+ML-KEM-768
-handshake, AEAD records, smux stream) → gateway → backend. The gateway is its own front
+handshake, AEAD records, a multiplexed stream) → gateway → backend. The gateway is its own front
 (internal/lab's loopback arguments): **webtunnel, websocket and meek, which sit behind nginx
 or a CDN in production, are measured without nginx**, so their numbers leave out the
 front's hop. **pt** is Debian's obfs4proxy as a Tor pluggable transport on both sides.

@@ -324,9 +324,9 @@ func TestZeroLossFailover(t *testing.T) {
 		w.transferThroughKills(t, conn, conn, 50<<20)
 	})
 
-	// Only the gateway sends. The client's watchdog sees a dead carrier only when one
-	// of its smux window updates waits for an acknowledgement; when none does, the
-	// keepalive ping notices, as for the idle client.
+	// Only the gateway sends. The client has little of its own waiting for an
+	// acknowledgement (its stream credit updates), so its watchdog relies on the pings
+	// the session keeps sending while data arrives.
 	t.Run("20 MB download", func(t *testing.T) {
 		conn := socks5Connect(t, w.socks, "push", 443)
 		defer conn.Close()
