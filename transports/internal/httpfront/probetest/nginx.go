@@ -2,12 +2,15 @@ package probetest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/umbrella-edge/edge/internal/nginxtest"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 // Nginx starts Debian's nginx serving a small site over TLS for serverName, set up as
@@ -16,7 +19,17 @@ import (
 func Nginx(t *testing.T, serverName string) string {
 	t.Helper()
 	addr := nginxtest.FreeAddr(t, "127.0.0.1")
-	cert, key := webtest.Certificate(t, serverName)
+	dir := t.TempDir()
+	// The same kind of certificate as the gateway's (self-signed ECDSA): OpenSSL's
+	// refusals of some hellos depend on the key.
+	if _, _, err := utls.ServerTLSConfig(transports.Args{"servername": serverName}, dir); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")
+	site := t.TempDir()
+	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte("<!doctype html><title>A site</title>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	nginxtest.Start(t, `server {
 		listen `+addr+` ssl;
 		server_name `+serverName+`;
@@ -24,7 +37,7 @@ func Nginx(t *testing.T, serverName string) string {
 		ssl_certificate `+cert+`;
 		ssl_certificate_key `+key+`;
 		ssl_protocols TLSv1.2 TLSv1.3;
-		root `+webtest.Site(t)+`;
+		root `+site+`;
 		index index.html;
 	}`, addr)
 	return addr
@@ -32,7 +45,7 @@ func Nginx(t *testing.T, serverName string) string {
 
 // parallel bounds the probes in flight: most of them wait for a timeout, and the
 // machine's cores are shared.
-const parallel = 24
+const parallel = 64
 
 // ReactAll sends every probe to every address and returns the reactions, by address
 // then probe. Probes run concurrently, each on its own connection.
