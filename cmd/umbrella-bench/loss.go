@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/umbrella-edge/edge/client"
@@ -115,18 +116,20 @@ func measureLoss(ctx context.Context, b *bench) ([]row, error) {
 type lossSample struct {
 	mbps  float64
 	trips latencies
+	moves int64 // carriers the session lost and replaced meanwhile
 }
 
-func measureLossPath(ctx context.Context, p *progress, pt path) (lossSample, error) {
-	ls, err := roundTrips(ctx, p, pt, lossMessages)
+func measureLossPath(ctx context.Context, p *progress, pt *lossPath) (lossSample, error) {
+	before := pt.losses.Load()
+	ls, err := roundTrips(ctx, p, pt.path, lossMessages)
 	if err != nil {
-		return lossSample{}, fmt.Errorf("round trips: %w", err)
+		return lossSample{}, fmt.Errorf("round trips: %w (carriers lost: %d)", err, pt.losses.Load()-before)
 	}
-	n, took, err := downloadFor(ctx, pt, lossDownloadFor)
+	n, took, err := downloadFor(ctx, pt.path, lossDownloadFor)
 	if err != nil {
-		return lossSample{}, fmt.Errorf("download: %w", err)
+		return lossSample{}, fmt.Errorf("download: %w (carriers lost: %d)", err, pt.losses.Load()-before)
 	}
-	return lossSample{mbps: mbps(n, took), trips: ls}, nil
+	return lossSample{mbps: mbps(n, took), trips: ls, moves: pt.losses.Load() - before}, nil
 }
 
 func (s lossSample) rows(name string, rate int, link *lossLink, base lossSample) []row {
@@ -134,6 +137,9 @@ func (s lossSample) rows(name string, rate int, link *lossLink, base lossSample)
 		how: fmt.Sprintf("1 stream for %s; %s", lossDownloadFor, link.how(rate))}
 	rtt := row{measure: "1 KiB round trip under " + lossName(rate), path: name, result: s.trips.p50p99(),
 		how: fmt.Sprintf("%d messages, one at a time; %s", len(s.trips), link.how(rate))}
+	if s.moves > 0 {
+		tput.how += fmt.Sprintf("; the session's watchdog gave up its carrier %d times during both measurements", s.moves)
+	}
 	if name != rawTCP && len(base.trips) > 0 {
 		tput.baseline = percentOf(s.mbps, base.mbps)
 		rtt.baseline = fmt.Sprintf("p99 %+.3f ms", float64(s.trips.percentile(99)-base.trips.percentile(99))/float64(time.Millisecond))
@@ -161,20 +167,33 @@ func notMeasured(names []string, why error) []row {
 	return rows
 }
 
+// lossPath is a path that counts the carriers its client lost.
+type lossPath struct {
+	path
+	losses atomic.Int64
+}
+
 // lossPaths are raw TCP over the link, then a client per bridge line of the child.
-func lossPaths(b *bench, ready lossChildReady) ([]path, error) {
+func lossPaths(b *bench, ready lossChildReady) ([]*lossPath, error) {
 	var d net.Dialer
 	services := map[string]string{serviceEcho: ready.Echo, serviceBulk: ready.Bulk}
-	ps := []path{{name: rawTCP, done: func() {},
+	ps := []*lossPath{{path: path{name: rawTCP, done: func() {},
 		open: func(ctx context.Context, service string) (net.Conn, error) {
 			return d.DialContext(ctx, "tcp", services[service])
-		}}}
+		}}}}
 	for _, line := range ready.Bridges {
 		br, err := config.ParseBridge(line)
 		if err == nil {
+			lp := &lossPath{}
+			count := func(e client.Event) {
+				if e.Kind == client.EventLost {
+					lp.losses.Add(1)
+				}
+			}
 			var c *client.Client
-			if c, err = client.New(client.Config{Bridges: []config.Bridge{br}, Transports: b.registry}); err == nil {
-				ps = append(ps, path{name: br.Transport, open: c.Dial, done: func() { c.Close() }})
+			if c, err = client.New(client.Config{Bridges: []config.Bridge{br}, Transports: b.registry, OnEvent: count}); err == nil {
+				lp.path = path{name: br.Transport, open: c.Dial, done: func() { c.Close() }}
+				ps = append(ps, lp)
 				continue
 			}
 		}

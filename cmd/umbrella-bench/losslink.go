@@ -12,14 +12,21 @@ import (
 	"time"
 )
 
-// lossLink is a veth pair between the bench's network namespace and one it made,
-// with addresses in 10.200.0.0/16 that exist only on this machine, and a way to drop
-// packets on it: tc netem on both ends, or where the kernel lacks sch_netem an
-// iptables statistic rule each way inside the namespace.
+// lossLink is the path from the bench to a network namespace it made, through a
+// second one that routes between them and drops packets as a lossy wire does: tc netem
+// on the router's two interfaces, or where the kernel lacks sch_netem an iptables
+// statistic rule in its FORWARD chain. Either drop is silent to both ends; a rule on
+// an end's own OUTPUT chain would not be (sendmsg fails with EPERM, which quic-go
+// takes for a broken path). Addresses are in 10.200.0.0/16 and exist only on this
+// machine:
+//
+//	bench hostIf 10.200.x.1/30 ─ 10.200.x.2 router 10.200.x.5 ─ 10.200.x.6/30 nsIf gateway
 type lossLink struct {
-	ns, hostIf, nsIf string
-	hostIP, nsIP     string
-	method           string // "tc netem" or "iptables statistic"
+	ns, router   string // the gateway's namespace and the router's
+	hostIf, nsIf string // the ends' interfaces
+	rIn, rOut    string // the router's, towards the bench and towards the gateway
+	hostIP, nsIP string
+	method       string // "tc netem" or "iptables statistic"
 }
 
 // errNoLossLink is wrapped when this machine cannot drop packets on a link of its own.
@@ -37,37 +44,47 @@ func newLossLink(ctx context.Context) (_ *lossLink, err error) {
 		}
 	}
 	removeStaleNamespaces(ctx)
-	pid := os.Getpid()
-	x := pid%250 + 1
-	l := &lossLink{ns: lossNSPrefix + strconv.Itoa(pid), hostIf: fmt.Sprintf("ubl%da", pid), nsIf: fmt.Sprintf("ubl%db", pid),
-		hostIP: fmt.Sprintf("10.200.%d.1", x), nsIP: fmt.Sprintf("10.200.%d.2", x)}
+	pid := strconv.Itoa(os.Getpid())
+	x := os.Getpid()%250 + 1
+	addr := func(host int) string { return fmt.Sprintf("10.200.%d.%d", x, host) }
+	l := &lossLink{ns: lossNSPrefix + pid, router: lossNSPrefix + pid + "-r",
+		hostIf: "ubl" + pid + "h", rIn: "ubl" + pid + "i", rOut: "ubl" + pid + "o", nsIf: "ubl" + pid + "g",
+		hostIP: addr(1), nsIP: addr(6)}
 	defer func() {
 		if err != nil {
 			l.close()
 		}
 	}()
+	r, g := []string{"-n", l.router}, []string{"-n", l.ns}
 	for _, args := range [][]string{
 		{"netns", "add", l.ns},
-		{"link", "add", l.hostIf, "type", "veth", "peer", "name", l.nsIf, "netns", l.ns},
+		{"netns", "add", l.router},
+		{"link", "add", l.hostIf, "type", "veth", "peer", "name", l.rIn, "netns", l.router},
+		{"-n", l.router, "link", "add", l.rOut, "type", "veth", "peer", "name", l.nsIf, "netns", l.ns},
 		{"addr", "add", l.hostIP + "/30", "dev", l.hostIf},
-		{"link", "set", l.hostIf, "up"},
-		{"-n", l.ns, "addr", "add", l.nsIP + "/30", "dev", l.nsIf},
-		{"-n", l.ns, "link", "set", l.nsIf, "up"},
-		{"-n", l.ns, "link", "set", "lo", "up"},
-		// One segment per packet the kernel sends: a TCP super-packet (TSO/GSO) would
+		append(r, "addr", "add", addr(2)+"/30", "dev", l.rIn),
+		append(r, "addr", "add", addr(5)+"/30", "dev", l.rOut),
+		append(g, "addr", "add", l.nsIP+"/30", "dev", l.nsIf),
+		// One segment per packet the ends send: a TCP super-packet (TSO/GSO) would
 		// otherwise meet the drop as one and lose dozens of segments together, where
 		// a wire loses them one by one.
-		{"link", "set", "dev", l.hostIf, "gso_max_segs", "1"},
-		{"-n", l.ns, "link", "set", "dev", l.nsIf, "gso_max_segs", "1"},
+		{"link", "set", "dev", l.hostIf, "gso_max_segs", "1", "up"},
+		append(g, "link", "set", "dev", l.nsIf, "gso_max_segs", "1", "up"),
+		append(r, "link", "set", "dev", l.rIn, "up"),
+		append(r, "link", "set", "dev", l.rOut, "up"),
+		append(g, "link", "set", "lo", "up"),
+		{"route", "add", addr(4) + "/30", "via", addr(2), "dev", l.hostIf}, // goes with hostIf
+		append(g, "route", "add", "default", "via", addr(5)),
+		{"netns", "exec", l.router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"},
 	} {
 		if err := command(ctx, "ip", args...); err != nil {
 			return nil, fmt.Errorf("%w: %w", errNoLossLink, err)
 		}
 	}
-	netemErr := command(ctx, "tc", "qdisc", "add", "dev", l.hostIf, "root", "netem", "loss", "0%")
+	netemErr := command(ctx, "tc", "-n", l.router, "qdisc", "add", "dev", l.rIn, "root", "netem", "loss", "0%")
 	if netemErr == nil {
 		l.method = "tc netem"
-		return l, command(ctx, "tc", "-n", l.ns, "qdisc", "add", "dev", l.nsIf, "root", "netem", "loss", "0%")
+		return l, command(ctx, "tc", "-n", l.router, "qdisc", "add", "dev", l.rOut, "root", "netem", "loss", "0%")
 	}
 	if _, err := exec.LookPath("iptables"); err != nil {
 		return nil, fmt.Errorf("%w: %v; and iptables is not installed (Debian: iptables)", errNoLossLink, netemErr)
@@ -76,23 +93,25 @@ func newLossLink(ctx context.Context) (_ *lossLink, err error) {
 	return l, l.setLoss(ctx, 0)
 }
 
-// setLoss makes the link drop rate percent of the packets in each direction.
+// setLoss makes the router drop rate percent of the packets in each direction.
 func (l *lossLink) setLoss(ctx context.Context, rate int) error {
 	if l.method == "tc netem" {
 		loss := strconv.Itoa(rate) + "%"
-		if err := command(ctx, "tc", "qdisc", "change", "dev", l.hostIf, "root", "netem", "loss", loss); err != nil {
-			return err
+		for _, dev := range []string{l.rIn, l.rOut} {
+			if err := command(ctx, "tc", "-n", l.router, "qdisc", "change", "dev", dev, "root", "netem", "loss", loss); err != nil {
+				return err
+			}
 		}
-		return command(ctx, "tc", "-n", l.ns, "qdisc", "change", "dev", l.nsIf, "root", "netem", "loss", loss)
+		return nil
 	}
-	// The namespace's own tables, which hold nothing else.
-	in := []string{"netns", "exec", l.ns, "iptables"}
-	if err := command(ctx, "ip", append(in, "-F")...); err != nil || rate == 0 {
+	// The router's own tables, which hold nothing else.
+	in := []string{"netns", "exec", l.router, "iptables"}
+	if err := command(ctx, "ip", append(in, "-F", "FORWARD")...); err != nil || rate == 0 {
 		return err
 	}
 	p := strconv.FormatFloat(float64(rate)/100, 'f', -1, 64)
-	for _, dir := range [][]string{{"INPUT", "-i"}, {"OUTPUT", "-o"}} {
-		rule := []string{"-A", dir[0], dir[1], l.nsIf, "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"}
+	for _, dev := range []string{l.rIn, l.rOut} {
+		rule := []string{"-A", "FORWARD", "-i", dev, "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"}
 		if err := command(ctx, "ip", append(in, rule...)...); err != nil {
 			return err
 		}
@@ -102,19 +121,22 @@ func (l *lossLink) setLoss(ctx context.Context, rate int) error {
 
 // how says, for a row, what the link did.
 func (l *lossLink) how(rate int) string {
+	const path = "through a router namespace, one segment per packet (no TSO/GSO)"
 	if rate == 0 {
-		return "veth into a network namespace, no loss"
+		return path + ", no loss"
 	}
-	return fmt.Sprintf("veth into a network namespace, %s dropping %d %% each way", l.method, rate)
+	return fmt.Sprintf("%s, %s dropping %d %% each way", path, l.method, rate)
 }
 
-// close deletes the namespace, which takes the veth pair, its qdiscs and the
-// namespace's rules with it. It runs when ctx has ended too (Ctrl-C).
+// close deletes the namespaces, which takes the veth pairs, their qdiscs and rules,
+// and the bench's route to the gateway with them. It runs when ctx has ended too
+// (Ctrl-C).
 func (l *lossLink) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	command(ctx, "ip", "netns", "del", l.router)
 	command(ctx, "ip", "netns", "del", l.ns)
-	command(ctx, "ip", "link", "del", l.hostIf) // only there if the peer never reached the namespace
+	command(ctx, "ip", "link", "del", l.hostIf) // only there if its peer never reached the router
 }
 
 // removeStaleNamespaces deletes the namespaces of loss steps whose bench was killed
@@ -123,10 +145,11 @@ func removeStaleNamespaces(ctx context.Context) {
 	out, _ := exec.CommandContext(ctx, "ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		pid, ok := strings.CutPrefix(name, lossNSPrefix)
+		rest, ok := strings.CutPrefix(name, lossNSPrefix)
 		if !ok {
 			continue
 		}
+		pid, _, _ := strings.Cut(rest, "-")
 		if _, err := os.Stat(filepath.Join("/proc", pid)); errors.Is(err, os.ErrNotExist) {
 			command(ctx, "ip", "netns", "del", name)
 		}
