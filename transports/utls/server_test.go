@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -247,5 +248,40 @@ func TestHandshakeFailuresAreLoggedWithoutAddresses(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), client.String()) || strings.Contains(logs.String(), ":"+strconv.Itoa(client.Port)) {
 		t.Fatalf("log names the client's address %s: %q", client, logs.String())
+	}
+}
+
+// The gateway's handshake deadline ends its own wait, not the TLS handshake: nginx
+// would give a peer 60 s to finish it, and a listener that hung up earlier would show.
+func TestDeadlineBeforeTheHandshakeEndsTheWaitNotTheHandshake(t *testing.T) {
+	ln := listenLoopback(t, nil)
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	sc := <-accepted
+	defer sc.Close()
+	sc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := sc.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read before any handshake = %v, want a deadline error", err)
+	}
+	sc.SetReadDeadline(time.Time{})
+	// The peer now shakes hands and writes: the conn is still good.
+	c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write([]byte("late")); err != nil {
+		t.Fatalf("handshake after the server's deadline passed: %v", err)
+	}
+	sc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "late" {
+		t.Fatalf("Read after the handshake = %q, %v; want \"late\"", buf, err)
 	}
 }
