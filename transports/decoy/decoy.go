@@ -36,15 +36,22 @@ const (
 // rather than through net/http's server, whose header order, header spelling and
 // error pages identify a Go program.
 func Serve(conn net.Conn, prefix []byte, h http.Handler) {
+	ServeBy(conn, prefix, h, time.Now().Add(headerTimeout))
+}
+
+// ServeBy is Serve for a conn whose first request head must be complete by
+// headDeadline. nginx's client_header_timeout runs from accept, through the TLS
+// handshake, to the end of the first head: a caller that spent some of it before
+// handing conn over passes what is left.
+func ServeBy(conn net.Conn, prefix []byte, h http.Handler, headDeadline time.Time) {
 	defer conn.Close()
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(prefix), conn), 4096)
 	bw := bufio.NewWriterSize(conn, 4096)
 	for first := true; ; first = false {
-		wait := idleTimeout
-		if first {
-			wait = headerTimeout
+		if !first {
+			headDeadline = time.Now().Add(idleTimeout)
 		}
-		conn.SetReadDeadline(time.Now().Add(wait))
+		conn.SetReadDeadline(headDeadline)
 		hd, err := readHead(br)
 		var refused *headError
 		if errors.As(err, &refused) {

@@ -52,8 +52,12 @@ func ServerHandshake(ctx context.Context, conn net.Conn, config *tls.Config) (*t
 	// nginx peeks at the first byte: a handshake record, or an SSLv2 header.
 	if first[0] != recordTypeHandshake && first[0]&0x80 == 0 {
 		stop()
-		conn.SetReadDeadline(time.Time{})
-		decoy.Serve(conn, first, decoy.PlainHTTPOnTLSPort())
+		// nginx's one timer, from accept, bounds the plain request's head too.
+		dl, ok := ctx.Deadline()
+		if !ok {
+			dl = time.Now().Add(FrontTimeout)
+		}
+		decoy.ServeBy(conn, first, decoy.PlainHTTPOnTLSPort(), dl)
 		return nil, ErrPlainHTTP
 	}
 	flight, err := readFirstFlight(conn, first)

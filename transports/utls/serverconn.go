@@ -24,6 +24,9 @@ type serverConn struct {
 	decoy http.Handler
 	log   *slog.Logger
 	done  chan struct{} // closed when the handshake has ended
+	// headDeadline is FrontTimeout after accept: nginx's timer for the handshake
+	// and the first request's head together.
+	headDeadline time.Time
 
 	mu       sync.Mutex
 	tc       *tls.Conn // set when the handshake succeeded
@@ -35,11 +38,14 @@ type serverConn struct {
 }
 
 func newServerConn(raw net.Conn, h http.Handler, log *slog.Logger) *serverConn {
-	return &serverConn{raw: raw, decoy: h, log: log, done: make(chan struct{}), changed: make(chan struct{})}
+	return &serverConn{
+		raw: raw, decoy: h, log: log, done: make(chan struct{}), changed: make(chan struct{}),
+		headDeadline: time.Now().Add(FrontTimeout),
+	}
 }
 
 func (c *serverConn) handshake(config *tls.Config) {
-	ctx, cancel := context.WithTimeout(context.Background(), FrontTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), c.headDeadline)
 	defer cancel()
 	tc, err := ServerHandshake(ctx, c.raw, config)
 	c.mu.Lock()
@@ -165,13 +171,14 @@ func (c *serverConn) setDeadline(dl *time.Time, t time.Time, set func(*tls.Conn,
 }
 
 // Reject serves the decoy website over the TLS session, starting with the bytes the
-// gateway already read from it, as an HTTPS server would answer them. A peer whose
-// handshake failed was answered as nginx answers it when it failed.
+// gateway already read from it, as an HTTPS server would answer them; the first
+// request's head is due when nginx would want it, FrontTimeout after accept. A peer
+// whose handshake failed was answered as nginx answers it when it failed.
 func (c *serverConn) Reject(prefix []byte) {
 	<-c.done
 	if c.tc == nil {
 		return
 	}
 	c.tc.SetDeadline(time.Time{})
-	decoy.Serve(c.tc, prefix, c.decoy)
+	decoy.ServeBy(c.tc, prefix, c.decoy, c.headDeadline)
 }

@@ -167,8 +167,9 @@ func (l *Listener) untrack(raw net.Conn) {
 // serve takes one peer from TCP accept to either Accept or the decoy.
 func (l *Listener) serve(raw net.Conn) {
 	defer l.wg.Done()
-	raw.SetDeadline(time.Now().Add(headTimeout))
-	conn, ok := l.handshake(raw)
+	deadline := time.Now().Add(headTimeout)
+	raw.SetDeadline(deadline)
+	conn, ok := l.handshake(raw, deadline)
 	if !ok {
 		l.untrack(raw)
 		return
@@ -179,14 +180,14 @@ func (l *Listener) serve(raw net.Conn) {
 			// Nothing to answer, or the peer ran out of nginx's patience: nginx closes.
 			conn.Close()
 		} else {
-			decoy.Serve(conn, got, l.cfg.Decoy)
+			decoy.ServeBy(conn, got, l.cfg.Decoy, deadline)
 		}
 		l.untrack(raw)
 		return
 	}
 	req, err := ParseRequest(got[:n])
 	if err != nil || !l.ours(req) {
-		decoy.Serve(conn, got, l.cfg.Decoy)
+		decoy.ServeBy(conn, got, l.cfg.Decoy, deadline)
 		l.untrack(raw)
 		return
 	}
@@ -203,11 +204,11 @@ func (l *Listener) serve(raw net.Conn) {
 
 // handshake runs the TLS handshake when the listener terminates TLS, meeting what is
 // not a TLS client as nginx meets it (utls.ServerHandshake).
-func (l *Listener) handshake(raw net.Conn) (net.Conn, bool) {
+func (l *Listener) handshake(raw net.Conn, deadline time.Time) (net.Conn, bool) {
 	if l.cfg.TLS == nil {
 		return raw, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), headTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	tc, err := utls.ServerHandshake(ctx, raw, l.cfg.TLS)
 	if err != nil {
