@@ -82,3 +82,24 @@ func FuzzReadHead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHeadWatch: fed in two pieces or whole, the watch sees a whole request exactly
+// when readHead reads one.
+func FuzzHeadWatch(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 7)
+	f.Add([]byte("\r\nGET /\r\n"), 1)
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 30)
+	f.Fuzz(func(t *testing.T, in []byte, split int) {
+		split = min(max(split, 0), len(in))
+		var whole, pieces HeadWatch
+		got := whole.Feed(in)
+		pieces.Feed(in[:split])
+		if p := pieces.Feed(in[split:]); p != got {
+			t.Fatalf("in two pieces at %d: %v, whole: %v", split, p, got)
+		}
+		_, err := readHead(bufio.NewReader(bytes.NewReader(in)))
+		if want := err == nil; got != want {
+			t.Fatalf("watch says %v, readHead %v", got, err)
+		}
+	})
+}

@@ -49,7 +49,6 @@ func (e *headError) Error() string {
 // headReader reads one request head from br as nginx would, byte by byte, so that a
 // refusal comes at the byte nginx refuses at.
 type headReader struct {
-	br   *bufio.Reader
 	h    head
 	line requestLine
 	hdr  headerLine
@@ -64,7 +63,7 @@ type headReader struct {
 // readHead returns the next request head from br, a *headError if nginx refuses it,
 // or the read error (EOF, a timeout) that cut it short.
 func readHead(br *bufio.Reader) (*head, error) {
-	r := &headReader{br: br, bufSize: headerBuffer, unique: map[string]bool{}}
+	r := newHeadReader()
 	for {
 		c, err := br.ReadByte()
 		if err != nil {
@@ -81,6 +80,10 @@ func readHead(br *bufio.Reader) (*head, error) {
 			return &r.h, nil
 		}
 	}
+}
+
+func newHeadReader() *headReader {
+	return &headReader{bufSize: headerBuffer, unique: map[string]bool{}}
 }
 
 // fit makes room for one more byte as nginx's buffers would, or refuses.

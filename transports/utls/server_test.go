@@ -1,6 +1,7 @@
 package utls
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -283,5 +284,42 @@ func TestDeadlineBeforeTheHandshakeEndsTheWaitNotTheHandshake(t *testing.T) {
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "late" {
 		t.Fatalf("Read after the handshake = %q, %v; want \"late\"", buf, err)
+	}
+}
+
+// A whole HTTP request after the TLS handshake is answered as nginx answers it, at
+// once, even when it is shorter than what the gateway reads before it can judge a
+// session hello: the gateway's wait ends there instead of at its timeout.
+func TestWholeRequestShorterThanAHelloIsAnsweredWithoutWaiting(t *testing.T) {
+	ln := listenLoopback(t, nil)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		// As the gateway: no deadline of its own here, so only the request can end
+		// the read of a 50-byte hello prefix.
+		buf := make([]byte, 50)
+		n, _ := io.ReadFull(c, buf)
+		c.(transports.Rejecter).Reject(buf[:n])
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second)) // only keeps a broken server from hanging the test
+	req := "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+	if len(req) >= 50 {
+		t.Fatalf("the request has %d bytes; the test needs one shorter than the gateway's first read", len(req))
+	}
+	io.WriteString(c, req)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a whole request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Server") != "nginx" {
+		t.Fatalf("got %d from %q, want the decoy site's page", resp.StatusCode, resp.Header.Get("Server"))
 	}
 }

@@ -3,6 +3,7 @@ package utls
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,7 +36,16 @@ type serverConn struct {
 	readDL   time.Time
 	writeDL  time.Time
 	changed  chan struct{} // closed when a deadline changes before the handshake ends
+
+	// watch follows the first bytes after the handshake: a whole HTTP request
+	// there is a prober's (or a browser's), answered at once as nginx would.
+	watch   decoy.HeadWatch
+	request bool // watch saw a whole request; the next Read fails
 }
+
+// errWholeRequest ends the gateway's wait for a session hello when the peer sent a
+// whole HTTP request instead, which nginx would answer without waiting for more.
+var errWholeRequest = errors.New(Name + ": a whole HTTP request where a session should start")
 
 func newServerConn(raw net.Conn, h http.Handler, log *slog.Logger) *serverConn {
 	return &serverConn{
@@ -103,12 +113,19 @@ func (c *serverConn) sleep(dl time.Time, changed <-chan struct{}) bool {
 	return true
 }
 
+// Read is only ever called by one goroutine at a time (the gateway's session), so
+// the watch needs no lock.
 func (c *serverConn) Read(p []byte) (int, error) {
 	tc, err := c.wait(true)
 	if err != nil {
 		return 0, err
 	}
-	return tc.Read(p)
+	if c.request {
+		return 0, errWholeRequest
+	}
+	n, err := tc.Read(p)
+	c.request = c.watch.Feed(p[:n])
+	return n, err
 }
 
 func (c *serverConn) Write(p []byte) (int, error) {
