@@ -2,6 +2,7 @@ package utls_test
 
 import (
 	"context"
+	"crypto/tls"
 	"testing"
 	"time"
 
@@ -43,5 +44,26 @@ func rejectEveryone(ln transports.Listener) {
 			c.SetReadDeadline(time.Time{})
 			c.(transports.Rejecter).Reject(buf[:n])
 		}()
+	}
+}
+
+// TestTLS13ServerHelloIsShapedAsNginxs: to a client offering a post-quantum key share
+// as browsers do, nginx with OpenSSL 3.0 answers X25519; so must the listener, or its
+// ServerHello is ten times as long. (TLS 1.2 ServerHellos still differ: Go sends no
+// session ID and its extensions in another order, which crypto/tls does not let us
+// change.)
+func TestTLS13ServerHelloIsShapedAsNginxs(t *testing.T) {
+	nginx := probetest.Nginx(t, "www.example.com")
+	ln, err := utls.New().Listen(context.Background(), transports.ListenConfig{
+		Addr: "127.0.0.1:0", Args: transports.Args{"servername": "www.example.com"}, StateDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go rejectEveryone(ln)
+	want := probetest.ServerHello(t, nginx, tls.VersionTLS13)
+	if got := probetest.ServerHello(t, ln.Addr().String(), tls.VersionTLS13); got.String() != want.String() {
+		t.Fatalf("ServerHello: %v; nginx's: %v", got, want)
 	}
 }
