@@ -2,6 +2,8 @@ package probetest
 
 import "strings"
 
+// httpProbes are plain-HTTP requests on the TLS port: whole, cut short, and broken
+// at the places nginx checks.
 func httpProbes() []Probe {
 	s := func(name, payload string) Probe { return Probe{name, []byte(payload)} }
 	junk := random("http junk", 200)
