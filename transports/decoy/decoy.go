@@ -14,14 +14,18 @@ import (
 	"time"
 )
 
+// HeaderTimeout is nginx's client_header_timeout (60 s). nginx arms it once, at
+// accept, and it bounds the TLS handshake and the first request's head together: a
+// server meant to look like nginx hangs up on a stalled peer when it runs out.
+const HeaderTimeout = 60 * time.Second
+
 // Timeouts close a decoy connection that a prober holds open, so a scan cannot pin
-// gateway resources. The values are nginx's defaults: client_header_timeout and
-// client_body_timeout 60s, keepalive_timeout 75s, send_timeout 60s.
+// gateway resources. The values are nginx's defaults: client_body_timeout 60s,
+// keepalive_timeout 75s, send_timeout 60s.
 const (
-	headerTimeout = 60 * time.Second
-	bodyTimeout   = 60 * time.Second
-	idleTimeout   = 75 * time.Second
-	writeTimeout  = 60 * time.Second
+	bodyTimeout  = 60 * time.Second
+	idleTimeout  = 75 * time.Second
+	writeTimeout = 60 * time.Second
 	// maxDrain is how much of a request body the handler left unread is skipped to
 	// keep the connection; nginx's client_max_body_size default is 1m.
 	maxDrain = 1 << 20
@@ -36,7 +40,7 @@ const (
 // rather than through net/http's server, whose header order, header spelling and
 // error pages identify a Go program.
 func Serve(conn net.Conn, prefix []byte, h http.Handler) {
-	ServeBy(conn, prefix, h, time.Now().Add(headerTimeout))
+	ServeBy(conn, prefix, h, time.Now().Add(HeaderTimeout))
 }
 
 // ServeBy is Serve for a conn whose first request head must be complete by

@@ -15,11 +15,6 @@ import (
 	"github.com/umbrella-edge/edge/transports/decoy"
 )
 
-// FrontTimeout is how long a peer has, from accept, to finish its TLS handshake:
-// nginx's client_header_timeout (60 s), which bounds its handshakes too. A peer
-// that stalls is hung up on when nginx would hang up.
-const FrontTimeout = 60 * time.Second
-
 // Errors of ServerHandshake, besides crypto/tls's own.
 var (
 	// ErrPlainHTTP: the peer spoke plain HTTP (or other text) to the TLS port and got
@@ -35,9 +30,9 @@ var (
 // reactions: a first byte that cannot start TLS is read as HTTP and gets nginx's
 // answer; a first flight OpenSSL refuses gets OpenSSL's alert or silence, and the
 // close it makes (a reset when the peer sent more than OpenSSL reads); a ClientHello
-// OpenSSL would negotiate on goes to crypto/tls unchanged. ctx bounds the handshake;
-// give it FrontTimeout from accept. conn's read deadline is left at ctx's deadline. On
-// error, conn has been answered and closed.
+// OpenSSL would negotiate on goes to crypto/tls unchanged. ctx bounds the handshake:
+// give it decoy.HeaderTimeout from accept, as nginx does. conn's read deadline is left
+// at ctx's deadline. On error, conn has been answered and closed.
 func ServerHandshake(ctx context.Context, conn net.Conn, config *tls.Config) (*tls.Conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetReadDeadline(dl)
@@ -55,7 +50,7 @@ func ServerHandshake(ctx context.Context, conn net.Conn, config *tls.Config) (*t
 		// nginx's one timer, from accept, bounds the plain request's head too.
 		dl, ok := ctx.Deadline()
 		if !ok {
-			dl = time.Now().Add(FrontTimeout)
+			dl = time.Now().Add(decoy.HeaderTimeout)
 		}
 		decoy.ServeBy(conn, first, decoy.PlainHTTPOnTLSPort(), dl)
 		return nil, ErrPlainHTTP

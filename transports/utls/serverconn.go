@@ -16,7 +16,7 @@ import (
 )
 
 // serverConn is an accepted conn whose TLS handshake runs in the background, as nginx
-// runs it (ServerHandshake, bounded by FrontTimeout from accept), and which shows the
+// runs it (ServerHandshake, within decoy.HeaderTimeout of accept), and which shows the
 // decoy website when the gateway rejects its peer. Deadlines set before the handshake
 // ends bound the caller's wait, not the handshake: a gateway giving up on a session
 // must not cut a TLS handshake short of nginx's timeout, or a prober would see it.
@@ -25,8 +25,8 @@ type serverConn struct {
 	decoy http.Handler
 	log   *slog.Logger
 	done  chan struct{} // closed when the handshake has ended
-	// headDeadline is FrontTimeout after accept: nginx's timer for the handshake
-	// and the first request's head together.
+	// headDeadline is decoy.HeaderTimeout after accept: nginx's one timer for the
+	// handshake and the first request's head.
 	headDeadline time.Time
 
 	mu       sync.Mutex
@@ -50,7 +50,7 @@ var errWholeRequest = errors.New(Name + ": a whole HTTP request where a session 
 func newServerConn(raw net.Conn, h http.Handler, log *slog.Logger) *serverConn {
 	return &serverConn{
 		raw: raw, decoy: h, log: log, done: make(chan struct{}), changed: make(chan struct{}),
-		headDeadline: time.Now().Add(FrontTimeout),
+		headDeadline: time.Now().Add(decoy.HeaderTimeout),
 	}
 }
 
@@ -189,8 +189,8 @@ func (c *serverConn) setDeadline(dl *time.Time, t time.Time, set func(*tls.Conn,
 
 // Reject serves the decoy website over the TLS session, starting with the bytes the
 // gateway already read from it, as an HTTPS server would answer them; the first
-// request's head is due when nginx would want it, FrontTimeout after accept. A peer
-// whose handshake failed was answered as nginx answers it when it failed.
+// request's head is due when nginx would want it, decoy.HeaderTimeout after accept. A
+// peer whose handshake failed was answered as nginx answers it when it failed.
 func (c *serverConn) Reject(prefix []byte) {
 	<-c.done
 	if c.tc == nil {

@@ -22,11 +22,6 @@ import (
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
-// headTimeout bounds the TLS handshake and the request head of an accepted conn:
-// nginx's client_header_timeout and ssl_handshake_timeout defaults (60 s), so a slow
-// peer is cut off when nginx would cut it off.
-const headTimeout = 60 * time.Second
-
 // Config is a web front listener's setup.
 type Config struct {
 	Options
@@ -167,7 +162,7 @@ func (l *Listener) untrack(raw net.Conn) {
 // serve takes one peer from TCP accept to either Accept or the decoy.
 func (l *Listener) serve(raw net.Conn) {
 	defer l.wg.Done()
-	deadline := time.Now().Add(headTimeout)
+	deadline := time.Now().Add(decoy.HeaderTimeout) // from accept, as nginx's
 	raw.SetDeadline(deadline)
 	conn, ok := l.handshake(raw, deadline)
 	if !ok {
