@@ -35,8 +35,9 @@ func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, string
 		NextProtos:   []string{"http/1.1"},
 		// OpenSSL 3.0's default groups (less X448, which Go lacks). Without them Go
 		// answers a browser's post-quantum key share, and its ServerHello grows from
-		// 122 bytes to over 1200: no Debian nginx does that. The session inside
-		// agrees its own hybrid post-quantum keys; TLS here is the site's cover.
+		// 122 bytes to over 1200, which no nginx on OpenSSL 3.0 (Debian 12) sends.
+		// The session inside agrees its own hybrid post-quantum keys; TLS here is
+		// the site's cover.
 		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384},
 		// Full records from the start, as OpenSSL writes them (nginx's ssl_buffer_size
 		// is 16k); Go's first records of about 1200 bytes would mark the site as Go's.
