@@ -19,19 +19,19 @@ const parityProbes = 24
 // TestActiveProbesTellNoSelfFrontedTLSListenerFromAWebsite runs the censor's active
 // prober (Frolov et al., NDSS 2020: replay and random probes, reactions compared with
 // an unrelated server's) with the lab's ordinary nginx HTTPS site as that server. The
-// gateway's own TLS listeners, utls and the web transports fronting themselves, must
+// gateway's own TLS listeners, utls and the web transports (webtunnel, websocket, meek) fronting themselves, must
 // not be flagged, and their sessions must go on; the tcp listener, which is silent by
 // design, is flagged, which shows that the prober tells servers apart at all.
 func TestActiveProbesTellNoSelfFrontedTLSListenerFromAWebsite(t *testing.T) {
-	l := startLab(t, Options{Transports: []string{"tcp", "utls", "webtunnel", "websocket"}})
+	l := startLab(t, Options{Transports: []string{"tcp", "utls", "webtunnel", "websocket", "meek"}})
 	l.Censor.SetPolicies(&censor.ActiveProbe{
 		Reference: netip.MustParseAddrPort(l.Website),
 		Wait:      2 * time.Second,
 		Random:    parityProbes,
 	})
 	lines := append(directTLS(l), routes(l, "tcp")...)
-	if got := routeNamesOf(lines); !slices.Contains(got, "utls") || !slices.Contains(got, "webtunnel") || !slices.Contains(got, "websocket") {
-		t.Fatalf("the lab has direct TLS lines %v, want utls, webtunnel and websocket among them", got)
+	if got := routeNamesOf(lines); !slices.Contains(got, "utls") || !slices.Contains(got, "webtunnel") || !slices.Contains(got, "websocket") || !slices.Contains(got, "meek") {
+		t.Fatalf("the lab has direct TLS lines %v, want utls, webtunnel, websocket and meek among them", got)
 	}
 	for _, ln := range lines {
 		wantFlagged := ln.Bridge.Transport == "tcp"

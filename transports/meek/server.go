@@ -14,11 +14,10 @@ import (
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 const (
-	// handshakeTimeout bounds an accepted peer's TLS handshake.
-	handshakeTimeout = 15 * time.Second
 	// acceptBacklog bounds sessions created but not yet taken by Accept.
 	acceptBacklog = 128
 	// defaultMaxSessions bounds live sessions per listener; each holds at most two
@@ -252,31 +251,19 @@ func (l *listener) serveConn(tc *trackedConn) {
 	l.serveHTTP(tc, conn)
 }
 
-// handshake terminates TLS on c. As nginx, it decides on the first byte: what cannot
-// start TLS is read as HTTP, so a request gets nginx's page for plain HTTP on the TLS
-// port, and anything else its 400.
+// handshake terminates TLS on c, meeting what is not a TLS client as nginx with
+// OpenSSL does (utls.ServerHandshake), within nginx's client_header_timeout.
 func (l *listener) handshake(c net.Conn) net.Conn {
-	c.SetDeadline(time.Now().Add(handshakeTimeout))
-	first := make([]byte, 1)
-	if _, err := io.ReadFull(c, first); err != nil {
-		return nil
-	}
-	if !startsTLS(first[0]) {
-		decoy.Serve(c, first, decoy.PlainHTTPOnTLSPort())
-		return nil
-	}
-	tc := tls.Server(httpfront.NewConn(c, first, nil), l.tls)
-	if err := tc.Handshake(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), decoy.HeaderTimeout)
+	defer cancel()
+	tc, err := utls.ServerHandshake(ctx, c, l.tls)
+	if err != nil {
 		l.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
 		return nil
 	}
 	c.SetDeadline(time.Time{})
 	return tc
 }
-
-// startsTLS reports whether b can begin a TLS connection, as nginx tells them apart:
-// a handshake record (0x16), or an SSLv2-style hello with the high bit set.
-func startsTLS(b byte) bool { return b == 0x16 || b&0x80 != 0 }
 
 // handshakeFailure names why a handshake failed without net's error text, which
 // carries the client's address.
