@@ -70,7 +70,9 @@ type static struct {
 
 func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", "nginx")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	// nginx's static module refuses other methods at once, but looks a POST's file
+	// up first: a POST to a missing page is a 404, to an existing one a 405.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 		writeError(w, http.StatusMethodNotAllowed)
 		return
 	}
@@ -97,6 +99,10 @@ func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if r.Method == http.MethodPost {
+		writeError(w, http.StatusMethodNotAllowed)
+		return
+	}
 	rs, ok := f.(interface {
 		Read([]byte) (int, error)
 		Seek(int64, int) (int64, error)

@@ -35,7 +35,9 @@ func TestBuiltInSiteLooksLikeNginx(t *testing.T) {
 		{"missing page", "GET", "/wp-login.php", nil, 404, "text/html", "<center><h1>404 Not Found</h1></center>"},
 		{"favicon missing as on small sites", "GET", "/favicon.ico", nil, 404, "text/html", "nginx"},
 		{"escape attempt stays inside the site", "GET", "/../../etc/passwd", nil, 404, "text/html", "404 Not Found"},
-		{"post not allowed", "POST", "/", nil, 405, "text/html", "405 Not Allowed"},
+		{"post to a page not allowed", "POST", "/", nil, 405, "text/html", "405 Not Allowed"},
+		{"post to a missing page not found, as nginx", "POST", "/api/send", nil, 404, "text/html", "404 Not Found"},
+		{"put not allowed", "PUT", "/api/send", nil, 405, "text/html", "405 Not Allowed"},
 		{"range", "GET", "/robots.txt", map[string]string{"Range": "bytes=0-3"}, 206, "text/plain", "User"},
 		{"conditional", "GET", "/", map[string]string{"If-Modified-Since": "Sat, 15 Mar 2025 00:00:00 GMT"}, 304, "", ""},
 	}
