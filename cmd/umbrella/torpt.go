@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -79,9 +80,7 @@ stderr. It exits when Tor closes its stdin, or on SIGTERM or SIGINT.`, stderr)
 	}
 
 	p := &torPT{reg: all.Registry(), log: log, stateDir: stateDir, clients: make(map[string]*client.Client)}
-	defer p.closeClients()
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	for _, method := range info.MethodNames {
 		if _, err := p.reg.Get(method); err != nil {
 			goptlib.CmethodError(method, "no such transport in umbrella")
@@ -101,8 +100,26 @@ stderr. It exits when Tor closes its stdin, or on SIGTERM or SIGINT.`, stderr)
 	log.Info("tor-pt ready", "methods", strings.Join(info.MethodNames, ","))
 	<-ctx.Done()
 	log.Info("tor-pt stopping")
+	// Tor expects its managed proxy gone at once: the listeners are closed (ctx) and
+	// every relay ends with ctx; whatever still holds on past torPTShutdown is named
+	// in the log, with the goroutines' stacks, and left to the process's exit.
+	closed := make(chan struct{})
+	go func() {
+		wg.Wait()
+		p.closeClients()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(torPTShutdown):
+		log.Warn("tor-pt: connections still closing; exiting anyway", "after", torPTShutdown)
+		pprof.Lookup("goroutine").WriteTo(stderr, 1)
+	}
 	return nil
 }
+
+// torPTShutdown bounds the wait for connections and sessions to close on exit.
+const torPTShutdown = 5 * time.Second
 
 // torPT serves Tor's SOCKS requests, one umbrella client per bridge line.
 type torPT struct {

@@ -100,6 +100,10 @@ func (p *torParent) wait(t *testing.T) error {
 	select {
 	case err := <-p.exited:
 		p.exited <- err // for the cleanup
+		if strings.Contains(p.stderr.String(), "still closing") {
+			// Exiting anyway is right for Tor, but something did not close: show what.
+			t.Logf("tor-pt exited with connections still closing:\n%s", p.stderr.String())
+		}
 		return err
 	case <-time.After(30 * time.Second):
 		t.Fatal("tor-pt still runs 30 s after it was told to exit")
