@@ -17,7 +17,7 @@ type bench struct {
 }
 
 func newBench(ctx context.Context, o options, p *progress) (*bench, error) {
-	ip, err := startInProcess(ctx, o.transports)
+	ip, err := startInProcess(ctx, "127.0.0.1", o.transports)
 	if err != nil {
 		return nil, err
 	}

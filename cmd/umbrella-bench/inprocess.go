@@ -32,9 +32,9 @@ type inProcess struct {
 	served   chan error
 }
 
-// startInProcess starts the gateway with a listener for each of names; no names means
-// every registered transport.
-func startInProcess(ctx context.Context, names []string) (_ *inProcess, err error) {
+// startInProcess starts the gateway with a listener on host for each of names; no
+// names means every registered transport.
+func startInProcess(ctx context.Context, host string, names []string) (_ *inProcess, err error) {
 	ip := &inProcess{registry: all.Registry(), served: make(chan error, 1)}
 	if len(names) == 0 {
 		names = ip.registry.Names()
@@ -76,7 +76,7 @@ func startInProcess(ctx context.Context, names []string) (_ *inProcess, err erro
 			return nil, err
 		}
 		cfg.Listeners = append(cfg.Listeners, gateway.ListenerConfig{
-			Transport: t, Listen: "127.0.0.1:0", Args: args,
+			Transport: t, Listen: net.JoinHostPort(host, "0"), Args: args,
 		})
 	}
 	if len(cfg.Listeners) == 0 {

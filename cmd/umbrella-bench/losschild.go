@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/umbrella-edge/edge/config"
-	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
-	"github.com/umbrella-edge/edge/internal/lab"
-	"github.com/umbrella-edge/edge/session"
-	"github.com/umbrella-edge/edge/transports/all"
 )
 
 // lossChild is the bench binary run inside the namespace as the gateway side.
@@ -115,7 +108,7 @@ func runLossChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error 
 		*svc.addr = ln.Addr().String()
 		go serveConns(ctx, ln, svc.handle)
 	}
-	gw, err := startLinkGateway(ctx, setup)
+	gw, err := startInProcess(ctx, setup.Listen, setup.Transports)
 	if err != nil {
 		return err
 	}
@@ -128,70 +121,4 @@ func runLossChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error 
 	}
 	io.Copy(io.Discard, io.MultiReader(dec.Buffered(), stdin)) // until the bench closes it
 	return nil
-}
-
-// linkGateway is the loss child's gateway: startInProcess's, with listeners on the
-// link's address instead of loopback.
-type linkGateway struct {
-	backends *backends
-	bridges  []config.Bridge
-	stateDir string
-	cancel   context.CancelFunc
-	served   chan error
-}
-
-func startLinkGateway(ctx context.Context, setup lossChildSetup) (_ *linkGateway, err error) {
-	g := &linkGateway{served: make(chan error, 1)}
-	defer func() {
-		if err != nil {
-			g.Close()
-		}
-	}()
-	if g.backends, err = startBackends(ctx); err != nil {
-		return nil, err
-	}
-	if g.stateDir, err = os.MkdirTemp("", "umbrella-bench-loss-"); err != nil {
-		return nil, err
-	}
-	_, identity, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	var secret session.Secret
-	rand.Read(secret[:])
-	cfg := gateway.Config{Identity: identity, Secrets: []session.Secret{secret}, Services: g.backends.services(), StateDir: g.stateDir}
-	reg := all.Registry()
-	for _, name := range setup.Transports {
-		t, err := reg.Get(name)
-		if err != nil {
-			return nil, err
-		}
-		args, err := lab.ListenerArgs(name)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Listeners = append(cfg.Listeners, gateway.ListenerConfig{Transport: t, Listen: net.JoinHostPort(setup.Listen, "0"), Args: args})
-	}
-	gw, err := gateway.Listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("start the gateway in the namespace: %w", err)
-	}
-	g.bridges = gw.Bridges()
-	var gctx context.Context
-	gctx, g.cancel = context.WithCancel(ctx)
-	go func() { g.served <- gw.Serve(gctx) }()
-	return g, nil
-}
-
-func (g *linkGateway) Close() {
-	if g.cancel != nil {
-		g.cancel()
-		<-g.served
-	}
-	if g.backends != nil {
-		g.backends.Close()
-	}
-	if g.stateDir != "" {
-		os.RemoveAll(g.stateDir)
-	}
 }
