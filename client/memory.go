@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/statefile"
 )
 
 // Memory limits: what a network taught is forgotten after a week (a censor changes its
@@ -220,31 +221,8 @@ func (m *memory) saveLocked(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(m.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := statefile.Replace(m.path, raw); err != nil {
 		return fmt.Errorf("save network memory: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+memoryFile+".*")
-	if err != nil {
-		return fmt.Errorf("save network memory: %w", err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(raw)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, m.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save network memory %s: %w", m.path, err)
 	}
 	return nil
 }

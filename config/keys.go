@@ -11,9 +11,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/session"
 )
 
@@ -179,35 +179,9 @@ func readKeyFile(path string, size int) ([]byte, error) {
 // writeKeyFile writes key to path atomically, mode 0600, creating the directory with mode
 // 0700. It never replaces an existing file: created is false if path already existed.
 func writeKeyFile(path, header string, key []byte) (created bool, err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return false, fmt.Errorf("create key directory: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
+	created, err = statefile.Create(path, []byte(fmt.Sprintf("# %s\n%s\n", header, EncodeKey(key))))
 	if err != nil {
 		return false, fmt.Errorf("write key file: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = fmt.Fprintf(tmp, "# %s\n%s\n", header, EncodeKey(key))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("write key file %s: %w", tmp.Name(), err)
-	}
-	// A hard link appears whole or not at all, and unlike rename it fails if path exists.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return false, nil
-		}
-		return false, fmt.Errorf("write key file: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // best effort: make the new name survive a crash
-		d.Close()
-	}
-	return true, nil
+	return created, nil
 }

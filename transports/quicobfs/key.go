@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/umbrella-edge/edge/internal/statefile"
 )
 
 // keyFile holds a listener's obfuscation key in its state directory: one line of
@@ -45,24 +47,14 @@ func loadOrCreateKey(dir string) ([]byte, error) {
 		return key, err
 	}
 	key = newKey()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
-	}
-	// O_EXCL: never overwrite a key that bridge lines were handed out with.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	text := fmt.Sprintf("# umbrella quicobfs obfuscation key: the cert= of this listener's bridge lines. Keep secret.\n%s\n", EncodeKey(key))
+	// Never overwrite a key that bridge lines were handed out with.
+	created, err := statefile.Create(path, []byte(text))
 	if err != nil {
 		return nil, fmt.Errorf("write obfuscation key: %w", err)
 	}
-	_, err = fmt.Fprintf(f, "# umbrella quicobfs obfuscation key: the cert= of this listener's bridge lines. Keep secret.\n%s\n", EncodeKey(key))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("write obfuscation key %s: %w", path, err)
+	if !created {
+		return readKey(path) // another listener sharing the directory made it first
 	}
 	return key, nil
 }

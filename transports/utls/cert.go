@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -86,10 +87,10 @@ func stateCert(dir, serverName string, now time.Time) (tls.Certificate, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return tls.Certificate{}, fmt.Errorf("create state directory: %w", err)
 	}
-	if err := writeFileAtomic(keyPath, keyPEM); err != nil {
+	if err := statefile.Replace(keyPath, keyPEM); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFileAtomic(certPath, certPEM); err != nil {
+	if err := statefile.Replace(certPath, certPEM); err != nil {
 		return tls.Certificate{}, err
 	}
 	return cert, nil
@@ -137,28 +138,4 @@ func certName(leaf *x509.Certificate) string {
 		return leaf.DNSNames[0]
 	}
 	return leaf.Subject.CommonName
-}
-
-// writeFileAtomic writes data mode 0600 under a temporary name and renames it, so a
-// crash never leaves half a key.
-func writeFileAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name))
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600) // CreateTemp makes 0600 already; this keeps it so on any umask
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), name)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
 }

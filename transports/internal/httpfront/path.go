@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/umbrella-edge/edge/internal/statefile"
 )
 
 // pathFile holds a listener's generated secret path in its state directory.
@@ -60,23 +62,15 @@ func StatePath(stateDir string) (string, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("read secret path: %w", err)
 	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return "", fmt.Errorf("create state directory: %w", err)
-	}
 	p := NewPath()
-	// O_EXCL: two listeners sharing a state directory by mistake must not overwrite
-	// each other's path after bridge lines with the first were handed out.
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Two listeners sharing a state directory by mistake must not overwrite each
+	// other's path after bridge lines with the first were handed out.
+	created, err := statefile.Create(name, []byte(p+"\n"))
 	if err != nil {
 		return "", fmt.Errorf("write secret path: %w", err)
 	}
-	_, err = f.WriteString(p + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("write secret path %s: %w", name, err)
+	if !created {
+		return StatePath(stateDir)
 	}
 	return p, nil
 }
