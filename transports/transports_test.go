@@ -100,3 +100,19 @@ func TestDialTCPReportsContextError(t *testing.T) {
 		t.Errorf("ContextError after the deadline = %v, want DeadlineExceeded", err)
 	}
 }
+
+func TestDefinePrefixesErrorsWithTheTransport(t *testing.T) {
+	errBad := errors.New("bad")
+	tr := transports.Define("demo",
+		func(string, transports.Args) (transports.Dialer, error) { return nil, errBad },
+		func(context.Context, transports.ListenConfig) (transports.Listener, error) { return nil, errBad })
+	if tr.Name() != "demo" {
+		t.Fatalf("Name() = %q, want demo", tr.Name())
+	}
+	if _, err := tr.NewDialer("a:1", nil); !errors.Is(err, errBad) || err.Error() != "demo: bad" {
+		t.Fatalf("NewDialer error %q, want %q wrapping the constructor's", err, "demo: bad")
+	}
+	if _, err := tr.Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0"}); !errors.Is(err, errBad) || err.Error() != "demo: listen 127.0.0.1:0: bad" {
+		t.Fatalf("Listen error %q, want %q", err, "demo: listen 127.0.0.1:0: bad")
+	}
+}

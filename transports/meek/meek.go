@@ -1,7 +1,6 @@
 package meek
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -73,8 +72,6 @@ var (
 	errWindowExceeded = fmt.Errorf("%w: more bytes than the window allowed", ErrProtocol)
 )
 
-type transport struct{}
-
 // New returns the meek transport.
 //
 // Client arguments: servername= (TLS SNI, the front's name; required when the bridge
@@ -89,22 +86,4 @@ type transport struct{}
 // other web transports read them (package httpfront); url= or host= and path= as for
 // the client, the path generated into the state directory when none is given;
 // max-sessions= (default 1024); fp= is only copied into bridge lines.
-func New() transports.Transport { return transport{} }
-
-func (transport) Name() string { return Name }
-
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
-	d, err := newDialer(addr, args)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	return d, nil
-}
-
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	l, err := listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
-	}
-	return l, nil
-}
+func New() transports.Transport { return transports.Define(Name, newDialer, listen) }

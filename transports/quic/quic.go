@@ -23,25 +23,13 @@ const ALPN = "h3"
 
 const argServerName = "servername"
 
-type transport struct{}
-
 // New returns the quic transport.
 //
 // Client arguments: servername= (the TLS SNI; required unless the bridge address is a
 // name). Listener arguments: cert= and key= (PEM files of the operator's real
 // certificate), or servername= alone for a self-signed certificate kept in the state
 // directory, as for utls.
-func New() transports.Transport { return transport{} }
-
-func (transport) Name() string { return Name }
-
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
-	d, err := newDialer(addr, args)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	return d, nil
-}
+func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
 
 func newDialer(addr string, args transports.Args) (*Dialer, error) {
 	if err := args.Unknown(argServerName); err != nil {
@@ -71,14 +59,6 @@ func ClientTLS(serverName string) *tls.Config {
 		// gateway, and operators may use self-signed certificates.
 		InsecureSkipVerify: true,
 	}
-}
-
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	l, err := listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
-	}
-	return l, nil
 }
 
 func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {

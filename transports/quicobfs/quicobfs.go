@@ -36,24 +36,12 @@ const (
 	maxInitial = 1252
 )
 
-type transport struct{}
-
 // New returns the quicobfs transport.
 //
 // Client arguments: cert= (the listener's 32-byte obfuscation key, base64url).
 // Listeners take no arguments: the key is generated in the state directory on first
 // start and given in their bridge lines.
-func New() transports.Transport { return transport{} }
-
-func (transport) Name() string { return Name }
-
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
-	d, err := newDialer(addr, args)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	return d, nil
-}
+func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
 
 func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
 	if err := args.Unknown(argCert); err != nil {
@@ -82,14 +70,6 @@ func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
 			c.InitialPacketSize = uint16(minInitial + rand.IntN(maxInitial-minInitial+1))
 		},
 	}, nil
-}
-
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	l, err := listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
-	}
-	return l, nil
 }
 
 func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {

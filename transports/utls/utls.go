@@ -5,9 +5,6 @@
 package utls
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -23,8 +20,6 @@ const (
 	argKey        = "key"
 )
 
-type transport struct{}
-
 // New returns the utls transport.
 //
 // Client arguments: servername= (the TLS SNI; required unless the bridge address is a
@@ -34,22 +29,4 @@ type transport struct{}
 // Listener arguments: cert= and key= (PEM files of the operator's real certificate), or
 // servername= alone for a self-signed certificate kept in the state directory; fp= is
 // only copied into the printed bridge lines.
-func New() transports.Transport { return transport{} }
-
-func (transport) Name() string { return Name }
-
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
-	d, err := newDialer(addr, args)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	return d, nil
-}
-
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	l, err := listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
-	}
-	return l, nil
-}
+func New() transports.Transport { return transports.Define(Name, newDialer, listen) }

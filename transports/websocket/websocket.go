@@ -5,9 +5,6 @@
 package websocket
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
@@ -31,8 +28,6 @@ var (
 	ErrNoUpgrade = httpfront.ErrNoUpgrade
 )
 
-type transport struct{}
-
 // New returns the websocket transport.
 //
 // Client arguments: the bridge address is what the client connects to (the CDN's edge,
@@ -46,22 +41,4 @@ type transport struct{}
 // sends when it connects to it), plus, for the printed bridge lines, front= (the TLS
 // server name clients send to the CDN; default host=) and host= (the Host clients ask
 // the CDN for; default front=, else servername=).
-func New() transports.Transport { return transport{} }
-
-func (transport) Name() string { return Name }
-
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
-	d, err := newDialer(addr, args)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	return d, nil
-}
-
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	l, err := listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
-	}
-	return l, nil
-}
+func New() transports.Transport { return transports.Define(Name, newDialer, listen) }

@@ -4,9 +4,6 @@
 package webtunnel
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
@@ -31,8 +28,6 @@ var (
 	ErrNoUpgrade = httpfront.ErrNoUpgrade
 )
 
-type transport struct{}
-
 // New returns the webtunnel transport.
 //
 // Client arguments: url=https://HOST[:PORT]/PATH (required; HOST is the HTTP Host and,
@@ -48,22 +43,4 @@ type transport struct{}
 // key= or a self-signed certificate; tls=false serves plain HTTP on a loopback address
 // to nginx on the same host (docker/nginx/webtunnel.conf), and allow-public-plain=true
 // lifts the loopback restriction.
-func New() transports.Transport { return transport{} }
-
-func (transport) Name() string { return Name }
-
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
-	d, err := newDialer(addr, args)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	return d, nil
-}
-
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	l, err := listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
-	}
-	return l, nil
-}
+func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
