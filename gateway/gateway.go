@@ -354,28 +354,11 @@ func (g *Gateway) closeSessions() {
 }
 
 func (g *Gateway) acceptLoop(ctx context.Context, l *listener) error {
-	var backoff time.Duration
 	for {
-		conn, err := l.ln.Accept()
+		conn, err := transports.Accept(l.ln, ctx.Done(), g.log.With("transport", l.name))
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			// Temporary errors (EMFILE) should not end the listener: back off and retry.
-			if backoff == 0 {
-				backoff = 5 * time.Millisecond
-			} else if backoff *= 2; backoff > time.Second {
-				backoff = time.Second
-			}
-			g.log.Warn("accept failed", "transport", l.name, "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-				continue
-			case <-ctx.Done():
-				return nil
-			}
+			return nil
 		}
-		backoff = 0
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()

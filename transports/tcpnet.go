@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -73,4 +74,28 @@ func CheckHostPort(addr string) error {
 		return fmt.Errorf("port %q is not in 1..65535", port)
 	}
 	return nil
+}
+
+// Accept returns the next conn from ln. Other errors than ln's closing (a host out of
+// file descriptors, say) do not end a listener: Accept logs them and retries after a
+// back-off of 5 ms doubling to 1 s, as net/http's server does. It returns net.ErrClosed
+// once ln is closed or done is.
+func Accept(ln net.Listener, done <-chan struct{}, log *slog.Logger) (net.Conn, error) {
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err == nil {
+			return conn, nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, net.ErrClosed
+		}
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		log.Warn("accept failed", "err", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-done:
+			return nil, net.ErrClosed
+		}
+	}
 }

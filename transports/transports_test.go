@@ -3,6 +3,7 @@ package transports_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -114,5 +115,46 @@ func TestDefinePrefixesErrorsWithTheTransport(t *testing.T) {
 	}
 	if _, err := tr.Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0"}); !errors.Is(err, errBad) || err.Error() != "demo: listen 127.0.0.1:0: bad" {
 		t.Fatalf("Listen error %q, want %q", err, "demo: listen 127.0.0.1:0: bad")
+	}
+}
+
+// scriptedListener returns its errors in turn, then a conn, then net.ErrClosed.
+type scriptedListener struct {
+	net.Listener
+	errs []error
+	conn net.Conn
+}
+
+func (l *scriptedListener) Accept() (net.Conn, error) {
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		return nil, err
+	}
+	if c := l.conn; c != nil {
+		l.conn = nil
+		return c, nil
+	}
+	return nil, net.ErrClosed
+}
+
+func TestAcceptRetriesUntilClosed(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	emfile := errors.New("accept: too many open files")
+	ln := &scriptedListener{errs: []error{emfile, emfile}, conn: a}
+	log := slog.New(slog.DiscardHandler)
+	if c, err := transports.Accept(ln, nil, log); err != nil || c != a {
+		t.Fatalf("Accept = %v, %v; want the conn after two failed accepts", c, err)
+	}
+	if _, err := transports.Accept(ln, nil, log); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept on a closed listener = %v, want net.ErrClosed", err)
+	}
+	done := make(chan struct{})
+	close(done)
+	ln = &scriptedListener{errs: []error{emfile}, conn: a}
+	if _, err := transports.Accept(ln, done, log); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after done = %v, want net.ErrClosed", err)
 	}
 }

@@ -185,21 +185,11 @@ func (l *listener) shutdownIfIdle() {
 }
 
 func (l *listener) acceptLoop() {
-	var delay time.Duration
 	for {
-		c, err := l.tcp.Accept()
-		if errors.Is(err, net.ErrClosed) {
+		c, err := transports.Accept(l.tcp, nil, l.log)
+		if err != nil {
 			return
 		}
-		if err != nil {
-			// Out of file descriptors, most likely: wait for some to free, as
-			// net/http's server does.
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			l.log.Warn("accept failed; retrying", "err", err, "delay", delay)
-			time.Sleep(delay)
-			continue
-		}
-		delay = 0
 		tc := l.track(c)
 		if tc == nil {
 			c.Close()

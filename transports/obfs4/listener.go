@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"time"
 
 	"gitlab.com/yawning/obfs4.git/transports/base"
 	obfs4lib "gitlab.com/yawning/obfs4.git/transports/obfs4"
@@ -136,29 +135,11 @@ func (l *listener) Close() error {
 }
 
 func (l *listener) acceptLoop() {
-	var backoff time.Duration
 	for {
-		raw, err := l.ln.Accept()
+		raw, err := transports.Accept(l.ln, l.done, l.log)
 		if err != nil {
-			select {
-			case <-l.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of file descriptors and the like: wait, as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.log.Warn("accept failed", "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-				continue
-			case <-l.done:
-				return
-			}
+			return
 		}
-		backoff = 0
 		if !l.track(raw) {
 			raw.Close()
 			return

@@ -114,25 +114,11 @@ func (l *Listener) Addr() net.Addr { return l.raw.Addr() }
 
 func (l *Listener) acceptLoop() {
 	defer l.wg.Done()
-	var backoff time.Duration
 	for {
-		raw, err := l.raw.Accept()
+		raw, err := transports.Accept(l.raw, l.done, l.log)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of file descriptors and the like: wait and retry, as net/http does,
-			// instead of giving up the listener.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.log.Warn("accept failed", "error", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-				continue
-			case <-l.done:
-				return
-			}
+			return
 		}
-		backoff = 0
 		if !l.track(raw) {
 			raw.Close()
 			return
