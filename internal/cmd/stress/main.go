@@ -102,15 +102,16 @@ Example: stress -rounds 20 ./session/... ./client/...
 				fmt.Fprintf(os.Stderr, "stress: %s: %v\n", label, err)
 			}
 			fmt.Printf("        took %s; %d failures so far\n", took.Round(time.Second), results.failures())
+			if *report != "" {
+				// Rewritten after every run, so a long stress run can be read while it goes.
+				if err := writeReport(*report, results); err != nil {
+					fmt.Fprintf(os.Stderr, "stress: %v\n", err)
+				}
+			}
 		}
 	}
 	fmt.Printf("\n%d runs of %s in %s\n", n, strings.Join(pkgs, " "), time.Since(start).Round(time.Second))
 	results.print(os.Stdout, false)
-	if *report != "" {
-		if err := writeReport(*report, results); err != nil {
-			fmt.Fprintf(os.Stderr, "stress: %v\n", err)
-		}
-	}
 	if results.failures() > 0 {
 		os.Exit(1)
 	}
