@@ -244,72 +244,17 @@ func (b Bridge) format(value func(k, v string) string) string {
 // checkBridgeAddr accepts host:port with a port in 1..65535 and a host that is an IP
 // address (IPv6 in brackets) or a DNS name.
 func checkBridgeAddr(addr string) error {
-	if err := checkHostPort(addr, false); err != nil {
+	if err := transports.CheckHostPort(addr); err != nil {
 		return err
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	if host == "" {
-		return errors.New("missing host")
-	}
 	if a, err := netip.ParseAddr(host); err == nil && a.Zone() != "" {
 		return errors.New("IPv6 zones (%eth0) have no meaning to a remote peer")
 	}
-	if !isHostName(host) {
+	if !transports.IsHostName(host) {
 		return fmt.Errorf("host %q is neither an IP address nor a DNS name", host)
 	}
 	return nil
-}
-
-// checkHostPort checks a host:port; the host may be empty (all interfaces), and port 0
-// (any free port) only when allowZeroPort.
-func checkHostPort(addr string, allowZeroPort bool) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		var ae *net.AddrError
-		switch {
-		case errors.As(err, &ae) && ae.Err == "missing port in address":
-			return errors.New("missing port")
-		case errors.As(err, &ae) && ae.Err == "too many colons in address":
-			return errors.New("IPv6 addresses need brackets, as in [::1]:443")
-		}
-		return errors.New("want host:port")
-	}
-	if strings.HasPrefix(addr, "[") {
-		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
-			return fmt.Errorf("%q in brackets is not an IPv6 address", host)
-		}
-	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || (n == 0 && !allowZeroPort) || strconv.FormatUint(n, 10) != port {
-		min := 1
-		if allowZeroPort {
-			min = 0
-		}
-		return fmt.Errorf("port %q: want a number in %d..65535", port, min)
-	}
-	return nil
-}
-
-// isHostName reports whether h is an IP address or a DNS name (letters, digits, '-',
-// '_' and dots).
-func isHostName(h string) bool {
-	if _, err := netip.ParseAddr(h); err == nil {
-		return true
-	}
-	if len(h) == 0 || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for _, c := range []byte(label) {
-			if !isAlnum(c) && c != '-' && c != '_' {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func isTransportName(s string) bool {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // LoadClient reads and parses the client config file at path; see ParseClient.
@@ -91,7 +93,7 @@ func (d *decoder) failed(field string) bool {
 func (d *decoder) localAddr(n *yaml.Node, field string) string {
 	addr := d.str(n, field)
 	if addr != "" {
-		d.check(n.Line, field, checkHostPort(addr, true))
+		d.check(n.Line, field, transports.CheckListenAddr(addr))
 	}
 	return addr
 }
@@ -100,7 +102,7 @@ func (d *decoder) forwards(n *yaml.Node, path string) map[string]string {
 	m := d.stringMap(n, path)
 	for _, addr := range sortedKeys(m) {
 		service, f := m[addr], join(path, addr)
-		d.check(d.src.Lines[f], f, checkHostPort(addr, true))
+		d.check(d.src.Lines[f], f, transports.CheckListenAddr(addr))
 		d.check(d.src.Lines[f], f, checkService(service))
 	}
 	return m
@@ -110,7 +112,7 @@ func (d *decoder) hosts(n *yaml.Node, path string) map[string]string {
 	m := d.stringMap(n, path)
 	for _, host := range sortedKeys(m) {
 		service, f := m[host], join(path, host)
-		if !isHostName(host) {
+		if !transports.IsHostName(host) {
 			d.failf(d.src.Lines[f], f, "want a host name such as chat.example.org")
 		}
 		d.check(d.src.Lines[f], f, checkService(service))

@@ -86,7 +86,7 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 			"decoy":    func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
 			"admin": func(n *yaml.Node, f string) {
 				if g.Admin = d.str(n, f); g.Admin != "" {
-					d.check(n.Line, f, checkHostPort(g.Admin, true))
+					d.check(n.Line, f, transports.CheckListenAddr(g.Admin))
 				}
 			},
 			"limits":      func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
@@ -221,7 +221,7 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 		},
 		"listen": func(v *yaml.Node, f string) {
 			if l.Listen = d.str(v, f); l.Listen != "" {
-				d.check(v.Line, f, checkHostPort(l.Listen, true))
+				d.check(v.Line, f, transports.CheckListenAddr(l.Listen))
 			}
 		},
 		"public": func(v *yaml.Node, f string) {
@@ -302,7 +302,7 @@ func (d *decoder) services(n *yaml.Node, path string) map[string]string {
 			d.fail(line, f, fmt.Errorf("%w: the backend's host:port", ErrMissing))
 			continue
 		}
-		d.check(line, f, checkDialAddr(addr))
+		d.check(line, f, transports.CheckHostPort(addr))
 	}
 	return m
 }
@@ -319,17 +319,6 @@ func IsServiceName(s string) bool {
 		}
 	}
 	return true
-}
-
-// checkDialAddr checks an address to connect to: a host and a port in 1..65535.
-func checkDialAddr(addr string) error {
-	if err := checkHostPort(addr, false); err != nil {
-		return err
-	}
-	if host, _, _ := net.SplitHostPort(addr); host == "" {
-		return errors.New("missing host")
-	}
-	return nil
 }
 
 func (d *decoder) decoy(n *yaml.Node, path, file string) Decoy {
