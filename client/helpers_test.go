@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
 	"github.com/umbrella-edge/edge/session"
@@ -29,13 +29,13 @@ const hangTimeout = 20 * time.Second
 
 // startGateway runs a gateway in front of an echo service with one listener per
 // transport given ("tcp", "utls") and returns their bridge lines in that order.
-func startGateway(t *testing.T, names ...string) []config.Bridge {
+func startGateway(t *testing.T, names ...string) []bridge.Line {
 	t.Helper()
 	return startGatewayWith(t, 0, names...)
 }
 
 // startGatewayWith is startGateway with the gateway's resume grace period.
-func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []config.Bridge {
+func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []bridge.Line {
 	t.Helper()
 	if len(names) == 0 {
 		names = []string{"tcp"}
@@ -86,7 +86,7 @@ func registry(t *testing.T) *transports.Registry {
 }
 
 // refusedBridge is a bridge line like good whose address refuses connections.
-func refusedBridge(t *testing.T, good config.Bridge) config.Bridge {
+func refusedBridge(t *testing.T, good bridge.Line) bridge.Line {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ type silent struct {
 }
 
 // silentBridge is a bridge line like good whose address accepts and never answers.
-func silentBridge(t *testing.T, good config.Bridge) (config.Bridge, *silent) {
+func silentBridge(t *testing.T, good bridge.Line) (bridge.Line, *silent) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -21,7 +22,7 @@ func LoadClient(path string) (*Client, error) {
 
 // ParseClient parses and validates a client config. file names the config in errors and
 // anchors a relative state_dir. Each bridge is a bridge-line string, parsed by
-// ParseBridge; its errors name the list item and the bridge-line field:
+// bridge.Parse; its errors name the list item and the bridge-line field:
 //
 //	client.yaml:5: bridges[2]: bridge line: secret=: want 32 bytes of base64url, got 31
 //
@@ -47,7 +48,7 @@ func ParseClient(file string, data []byte) (*Client, error) {
 					if item.Kind != yaml.ScalarNode {
 						return
 					}
-					b, err := ParseBridge(line)
+					b, err := bridge.Parse(line)
 					if err != nil {
 						d.fail(item.Line, f, err)
 						return

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -181,7 +182,7 @@ func (d *decoder) secrets(n *yaml.Node, path string) []string {
 			d.fail(item.Line, f, fmt.Errorf("%w: an inline base64url secret or a file name", ErrMissing))
 			return
 		case looksInline(s):
-			if _, err := ParseSecret(s); err != nil {
+			if _, err := bridge.ParseSecret(s); err != nil {
 				d.fail(item.Line, f, fmt.Errorf("inline secret: %w", err))
 				return
 			}
@@ -226,7 +227,7 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 		},
 		"public": func(v *yaml.Node, f string) {
 			if l.Public = d.str(v, f); l.Public != "" {
-				d.check(v.Line, f, checkBridgeAddr(l.Public))
+				d.check(v.Line, f, bridge.CheckAddr(l.Public))
 			}
 		},
 		"args": func(v *yaml.Node, f string) { l.Args = d.args(v, f) },
@@ -251,7 +252,7 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 }
 
 func checkTransport(name string, known []string) error {
-	if !isTransportName(name) {
+	if !bridge.IsTransportName(name) {
 		return fmt.Errorf("%w %q: want letters, digits and _", transports.ErrUnknownTransport, name)
 	}
 	if known != nil && !slices.Contains(known, name) {
@@ -278,7 +279,7 @@ func (d *decoder) args(n *yaml.Node, path string) transports.Args {
 	for _, k := range sortedKeys(m) {
 		v, f := m[k], join(path, k)
 		switch {
-		case !isArgKey(k):
+		case !bridge.IsArgName(k):
 			d.failf(d.src.Lines[f], f, "argument names are letters, digits, '_', '-' and '.'")
 		case strings.ContainsFunc(v, unicode.IsControl):
 			// Server options never go into bridge lines, so spaces (file names) are

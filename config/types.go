@@ -1,10 +1,11 @@
-// Package config reads and validates the gateway's and client's YAML files, parses and
-// prints bridge lines, and keeps key files. It does not start anything.
+// Package config reads and validates the gateway's and client's YAML files and keeps
+// key files; bridge lines are the bridge package's. It does not start anything.
 package config
 
 import (
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -101,7 +102,7 @@ type Log struct {
 // gateway's. socks, http and forwards listen addresses; empty means off.
 type Client struct {
 	StateDir string            `yaml:"state_dir"`
-	Bridges  []Bridge          `yaml:"bridges"` // written as bridge-line strings
+	Bridges  []bridge.Line     `yaml:"bridges"` // written as bridge-line strings
 	SOCKS    string            `yaml:"socks"`
 	HTTP     string            `yaml:"http"`
 	Forwards map[string]string `yaml:"forwards"`

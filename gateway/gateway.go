@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -101,7 +101,7 @@ type Gateway struct {
 type listener struct {
 	ln     transports.Listener
 	name   string
-	bridge config.Bridge
+	bridge bridge.Line
 }
 
 // Listen validates cfg, binds every listener and returns a gateway ready to Serve.
@@ -210,13 +210,13 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 			}
 		}
 	}
-	bridge := config.Bridge{
+	line := bridge.Line{
 		Transport: lc.Transport.Name(),
 		Addr:      public,
 		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
 		Args:      ln.BridgeArgs(),
 	}
-	return &listener{ln: ln, name: lc.Transport.Name(), bridge: bridge}, nil
+	return &listener{ln: ln, name: lc.Transport.Name(), bridge: line}, nil
 }
 
 // Policy is the part of a gateway's configuration that Reload can change while it
@@ -273,9 +273,9 @@ func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
 
 // Bridges returns the bridge line of every listener, in configuration order, with the
 // current first secret.
-func (g *Gateway) Bridges() []config.Bridge {
+func (g *Gateway) Bridges() []bridge.Line {
 	secret := g.policy.Load().Secrets[0]
-	out := make([]config.Bridge, len(g.listeners))
+	out := make([]bridge.Line, len(g.listeners))
 	for i, l := range g.listeners {
 		out[i] = l.bridge
 		out[i].Secret = secret

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
 	"github.com/umbrella-edge/edge/session"
@@ -24,7 +24,7 @@ import (
 
 type fixture struct {
 	g       *gateway.Gateway
-	bridge  config.Bridge
+	bridge  bridge.Line
 	reg     *transports.Registry
 	cancel  context.CancelFunc
 	served  chan error
@@ -75,9 +75,9 @@ func newFixture(t *testing.T, tweak func(*gateway.Config)) *fixture {
 	return f
 }
 
-func (f *fixture) client(t *testing.T, b config.Bridge) *client.Client {
+func (f *fixture) client(t *testing.T, b bridge.Line) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Bridges: []config.Bridge{b}, Transports: f.reg, HandshakeTimeout: 5 * time.Second})
+	c, err := client.New(client.Config{Bridges: []bridge.Line{b}, Transports: f.reg, HandshakeTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestBadCredentialsGetNoAnswer(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
-		bridge config.Bridge
+		bridge bridge.Line
 		want   error
 	}{
 		{"wrong secret", wrongSecret, session.ErrNoAnswer},

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/probes/censor"
 )
 
@@ -141,8 +141,8 @@ func ordered(l *Lab, first, then []Line) []Line {
 	return out
 }
 
-func bridgesOf(lines []Line) []config.Bridge {
-	out := make([]config.Bridge, len(lines))
+func bridgesOf(lines []Line) []bridge.Line {
+	out := make([]bridge.Line, len(lines))
 	for i, ln := range lines {
 		out[i] = ln.Bridge
 	}

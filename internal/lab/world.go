@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
@@ -72,7 +73,7 @@ type Options struct {
 
 // A Line is one of the lab's bridge lines and the censor route it dials.
 type Line struct {
-	Bridge config.Bridge
+	Bridge bridge.Line
 	Route  censor.Route
 	// Fronted is true when the route leads to the CDN, which passes the carrier on
 	// to the gateway.
@@ -208,9 +209,9 @@ func (l *Lab) Lines() []Line {
 
 // Bridges returns the client's bridge lines, in the order of Lines. Each dials a
 // censor route.
-func (l *Lab) Bridges() []config.Bridge {
+func (l *Lab) Bridges() []bridge.Line {
 	lines := l.Lines()
-	out := make([]config.Bridge, len(lines))
+	out := make([]bridge.Line, len(lines))
 	for i, ln := range lines {
 		out[i] = ln.Bridge
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
@@ -30,7 +31,7 @@ import (
 type lab struct {
 	front   *front
 	gateway *gateway.Gateway
-	bridge  config.Bridge // the meek bridge line the gateway prints
+	bridge  bridge.Line // the meek bridge line the gateway prints
 	rec     *recorder
 }
 
@@ -90,7 +91,7 @@ func startGateway(t *testing.T, lc gateway.ListenerConfig, site http.Handler) *g
 }
 
 // client returns a client of the lab's bridges, closed when the test ends.
-func (l *lab) client(t *testing.T, bridges ...config.Bridge) *client.Client {
+func (l *lab) client(t *testing.T, bridges ...bridge.Line) *client.Client {
 	t.Helper()
 	reg, err := transports.NewRegistry(tcp.New(), meek.New())
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
 	"github.com/umbrella-edge/edge/session"
@@ -25,7 +25,7 @@ import (
 
 // startGateway runs a gateway with one listener in front of an echo service and returns
 // the bridge line it prints.
-func startGateway(t *testing.T, lc gateway.ListenerConfig) config.Bridge {
+func startGateway(t *testing.T, lc gateway.ListenerConfig) bridge.Line {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	echoLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,7 +64,7 @@ func startGateway(t *testing.T, lc gateway.ListenerConfig) config.Bridge {
 
 // echoThroughSession opens a session to b over a carrier from d, a stream to the echo
 // service, and checks that 1 MiB comes back intact.
-func echoThroughSession(t *testing.T, d transports.Dialer, b config.Bridge) {
+func echoThroughSession(t *testing.T, d transports.Dialer, b bridge.Line) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -141,7 +141,7 @@ func TestInteropObfs4proxyClientToOurObfs4Listener(t *testing.T) {
 func TestPTBridgeLineThroughTheClient(t *testing.T) {
 	tr := newTransport(t)
 	b := startGateway(t, gateway.ListenerConfig{Transport: tr, Listen: "127.0.0.1:0", Args: transports.Args{"method": "obfs4"}})
-	parsed, err := config.ParseBridge(b.String())
+	parsed, err := bridge.Parse(b.String())
 	if err != nil {
 		t.Fatalf("the printed bridge line does not parse: %v", err)
 	}
@@ -149,7 +149,7 @@ func TestPTBridgeLineThroughTheClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(client.Config{Bridges: []config.Bridge{parsed}, Transports: reg})
+	c, err := client.New(client.Config{Bridges: []bridge.Line{parsed}, Transports: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
 	"github.com/umbrella-edge/edge/session"
@@ -22,7 +22,7 @@ import (
 // Gateway runs a gateway with one listener of tr on listen, printed in bridge lines as
 // public, in front of an echo service called "echo". It returns the listener's bridge
 // line and stops everything when the test ends.
-func Gateway(t *testing.T, tr transports.Transport, listen, public string, args transports.Args) config.Bridge {
+func Gateway(t *testing.T, tr transports.Transport, listen, public string, args transports.Args) bridge.Line {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,25 +63,25 @@ func Gateway(t *testing.T, tr transports.Transport, listen, public string, args 
 	return g.Bridges()[0]
 }
 
-// Transfer sends size random bytes through a client session on bridge to the echo
+// Transfer sends size random bytes through a client session on b to the echo
 // service and checks that the same bytes come back (by SHA-256). It returns the
 // transport that carried them.
-func Transfer(t *testing.T, tr transports.Transport, bridge config.Bridge, size int) string {
+func Transfer(t *testing.T, tr transports.Transport, b bridge.Line, size int) string {
 	t.Helper()
 	reg, err := transports.NewRegistry(tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(client.Config{Bridges: []config.Bridge{bridge}, Transports: reg, HandshakeTimeout: 10 * time.Second})
+	c, err := client.New(client.Config{Bridges: []bridge.Line{b}, Transports: reg, HandshakeTimeout: 10 * time.Second})
 	if err != nil {
-		t.Fatalf("client.New(%s): %v", bridge, err)
+		t.Fatalf("client.New(%s): %v", b, err)
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	conn, err := c.Dial(ctx, "echo")
 	if err != nil {
-		t.Fatalf("Dial(echo) over %s: %v", bridge, err)
+		t.Fatalf("Dial(echo) over %s: %v", b, err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(60 * time.Second)) // only keeps a broken path from hanging
