@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/umbrella-edge/edge/session"
 )
 
 // addConfigSeeds seeds a fuzz target with the example file and variations of it.
@@ -42,7 +44,7 @@ func FuzzParseGateway(f *testing.F) {
 		}
 		if len(g.Listeners) == 0 || len(g.Services) == 0 || g.StateDir == "" || g.Log.Level == "" ||
 			g.Limits.HandshakeTimeout <= 0 || g.Limits.MaxSessions <= 0 || g.Limits.MaxStreams <= 0 ||
-			g.Limits.ResumeGrace <= 0 || g.Limits.ResumeBuffer < MinResumeBuffer {
+			g.Limits.ResumeGrace <= 0 || g.Limits.ResumeBuffer < session.MinResumeBuffer {
 			t.Fatalf("accepted an incomplete config: %+v", g)
 		}
 		// What the parser accepts, written back by yaml.Marshal, means the same.

@@ -9,27 +9,18 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
 
-// Defaults filled in by ParseGateway for fields that are absent or zero.
-const (
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultMaxSessions      = 10000
-	DefaultMaxStreams       = 256
-	DefaultResumeGrace      = 2 * time.Minute
-	DefaultResumeBuffer     = 4 << 20
-	// MinResumeBuffer is one record's worth of stream data, rounded up: a smaller buffer
-	// would stall a stream on every write.
-	MinResumeBuffer = 64 << 10
-	DefaultLogLevel = "info"
-)
+// DefaultLogLevel is the log level of a config that names none.
+const DefaultLogLevel = "info"
 
 // LoadGateway reads and parses the gateway config file at path; see ParseGateway. A
 // config holding inline secrets is refused if other users can read it, like a key file.
@@ -116,19 +107,19 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 
 func (l *Limits) fillDefaults() {
 	if l.HandshakeTimeout == 0 {
-		l.HandshakeTimeout = DefaultHandshakeTimeout
+		l.HandshakeTimeout = gateway.DefaultHandshakeTimeout
 	}
 	if l.MaxSessions == 0 {
-		l.MaxSessions = DefaultMaxSessions
+		l.MaxSessions = gateway.DefaultMaxSessions
 	}
 	if l.MaxStreams == 0 {
-		l.MaxStreams = DefaultMaxStreams
+		l.MaxStreams = session.DefaultMaxStreams
 	}
 	if l.ResumeGrace == 0 {
-		l.ResumeGrace = DefaultResumeGrace
+		l.ResumeGrace = session.DefaultResumeGrace
 	}
 	if l.ResumeBuffer == 0 {
-		l.ResumeBuffer = DefaultResumeBuffer
+		l.ResumeBuffer = session.DefaultResumeBuffer
 	}
 }
 
@@ -372,8 +363,8 @@ func (d *decoder) limits(n *yaml.Node, path string) Limits {
 			}
 		},
 		"resume_buffer": func(v *yaml.Node, f string) {
-			if l.ResumeBuffer = d.integer(v, f); l.ResumeBuffer != 0 && l.ResumeBuffer < MinResumeBuffer {
-				d.failf(v.Line, f, "want 0 (the default) or at least %d bytes, got %d", MinResumeBuffer, l.ResumeBuffer)
+			if l.ResumeBuffer = d.integer(v, f); l.ResumeBuffer != 0 && l.ResumeBuffer < session.MinResumeBuffer {
+				d.failf(v.Line, f, "want 0 (the default) or at least %d bytes, got %d", session.MinResumeBuffer, l.ResumeBuffer)
 			}
 		},
 	})

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -315,8 +316,8 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("marshalled config does not parse: %v\n%s", err, data)
 	}
-	g.Limits.MaxStreams = DefaultMaxStreams
-	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = DefaultResumeGrace, DefaultResumeBuffer
+	g.Limits.MaxStreams = session.DefaultMaxStreams
+	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = session.DefaultResumeGrace, session.DefaultResumeBuffer
 	back.Source = Source{}
 	if !reflect.DeepEqual(*back, g) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)
