@@ -20,7 +20,6 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
-	"github.com/umbrella-edge/edge/internal/backend"
 	"github.com/umbrella-edge/edge/probes/censor"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -219,15 +218,11 @@ func (l *Lab) Bridges() []bridge.Line {
 }
 
 func (l *Lab) startBackend() error {
-	ln, err := net.Listen("tcp", net.JoinHostPort(ClientHost, "0"))
+	addr, stop, err := serveEcho(ClientHost)
 	if err != nil {
-		return fmt.Errorf("lab: echo backend: %w", err)
+		return err
 	}
-	l.Backend = ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { backend.Echo{}.Serve(ctx, ln); close(done) }()
-	l.stop.backend = func() { cancel(); <-done }
+	l.Backend, l.stop.backend = addr, stop
 	return nil
 }
 
