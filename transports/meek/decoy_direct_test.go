@@ -7,9 +7,9 @@ import (
 
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/nginxtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 	"github.com/umbrella-edge/edge/transports/meek"
 )
 

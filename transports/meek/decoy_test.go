@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 )
 
 // browserGET is a request as a browser sends it for a page.

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/umbrella-edge/edge/internal/nginxtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 // The lab: the gateway's plain meek listener on 127.0.0.2, nginx on 127.0.0.3 as the

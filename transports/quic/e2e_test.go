@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 // TestEndToEndThroughTheGateway runs client → quic → gateway → echo backend.

@@ -3,7 +3,7 @@ package quicobfs
 import (
 	"testing"
 
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 )
 
 // TestEndToEndThroughTheGateway runs client → quicobfs → gateway → echo backend.

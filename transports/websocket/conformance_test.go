@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/umbrella-edge/edge/internal/nginxtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 	"github.com/umbrella-edge/edge/transports/transporttest"
 )
 

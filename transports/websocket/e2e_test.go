@@ -3,7 +3,7 @@ package websocket
 import (
 	"testing"
 
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 )
 
 // TestEndToEndThroughCDN reaches the gateway only through nginx: the bridge line

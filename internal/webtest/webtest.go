@@ -49,8 +49,8 @@ func Config(t testing.TB, name string) string {
 	if !ok {
 		t.Fatal("cannot locate the repository")
 	}
-	// this file is transports/internal/webtest/webtest.go
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "docker", "nginx", name)
+	// this file is internal/webtest/webtest.go
+	return filepath.Join(filepath.Dir(file), "..", "..", "docker", "nginx", name)
 }
 
 // StartNginx renders the shipped config name with vars and runs nginx with it,
