@@ -1,6 +1,6 @@
 // Package webtest sets up the real nginx fronts that the web transports' tests run
-// behind, from the site configs shipped in docker/nginx, and probes fronts the way a
-// censor's active prober would. It is for tests only.
+// behind, from the site configs shipped in docker/nginx, and probes fronts (over TLS,
+// and HTTP/3 for quic) the way a censor's active prober would. It is for tests only.
 package webtest
 
 import (
