@@ -72,6 +72,12 @@ func transfer(ctx context.Context, c dialer, size int, midway func() error) erro
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", Service, err)
 	}
+	return exchange(ctx, conn, size, midway)
+}
+
+// exchange is transfer on a stream to the echo service that is open already; it
+// closes conn.
+func exchange(ctx context.Context, conn net.Conn, size int, midway func() error) error {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
