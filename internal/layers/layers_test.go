@@ -22,6 +22,11 @@ func TestLayersImportOnlyWhatIsBelowThem(t *testing.T) {
 		forbidden []string // packages of the module, and everything under them
 	}{
 		{
+			name:      "transports and their tests know nothing above them",
+			list:      []string{"-test", module + "/transports/..."},
+			forbidden: []string{"session", "gateway", "client", "config", "probes"},
+		},
+		{
 			name:      "the embeddable client does without the YAML loader",
 			list:      []string{module + "/client"},
 			forbidden: []string{"config"},
