@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/tcp"
@@ -173,7 +173,7 @@ func TestFailoverThatCannotResumeEndsTheSession(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
-			var bridges []config.Bridge
+			var bridges []bridge.Line
 			for _, names := range tc.gateways {
 				bridges = append(bridges, startGatewayWith(t, tc.grace, names...)...)
 			}

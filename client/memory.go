@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/internal/statefile"
 )
 
@@ -121,7 +121,7 @@ func hashName(kind, name string) string {
 
 // bridgeKey names a bridge in the memory: its transport, for a person reading the file,
 // and a hash of the whole line.
-func bridgeKey(b config.Bridge) string {
+func bridgeKey(b bridge.Line) string {
 	return b.Transport + "#" + hashName("bridge", b.String())
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
@@ -34,7 +35,7 @@ import (
 type world struct {
 	registry *transports.Registry
 	censor   *censor.Censor
-	bridges  []config.Bridge   // the clients' lines, each dialling a censor route
+	bridges  []bridge.Line     // the clients' lines, each dialling a censor route
 	direct   map[string]string // transport → the gateway's own address, for the probes
 	stop     []func()          // run in reverse order by close
 }
