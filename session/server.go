@@ -57,8 +57,12 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 	}
 	// Only now, with a hello that is authentic and fresh, does it enter the cache: a
 	// censor that copies the first bytes of a real hello cannot poison its entry.
-	expiry := time.Unix(int64(body.timestamp), 0).Add(freshness + time.Second)
-	if cfg.Replay.CheckAndAdd(replayKey(random, mark), expiry) {
+	seen, err := cfg.Replay.CheckAndAdd(ctx, replayKey(random, mark), replayExpiry(body.timestamp))
+	if err != nil {
+		// A hello that cannot be checked may be a replay: it gets what garbage gets.
+		return res, helloError("unchecked", hello, err)
+	}
+	if seen {
 		return res, helloError("replay", hello, nil)
 	}
 	pub, err := kemScheme.UnmarshalBinaryPublicKey(body.publicKey)
