@@ -19,6 +19,7 @@ import (
 
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/internal/freeport"
 	"github.com/umbrella-edge/edge/internal/replay"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -87,20 +88,19 @@ func (c *firstWrite) Write(p []byte) (int, error) {
 }
 
 // reaction sends data to addr over TCP and returns what comes back before the
-// gateway closes the connection: what a prober learns.
-func reaction(t *testing.T, addr string, data []byte) (got []byte, closed error) {
-	t.Helper()
+// gateway closes the connection, what a prober learns, and how the connection ended
+// (nil for a close).
+func reaction(addr string, data []byte) (got []byte, closed error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer c.Close()
 	if _, err := c.Write(data); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	c.SetReadDeadline(time.Now().Add(hangGuard))
-	got, err = io.ReadAll(c)
-	return got, err
+	return io.ReadAll(c)
 }
 
 // handshakes reads the gateway's count of handshakes on transport that ended with
@@ -129,9 +129,15 @@ func handshakes(t *testing.T, g *Gateway, transport, result, reason string) int 
 // journal stops it.
 func TestHelloReplayedToARestartedGatewayGetsWhatGarbageGets(t *testing.T) {
 	e := newEdge(t)
-	first := StartGateway(t, e.option)
+	// A port named before the gateway binds it, outside the ephemeral range, so that
+	// the restarts bind it again (package freeport says why).
+	listen, err := freeport.TCP(ClientHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := StartGateway(t, e.option, WithListener(tcp.New(), listen, "", nil))
 	b := first.Bridge()
-	d, err := tcp.New().NewDialer(b.Addr, b.Args)
+	d, err := tcp.New().NewDialer(listen, b.Args)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +147,7 @@ func TestHelloReplayedToARestartedGatewayGetsWhatGarbageGets(t *testing.T) {
 	<-first.Drain()
 
 	// The restart listens on the same port, with a second listener beside it.
-	restarted := StartGateway(t, e.option, WithListener(tcp.New(), b.Addr, "", nil),
+	restarted := StartGateway(t, e.option, WithListener(tcp.New(), listen, "", nil),
 		WithListener(tcp.New(), "127.0.0.1:0", "", nil))
 	addr := restarted.Bridges()[0].Addr
 	garbage := make([]byte, len(hello))
@@ -160,7 +166,7 @@ func TestHelloReplayedToARestartedGatewayGetsWhatGarbageGets(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, p := range probes {
 		wg.Go(func() {
-			if got, err := reaction(t, p.addr, p.data); len(got) != 0 || err != nil {
+			if got, err := reaction(p.addr, p.data); len(got) != 0 || err != nil {
 				t.Errorf("%s got %d bytes, then %v; want nothing, then a close", p.name, len(got), err)
 			}
 		})
@@ -178,8 +184,8 @@ func TestHelloReplayedToARestartedGatewayGetsWhatGarbageGets(t *testing.T) {
 
 	other := newEdge(t)
 	other.identity, other.secret = e.identity, e.secret
-	StartGateway(t, other.option, WithListener(tcp.New(), b.Addr, "", nil))
-	c, err := net.Dial("tcp", b.Addr)
+	StartGateway(t, other.option, WithListener(tcp.New(), listen, "", nil))
+	c, err := net.Dial("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
