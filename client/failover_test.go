@@ -99,7 +99,7 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 			checkLeaks(t)
 			bridges := startGateway(t, "tcp", "utls")
 			tc.censor.Transport = tcp.New()
-			reg, err := transports.NewRegistry(tc.censor, utls.New())
+			reg, err := transports.NewRegistry(tc.censor, utls.New(nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +178,7 @@ func TestFailoverThatCannotResumeEndsTheSession(t *testing.T) {
 				bridges = append(bridges, startGatewayWith(t, tc.grace, names...)...)
 			}
 			censor := censoredTCP{Transport: tcp.New(), limit: 64 << 10, blockAfter: new(atomic.Bool)}
-			reg, err := transports.NewRegistry(censor, utls.New())
+			reg, err := transports.NewRegistry(censor, utls.New(nil))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,7 +37,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().NewDialer(tt.addr, tt.args)
+			_, err := New(nil).NewDialer(tt.addr, tt.args)
 			if err == nil {
 				t.Fatalf("NewDialer(%q, %v) succeeded", tt.addr, tt.args)
 			}
@@ -68,7 +68,7 @@ func TestNewDialerKeepsTheFrontAndTheServiceApart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := newDialer(tt.addr, tt.args)
+			d, err := newDialer(tt.addr, tt.args, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err == nil {
 				ln.Close()
 				t.Fatalf("Listen(%s, %v) succeeded", tt.addr, tt.args)
@@ -131,7 +131,7 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 				t.Fatalf("BridgeArgs = %v, want %v", got, tt.want)
 			}
 			// What the listener prints, a client accepts.
-			if _, err := New().NewDialer("192.0.2.1:443", ln.BridgeArgs()); err != nil {
+			if _, err := New(nil).NewDialer("192.0.2.1:443", ln.BridgeArgs()); err != nil {
 				t.Fatalf("NewDialer with the printed arguments: %v", err)
 			}
 		})
@@ -151,7 +151,7 @@ func TestListenGeneratesASecretPathAndKeepsIt(t *testing.T) {
 	dir := t.TempDir()
 	var urls []string
 	for range 2 {
-		ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", StateDir: dir, Args: transports.Args{"servername": "a.example"}})
+		ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", StateDir: dir, Args: transports.Args{"servername": "a.example"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestDialFailsClearlyWhenTheFrontSpeaksHTTP2(t *testing.T) {
 			}()
 		}
 	}()
-	d, err := New().NewDialer(ln.Addr().String(), transports.Args{"servername": testServerName, "path": testPath})
+	d, err := New(nil).NewDialer(ln.Addr().String(), transports.Args{"servername": testServerName, "path": testPath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,14 +17,14 @@ const (
 // terminated by the listener, meek over it.
 func TestConformance(t *testing.T) {
 	dialerTo := func(t *testing.T, addr string) transports.Dialer {
-		d, err := New().NewDialer(addr, transports.Args{argServerName: testServerName, argPath: testPath})
+		d, err := New(nil).NewDialer(addr, transports.Args{argServerName: testServerName, argPath: testPath})
 		if err != nil {
 			t.Fatalf("NewDialer(%q): %v", addr, err)
 		}
 		return d
 	}
 	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
-		ln, err := New().Listen(context.Background(), transports.ListenConfig{
+		ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
 			Addr: "127.0.0.1:0",
 			Args: transports.Args{argServerName: testServerName, argPath: testPath},
 		})

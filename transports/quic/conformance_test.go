@@ -12,14 +12,14 @@ const testServerName = "www.example.com"
 
 func TestConformance(t *testing.T) {
 	dialerTo := func(t *testing.T, addr string) transports.Dialer {
-		d, err := New().NewDialer(addr, transports.Args{argServerName: testServerName})
+		d, err := New(nil).NewDialer(addr, transports.Args{argServerName: testServerName})
 		if err != nil {
 			t.Fatalf("NewDialer(%q): %v", addr, err)
 		}
 		return d
 	}
 	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
-		ln, err := New().Listen(context.Background(), transports.ListenConfig{
+		ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
 			Addr: "127.0.0.1:0",
 			Args: transports.Args{argServerName: testServerName},
 		})

@@ -32,7 +32,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().NewDialer("203.0.113.5:443", tt.args)
+			_, err := New(nil).NewDialer("203.0.113.5:443", tt.args)
 			var ae *transports.ArgError
 			if !errors.As(err, &ae) || ae.Key != tt.wantKey {
 				t.Fatalf("NewDialer(%v) = %v, want an ArgError naming %s", tt.args, err, tt.wantKey)
@@ -60,7 +60,7 @@ func TestNewDialerKeepsTheCDNsNamesApart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := New().NewDialer("198.51.100.1:443", tt.args)
+			d, err := New(nil).NewDialer("198.51.100.1:443", tt.args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err == nil {
 				ln.Close()
 			}
@@ -128,7 +128,7 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 					t.Fatalf("BridgeArgs() = %v, want %v", got, tt.want)
 				}
 			}
-			if _, err := New().NewDialer("203.0.113.5:443", got); err != nil {
+			if _, err := New(nil).NewDialer("203.0.113.5:443", got); err != nil {
 				t.Fatalf("the printed arguments do not make a dialer: %v", err)
 			}
 		})
@@ -138,7 +138,7 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 func TestDialFailsClearlyWhenTheFrontIsWrong(t *testing.T) {
 	ln := listenT(t, "127.0.0.1:0", transports.Args{argServerName: testFront, "path": testPath})
 	defer ln.Close()
-	wrongPath, err := New().NewDialer(ln.Addr().String(), transports.Args{argServerName: testFront, argPath: "/not-the-path"})
+	wrongPath, err := New(nil).NewDialer(ln.Addr().String(), transports.Args{argServerName: testFront, argPath: "/not-the-path"})
 	if err != nil {
 		t.Fatal(err)
 	}

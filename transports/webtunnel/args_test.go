@@ -35,7 +35,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().NewDialer(tt.addr, tt.args)
+			_, err := New(nil).NewDialer(tt.addr, tt.args)
 			var ae *transports.ArgError
 			if !errors.As(err, &ae) || ae.Key != tt.wantKey {
 				t.Fatalf("NewDialer(%q, %v) = %v, want an ArgError naming %s", tt.addr, tt.args, err, tt.wantKey)
@@ -45,7 +45,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New().NewDialer("no-port", transports.Args{argURL: testURL}); err == nil {
+	if _, err := New(nil).NewDialer("no-port", transports.Args{argURL: testURL}); err == nil {
 		t.Fatal("NewDialer accepted a bridge address without a port")
 	}
 }
@@ -71,7 +71,7 @@ func TestNewDialerAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := New().NewDialer("203.0.113.5:443", tt.args)
+			d, err := New(nil).NewDialer("203.0.113.5:443", tt.args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err == nil {
 				ln.Close()
 			}
@@ -152,7 +152,7 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 					t.Fatalf("BridgeArgs() = %v, want %v", got, tt.want)
 				}
 			}
-			if _, err := New().NewDialer("203.0.113.5:443", got); err != nil {
+			if _, err := New(nil).NewDialer("203.0.113.5:443", got); err != nil {
 				t.Fatalf("the printed arguments do not make a dialer: %v", err)
 			}
 		})
@@ -190,7 +190,7 @@ func TestGeneratedPathIsSecretAndKept(t *testing.T) {
 // listenT2 starts and stops a listener with stateDir and returns its bridge url=.
 func listenT2(t *testing.T, stateDir string, args transports.Args) string {
 	t.Helper()
-	ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: args, StateDir: stateDir})
+	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: args, StateDir: stateDir})
 	if err != nil {
 		t.Fatal(err)
 	}

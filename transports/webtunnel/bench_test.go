@@ -11,7 +11,7 @@ import (
 // path adds its own copying, which `make bench` measures end to end.
 
 func BenchmarkHandshake(b *testing.B) {
-	ln, err := New().Listen(b.Context(), listenConfig())
+	ln, err := New(nil).Listen(b.Context(), listenConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func BenchmarkHandshake(b *testing.B) {
 }
 
 func BenchmarkThroughput(b *testing.B) {
-	ln, err := New().Listen(b.Context(), listenConfig())
+	ln, err := New(nil).Listen(b.Context(), listenConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func listenConfig() transports.ListenConfig {
 }
 
 func benchDialer(b *testing.B, addr string) transports.Dialer {
-	d, err := New().NewDialer(addr, transports.Args{argURL: testURL})
+	d, err := New(nil).NewDialer(addr, transports.Args{argURL: testURL})
 	if err != nil {
 		b.Fatal(err)
 	}

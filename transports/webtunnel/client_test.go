@@ -44,7 +44,7 @@ func h2Server(t *testing.T) string {
 func TestDialFailsClearlyWhenTheFrontIsWrong(t *testing.T) {
 	ln := listenT(t, "127.0.0.1:0", transports.Args{argURL: testURL})
 	defer ln.Close()
-	wrongPath, err := New().NewDialer(ln.Addr().String(), transports.Args{argURL: "https://" + testServerName + "/not-the-path"})
+	wrongPath, err := New(nil).NewDialer(ln.Addr().String(), transports.Args{argURL: "https://" + testServerName + "/not-the-path"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ const (
 
 func dialerTo(t *testing.T, addr string) transports.Dialer {
 	t.Helper()
-	d, err := New().NewDialer(addr, transports.Args{argURL: testURL})
+	d, err := New(nil).NewDialer(addr, transports.Args{argURL: testURL})
 	if err != nil {
 		t.Fatalf("NewDialer(%q): %v", addr, err)
 	}
@@ -25,7 +25,7 @@ func dialerTo(t *testing.T, addr string) transports.Dialer {
 
 func listenT(t *testing.T, addr string, args transports.Args) transports.Listener {
 	t.Helper()
-	ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: addr, Args: args})
+	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: addr, Args: args})
 	if err != nil {
 		t.Fatalf("Listen(%s, %v): %v", addr, args, err)
 	}
