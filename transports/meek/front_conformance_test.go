@@ -15,7 +15,7 @@ import (
 // proxies plain HTTP/1.1 with keep-alive and no WebSocket support to the listener.
 func TestConformanceBehindNginx(t *testing.T) {
 	dialerTo := func(t *testing.T, addr string) transports.Dialer {
-		d, err := meek.New(nil).NewDialer(addr, webtest.MeekClientArgs())
+		d, err := meek.New(webtest.Roots(t)).NewDialer(addr, webtest.MeekClientArgs())
 		if err != nil {
 			t.Fatalf("NewDialer(%q): %v", addr, err)
 		}

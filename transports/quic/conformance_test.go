@@ -11,6 +11,7 @@ import (
 const testServerName = "www.example.com"
 
 func TestConformance(t *testing.T) {
+	// A silent peer never shows a certificate, so no pin is needed.
 	dialerTo := func(t *testing.T, addr string) transports.Dialer {
 		d, err := New(nil).NewDialer(addr, transports.Args{argServerName: testServerName})
 		if err != nil {
@@ -26,6 +27,6 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Listen: %v", err)
 		}
-		return ln, dialerTo(t, ln.Addr().String())
+		return ln, dialerFor(t, ln)
 	}, transporttest.Options{DialerTo: dialerTo, Network: "udp"})
 }

@@ -38,7 +38,7 @@ func TestProbersOfTheGatewaySeeWhatNginxShows(t *testing.T) {
 	}
 	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{
 		Addr:  "127.0.0.2:0",
-		Args:  transports.Args{argServerName: testFront, "path": testPath},
+		Args:  ownFront(t),
 		Decoy: h,
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
@@ -130,20 +131,26 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 
 func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 	tests := []struct {
-		name string
-		args transports.Args
-		want transports.Args
+		name   string
+		args   transports.Args
+		want   transports.Args // besides pin=
+		pinned bool            // the self-signed certificate's pin= is printed
 	}{
-		{"url", transports.Args{argURL: testURL}, transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}},
+		{"url", transports.Args{argURL: testURL}, transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}, true},
 		{"url with a port", transports.Args{argURL: "https://" + testServerName + ":8443" + testPath},
-			transports.Args{argURL: "https://" + testServerName + ":8443" + testPath, argServerName: testServerName, argVer: Version}},
-		{"behind nginx", behindNginxArgs(), transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}},
+			transports.Args{argURL: "https://" + testServerName + ":8443" + testPath, argServerName: testServerName, argVer: Version}, true},
+		{"the operator's certificate", ownFront(t), transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}, false},
+		{"behind nginx", behindNginxArgs(), transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ln := listenT(t, "127.0.0.1:0", tt.args)
 			defer ln.Close()
 			got := ln.BridgeArgs()
+			if _, err := trust.ParsePins(got[trust.PinArg]); (err == nil) != tt.pinned {
+				t.Errorf("BridgeArgs pin=%q; want a pin: %v", got[trust.PinArg], tt.pinned)
+			}
+			delete(got, trust.PinArg)
 			if len(got) != len(tt.want) {
 				t.Fatalf("BridgeArgs() = %v, want %v", got, tt.want)
 			}
