@@ -57,7 +57,9 @@ func New(name string) (*CA, error) {
 }
 
 // PEM is the CA's certificate, as a CA file holds it.
-func (ca *CA) PEM() []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}) }
+func (ca *CA) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+}
 
 // Pool is a pool of this CA alone: the roots of a client that trusts nothing else.
 func (ca *CA) Pool() *x509.CertPool {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
