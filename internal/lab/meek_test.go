@@ -54,7 +54,7 @@ func startMeekLab(t *testing.T) *meekLab {
 // client returns a client of the lab's bridges, closed when the test ends.
 func (l *meekLab) client(t *testing.T, bridges ...bridge.Line) *client.Client {
 	t.Helper()
-	reg, err := transports.NewRegistry(tcp.New(), meek.New(nil))
+	reg, err := transports.NewRegistry(tcp.New(), meek.New(webtest.Roots(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func TestWebSocketEndToEndThroughCDN(t *testing.T) {
 	if b.Addr != edge || b.Args["servername"] != CDNName || b.Args["path"] != wsPath {
 		t.Fatalf("bridge line %s: want address %s, servername=%s and path=%s", b.Redacted(), edge, CDNName, wsPath)
 	}
-	if got := carried(t, websocket.New(nil), b, 1<<20); got != websocket.Name {
+	if got := carried(t, websocket.New(webtest.Roots(t)), b, 1<<20); got != websocket.Name {
 		t.Fatalf("the transfer was carried by %q, want %s", got, websocket.Name)
 	}
 }

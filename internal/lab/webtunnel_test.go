@@ -22,7 +22,7 @@ func TestWebTunnelEndToEndThroughNginx(t *testing.T) {
 	if b.Addr != front || b.Args["url"] != wtURL || b.Args["servername"] != wtServerName {
 		t.Fatalf("bridge line %s: want address %s, url=%s and servername=%s", b.Redacted(), front, wtURL, wtServerName)
 	}
-	if got := carried(t, webtunnel.New(nil), b, 1<<20); got != webtunnel.Name {
+	if got := carried(t, webtunnel.New(webtest.Roots(t)), b, 1<<20); got != webtunnel.Name {
 		t.Fatalf("the transfer was carried by %q, want %s", got, webtunnel.Name)
 	}
 }
