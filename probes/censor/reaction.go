@@ -31,8 +31,11 @@ type Reaction struct {
 	// crossed the wire. In TLS 1.3 an alert is encrypted: an application_data record
 	// of 19 bytes.
 	Records []Record `json:"records"`
-	// Close is how the client ended the connection: "fin", "rst", or "open" when it
-	// had not within reactionWait.
+	// Phrase is the reason phrase of a QUIC client's CONNECTION_CLOSE.
+	Phrase string `json:"phrase,omitempty"`
+	// Close is how the client ended the connection: over TCP "fin", "rst", or "open"
+	// when it had not within reactionWait; over QUIC "connection_close", or "silent"
+	// when it sent none.
 	Close string `json:"close"`
 }
 
@@ -59,6 +62,9 @@ func (r Reaction) String() string {
 	alert := r.Alert
 	if alert == "" {
 		alert = "none"
+	}
+	if r.Records == nil {
+		return fmt.Sprintf("alert %s, phrase %q, %s", alert, r.Phrase, r.Close)
 	}
 	return fmt.Sprintf("alert %s, records [%s] (type/length), then %s", alert, strings.Join(recs, " "), r.Close)
 }
