@@ -103,4 +103,3 @@ func reactions(ds []censor.Decision, route string) []censor.Reaction {
 	}
 	return out
 }
-
