@@ -74,6 +74,7 @@ func ClientTLS(v trust.Verifier) *tls.Config {
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if err := v.Verify(cs.PeerCertificates); err != nil {
+				utls.WaitBeforeRefusal(context.Background()) // 100 ms at most
 				// quic-go closes with the first tls.AlertError it finds in the
 				// error, and Go's own (bad_certificate) comes after this one.
 				return fmt.Errorf("%w%.0w", err, tls.AlertError(utls.BrowserAlert))

@@ -94,7 +94,7 @@ func (c *TLSClient) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn,
 		carrier = &fragConn{Conn: raw, size: c.frag}
 	}
 	ab := &abortConn{Conn: carrier}
-	uc, err := c.client(ab)
+	uc, err := c.client(ctx, ab)
 	if err != nil {
 		return nil, "", err
 	}
@@ -107,7 +107,7 @@ func (c *TLSClient) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn,
 	return uc, uc.ConnectionState().NegotiatedProtocol, nil
 }
 
-func (c *TLSClient) client(ab *abortConn) (*utls.UConn, error) {
+func (c *TLSClient) client(ctx context.Context, ab *abortConn) (*utls.UConn, error) {
 	cfg := &utls.Config{
 		ServerName: c.serverName,
 		// utls's own check is off so that VerifyConnection decides, with the
@@ -115,6 +115,7 @@ func (c *TLSClient) client(ab *abortConn) (*utls.UConn, error) {
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs utls.ConnectionState) error {
 			if err := c.verifier.Verify(cs.PeerCertificates); err != nil {
+				WaitBeforeRefusal(ctx)
 				ab.refuse(cs.Version, cs.CipherSuite)
 				return err
 			}
