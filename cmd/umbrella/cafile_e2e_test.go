@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -39,11 +40,8 @@ func TestClientTrustsItsCAFile(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start(t, bin, "gateway", "--config", cfg)
-	eventually(t, "the gateway's bridge lines", func() bool {
-		_, err := os.Stat(filepath.Join(stateDir, bridgesFile))
-		return err == nil
-	})
+	gw := start(t, bin, "gateway", "--config", cfg)
+	gw.await(t, "the gateway's bridge lines", fileExists(filepath.Join(stateDir, bridgesFile)))
 	out, err := exec.Command(bin, "bridges", "--config", cfg).Output()
 	if err != nil {
 		t.Fatalf("umbrella bridges: %v", err)
@@ -67,15 +65,18 @@ func TestClientTrustsItsCAFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			client := start(t, bin, "client", "--config", clientCfg)
-			eventually(t, "the client's forward port", listening(forward))
+			client.awaitPort(t, "the client's forward port", forward)
 			conn, err := net.Dial("tcp", forward)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
 			if tt.caFile == "" {
-				eventually(t, "the client to report the refused certificate", func() bool {
-					return strings.Contains(client.out.String(), "certificate refused for www.example.com: unknown authority")
+				client.await(t, "the client to report the refused certificate", func() error {
+					if !strings.Contains(client.out.String(), "certificate refused for www.example.com: unknown authority") {
+						return errors.New("not yet")
+					}
+					return nil
 				})
 				return
 			}
