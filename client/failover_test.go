@@ -136,7 +136,7 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 			checkLeaks(t)
 			bridges := startGateway(t, "tcp", "utls")
 			tc.censor.Transport = tcp.New()
-			reg, err := transports.NewRegistry(tc.censor, utls.New())
+			reg, err := transports.NewRegistry(tc.censor, utls.New(nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +227,7 @@ func TestFailoverThatCannotResumeEndsTheSession(t *testing.T) {
 			sessionGone := func() bool {
 				return !tc.gone || strings.Contains(gatewayMetrics(first), `umbrella_gateway_sessions{transport="tcp"} 0`+"\n")
 			}
-			gated := gatedTransport{Transport: utls.New(), open: sessionGone}
+			gated := gatedTransport{Transport: utls.New(nil), open: sessionGone}
 			reg, err := transports.NewRegistry(censor, gated)
 			if err != nil {
 				t.Fatal(err)

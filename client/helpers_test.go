@@ -43,7 +43,7 @@ func startLabGateway(t *testing.T, grace time.Duration, names ...string) *lab.Ga
 	opts := []lab.GatewayOption{func(c *gateway.Config) { c.ResumeGrace = grace }}
 	for _, n := range names {
 		if n == "utls" {
-			opts = append(opts, lab.WithListener(utls.New(), "127.0.0.1:0", "", transports.Args{"servername": "www.example.com"}))
+			opts = append(opts, lab.WithListener(utls.New(nil), "127.0.0.1:0", "", transports.Args{"servername": "www.example.com"}))
 		} else {
 			opts = append(opts, lab.WithListener(tcp.New(), "127.0.0.1:0", "", nil))
 		}
@@ -52,7 +52,7 @@ func startLabGateway(t *testing.T, grace time.Duration, names ...string) *lab.Ga
 }
 
 func registry(t *testing.T) *transports.Registry {
-	r, err := transports.NewRegistry(tcp.New(), utls.New())
+	r, err := transports.NewRegistry(tcp.New(), utls.New(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,8 @@ func httpsProbe(addr string) string {
 	hc := &http.Client{
 		Timeout: 15 * time.Second,
 		// One request, then hang up, as a prober would; a kept-alive connection would
-		// hold the decoy (and the demo's shutdown) for its idle timeout.
+		// hold the decoy (and the demo's shutdown) for its idle timeout. A prober
+		// takes any certificate: it wants to see the site, not to trust it.
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true},
 	}
 	resp, err := hc.Get("https://" + addr + "/")

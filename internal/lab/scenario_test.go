@@ -134,13 +134,18 @@ func scenarios() []scenario {
 		firstWins: true,
 		settle:    settleProbes,
 	}, {
-		// The censor's root CA is trusted, yet it learns nothing: the session inside
-		// authenticates the gateway's pinned key.
-		name:      "mitm",
-		policies:  parsed("mitm:names=*"),
-		hit:       func(l *Lab) []Line { return routes(l, "utls") },
-		evidence:  verdictOf("mitm", censor.Intercepted),
-		allowed:   func(l *Lab, _ []Line) []Line { return everyLine(l) },
+		// The clients do not trust the censor's root CA: every TLS carrier refuses
+		// the interception as a browser would, and the session goes over a carrier
+		// that has no TLS to intercept.
+		name:     "mitm",
+		policies: parsed("mitm:names=*"),
+		hit:      func(l *Lab) []Line { return routes(l, "utls") },
+		evidence: verdictOf("mitm", censor.Refused),
+		allowed: func(l *Lab, _ []Line) []Line {
+			return linesWhere(l, func(ln Line) bool {
+				return !slices.Contains([]string{"utls", "webtunnel", "websocket", "meek", "quic"}, ln.Bridge.Transport)
+			})
+		},
 		firstWins: true,
 	},
 		killScenario(censor.KillReset),

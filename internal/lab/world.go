@@ -21,10 +21,12 @@ import (
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/freeport"
+	"github.com/umbrella-edge/edge/internal/labca"
 	"github.com/umbrella-edge/edge/probes/censor"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 // The lab's hosts, all on loopback. The client and the censor's routes are on
@@ -50,7 +52,8 @@ type Options struct {
 	// Registry.
 	Transports []string
 	// Registry resolves the transports of the gateway and of Client; nil means
-	// all.Registry(), whose transports the lab closes with itself.
+	// all.RegistryWith the roots of the lab's CAFile, whose transports the lab closes
+	// with itself. A registry given here must trust CAFile for the fronted bridges.
 	Registry *transports.Registry
 	// Policies are the censor's policies at start; change them with
 	// Censor.SetPolicies.
@@ -95,6 +98,10 @@ type Lab struct {
 	Website string
 	// Registry resolves the lab's transports.
 	Registry *transports.Registry
+	// CAFile is the PEM certificate of the lab's CA, which issued the CDN's
+	// certificates: what a client of the fronted bridges names as its ca_file. The
+	// gateway's own TLS listeners are self-signed, and their lines carry pin=.
+	CAFile string
 	// Missing says what AllowMissing left out and why, by transport name ("cdn" for
 	// nginx).
 	Missing map[string]error
@@ -102,6 +109,7 @@ type Lab struct {
 	lines []Line
 	log   *slog.Logger
 	dir   string
+	ca    *labca.CA
 
 	closeOnce sync.Once
 	// What Close stops, in its order: from the client's side inwards, so that no
@@ -149,11 +157,23 @@ func start(ctx context.Context, opts Options) (_ *Lab, err error) {
 			l.Close()
 		}
 	}()
-	if l.Registry == nil {
-		l.Registry = all.Registry()
-	}
 	if l.dir, err = os.MkdirTemp("", "umbrella-lab-"); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if l.ca, err = labca.New("Umbrella Edge lab CA"); err != nil {
+		return nil, err
+	}
+	l.CAFile = filepath.Join(l.dir, "ca.pem")
+	if err := l.ca.WriteFile(l.CAFile); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if l.Registry == nil {
+		// Through the CA file, as a user's client trusts a private CA.
+		roots, err := trust.LoadCAFile(l.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+		l.Registry = all.RegistryWith(all.Options{Roots: roots})
 	}
 	l.stop.files = func() {
 		if opts.Registry == nil {
