@@ -331,12 +331,15 @@ func httpGet(t *testing.T, url string) string {
 // connection open.
 func probeSilence(t *testing.T, addr string, probe []byte) ([]byte, time.Duration) {
 	t.Helper()
+	// Timed from before the dial: the gateway cannot have accepted earlier, whereas a
+	// clock read after Dial returns may come late on a loaded machine (the close then
+	// seemed to come 24 ms before the handshake timeout).
+	t0 := time.Now()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	t0 := time.Now()
 	conn.Write(probe)
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	got, _ := io.ReadAll(conn)
