@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -31,13 +32,16 @@ type Config struct {
 	// remembered per identity. Nil means the default routes' interfaces and gateways
 	// plus the local address used to reach the first bridge (see defaultNetwork).
 	Network func() string
-	// HandshakeTimeout bounds one bridge's carrier dial plus session handshake; 0 means 15 s.
+	// HandshakeTimeout bounds one bridge's carrier dial plus session handshake while
+	// nothing is known of the network's round trip; 0 means 15 s. Once a connect has
+	// measured it, an attempt gets 8 round trips, at least 1.5 s (see handshakeBudget).
 	HandshakeTimeout time.Duration
 	// HeadStart is how long a bridge has to complete its session handshake before the
 	// next one starts too; 0 means 250 ms, or 3 RTTs when this network is known to be
 	// slower.
 	HeadStart time.Duration
-	// Parallel bounds the bridges tried at once; 0 means 3.
+	// Parallel bounds the bridges tried at once; 0 means 4, one per family of
+	// transports in the first round (stream, TLS, CDN, UDP).
 	Parallel int
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
@@ -52,12 +56,13 @@ type Config struct {
 // on another bridge, and when every bridge fails it retries with backoff. Safe for
 // concurrent use.
 type Client struct {
-	cfg     Config
-	log     *slog.Logger
-	dialers []transports.Dialer
-	keys    []string // each bridge's name in the memory
-	mem     *memory
-	wg      sync.WaitGroup // the run loop and the attempts it started
+	cfg      Config
+	log      *slog.Logger
+	dialers  []transports.Dialer
+	keys     []string // each bridge's name in the memory
+	families []family // each bridge's family
+	mem      *memory
+	wg       sync.WaitGroup // the run loop and the attempts it started
 
 	mu      sync.Mutex
 	cur     current
@@ -74,6 +79,7 @@ type current struct {
 	key     ed25519.PublicKey // the session's gateway
 	bridge  int               // the carrier's bridge; -1 while the session waits for one
 	network string            // the network the carrier was established on
+	carrier *failure.Meter    // the carrier, counting what it delivered
 }
 
 // New parses every bridge's transport arguments once (an error names the bridge) and
@@ -98,6 +104,11 @@ func New(cfg Config) (*Client, error) {
 		cfg.Network = defaultNetwork(cfg.Bridges[0].Addr)
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, changed: make(chan struct{})}
+	mem, err := loadMemory(cfg.StateDir)
+	if err != nil {
+		c.log.Warn("client: network memory", "err", err)
+	}
+	c.mem = mem
 	for i, b := range cfg.Bridges {
 		t, err := cfg.Transports.Get(b.Transport)
 		if err != nil {
@@ -108,13 +119,9 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("client: bridge %d (%s): %w", i, b.Transport, err)
 		}
 		c.dialers = append(c.dialers, d)
-		c.keys = append(c.keys, bridgeKey(b))
+		c.keys = append(c.keys, mem.bridgeKey(b))
+		c.families = append(c.families, familyOf(b))
 	}
-	mem, err := loadMemory(cfg.StateDir)
-	if err != nil {
-		c.log.Warn("client: network memory", "err", err)
-	}
-	c.mem = mem
 	return c, nil
 }
 

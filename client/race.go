@@ -6,24 +6,58 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // outcome is one attempt's result.
 type outcome struct {
 	idx     int
 	sess    *session.Session // a new session; nil when the waiting one resumed
+	meter   *failure.Meter   // the carrier, when it won
 	resumed bool
 	took    time.Duration
-	err     error
+	err     error // a *failure.Error, or the round's context's error
 }
 
 // discard closes what a losing attempt opened.
 func (o outcome) discard() {
 	if o.sess != nil {
 		o.sess.Close()
+	}
+}
+
+// round is one round of attempts: its plan, the queue of resumes, and the smallest
+// round trip a connect has shown on the network so far.
+type round struct {
+	plan
+	turns *turns
+	rtt   atomic.Int64 // nanoseconds plus one; zero while unknown
+}
+
+func newRound(p plan) *round {
+	r := &round{plan: p, turns: newTurns(resumePatience(p.headStart))}
+	if p.rttKnown {
+		r.rtt.Store(int64(p.rtt) + 1)
+	}
+	return r
+}
+
+func (r *round) knownRTT() (time.Duration, bool) {
+	v := r.rtt.Load()
+	return time.Duration(v - 1), v > 0
+}
+
+func (r *round) sawRTT(rtt time.Duration) {
+	for {
+		v := r.rtt.Load()
+		if v > 0 && v-1 <= int64(rtt) || r.rtt.CompareAndSwap(v, int64(rtt)+1) {
+			return
+		}
 	}
 }
 
@@ -39,8 +73,8 @@ func (o outcome) discard() {
 func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*BridgeError, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r := newRound(p)
 	results := make(chan outcome, len(p.order))
-	turns := newTurns(resumePatience(p.headStart))
 	var failures []*BridgeError
 	next, running := 0, 0
 	timer := time.NewTimer(p.headStart)
@@ -50,7 +84,7 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 		next++
 		running++
 		c.emit(Event{Kind: EventAttempt, Bridge: i, Name: c.cfg.Bridges[i].Transport})
-		c.wg.Go(func() { results <- c.attempt(ctx, i, cur, turns) })
+		c.wg.Go(func() { results <- c.attempt(ctx, i, cur, r) })
 		timer.Reset(p.headStart)
 	}
 	// finish cancels the attempts still running and closes whatever they complete.
@@ -80,7 +114,7 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 			}
 			f := &BridgeError{Bridge: o.idx, Transport: c.cfg.Bridges[o.idx].Transport, Err: o.err}
 			failures = append(failures, f)
-			c.emit(Event{Kind: EventFailed, Bridge: f.Bridge, Name: f.Transport, Err: f.Err})
+			c.emit(Event{Kind: EventFailed, Bridge: f.Bridge, Name: f.Transport, Err: f})
 			if next < len(p.order) && running < c.cfg.Parallel {
 				start()
 			}
@@ -103,32 +137,63 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 
 // attempt dials bridge i and completes a session handshake on the carrier: a resume of
 // the waiting session when the bridge leads to its gateway, else a new session. The
-// dial and a new session's handshake share one Config.HandshakeTimeout; a resume's
-// handshake gets its own once its turn comes (see turns).
-func (c *Client) attempt(ctx context.Context, i int, cur current, turns *turns) outcome {
+// dial and a new session's handshake share one deadline: Config.HandshakeTimeout, or
+// handshakeBudget of the round trip the network is known to have, until the dial's
+// connect measures its own, from which on they have handshakeBudget of that. A
+// resume's handshake gets its own once its turn comes (see turns). A failure is
+// returned as a *failure.Error.
+func (c *Client) attempt(ctx context.Context, i int, cur current, r *round) outcome {
 	began := time.Now()
 	b := c.cfg.Bridges[i]
-	cc := &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
-	defer cancel()
-	conn, err := c.dialers[i].Dial(hctx)
-	if err != nil {
-		return outcome{idx: i, err: fmt.Errorf("dial: %w", err)}
+	limit := began.Add(c.cfg.HandshakeTimeout)
+	first := limit
+	if rtt, ok := r.knownRTT(); ok {
+		first = earlier(limit, began.Add(handshakeBudget(rtt)))
 	}
+	dl := newDeadline(ctx, first)
+	defer dl.stop()
+	var connected atomic.Bool
+	trace := &transports.Trace{Connected: func(_ string, rtt time.Duration) {
+		if connected.CompareAndSwap(false, true) {
+			r.sawRTT(rtt)
+			dl.reset(earlier(limit, time.Now().Add(handshakeBudget(rtt))))
+		}
+	}}
+	obs := failure.Observation{TLS: c.families[i].speaksTLS()}
+	fail := func(step failure.Step, err error) outcome {
+		obs.Step, obs.Err = step, err
+		return outcome{idx: i, err: failure.Classify(obs)}
+	}
+	conn, err := c.dialers[i].Dial(transports.WithTrace(dl.ctx, trace))
+	if err != nil {
+		step := failure.StepConnect
+		if connected.Load() {
+			step = failure.StepTransport
+		}
+		return fail(step, dl.err(fmt.Errorf("dial: %w", err)))
+	}
+	m := failure.NewMeter(conn)
+	cc := &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
 	if cur.sess != nil && bytes.Equal(cur.key, b.Key) {
-		err = turns.resume(ctx, c.cfg.HandshakeTimeout, func(ctx context.Context) error {
-			return cur.sess.Resume(ctx, conn, cc)
+		timeout := c.cfg.HandshakeTimeout
+		if rtt, ok := r.knownRTT(); ok {
+			timeout = min(timeout, handshakeBudget(rtt))
+		}
+		err = r.turns.resume(ctx, timeout, func(ctx context.Context) error {
+			return cur.sess.Resume(ctx, m, cc)
 		})
 		if err != nil {
-			conn.Close()
-			return outcome{idx: i, err: fmt.Errorf("resume: %w", err)}
+			m.Close()
+			obs.Received, obs.Head = m.Received(), m.Head()
+			return fail(failure.StepSession, fmt.Errorf("resume: %w", err))
 		}
-		return outcome{idx: i, resumed: true, took: time.Since(began)}
+		return outcome{idx: i, meter: m, resumed: true, took: time.Since(began)}
 	}
-	sess, err := session.Client(hctx, conn, cc)
+	sess, err := session.Client(dl.ctx, m, cc)
 	if err != nil {
-		conn.Close()
-		return outcome{idx: i, err: fmt.Errorf("session: %w", err)}
+		m.Close()
+		obs.Received, obs.Head = m.Received(), m.Head()
+		return fail(failure.StepSession, dl.err(fmt.Errorf("session: %w", err)))
 	}
-	return outcome{idx: i, sess: sess, took: time.Since(began)}
+	return outcome{idx: i, sess: sess, meter: m, took: time.Since(began)}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/session"
 )
 
@@ -21,7 +22,7 @@ var errCarrierClosed = errors.New("carrier closed")
 func (c *Client) run(ctx context.Context) {
 	var (
 		bo     backoff
-		avoid  string    // transport of the carrier that just died, tried last
+		avoid  family    // family of the carrier that just died, tried last
 		lostAt time.Time // when the waiting session lost its carrier
 	)
 	for ctx.Err() == nil {
@@ -37,7 +38,7 @@ func (c *Client) run(ctx context.Context) {
 		p := c.planRound(network, cur.key, avoid, time.Now())
 		won, failures, err := c.race(ctx, p, cur)
 		for _, f := range failures {
-			c.demote(network, f.Bridge)
+			c.demote(network, f.Bridge, f.Err)
 		}
 		var ce *ConnectError
 		switch {
@@ -70,13 +71,13 @@ func sleep(ctx context.Context, d time.Duration) {
 func (c *Client) adopt(network string, old current, won outcome, lostAt time.Time) {
 	b := c.cfg.Bridges[won.idx]
 	if won.resumed {
-		if !c.update(func() { c.cur.bridge, c.cur.network = won.idx, network }) {
+		if !c.update(func() { c.cur.bridge, c.cur.network, c.cur.carrier = won.idx, network, won.meter }) {
 			return
 		}
 		c.emit(Event{Kind: EventResumed, Bridge: won.idx, Name: b.Transport, Took: time.Since(lostAt)})
 		return
 	}
-	next := current{sess: won.sess, key: b.Key, bridge: won.idx, network: network}
+	next := current{sess: won.sess, key: b.Key, bridge: won.idx, network: network, carrier: won.meter}
 	if !c.update(func() { c.cur = next }) {
 		won.sess.Close()
 		return
@@ -90,9 +91,9 @@ func (c *Client) adopt(network string, old current, won outcome, lostAt time.Tim
 
 // supervise watches the carrier of cur until it dies or the session ends. It records
 // the bridge as working on its network once real data has moved, and drops the carrier
-// when the watchdog finds it stalled. It returns the dead carrier's transport and when
+// when the watchdog finds it stalled. It returns the dead carrier's family and when
 // it died; both are zero when the session ended instead.
-func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time) {
+func (c *Client) supervise(ctx context.Context, cur current) (family, time.Time) {
 	b := c.cfg.Bridges[cur.bridge]
 	done, carrier := cur.sess.Done(), cur.sess.CarrierDone()
 	in0, out0 := cur.sess.Bytes()
@@ -131,11 +132,11 @@ func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time)
 		}
 		if lost != nil {
 			lostAt := time.Now()
-			c.demote(cur.network, cur.bridge)
+			why := c.carrierFailed(cur, lost)
 			if c.update(func() { c.cur.bridge = -1 }) {
-				c.emit(Event{Kind: EventLost, Bridge: cur.bridge, Name: b.Transport, Err: lost})
+				c.emit(Event{Kind: EventLost, Bridge: cur.bridge, Name: b.Transport, Err: why})
 			}
-			return b.Transport, lostAt
+			return c.families[cur.bridge], lostAt
 		}
 	}
 }
@@ -171,17 +172,43 @@ func (c *Client) transportOf(bridge int) string {
 
 // remember records that bridge carried real data on network.
 func (c *Client) remember(network string, bridge int, rtt time.Duration) {
-	if err := c.mem.worked(network, c.keys[bridge], rtt, time.Now()); err != nil {
+	if err := c.mem.worked(network, c.keys[bridge], c.families[bridge], rtt, time.Now()); err != nil {
 		c.log.Warn("client: network memory", "err", err)
 	}
 	c.log.Debug("bridge carried data; remembered for this network", "bridge", bridge, "transport", c.cfg.Bridges[bridge].Transport)
 }
 
-// demote records that bridge failed user traffic on network.
-func (c *Client) demote(network string, bridge int) {
-	until, err := c.mem.failed(network, c.keys[bridge], time.Now())
+// carrierFailed classifies why cur's carrier was lost, demotes its bridge, and returns
+// the classified error.
+func (c *Client) carrierFailed(cur current, lost error) error {
+	obs := failure.Observation{Step: failure.StepData, Err: lost, TLS: c.families[cur.bridge].speaksTLS()}
+	if cur.carrier != nil {
+		obs.Received, obs.Head = cur.carrier.Received(), cur.carrier.Head()
+	}
+	why := failure.Classify(obs)
+	c.demote(cur.network, cur.bridge, why)
+	return why
+}
+
+// demote records that bridge failed user traffic on network, and the failure's
+// censor pattern against the bridge's family; a pattern seen twice demotes the family.
+func (c *Client) demote(network string, bridge int, why error) {
+	now := time.Now()
+	until, err := c.mem.failed(network, c.keys[bridge], now)
 	if err != nil {
 		c.log.Warn("client: network memory", "err", err)
 	}
 	c.log.Debug("bridge demoted on this network", "bridge", bridge, "transport", c.cfg.Bridges[bridge].Transport, "until", until)
+	var fe *failure.Error
+	if !errors.As(why, &fe) {
+		return
+	}
+	f := c.families[bridge]
+	until, err = c.mem.familyFailed(network, f, fe, now)
+	if err != nil {
+		c.log.Warn("client: network memory", "err", err)
+	}
+	if !until.IsZero() {
+		c.log.Info("family of transports demoted on this network: the same censor pattern twice", "family", string(f), "pattern", fe.Cause.String(), "until", until)
+	}
 }

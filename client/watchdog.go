@@ -56,5 +56,5 @@ func (w *watchdog) check(p session.Progress, now time.Time) *StallError {
 	if stalled < limit {
 		return nil
 	}
-	return &StallError{Unacked: p.Unacked, Ping: p.PingOutstanding, Stalled: stalled, Timeout: limit}
+	return &StallError{Unacked: p.Unacked, Ping: p.PingOutstanding, Stalled: stalled, Limit: limit}
 }

@@ -114,6 +114,7 @@ func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
 	context.AfterFunc(qc.Context(), release) // the socket lives as long as the connection
 	if rtt := qc.ConnectionStats().SmoothedRTT; rtt > 0 {
 		d.lastRTT.Store(int64(rtt))
+		transports.Connected(ctx, "udp", rtt)
 	}
 	s, err := qc.OpenStream()
 	if err == nil {
