@@ -9,7 +9,8 @@ type Event struct {
 	Kind   EventKind
 	Bridge int    // index into Config.Bridges; -1 when the event is about no one bridge
 	Name   string // the bridge's transport name
-	// Err says why, for EventFailed, EventLost, EventEnded and EventBlocked.
+	// Err says why, for EventFailed, EventLost, EventEnded, EventBlocked and
+	// EventSuspected.
 	Err error
 	// Took is, for EventResumed, the time from losing the carrier to resuming on a new
 	// one; for EventActive, the time the winning bridge took to complete its session.
@@ -29,10 +30,14 @@ const (
 	EventResumed                  // the session moved to a new carrier; its streams live on
 	EventEnded                    // the session ended and its streams failed; Err says why
 	EventBlocked                  // every bridge failed; the next round is in Retry
+	// EventSuspected: nothing acknowledged the active carrier's data for a few round
+	// trips; a spare is being raised beside it (Err says how long it has been stuck).
+	EventSuspected
+	EventRecovered // the suspected carrier moved data again; the spare was closed
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"attempt", "failed", "active", "lost", "resumed", "ended", "blocked"}
+	names := [...]string{"attempt", "failed", "active", "lost", "resumed", "ended", "blocked", "suspected", "recovered"}
 	if k < 0 || int(k) >= len(names) {
 		return "unknown"
 	}
@@ -56,6 +61,10 @@ func (c *Client) emit(e Event) {
 		c.log.Info("session resumed", append(attrs, "took", e.Took)...)
 	case EventEnded:
 		c.log.Warn("session ended", append(attrs, "err", e.Err)...)
+	case EventSuspected:
+		c.log.Info("carrier suspected, raising a spare", append(attrs, "err", e.Err)...)
+	case EventRecovered:
+		c.log.Info("suspected carrier recovered; spare closed", attrs...)
 	case EventBlocked:
 		c.log.Error("all bridges failed", "bridges", len(c.cfg.Bridges), "retry_in", e.Retry, "err", e.Err)
 	}

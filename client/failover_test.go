@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -89,11 +90,14 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 		name   string
 		censor censoredTCP
 		cause  func(error) bool
+		// hedged: the watchdog suspects the carrier and a spare is raised before the
+		// carrier is given up.
+		hedged bool
 	}{
 		{"frozen after 16 KiB: the watchdog notices", censoredTCP{limit: 16 << 10, freeze: true},
-			func(err error) bool { var se *client.StallError; return errors.As(err, &se) }},
+			func(err error) bool { var se *client.StallError; return errors.As(err, &se) }, true},
 		{"closed after 200 KiB", censoredTCP{limit: 200 << 10},
-			func(err error) bool { var se *client.StallError; return !errors.As(err, &se) }},
+			func(err error) bool { var se *client.StallError; return !errors.As(err, &se) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
@@ -131,6 +135,13 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 			lost := rec.waitFor(t, client.EventLost)
 			if lost.Name != "tcp" || !tc.cause(lost.Err) {
 				t.Errorf("lost %s: %v; want tcp, for the expected cause", lost.Name, lost.Err)
+			}
+			var fe *failure.Error
+			if tc.hedged && (!errors.As(lost.Err, &fe) || fe.Cause != failure.Frozen) {
+				t.Errorf("lost with %v, want it classified as a freeze", lost.Err)
+			}
+			if suspected := count(rec.all(), client.EventSuspected) > 0; suspected != tc.hedged {
+				t.Errorf("suspected before the loss: %v, want %v\nevents: %s", suspected, tc.hedged, describe(rec.all()))
 			}
 			resumed := rec.waitFor(t, client.EventResumed)
 			if resumed.Name != "utls" {

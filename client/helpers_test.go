@@ -184,15 +184,22 @@ func (r *recorder) all() []client.Event {
 // waitFor waits for an event of kind and returns it.
 func (r *recorder) waitFor(t *testing.T, kind client.EventKind) client.Event {
 	t.Helper()
+	return r.waitAfter(t, kind, 0)
+}
+
+// waitAfter waits for an event of kind among those after the first skip, and returns
+// it.
+func (r *recorder) waitAfter(t *testing.T, kind client.EventKind, skip int) client.Event {
+	t.Helper()
 	deadline := time.After(hangTimeout)
-	for seen := 0; ; {
+	for seen := skip; ; {
 		evs := r.all()
-		for _, e := range evs[seen:] {
+		for _, e := range evs[min(seen, len(evs)):] {
 			if e.Kind == kind {
 				return e
 			}
 		}
-		seen = len(evs)
+		seen = max(seen, len(evs))
 		select {
 		case <-r.signal:
 		case <-deadline:

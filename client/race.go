@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/client/failure"
+	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -137,63 +138,88 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 
 // attempt dials bridge i and completes a session handshake on the carrier: a resume of
 // the waiting session when the bridge leads to its gateway, else a new session. The
-// dial and a new session's handshake share one deadline: Config.HandshakeTimeout, or
-// handshakeBudget of the round trip the network is known to have, until the dial's
-// connect measures its own, from which on they have handshakeBudget of that. A
-// resume's handshake gets its own once its turn comes (see turns). A failure is
-// returned as a *failure.Error.
+// dial and a new session's handshake share one deadline (see dial); a resume's
+// handshake gets its own once its turn comes (see turns). A failure is returned as a
+// *failure.Error.
 func (c *Client) attempt(ctx context.Context, i int, cur current, r *round) outcome {
-	began := time.Now()
+	t, ferr := c.dial(ctx, i, r)
+	if ferr != nil {
+		return outcome{idx: i, err: ferr}
+	}
+	defer t.dl.stop()
 	b := c.cfg.Bridges[i]
-	limit := began.Add(c.cfg.HandshakeTimeout)
-	first := limit
-	if rtt, ok := r.knownRTT(); ok {
-		first = earlier(limit, began.Add(handshakeBudget(rtt)))
-	}
-	dl := newDeadline(ctx, first)
-	defer dl.stop()
-	var connected atomic.Bool
-	trace := &transports.Trace{Connected: func(_ string, rtt time.Duration) {
-		if connected.CompareAndSwap(false, true) {
-			r.sawRTT(rtt)
-			dl.reset(earlier(limit, time.Now().Add(handshakeBudget(rtt))))
-		}
-	}}
-	obs := failure.Observation{TLS: c.families[i].speaksTLS()}
-	fail := func(step failure.Step, err error) outcome {
-		obs.Step, obs.Err = step, err
-		return outcome{idx: i, err: failure.Classify(obs)}
-	}
-	conn, err := c.dialers[i].Dial(transports.WithTrace(dl.ctx, trace))
-	if err != nil {
-		step := failure.StepConnect
-		if connected.Load() {
-			step = failure.StepTransport
-		}
-		return fail(step, dl.err(fmt.Errorf("dial: %w", err)))
-	}
-	m := failure.NewMeter(conn)
-	cc := &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
+	cc := c.sessionConfig(b)
 	if cur.sess != nil && bytes.Equal(cur.key, b.Key) {
 		timeout := c.cfg.HandshakeTimeout
 		if rtt, ok := r.knownRTT(); ok {
 			timeout = min(timeout, handshakeBudget(rtt))
 		}
-		err = r.turns.resume(ctx, timeout, func(ctx context.Context) error {
-			return cur.sess.Resume(ctx, m, cc)
+		err := r.turns.resume(ctx, timeout, func(ctx context.Context) error {
+			return cur.sess.Resume(ctx, t.meter, cc)
 		})
 		if err != nil {
-			m.Close()
-			obs.Received, obs.Head = m.Received(), m.Head()
-			return fail(failure.StepSession, fmt.Errorf("resume: %w", err))
+			return outcome{idx: i, err: t.fail(failure.StepSession, fmt.Errorf("resume: %w", err))}
 		}
-		return outcome{idx: i, meter: m, resumed: true, took: time.Since(began)}
+		return outcome{idx: i, meter: t.meter, resumed: true, took: time.Since(t.began)}
 	}
-	sess, err := session.Client(dl.ctx, m, cc)
+	sess, err := session.Client(t.dl.ctx, t.meter, cc)
 	if err != nil {
-		m.Close()
-		obs.Received, obs.Head = m.Received(), m.Head()
-		return fail(failure.StepSession, dl.err(fmt.Errorf("session: %w", err)))
+		return outcome{idx: i, err: t.fail(failure.StepSession, t.dl.err(fmt.Errorf("session: %w", err)))}
 	}
-	return outcome{idx: i, sess: sess, meter: m, took: time.Since(began)}
+	return outcome{idx: i, sess: sess, meter: t.meter, took: time.Since(t.began)}
+}
+
+// sessionConfig is the session's side of bridge line b.
+func (c *Client) sessionConfig(b config.Bridge) *session.ClientConfig {
+	return &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
+}
+
+// try is a carrier dialled for an attempt, and the deadline the attempt runs under.
+type try struct {
+	idx   int
+	began time.Time
+	dl    *deadline
+	meter *failure.Meter
+	obs   failure.Observation
+}
+
+// fail closes the carrier and classifies err, which stopped the attempt at step.
+func (t *try) fail(step failure.Step, err error) *failure.Error {
+	t.meter.Close()
+	t.obs.Received, t.obs.Head = t.meter.Received(), t.meter.Head()
+	t.obs.Step, t.obs.Err = step, err
+	return failure.Classify(t.obs)
+}
+
+// dial opens a carrier to bridge i under an attempt's deadline: Config.HandshakeTimeout,
+// or handshakeBudget of the round trip the network is known to have, until the dial's
+// connect measures its own, from which on the attempt has handshakeBudget of that. The
+// deadline goes on after dial returns, for the session's handshake; the caller stops
+// it. A failure is returned classified.
+func (c *Client) dial(ctx context.Context, i int, r *round) (*try, *failure.Error) {
+	t := &try{idx: i, began: time.Now(), obs: failure.Observation{TLS: c.families[i].speaksTLS()}}
+	limit := t.began.Add(c.cfg.HandshakeTimeout)
+	first := limit
+	if rtt, ok := r.knownRTT(); ok {
+		first = earlier(limit, t.began.Add(handshakeBudget(rtt)))
+	}
+	t.dl = newDeadline(ctx, first)
+	var connected atomic.Bool
+	trace := &transports.Trace{Connected: func(_ string, rtt time.Duration) {
+		if connected.CompareAndSwap(false, true) {
+			r.sawRTT(rtt)
+			t.dl.reset(earlier(limit, time.Now().Add(handshakeBudget(rtt))))
+		}
+	}}
+	conn, err := c.dialers[i].Dial(transports.WithTrace(t.dl.ctx, trace))
+	if err != nil {
+		t.dl.stop()
+		t.obs.Step, t.obs.Err = failure.StepConnect, t.dl.err(fmt.Errorf("dial: %w", err))
+		if connected.Load() {
+			t.obs.Step = failure.StepTransport
+		}
+		return nil, failure.Classify(t.obs)
+	}
+	t.meter = failure.NewMeter(conn)
+	return t, nil
 }

@@ -89,58 +89,6 @@ func (c *Client) adopt(network string, old current, won outcome, lostAt time.Tim
 	c.emit(Event{Kind: EventActive, Bridge: won.idx, Name: b.Transport, Took: won.took})
 }
 
-// supervise watches the carrier of cur until it dies or the session ends. It records
-// the bridge as working on its network once real data has moved, and drops the carrier
-// when the watchdog finds it stalled. It returns the dead carrier's family and when
-// it died; both are zero when the session ended instead.
-func (c *Client) supervise(ctx context.Context, cur current) (family, time.Time) {
-	b := c.cfg.Bridges[cur.bridge]
-	done, carrier := cur.sess.Done(), cur.sess.CarrierDone()
-	in0, out0 := cur.sess.Bytes()
-	proved := false
-	var wd watchdog
-	tick := time.NewTicker(watchdogPeriod)
-	defer tick.Stop()
-	for {
-		var lost error
-		select {
-		case <-ctx.Done():
-			return "", time.Time{}
-		case <-done:
-			c.end(cur, cur.sess.Err())
-			return "", time.Time{}
-		case <-carrier:
-			select {
-			case <-done: // the carrier died with the session
-				c.end(cur, cur.sess.Err())
-				return "", time.Time{}
-			default:
-			}
-			lost = errCarrierClosed
-		case now := <-tick.C:
-			p := cur.sess.Progress()
-			if !proved {
-				in, out := cur.sess.Bytes()
-				if proved = carriedData(in-in0, out-out0, p); proved {
-					c.remember(cur.network, cur.bridge, p.SRTT)
-				}
-			}
-			if stall := wd.check(p, now); stall != nil {
-				cur.sess.DropCarrier()
-				lost = stall
-			}
-		}
-		if lost != nil {
-			lostAt := time.Now()
-			why := c.carrierFailed(cur, lost)
-			if c.update(func() { c.cur.bridge = -1 }) {
-				c.emit(Event{Kind: EventLost, Bridge: cur.bridge, Name: b.Transport, Err: why})
-			}
-			return c.families[cur.bridge], lostAt
-		}
-	}
-}
-
 // carriedData reports whether real data has moved on a carrier, given the stream bytes
 // received and sent since it was attached: provedBytes received, or a round trip (data
 // both ways and all that was sent acknowledged).

@@ -264,3 +264,20 @@ func TestPingRateFollowsArrivingData(t *testing.T) {
 		})
 	}
 }
+
+// The RTT estimator is RFC 6298's: the first sample sets SRTT and half of it as
+// RTTVAR; later ones move SRTT by 1/8 and RTTVAR by 1/4 of their deviation.
+func TestRTTEstimatorFollowsRFC6298(t *testing.T) {
+	l := newLink(0)
+	steps := []struct{ sample, srtt, rttvar time.Duration }{
+		{100 * time.Millisecond, 100 * time.Millisecond, 50 * time.Millisecond},
+		{100 * time.Millisecond, 100 * time.Millisecond, 37500 * time.Microsecond},
+		{180 * time.Millisecond, 110 * time.Millisecond, 48125 * time.Microsecond},
+	}
+	for i, s := range steps {
+		l.addSample(s.sample)
+		if p := l.progressReport(); p.SRTT != s.srtt || p.RTTVar != s.rttvar {
+			t.Fatalf("after sample %d (%v): SRTT %v, RTTVAR %v; want %v, %v", i, s.sample, p.SRTT, p.RTTVar, s.srtt, s.rttvar)
+		}
+	}
+}

@@ -5,12 +5,16 @@ import (
 	"time"
 )
 
+// AckDelay is the longest a receiver holds an acknowledgement back: a watchdog that
+// waits for one allows for it on top of the round trip.
+const AckDelay = 50 * time.Millisecond
+
 const (
 	// ackEvery and ackDelay: a receiver acknowledges every 32 KiB, and at most 50 ms
 	// after unacknowledged data arrived, so the sender's buffer drains at line rate
 	// and a watchdog sees progress within a fraction of a second.
 	ackEvery = 32 << 10
-	ackDelay = 50 * time.Millisecond
+	ackDelay = AckDelay
 	// idlePing is the keepalive of a carrier with nothing outstanding. While data
 	// waits for its acknowledgement, pings go every two SRTTs, within busyPingMin and
 	// busyPingMax, so a carrier frozen in one direction shows up as no progress.
