@@ -29,6 +29,8 @@ const (
 	Intercepted Verdict = "intercepted"
 	// Probed: the censor sent active probes to the flow's server.
 	Probed Verdict = "probed"
+	// Delayed: the flow's bytes are held back, as on a long or congested path.
+	Delayed Verdict = "delayed"
 )
 
 // undecided is a datagramsJudge's answer while it needs the flow's next datagram; it is
