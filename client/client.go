@@ -43,6 +43,10 @@ type Config struct {
 	// Parallel bounds the bridges tried at once; 0 means 4, one per family of
 	// transports in the first round (stream, TLS, CDN, UDP).
 	Parallel int
+	// Now is the device's clock, which session hellos carry; nil means time.Now.
+	// When a gateway ignores hellos because the clock is off, the client learns the
+	// offset from a bridge's HTTP Date and says so (EventClock).
+	Now func() time.Time
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
 	// OnEvent, if set, is told of every attempt, failure, loss, resumption and change
@@ -62,6 +66,7 @@ type Client struct {
 	keys     []string // each bridge's name in the memory
 	families []family // each bridge's family
 	mem      *memory
+	clock    clock
 	wg       sync.WaitGroup // the run loop and the attempts it started
 
 	mu      sync.Mutex
@@ -103,7 +108,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Network == nil {
 		cfg.Network = defaultNetwork(cfg.Bridges[0].Addr)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, changed: make(chan struct{})}
+	c.clock.device = cfg.Now
 	mem, err := loadMemory(cfg.StateDir)
 	if err != nil {
 		c.log.Warn("client: network memory", "err", err)
@@ -181,6 +190,9 @@ type Status struct {
 	// when the next round starts.
 	Blocked *ConnectError
 	Retry   time.Time
+	// ClockOff is how far the device's clock is from the gateway's, as the client
+	// learnt it (positive: the device is behind); zero when it is right or unknown.
+	ClockOff time.Duration
 }
 
 // Status returns the client's state now.
@@ -188,7 +200,7 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := Status{Bridge: c.cur.bridge, Waiting: c.cur.sess != nil && c.cur.bridge < 0,
-		Blocked: c.blocked, Retry: c.retryAt}
+		Blocked: c.blocked, Retry: c.retryAt, ClockOff: c.clock.off()}
 	if st.Bridge >= 0 {
 		st.Transport = c.cfg.Bridges[st.Bridge].Transport
 	}

@@ -2,6 +2,8 @@ package client
 
 import (
 	"time"
+
+	"github.com/umbrella-edge/edge/client/failure"
 )
 
 // Event is something the client did, for an app to show or log.
@@ -17,6 +19,9 @@ type Event struct {
 	Took time.Duration
 	// Retry is, for EventBlocked, how long until the next round of attempts.
 	Retry time.Duration
+	// Skew is, for EventClock, how far the device's clock is from the gateway's
+	// (positive: the device is behind); zero once it is right again.
+	Skew time.Duration
 }
 
 // EventKind says what an Event reports.
@@ -34,10 +39,14 @@ const (
 	// trips; a spare is being raised beside it (Err says how long it has been stuck).
 	EventSuspected
 	EventRecovered // the suspected carrier moved data again; the spare was closed
+	// EventClock: the device's clock is off by Skew; a session was made with the
+	// gateway's time, which the client uses from now on. Tell the user to set the
+	// clock (failure.SkewText says by how much).
+	EventClock
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"attempt", "failed", "active", "lost", "resumed", "ended", "blocked", "suspected", "recovered"}
+	names := [...]string{"attempt", "failed", "active", "lost", "resumed", "ended", "blocked", "suspected", "recovered", "clock"}
 	if k < 0 || int(k) >= len(names) {
 		return "unknown"
 	}
@@ -65,6 +74,8 @@ func (c *Client) emit(e Event) {
 		c.log.Info("carrier suspected, raising a spare", append(attrs, "err", e.Err)...)
 	case EventRecovered:
 		c.log.Info("suspected carrier recovered; spare closed", attrs...)
+	case EventClock:
+		c.log.Warn("the device's clock is off; using the gateway's time", append(attrs, "off", failure.SkewText(e.Skew))...)
 	case EventBlocked:
 		c.log.Error("all bridges failed", "bridges", len(c.cfg.Bridges), "retry_in", e.Retry, "err", e.Err)
 	}

@@ -75,7 +75,7 @@ func (h *hedge) raise(ctx context.Context, c *Client, cur current, stall *StallE
 	h.s, h.tried[idx] = s, true
 	c.emit(Event{Kind: EventAttempt, Bridge: idx, Name: c.transportOf(idx)})
 	c.wg.Go(func() {
-		t, err := c.dial(sctx, idx, r)
+		t, err := c.dial(sctx, idx, r, c.clock.off())
 		s.result <- spareResult{idx: idx, t: t, err: err}
 	})
 }
@@ -161,7 +161,7 @@ func (c *Client) resumeSpare(ctx context.Context, cur current, t *try) error {
 	budget := min(c.cfg.HandshakeTimeout, handshakeBudget(cur.sess.Progress().SRTT))
 	rctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	err := cur.sess.Resume(rctx, t.meter, c.sessionConfig(c.cfg.Bridges[t.idx]))
+	err := cur.sess.Resume(rctx, t.meter, c.sessionConfig(c.cfg.Bridges[t.idx], c.clock.off()))
 	if err == nil {
 		return nil
 	}

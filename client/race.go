@@ -18,6 +18,7 @@ import (
 // outcome is one attempt's result.
 type outcome struct {
 	idx     int
+	offset  time.Duration    // the clock offset its hello carried
 	sess    *session.Session // a new session; nil when the waiting one resumed
 	meter   *failure.Meter   // the carrier, when it won
 	resumed bool
@@ -75,17 +76,22 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := newRound(p)
-	results := make(chan outcome, len(p.order))
+	queue := make([]queued, len(p.order))
+	for k, i := range p.order {
+		queue[k] = queued{idx: i, offset: c.clock.off()}
+	}
+	results := make(chan outcome, len(queue)+len(p.order))
 	var failures []*BridgeError
 	next, running := 0, 0
+	retried := map[int]bool{} // bridges tried again with a corrected clock
 	timer := time.NewTimer(p.headStart)
 	defer timer.Stop()
 	start := func() {
-		i := p.order[next]
+		q := queue[next]
 		next++
 		running++
-		c.emit(Event{Kind: EventAttempt, Bridge: i, Name: c.cfg.Bridges[i].Transport})
-		c.wg.Go(func() { results <- c.attempt(ctx, i, cur, r) })
+		c.emit(Event{Kind: EventAttempt, Bridge: q.idx, Name: c.cfg.Bridges[q.idx].Transport})
+		c.wg.Go(func() { results <- c.attempt(ctx, q, cur, r) })
 		timer.Reset(p.headStart)
 	}
 	// finish cancels the attempts still running and closes whatever they complete.
@@ -116,11 +122,14 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 			f := &BridgeError{Bridge: o.idx, Transport: c.cfg.Bridges[o.idx].Transport, Err: o.err}
 			failures = append(failures, f)
 			c.emit(Event{Kind: EventFailed, Bridge: f.Bridge, Name: f.Transport, Err: f})
-			if next < len(p.order) && running < c.cfg.Parallel {
+			if q, ok := c.clockRetry(o, retried); ok {
+				queue = slices.Insert(queue, next, q)
+			}
+			if next < len(queue) && running < c.cfg.Parallel {
 				start()
 			}
 		case <-timer.C:
-			if next < len(p.order) && running < c.cfg.Parallel {
+			if next < len(queue) && running < c.cfg.Parallel {
 				start()
 			}
 		case <-ctx.Done():
@@ -131,24 +140,57 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 	if err := ctx.Err(); err != nil {
 		return outcome{}, failures, err
 	}
-	sorted := slices.Clone(failures)
-	slices.SortFunc(sorted, func(a, b *BridgeError) int { return a.Bridge - b.Bridge })
-	return outcome{}, failures, &ConnectError{Failures: sorted}
+	return outcome{}, failures, &ConnectError{Failures: lastPerBridge(failures)}
 }
 
-// attempt dials bridge i and completes a session handshake on the carrier: a resume of
+// queued is an attempt to start: a bridge, and the clock offset its hello carries.
+type queued struct {
+	idx    int
+	offset time.Duration
+}
+
+// clockRetry returns the attempt to make again when o failed because the device's
+// clock is off by more than a gateway accepts: the same bridge, at once, with the
+// clock its server's Date gave. Each bridge is tried again once a round.
+func (c *Client) clockRetry(o outcome, retried map[int]bool) (queued, bool) {
+	var fe *failure.Error
+	if !errors.As(o.err, &fe) || fe.Cause != failure.ClockOff || retried[o.idx] {
+		return queued{}, false
+	}
+	retried[o.idx] = true
+	c.log.Info("the device's clock looks off; trying the bridge again with its server's time",
+		"bridge", o.idx, "transport", c.transportOf(o.idx), "off", failure.SkewText(fe.Skew))
+	return queued{idx: o.idx, offset: o.offset + fe.Skew}, true
+}
+
+// lastPerBridge returns each bridge's last failure, by bridge index.
+func lastPerBridge(failures []*BridgeError) []*BridgeError {
+	last := map[int]*BridgeError{}
+	for _, f := range failures {
+		last[f.Bridge] = f
+	}
+	out := make([]*BridgeError, 0, len(last))
+	for _, f := range last {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *BridgeError) int { return a.Bridge - b.Bridge })
+	return out
+}
+
+// attempt dials bridge q.idx and completes a session handshake on the carrier: a resume of
 // the waiting session when the bridge leads to its gateway, else a new session. The
 // dial and a new session's handshake share one deadline (see dial); a resume's
 // handshake gets its own once its turn comes (see turns). A failure is returned as a
 // *failure.Error.
-func (c *Client) attempt(ctx context.Context, i int, cur current, r *round) outcome {
-	t, ferr := c.dial(ctx, i, r)
+func (c *Client) attempt(ctx context.Context, q queued, cur current, r *round) outcome {
+	i := q.idx
+	t, ferr := c.dial(ctx, i, r, q.offset)
 	if ferr != nil {
-		return outcome{idx: i, err: ferr}
+		return outcome{idx: i, offset: q.offset, err: ferr}
 	}
 	defer t.dl.stop()
 	b := c.cfg.Bridges[i]
-	cc := c.sessionConfig(b)
+	cc := c.sessionConfig(b, q.offset)
 	if cur.sess != nil && bytes.Equal(cur.key, b.Key) {
 		timeout := c.cfg.HandshakeTimeout
 		if rtt, ok := r.knownRTT(); ok {
@@ -158,35 +200,47 @@ func (c *Client) attempt(ctx context.Context, i int, cur current, r *round) outc
 			return cur.sess.Resume(ctx, t.meter, cc)
 		})
 		if err != nil {
-			return outcome{idx: i, err: t.fail(failure.StepSession, fmt.Errorf("resume: %w", err))}
+			return outcome{idx: i, offset: q.offset, err: t.fail(failure.StepSession, fmt.Errorf("resume: %w", err))}
 		}
-		return outcome{idx: i, meter: t.meter, resumed: true, took: time.Since(t.began)}
+		return outcome{idx: i, offset: q.offset, meter: t.meter, resumed: true, took: time.Since(t.began)}
 	}
 	sess, err := session.Client(t.dl.ctx, t.meter, cc)
 	if err != nil {
-		return outcome{idx: i, err: t.fail(failure.StepSession, t.dl.err(fmt.Errorf("session: %w", err)))}
+		return outcome{idx: i, offset: q.offset, err: t.fail(failure.StepSession, t.dl.err(fmt.Errorf("session: %w", err)))}
 	}
-	return outcome{idx: i, sess: sess, meter: t.meter, took: time.Since(t.began)}
+	return outcome{idx: i, offset: q.offset, sess: sess, meter: t.meter, took: time.Since(t.began)}
 }
 
-// sessionConfig is the session's side of bridge line b.
-func (c *Client) sessionConfig(b config.Bridge) *session.ClientConfig {
-	return &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
+// sessionConfig is the session's side of bridge line b, its hellos timed with the
+// device's clock plus offset.
+func (c *Client) sessionConfig(b config.Bridge, offset time.Duration) *session.ClientConfig {
+	return &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint(), Now: c.clock.with(offset)}
 }
 
-// try is a carrier dialled for an attempt, and the deadline the attempt runs under.
+// answerWait bounds the wait for the rest of a website's answer to a hello (see
+// failure.Meter.FillHTTP): it comes in one piece, behind the bytes already read.
+const answerWait = 200 * time.Millisecond
+
+// try is a carrier dialled for an attempt, the deadline the attempt runs under, and
+// the clock its hellos carry.
 type try struct {
 	idx   int
 	began time.Time
 	dl    *deadline
 	meter *failure.Meter
+	now   func() time.Time
 	obs   failure.Observation
 }
 
-// fail closes the carrier and classifies err, which stopped the attempt at step.
+// fail closes the carrier and classifies err, which stopped the attempt at step, with
+// what the carrier delivered and the Date its server sent.
 func (t *try) fail(step failure.Step, err error) *failure.Error {
+	t.meter.FillHTTP(answerWait)
 	t.meter.Close()
-	t.obs.Received, t.obs.Head = t.meter.Received(), t.meter.Head()
+	t.obs.Received, t.obs.Head, t.obs.Local = t.meter.Received(), t.meter.Head(), t.now()
+	if d, ok := t.meter.Conn.(transports.Dated); ok {
+		t.obs.ServerDate = d.ServerDate()
+	}
 	t.obs.Step, t.obs.Err = step, err
 	return failure.Classify(t.obs)
 }
@@ -196,8 +250,8 @@ func (t *try) fail(step failure.Step, err error) *failure.Error {
 // connect measures its own, from which on the attempt has handshakeBudget of that. The
 // deadline goes on after dial returns, for the session's handshake; the caller stops
 // it. A failure is returned classified.
-func (c *Client) dial(ctx context.Context, i int, r *round) (*try, *failure.Error) {
-	t := &try{idx: i, began: time.Now(), obs: failure.Observation{TLS: c.families[i].speaksTLS()}}
+func (c *Client) dial(ctx context.Context, i int, r *round, offset time.Duration) (*try, *failure.Error) {
+	t := &try{idx: i, began: time.Now(), now: c.clock.with(offset), obs: failure.Observation{TLS: c.families[i].speaksTLS()}}
 	limit := t.began.Add(c.cfg.HandshakeTimeout)
 	first := limit
 	if rtt, ok := r.knownRTT(); ok {

@@ -45,6 +45,9 @@ func (c *Client) run(ctx context.Context) {
 		case err == nil:
 			bo.reset()
 			avoid = ""
+			if c.clock.adopt(won.offset) {
+				c.emit(Event{Kind: EventClock, Bridge: won.idx, Name: c.transportOf(won.idx), Skew: won.offset})
+			}
 			c.adopt(network, cur, won, lostAt)
 		case errors.Is(err, session.ErrResumeRejected):
 			c.end(cur, err)

@@ -146,3 +146,31 @@ func FuzzHTTPDate(f *testing.F) {
 		Classify(Observation{Step: StepSession, Head: head, Local: time.Now()})
 	})
 }
+
+func TestFillHTTPReadsTheRestOfAWebsitesAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name, sent string
+		read       int // what the reader took before giving up
+		want       string
+	}{
+		{"an HTTP answer read two bytes in", "HTTP/1.1 400 Bad Request\r\nDate: x\r\n\r\n", 2, "HTTP/1.1 400 Bad Request\r\nDate: x\r\n\r\n"},
+		{"not HTTP: left as it is", "\x16\x03\x01\x00\x05hello", 2, "\x16\x03"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			m := NewMeter(b)
+			defer m.Close()
+			go func() {
+				a.Write([]byte(tc.sent))
+			}()
+			if _, err := io.ReadFull(m, make([]byte, tc.read)); err != nil {
+				t.Fatal(err)
+			}
+			m.FillHTTP(time.Second)
+			if got := string(m.Head()); got != tc.want {
+				t.Errorf("head %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,9 +1,11 @@
 package failure
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // HeadSize is how many of a carrier's first bytes a Meter keeps: enough for the head
@@ -46,4 +48,24 @@ func (m *Meter) Head() []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]byte(nil), m.head...)
+}
+
+// FillHTTP reads on, for at most wait, while what the carrier delivered so far could be
+// the start of an HTTP response and the head is not full: a session reads two bytes of
+// a website's answer before it gives up on it, and Classify needs its status line and
+// Date. It returns at once otherwise. The carrier's deadline is left set; call it on a
+// carrier being given up.
+func (m *Meter) FillHTTP(wait time.Duration) {
+	const prefix = "HTTP/1."
+	head := m.Head()
+	if len(head) == 0 || len(head) >= HeadSize || !bytes.HasPrefix([]byte(prefix), head[:min(len(head), len(prefix))]) {
+		return
+	}
+	m.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, HeadSize)
+	for m.Received() < HeadSize {
+		if _, err := m.Read(buf[:HeadSize-m.Received()]); err != nil {
+			return
+		}
+	}
 }
