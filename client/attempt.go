@@ -50,7 +50,8 @@ func (c *Client) attempt(ctx context.Context, q queued, cur current, r *round) o
 // sessionConfig is the session's side of bridge line b, its hellos timed with the
 // device's clock plus offset.
 func (c *Client) sessionConfig(b config.Bridge, offset time.Duration) *session.ClientConfig {
-	return &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint(), Now: c.clock.with(offset)}
+	return &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint(),
+		Now: c.clock.with(offset), IdlePing: c.idlePing()}
 }
 
 // answerWait bounds the wait for the rest of a website's answer to a hello (see

@@ -43,6 +43,10 @@ type Config struct {
 	// Parallel bounds the bridges tried at once; 0 means 4, one per family of
 	// transports in the first round (stream, TLS, CDN, UDP).
 	Parallel int
+	// Idle is how often an idle session pings its gateway, which bounds how long a
+	// silent cut goes unnoticed while nothing is sent; see IdlePreset for the battery
+	// it costs. The zero value is Foreground; SetIdle switches it at run time.
+	Idle IdlePreset
 	// Now is the device's clock, which session hellos carry; nil means time.Now.
 	// When a gateway ignores hellos because the clock is off, the client learns the
 	// offset from a bridge's HTTP Date and says so (EventClock).
@@ -71,6 +75,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	cur     current
+	idle    IdlePreset
 	blocked *ConnectError // the last round's failures, until the next round starts
 	retryAt time.Time
 	changed chan struct{} // closed and replaced when cur or blocked change
@@ -111,7 +116,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, changed: make(chan struct{})}
+	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, idle: cfg.Idle, changed: make(chan struct{})}
 	c.clock.device = cfg.Now
 	mem, err := loadMemory(cfg.StateDir)
 	if err != nil {

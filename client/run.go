@@ -85,6 +85,7 @@ func (c *Client) adopt(network string, old current, won outcome, lostAt time.Tim
 		won.sess.Close()
 		return
 	}
+	won.sess.SetIdlePing(c.idlePing()) // the preset may have changed while it was made
 	if old.sess != nil {
 		old.sess.Close()
 		c.emit(Event{Kind: EventEnded, Bridge: -1, Err: ErrGatewayChanged})

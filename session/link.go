@@ -66,6 +66,7 @@ type link struct {
 	err      error // why the link ended; nil while it lives
 	srtt     time.Duration
 	rttvar   time.Duration
+	idle     time.Duration // the idle keepalive's interval
 	progress time.Time
 	pings    uint64 // ping numbers used so far, across carriers
 }
@@ -102,7 +103,7 @@ func newLink(limit int) *link {
 	if limit <= 0 {
 		limit = DefaultResumeBuffer
 	}
-	l := &link{limit: max(limit, minResumeBuffer)}
+	l := &link{limit: max(limit, minResumeBuffer), idle: DefaultIdlePing}
 	l.changed.L = &l.mu
 	return l
 }
@@ -343,4 +344,15 @@ func (l *link) addSample(rtt time.Duration) {
 	}
 	l.rttvar += (dev - l.rttvar) / 4
 	l.srtt += (rtt - l.srtt) / 8
+}
+
+// setIdlePing makes d the idle keepalive's interval; the carrier's writer looks again
+// at when its next ping is due.
+func (l *link) setIdlePing(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.idle = d
+	if l.cur != nil {
+		l.cur.kick()
+	}
 }
