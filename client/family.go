@@ -49,3 +49,9 @@ func familyOf(b config.Bridge) family {
 
 // speaksTLS reports whether f's carriers start with a TLS ClientHello.
 func (f family) speaksTLS() bool { return f == familyTLS || f == familyCDN }
+
+// FamilyOf names the family of transports bridge line b belongs to: "stream-random"
+// (tcp, obfs4), "tls" (utls, webtunnel), "cdn" (websocket, meek), "udp" (quic,
+// quicobfs), "dns", or the transport's own name for one in no family. The client tries
+// the best line of each family before a second of any.
+func FamilyOf(b config.Bridge) string { return string(familyOf(b)) }

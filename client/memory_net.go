@@ -81,6 +81,23 @@ func (m *memory) familyDemoted(network string, f family, now time.Time) time.Tim
 	return time.Time{}
 }
 
+// familyStruck reports whether family met a censor pattern on network within
+// patternWindow: once is no demotion, but a family not yet struck is likelier to pass.
+func (m *memory) familyStruck(network string, f family, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.data.Networks[m.hashName("network", network)]
+	if n == nil || n.Families[string(f)] == nil {
+		return false
+	}
+	for _, p := range n.Families[string(f)].Patterns {
+		if now.Sub(p.At) <= patternWindow {
+			return true
+		}
+	}
+	return false
+}
+
 // worked records that bridge, of family f, carried real data on network. It clears
 // the bridge's demotion and the family's: only user traffic proves a bridge, never a
 // probe.

@@ -31,7 +31,8 @@ type plan struct {
 //     demoted;
 //  2. bridges that are not demoted, by family: the best bridge of each family (in
 //     config order) before a second of any; the family that just died (avoid) after
-//     all others;
+//     all others, and before it those that met a censor pattern lately (a freeze, a
+//     reset, silence), so that a censor's rule is not met once per transport;
 //  3. demoted bridges, and those of demoted families, the one whose demotion ends
 //     soonest first.
 //
@@ -45,14 +46,15 @@ func (c *Client) planRound(network string, gateway []byte, avoid family, now tim
 		until   time.Time
 		other   bool // another gateway than the waiting session's
 		avoided bool
-		tier    int // how many bridges of its family come before it
-		family  int // its family's place, by its first bridge in config order
+		struck  bool // its family met a censor pattern lately
+		tier    int  // how many bridges of its family come before it
+		family  int  // its family's place, by its first bridge in config order
 	}
 	ranks := make([]rank, len(c.cfg.Bridges))
 	tiers, places := map[family]int{}, map[family]int{}
 	for i, b := range c.cfg.Bridges {
 		f := c.families[i]
-		r := rank{idx: i, group: 1, avoided: avoid != "" && f == avoid}
+		r := rank{idx: i, group: 1, avoided: avoid != "" && f == avoid, struck: c.mem.familyStruck(network, f, now)}
 		r.other = gateway != nil && !bytes.Equal(gateway, b.Key)
 		r.until = later(c.mem.demoted(network, c.keys[i], now), c.mem.familyDemoted(network, f, now))
 		switch {
@@ -80,6 +82,8 @@ func (c *Client) planRound(network string, gateway []byte, avoid family, now tim
 			return a.until.Compare(b.until)
 		case a.avoided != b.avoided:
 			return boolCmp(a.avoided, b.avoided)
+		case a.struck != b.struck:
+			return boolCmp(a.struck, b.struck)
 		case a.tier != b.tier:
 			return a.tier - b.tier
 		}

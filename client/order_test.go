@@ -149,8 +149,15 @@ func TestPlanTriesEachFamilyBeforeASecondOfAny(t *testing.T) {
 			c.mem.familyFailed("home", familyStream, frozen, now.Add(-2*time.Minute))
 			c.mem.familyFailed("home", familyStream, frozen, now.Add(-time.Minute))
 		}, "", []int{1, 4, 7, 3, 5, 8, 0, 2, 6}},
-		{"a family that froze once keeps its place", func(c *Client) {
+		{"a family that froze once goes after the others", func(c *Client) {
 			c.mem.familyFailed("home", familyStream, frozen, now.Add(-time.Minute))
+		}, "", []int{1, 4, 7, 3, 5, 8, 0, 2, 6}},
+		{"of two families that froze, the one that just died goes last", func(c *Client) {
+			c.mem.familyFailed("home", familyStream, frozen, now.Add(-2*time.Minute))
+			c.mem.familyFailed("home", familyTLS, frozen, now.Add(-time.Minute))
+		}, familyTLS, []int{4, 7, 5, 8, 0, 2, 6, 1, 3}},
+		{"a freeze older than the pattern window is forgotten", func(c *Client) {
+			c.mem.familyFailed("home", familyStream, frozen, now.Add(-patternWindow-time.Second))
 		}, "", []int{0, 1, 4, 7, 2, 3, 5, 8, 6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
