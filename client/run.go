@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/umbrella-edge/edge/client/failure"
@@ -136,6 +137,11 @@ func (c *Client) carrierFailed(cur current, lost error) error {
 	obs := failure.Observation{Step: failure.StepData, Err: lost, TLS: c.families[cur.bridge].speaksTLS()}
 	if cur.carrier != nil {
 		obs.Received, obs.Head = cur.carrier.Received(), cur.carrier.Head()
+		// The session only says its carrier closed; the carrier says how (a reset,
+		// an end of stream).
+		if err := cur.carrier.Err(); err != nil && errors.Is(lost, errCarrierClosed) {
+			obs.Err = fmt.Errorf("%w: %w", lost, err)
+		}
 	}
 	why := failure.Classify(obs)
 	c.demote(cur.network, cur.bridge, why)

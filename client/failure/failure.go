@@ -22,14 +22,16 @@ const (
 	// the address is blocked or offline.
 	Unreachable
 	// Reset: the connection was reset after the client's first packet (for TLS, the
-	// ClientHello): a censor reading server names, fingerprints or the first bytes.
+	// ClientHello): a censor reading server names, fingerprints or the first bytes;
+	// or, while carrying data, a censor cutting it.
 	Reset
 	// Silent: the connection came up, the client's first packet went out, and nothing
 	// came back: a censor dropping what it read (fully encrypted traffic, a shutdown
 	// whitelist), or a gateway that did not recognise the hello.
 	Silent
 	// Frozen: bytes came back, then stopped while the connection stayed open: a
-	// censor freezing connections after their first kilobytes.
+	// censor freezing connections after their first kilobytes (Russia, 2025), or
+	// cutting one silently mid-flow. Error.Bytes tells them apart.
 	Frozen
 	// Website: the server answered the session hello as a website does: it is a web
 	// server, or a gateway that did not accept the hello (a wrong secret or address,
@@ -156,11 +158,14 @@ func (e *Error) Explain() string {
 	case Unreachable:
 		return "the bridge's address did not answer: it may be blocked by address, or offline"
 	case Reset:
+		if e.Step == StepData {
+			return "the connection was reset while carrying data: a censor is likely cutting connections of this kind"
+		}
 		return "the connection was reset right after " + first + ": a censor is likely blocking this kind of connection"
 	case Silent:
 		return "the bridge went silent after " + first + ": a censor is likely dropping this kind of connection, or the bridge line's secret or address is wrong"
 	case Frozen:
-		return fmt.Sprintf("the connection froze after %s: a censor is likely freezing connections to this server", kB(e.Bytes))
+		return fmt.Sprintf("the connection stopped delivering after %s while staying open: a censor is likely freezing or cutting connections to this server", kB(e.Bytes))
 	case Website:
 		return "the gateway answered as a website: the bridge line's secret or address may be wrong, or your clock is off by more than 2 minutes"
 	case Closed:

@@ -74,8 +74,9 @@ func TestExplainSaysWhatIsKnown(t *testing.T) {
 	}{
 		{Error{Cause: Website}, "the gateway answered as a website: the bridge line's secret or address may be wrong, or your clock is off by more than 2 minutes"},
 		{Error{Cause: Reset, TLS: true}, "reset right after the TLS ClientHello"},
+		{Error{Cause: Reset, TLS: true, Step: StepData}, "reset while carrying data"},
 		{Error{Cause: Silent}, "went silent after the first packet"},
-		{Error{Cause: Frozen, Bytes: 16 << 10}, "froze after 16 KB"},
+		{Error{Cause: Frozen, Bytes: 16 << 10}, "stopped delivering after 16 KB"},
 		{Error{Cause: ClockOff, Skew: 10 * time.Minute}, "clock is 10 minutes behind"},
 		{Error{Cause: ClockOff, Skew: -3 * time.Hour}, "clock is 3 hours ahead"},
 		{Error{Cause: Auth}, "did not prove the bridge line's key"},
@@ -173,4 +174,23 @@ func TestFillHTTPReadsTheRestOfAWebsitesAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestMeterKeepsTheFirstErrorButNotItsOwnClose(t *testing.T) {
+	a, b := net.Pipe()
+	m := NewMeter(b)
+	m.Close()
+	m.Read(make([]byte, 1))
+	if err := m.Err(); err != nil {
+		t.Errorf("after its own Close: Err() = %v, want nil", err)
+	}
+	a2, b2 := net.Pipe()
+	m2 := NewMeter(b2)
+	defer m2.Close()
+	a2.Close()
+	m2.Read(make([]byte, 1))
+	if err := m2.Err(); !errors.Is(err, io.EOF) {
+		t.Errorf("after the peer closed: Err() = %v, want EOF", err)
+	}
+	a.Close()
 }

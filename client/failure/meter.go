@@ -2,6 +2,7 @@ package failure
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -13,14 +14,16 @@ import (
 const HeadSize = 1024
 
 // A Meter is a carrier that keeps what Classify needs of it: how many bytes it has
-// delivered, and the first HeadSize of them. Wrap a carrier in one before its first
-// Read; it is safe for concurrent use.
+// delivered, the first HeadSize of them, and the first error a read or write met.
+// Wrap a carrier in one before its first Read; it is safe for concurrent use.
 type Meter struct {
 	net.Conn
 	received atomic.Int64
+	closed   atomic.Bool // Close was called: errors from then on are its doing
 
 	mu   sync.Mutex
 	head []byte
+	err  error
 }
 
 // NewMeter returns conn, metered.
@@ -37,7 +40,40 @@ func (m *Meter) Read(p []byte) (int, error) {
 			m.mu.Unlock()
 		}
 	}
+	m.failed(err)
 	return n, err
+}
+
+func (m *Meter) Write(p []byte) (int, error) {
+	n, err := m.Conn.Write(p)
+	m.failed(err)
+	return n, err
+}
+
+// Close closes the carrier; errors that follow are not the carrier's.
+func (m *Meter) Close() error {
+	m.closed.Store(true)
+	return m.Conn.Close()
+}
+
+// failed keeps the carrier's first error, unless it is the carrier's own closing.
+func (m *Meter) failed(err error) {
+	if err == nil || m.closed.Load() || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	m.mu.Lock()
+	if m.err == nil {
+		m.err = err
+	}
+	m.mu.Unlock()
+}
+
+// Err returns the first error a read or write on the carrier met (a reset, an EOF),
+// other than its own closing; nil if none.
+func (m *Meter) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
 }
 
 // Received returns how many bytes the carrier has delivered.
