@@ -103,17 +103,7 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 			checkLeaks(t)
 			bridges := startGateway(t, "tcp", "utls")
 			tc.censor.Transport = tcp.New()
-			reg, err := transports.NewRegistry(tc.censor, utls.New())
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := newRecorder()
-			c, err := client.New(client.Config{Bridges: bridges, Transports: reg, OnEvent: rec.on,
-				Network: func() string { return "test" }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, rec := newClient(t, bridges, tc.censor, utls.New())
 			ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
 			defer cancel()
 			conn, err := c.Dial(ctx, "echo")
@@ -189,17 +179,7 @@ func TestFailoverThatCannotResumeEndsTheSession(t *testing.T) {
 				bridges = append(bridges, startGatewayWith(t, tc.grace, names...)...)
 			}
 			censor := censoredTCP{Transport: tcp.New(), limit: 64 << 10, blockAfter: new(atomic.Bool)}
-			reg, err := transports.NewRegistry(censor, utls.New())
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := newRecorder()
-			c, err := client.New(client.Config{Bridges: bridges, Transports: reg, OnEvent: rec.on,
-				Network: func() string { return "test" }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, rec := newClient(t, bridges, censor, utls.New())
 			ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
 			defer cancel()
 			conn, err := c.Dial(ctx, "echo")

@@ -121,17 +121,7 @@ func hedgeClient(t *testing.T) (*client.Client, *recorder, *pausableTCP, gatedTr
 	bridges := startGateway(t, "tcp", "utls")
 	pt := &pausableTCP{Transport: tcp.New()}
 	spare := gatedTransport{Transport: utls.New(), open: make(chan struct{}), closed: make(chan struct{}, 4)}
-	reg, err := transports.NewRegistry(pt, spare)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := newRecorder()
-	c, err := client.New(client.Config{Bridges: bridges, Transports: reg, OnEvent: rec.on,
-		Network: func() string { return "test" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, rec := newClient(t, bridges, pt, spare)
 	return c, rec, pt, spare
 }
 

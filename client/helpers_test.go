@@ -85,6 +85,24 @@ func registry(t *testing.T) *transports.Registry {
 	return r
 }
 
+// newClient is a client of bridges over the transports ts, on the network "test", that
+// records its events; the test's cleanup closes it.
+func newClient(t *testing.T, bridges []config.Bridge, ts ...transports.Transport) (*client.Client, *recorder) {
+	t.Helper()
+	reg, err := transports.NewRegistry(ts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	c, err := client.New(client.Config{Bridges: bridges, Transports: reg, OnEvent: rec.on,
+		Network: func() string { return "test" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, rec
+}
+
 // refusedBridge is a bridge line like good whose address refuses connections.
 func refusedBridge(t *testing.T, good config.Bridge) config.Bridge {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -40,24 +40,12 @@ const (
 // that only a new carrier can have delivered.
 func measureFailover(ctx context.Context, b *bench) ([]row, error) {
 	p, o := b.progress, b.opts
-	l, err := lab.Start(ctx, lab.Options{NoCDN: true, AllowMissing: true, Transports: o.transports})
+	w, err := startEchoWorld(ctx, lab.Options{NoCDN: true, AllowMissing: true, Transports: o.transports}, "bench")
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
-	c, err := l.Client(client.Config{Network: func() string { return "bench" }})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	dctx, cancel := context.WithTimeout(ctx, failoverGuard)
-	conn, err := c.Dial(dctx, lab.Service)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("open the echo stream: %w", err)
-	}
-	f := startFlow(conn)
-	defer f.close()
+	defer w.close()
+	l, c, f := w.lab, w.client, w.flow
 	p.say("  client with %d bridge lines, first carrier %s", len(l.Bridges()), c.Active())
 
 	var rows []row
@@ -70,6 +58,52 @@ func measureFailover(ctx context.Context, b *bench) ([]row, error) {
 		rows = append(rows, k.row(mode))
 	}
 	return rows, nil
+}
+
+// echoWorld is a lab, a client of every bridge line in it, and a flow of records
+// echoed through the client.
+type echoWorld struct {
+	lab    *lab.Lab
+	client *lab.Client
+	flow   *flow
+}
+
+// startEchoWorld starts a lab with opts, a client on the given network identity, and
+// the flow.
+func startEchoWorld(ctx context.Context, opts lab.Options, network string) (_ *echoWorld, err error) {
+	w := &echoWorld{}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	if w.lab, err = lab.Start(ctx, opts); err != nil {
+		return nil, err
+	}
+	if w.client, err = w.lab.Client(client.Config{Network: func() string { return network }}); err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, failoverGuard)
+	conn, err := w.client.Dial(dctx, lab.Service)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("open the echo stream: %w", err)
+	}
+	w.flow = startFlow(conn)
+	return w, nil
+}
+
+// close stops the flow, the client and the lab, whatever of them started.
+func (w *echoWorld) close() {
+	if w.flow != nil {
+		w.flow.close()
+	}
+	if w.client != nil {
+		w.client.Close()
+	}
+	if w.lab != nil {
+		w.lab.Close()
+	}
 }
 
 // kills are the samples of one kill mode.
@@ -158,10 +192,11 @@ func (k *kills) row(mode censor.KillMode) row {
 // flow keeps records going through an echo stream and checks that each comes back
 // once, in order.
 type flow struct {
-	conn  net.Conn
-	start time.Time
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	conn     net.Conn
+	start    time.Time
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 
 	mu      sync.Mutex
 	err     error
@@ -182,9 +217,12 @@ func startFlow(conn net.Conn) *flow {
 	return f
 }
 
+// close stops the flow and closes its stream; it may be called again.
 func (f *flow) close() {
-	close(f.stop)
-	f.conn.Close()
+	f.stopOnce.Do(func() {
+		close(f.stop)
+		f.conn.Close()
+	})
 	f.wg.Wait()
 }
 

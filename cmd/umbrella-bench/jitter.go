@@ -34,34 +34,21 @@ func measureJitterLong(ctx context.Context, b *bench) ([]row, error) {
 // a false one: nothing was cut.
 func falseMoves(ctx context.Context, b *bench, d time.Duration) ([]row, error) {
 	p, o := b.progress, b.opts
-	l, err := lab.Start(ctx, lab.Options{NoCDN: true, AllowMissing: true, Transports: o.transports,
-		Policies: []censor.Policy{&censor.Delay{Up: jitterDelay, Down: jitterDelay, Jitter: jitterSpread}}})
+	w, err := startEchoWorld(ctx, lab.Options{NoCDN: true, AllowMissing: true, Transports: o.transports,
+		Policies: []censor.Policy{&censor.Delay{Up: jitterDelay, Down: jitterDelay, Jitter: jitterSpread}}}, "bench jitter")
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
-	c, err := l.Client(client.Config{Network: func() string { return "bench jitter" }})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	dctx, cancel := context.WithTimeout(ctx, failoverGuard)
-	conn, err := c.Dial(dctx, lab.Service)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("open the echo stream: %w", err)
-	}
+	defer w.close()
+	c, f := w.client, w.flow
 	first := c.Active()
-	p.say("  client with %d bridge lines on %s; %v of steady flow, then %v idle", len(l.Bridges()), first, d/2, d/2)
-	f := startFlow(conn)
+	p.say("  client with %d bridge lines on %s; %v of steady flow, then %v idle", len(w.lab.Bridges()), first, d/2, d/2)
 	if err := wait(ctx, p, "steady flow", d/2); err != nil {
-		f.close()
 		return nil, err
 	}
 	mark := time.Now()
 	got, err := f.echoSentAfter(ctx, mark)
 	if err != nil {
-		f.close()
 		return nil, fmt.Errorf("the flow after %v: %w", d/2, err)
 	}
 	rtt := got.Sub(mark) // a record's round trip, plus up to flowInterval before it went
