@@ -6,13 +6,21 @@ FUZZTIME  ?= 20s
 # is every package here.
 TESTFLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: build test demo bench fuzz lint clean
+.PHONY: build test stress demo bench fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN)/umbrella ./cmd/umbrella
 
 test: lint
 	$(GO) test $(TESTFLAGS) ./...
+
+# The whole suite STRESS_ROUNDS times without and with -race, part of the time beside a
+# CPU hog or on one CPU; lists every test that failed even once (whole outputs in
+# stress.log). How a fix to a flaky test is proved: make stress STRESS_PKGS=./session/...
+STRESS_ROUNDS ?= 5
+STRESS_PKGS   ?= ./...
+stress:
+	$(GO) run ./internal/cmd/stress -rounds $(STRESS_ROUNDS) -report stress.log $(STRESS_PKGS)
 
 demo:
 	$(GO) run ./cmd/umbrella demo
@@ -36,4 +44,4 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -rf $(BIN) bench.md
+	rm -rf $(BIN) stress.log

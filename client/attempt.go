@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client/failure"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -49,7 +49,7 @@ func (c *Client) attempt(ctx context.Context, q queued, cur current, r *round) o
 
 // sessionConfig is the session's side of bridge line b, its hellos timed with the
 // device's clock plus offset.
-func (c *Client) sessionConfig(b config.Bridge, offset time.Duration) *session.ClientConfig {
+func (c *Client) sessionConfig(b bridge.Line, offset time.Duration) *session.ClientConfig {
 	return &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint(),
 		Now: c.clock.with(offset), IdlePing: c.idlePing()}
 }

@@ -10,8 +10,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 )
 
 // With every bridge refusing, the client retries in rounds spaced 1 s, 2 s, 4 s, …
@@ -19,8 +19,8 @@ import (
 // nor stops.
 func TestAllBridgesBlockedRetriesWithBackoff(t *testing.T) {
 	key, _, _ := ed25519.GenerateKey(rand.Reader)
-	model := config.Bridge{Transport: "tcp", Key: key}
-	bridges := []config.Bridge{refusedBridge(t, model), refusedBridge(t, model), refusedBridge(t, model)}
+	model := bridge.Line{Transport: "tcp", Key: key}
+	bridges := []bridge.Line{refusedBridge(t, model), refusedBridge(t, model), refusedBridge(t, model)}
 	synctest.Test(t, func(t *testing.T) {
 		type round struct {
 			at    time.Time

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client/failure"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -22,7 +22,7 @@ import (
 // Config is what a client runs with. Zero values mean the documented defaults.
 type Config struct {
 	// Bridges are the candidates, best first when nothing is known of the network.
-	Bridges []config.Bridge
+	Bridges []bridge.Line
 	// Transports resolves the bridge lines' transport names.
 	Transports *transports.Registry
 	// StateDir keeps what worked on each network (networks.json, mode 0600). Empty

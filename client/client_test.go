@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/client/failure"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -20,7 +20,7 @@ func TestDialReachesTheServiceOverEachTransport(t *testing.T) {
 	for _, name := range []string{"tcp", "utls"} {
 		t.Run(name, func(t *testing.T) {
 			good := startGateway(t, name)[0]
-			c, err := client.New(client.Config{Bridges: []config.Bridge{good}, Transports: registry(t),
+			c, err := client.New(client.Config{Bridges: []bridge.Line{good}, Transports: registry(t),
 				Network: func() string { return "test" }})
 			if err != nil {
 				t.Fatal(err)
@@ -39,7 +39,7 @@ func TestDialReportsEveryBridgeFailure(t *testing.T) {
 	wrongKey := good
 	wrongKey.Key, _, _ = ed25519.GenerateKey(rand.Reader)
 	c, err := client.New(client.Config{
-		Bridges:    []config.Bridge{refusedBridge(t, good), wrongKey},
+		Bridges:    []bridge.Line{refusedBridge(t, good), wrongKey},
 		Transports: registry(t),
 		Network:    func() string { return "test" },
 	})
@@ -83,17 +83,17 @@ func TestDialReportsEveryBridgeFailure(t *testing.T) {
 }
 
 func TestNewNamesTheBadBridge(t *testing.T) {
-	good := config.Bridge{Transport: "tcp", Addr: "127.0.0.1:1"}
-	typo := config.Bridge{Transport: "tpc", Addr: "127.0.0.1:1"}
-	badArg := config.Bridge{Transport: "tcp", Addr: "127.0.0.1:1", Args: transports.Args{"fp": "chrome"}}
+	good := bridge.Line{Transport: "tcp", Addr: "127.0.0.1:1"}
+	typo := bridge.Line{Transport: "tpc", Addr: "127.0.0.1:1"}
+	badArg := bridge.Line{Transport: "tcp", Addr: "127.0.0.1:1", Args: transports.Args{"fp": "chrome"}}
 	for _, tc := range []struct {
 		name    string
-		bridges []config.Bridge
+		bridges []bridge.Line
 		want    string
 	}{
 		{"no bridges", nil, "no bridges"},
-		{"unknown transport", []config.Bridge{good, typo}, `bridge 1: unknown transport "tpc"`},
-		{"unknown argument", []config.Bridge{badArg}, "fp="},
+		{"unknown transport", []bridge.Line{good, typo}, `bridge 1: unknown transport "tpc"`},
+		{"unknown argument", []bridge.Line{badArg}, "fp="},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := client.New(client.Config{Bridges: tc.bridges, Transports: registry(t)})
@@ -107,7 +107,7 @@ func TestNewNamesTheBadBridge(t *testing.T) {
 func TestCloseEndsStreamsAndLaterDials(t *testing.T) {
 	checkLeaks(t)
 	good := startGateway(t)[0]
-	c, err := client.New(client.Config{Bridges: []config.Bridge{good}, Transports: registry(t),
+	c, err := client.New(client.Config{Bridges: []bridge.Line{good}, Transports: registry(t),
 		Network: func() string { return "test" }})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/umbrella-edge/edge/session"
 )
 
 // Errors a caller branches on.
@@ -17,6 +19,19 @@ var (
 	// ErrGatewayChanged ends a session whose carrier died when only a bridge to another
 	// gateway answered: a session cannot move between gateways, so its streams fail.
 	ErrGatewayChanged = errors.New("the session's gateway is unreachable; a new session was opened to another gateway and open streams were closed")
+)
+
+// Errors of the session layer that Dial passes on, named here so that an application,
+// and the local proxies, branch on them without importing the session package. They
+// are the session's own values: errors.Is matches either name.
+var (
+	// ErrNoAnswer: a gateway did not answer the session handshake, which is what a
+	// client sees when its secret is wrong, its hello was rejected, or a censor cut it.
+	ErrNoAnswer = session.ErrNoAnswer
+	// ErrUnknownService: the gateway has no backend service of that name.
+	ErrUnknownService = session.ErrUnknownService
+	// ErrServiceUnavailable: the gateway could not reach the backend service.
+	ErrServiceUnavailable = session.ErrServiceUnavailable
 )
 
 // BridgeError is one bridge's failure. Err is a *failure.Error when the client

@@ -1,7 +1,7 @@
 package client
 
 import (
-	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/bridge"
 )
 
 // A family is the transports a censor tends to block together, because they look alike
@@ -36,7 +36,7 @@ var families = map[string]family{
 }
 
 // familyOf returns b's family: a pt bridge's is its PT method's.
-func familyOf(b config.Bridge) family {
+func familyOf(b bridge.Line) family {
 	name := b.Transport
 	if method := b.Args["method"]; name == "pt" && method != "" {
 		name = method
@@ -54,4 +54,4 @@ func (f family) speaksTLS() bool { return f == familyTLS || f == familyCDN }
 // (tcp, obfs4), "tls" (utls, webtunnel), "cdn" (websocket, meek), "udp" (quic,
 // quicobfs), "dns", or the transport's own name for one in no family. The client tries
 // the best line of each family before a second of any.
-func FamilyOf(b config.Bridge) string { return string(familyOf(b)) }
+func FamilyOf(b bridge.Line) string { return string(familyOf(b)) }

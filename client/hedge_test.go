@@ -82,16 +82,16 @@ type dialerFunc func(context.Context) (net.Conn, error)
 
 func (f dialerFunc) Dial(ctx context.Context) (net.Conn, error) { return f(ctx) }
 
-// gatedTransport holds every dial until its gate opens, whatever the dial's context
+// heldTransport holds every dial until its gate opens, whatever the dial's context
 // says, as a dial already past its connect does; it tells when a carrier it made is
 // closed.
-type gatedTransport struct {
+type heldTransport struct {
 	transports.Transport
 	open   chan struct{}
 	closed chan struct{} // receives once per carrier closed
 }
 
-func (g gatedTransport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+func (g heldTransport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
 	d, err := g.Transport.NewDialer(addr, args)
 	return dialerFunc(func(ctx context.Context) (net.Conn, error) {
 		<-g.open
@@ -116,11 +116,11 @@ func (c *closeSignal) Close() error {
 
 // hedgeClient is a client of a gateway's tcp and utls bridges whose tcp carriers can
 // be paused and whose utls dials wait for their gate.
-func hedgeClient(t *testing.T) (*client.Client, *recorder, *pausableTCP, gatedTransport) {
+func hedgeClient(t *testing.T) (*client.Client, *recorder, *pausableTCP, heldTransport) {
 	t.Helper()
 	bridges := startGateway(t, "tcp", "utls")
 	pt := &pausableTCP{Transport: tcp.New()}
-	spare := gatedTransport{Transport: utls.New(), open: make(chan struct{}), closed: make(chan struct{}, 4)}
+	spare := heldTransport{Transport: utls.New(), open: make(chan struct{}), closed: make(chan struct{}, 4)}
 	c, rec := newClient(t, bridges, pt, spare)
 	return c, rec, pt, spare
 }

@@ -2,8 +2,6 @@ package client_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -14,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
-	"github.com/umbrella-edge/edge/internal/backend"
-	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/tcp"
 	"github.com/umbrella-edge/edge/transports/utls"
@@ -29,52 +26,29 @@ const hangTimeout = 20 * time.Second
 
 // startGateway runs a gateway in front of an echo service with one listener per
 // transport given ("tcp", "utls") and returns their bridge lines in that order.
-func startGateway(t *testing.T, names ...string) []config.Bridge {
+func startGateway(t *testing.T, names ...string) []bridge.Line {
 	t.Helper()
 	return startGatewayWith(t, 0, names...)
 }
 
 // startGatewayWith is startGateway with the gateway's resume grace period.
-func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []config.Bridge {
+func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []bridge.Line {
 	t.Helper()
-	if len(names) == 0 {
-		names = []string{"tcp"}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { backend.Echo{}.Serve(ctx, echo) })
-	_, id, _ := ed25519.GenerateKey(rand.Reader)
-	var secret session.Secret
-	rand.Read(secret[:])
-	var listeners []gateway.ListenerConfig
+	return startLabGateway(t, grace, names...).Bridges()
+}
+
+// startLabGateway is startGatewayWith returning the gateway itself.
+func startLabGateway(t *testing.T, grace time.Duration, names ...string) *lab.Gateway {
+	t.Helper()
+	opts := []lab.GatewayOption{func(c *gateway.Config) { c.ResumeGrace = grace }}
 	for _, n := range names {
-		lc := gateway.ListenerConfig{Transport: tcp.New(), Listen: "127.0.0.1:0"}
 		if n == "utls" {
-			lc = gateway.ListenerConfig{Transport: utls.New(), Listen: "127.0.0.1:0",
-				Args: transports.Args{"servername": "www.example.com"}}
+			opts = append(opts, lab.WithListener(utls.New(), "127.0.0.1:0", "", transports.Args{"servername": "www.example.com"}))
+		} else {
+			opts = append(opts, lab.WithListener(tcp.New(), "127.0.0.1:0", "", nil))
 		}
-		listeners = append(listeners, lc)
 	}
-	g, err := gateway.Listen(ctx, gateway.Config{
-		Identity:         id,
-		Secrets:          []session.Secret{secret},
-		Listeners:        listeners,
-		Services:         map[string]string{"echo": echo.Addr().String()},
-		StateDir:         t.TempDir(),
-		HandshakeTimeout: 2 * time.Second,
-		DrainTimeout:     time.Second,
-		ResumeGrace:      grace,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { g.Serve(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return g.Bridges()
+	return lab.StartGateway(t, opts...)
 }
 
 func registry(t *testing.T) *transports.Registry {
@@ -87,7 +61,7 @@ func registry(t *testing.T) *transports.Registry {
 
 // newClient is a client of bridges over the transports ts, on the network "test", that
 // records its events; the test's cleanup closes it.
-func newClient(t *testing.T, bridges []config.Bridge, ts ...transports.Transport) (*client.Client, *recorder) {
+func newClient(t *testing.T, bridges []bridge.Line, ts ...transports.Transport) (*client.Client, *recorder) {
 	t.Helper()
 	reg, err := transports.NewRegistry(ts...)
 	if err != nil {
@@ -104,7 +78,7 @@ func newClient(t *testing.T, bridges []config.Bridge, ts ...transports.Transport
 }
 
 // refusedBridge is a bridge line like good whose address refuses connections.
-func refusedBridge(t *testing.T, good config.Bridge) config.Bridge {
+func refusedBridge(t *testing.T, good bridge.Line) bridge.Line {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +99,7 @@ type silent struct {
 }
 
 // silentBridge is a bridge line like good whose address accepts and never answers.
-func silentBridge(t *testing.T, good config.Bridge) (config.Bridge, *silent) {
+func silentBridge(t *testing.T, good bridge.Line) (bridge.Line, *silent) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/internal/statefile"
 )
 
@@ -167,7 +167,7 @@ func (m *memory) hashName(kind, name string) string {
 
 // bridgeKey names a bridge in the memory: its transport, for a person reading the file,
 // and a hash of the whole line.
-func (m *memory) bridgeKey(b config.Bridge) string {
+func (m *memory) bridgeKey(b bridge.Line) string {
 	return b.Transport + "#" + m.hashName("bridge", b.String())
 }
 

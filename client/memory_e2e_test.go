@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 )
 
 // firstAttempt runs a client of bridges on network with stateDir until it connects and
 // returns the bridge it tried first. The head start is long, so it tries one at a time.
-func firstAttempt(t *testing.T, stateDir, network string, bridges ...config.Bridge) int {
+func firstAttempt(t *testing.T, stateDir, network string, bridges ...bridge.Line) int {
 	t.Helper()
 	rec := newRecorder()
 	c, err := client.New(client.Config{Bridges: bridges, Transports: registry(t), StateDir: stateDir,
@@ -31,13 +31,13 @@ func firstAttempt(t *testing.T, stateDir, network string, bridges ...config.Brid
 	return rec.waitFor(t, client.EventAttempt).Bridge
 }
 
-// use runs a client of bridge on network and moves data of size through it, then waits
+// use runs a client of b on network and moves data of size through it, then waits
 // for the memory file to change.
-func use(t *testing.T, stateDir, network string, bridge config.Bridge, size int) {
+func use(t *testing.T, stateDir, network string, b bridge.Line, size int) {
 	t.Helper()
 	file := filepath.Join(stateDir, "networks.json")
 	before, _ := os.ReadFile(file)
-	c, err := client.New(client.Config{Bridges: []config.Bridge{bridge}, Transports: registry(t),
+	c, err := client.New(client.Config{Bridges: []bridge.Line{b}, Transports: registry(t),
 		StateDir: stateDir, Network: func() string { return network }})
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client/failure"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/tcp"
 	"github.com/umbrella-edge/edge/transports/utls"
@@ -22,9 +22,9 @@ func testClient(t *testing.T) (*Client, ed25519.PublicKey) {
 	reg, _ := transports.NewRegistry(tcp.New(), utls.New())
 	key, _, _ := ed25519.GenerateKey(rand.Reader)
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
-	var bridges []config.Bridge
+	var bridges []bridge.Line
 	for i, name := range []string{"tcp", "utls", "tcp", "utls", "tcp"} {
-		b := config.Bridge{Transport: name, Addr: "127.0.0.1:" + string(rune('1'+i)), Key: key}
+		b := bridge.Line{Transport: name, Addr: "127.0.0.1:" + string(rune('1'+i)), Key: key}
 		if name == "utls" {
 			b.Args = transports.Args{"servername": "www.example.com"}
 		}
@@ -114,7 +114,7 @@ func planClient(t *testing.T, names ...string) *Client {
 	mem, _ := loadMemory("")
 	c := &Client{cfg: Config{HeadStart: defaultHeadStart}, mem: mem}
 	for i, name := range names {
-		b := config.Bridge{Transport: name, Addr: fmt.Sprintf("127.0.0.1:%d", i+1)}
+		b := bridge.Line{Transport: name, Addr: fmt.Sprintf("127.0.0.1:%d", i+1)}
 		if name == "pt" {
 			b.Args = transports.Args{"method": "obfs4"}
 		}

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/client/failure"
-	"github.com/umbrella-edge/edge/config"
 )
 
 // attempts returns the bridges attempted, in order, the failed ones, and the winner.
@@ -60,7 +60,7 @@ func TestRaceStartsBridgesInTurnAndTheFirstSessionWins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
 			good := startGateway(t)[0]
-			var bridges []config.Bridge
+			var bridges []bridge.Line
 			var silents []*silent
 			for _, kind := range tc.bridges {
 				switch kind {
@@ -115,7 +115,7 @@ func TestRaceStartsBridgesInTurnAndTheFirstSessionWins(t *testing.T) {
 func TestRaceKeepsAtMostParallelAttempts(t *testing.T) {
 	checkLeaks(t)
 	good := startGateway(t)[0]
-	var bridges []config.Bridge
+	var bridges []bridge.Line
 	for range 5 {
 		b, _ := silentBridge(t, good)
 		bridges = append(bridges, b)

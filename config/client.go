@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // LoadClient reads and parses the client config file at path; see ParseClient.
@@ -19,7 +22,7 @@ func LoadClient(path string) (*Client, error) {
 
 // ParseClient parses and validates a client config. file names the config in errors and
 // anchors a relative state_dir. Each bridge is a bridge-line string, parsed by
-// ParseBridge; its errors name the list item and the bridge-line field:
+// bridge.Parse; its errors name the list item and the bridge-line field:
 //
 //	client.yaml:5: bridges[2]: bridge line: secret=: want 32 bytes of base64url, got 31
 //
@@ -45,7 +48,7 @@ func ParseClient(file string, data []byte) (*Client, error) {
 					if item.Kind != yaml.ScalarNode {
 						return
 					}
-					b, err := ParseBridge(line)
+					b, err := bridge.Parse(line)
 					if err != nil {
 						d.fail(item.Line, f, err)
 						return
@@ -91,7 +94,7 @@ func (d *decoder) failed(field string) bool {
 func (d *decoder) localAddr(n *yaml.Node, field string) string {
 	addr := d.str(n, field)
 	if addr != "" {
-		d.check(n.Line, field, checkHostPort(addr, true))
+		d.check(n.Line, field, transports.CheckListenAddr(addr))
 	}
 	return addr
 }
@@ -100,7 +103,7 @@ func (d *decoder) forwards(n *yaml.Node, path string) map[string]string {
 	m := d.stringMap(n, path)
 	for _, addr := range sortedKeys(m) {
 		service, f := m[addr], join(path, addr)
-		d.check(d.src.Lines[f], f, checkHostPort(addr, true))
+		d.check(d.src.Lines[f], f, transports.CheckListenAddr(addr))
 		d.check(d.src.Lines[f], f, checkService(service))
 	}
 	return m
@@ -110,7 +113,7 @@ func (d *decoder) hosts(n *yaml.Node, path string) map[string]string {
 	m := d.stringMap(n, path)
 	for _, host := range sortedKeys(m) {
 		service, f := m[host], join(path, host)
-		if !isHostName(host) {
+		if !transports.IsHostName(host) {
 			d.failf(d.src.Lines[f], f, "want a host name such as chat.example.org")
 		}
 		d.check(d.src.Lines[f], f, checkService(service))

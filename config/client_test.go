@@ -10,13 +10,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/transports"
 )
 
 var bridgeLine = "tcp 192.0.2.1:8443 " + sessionArgs
 
 func TestParseClientErrorsNameFileLineAndField(t *testing.T) {
-	short := EncodeKey(make([]byte, 31))
+	short := bridge.EncodeKey(make([]byte, 31))
 	tests := []struct {
 		name, yaml, want string
 	}{
@@ -64,9 +65,9 @@ func TestParseClientErrorsNameFileLineAndField(t *testing.T) {
 
 func TestParseClientBridgeErrorIsABridgeError(t *testing.T) {
 	_, err := ParseClient("c.yaml", []byte("bridges: [\"tcp 1.2.3.4:1 key="+keyB64+"\"]\n"))
-	var be *BridgeError
+	var be *bridge.Error
 	if !errors.As(err, &be) || be.Field != "secret=" || !errors.Is(err, ErrMissing) {
-		t.Fatalf("error %v: want a *BridgeError for secret= wrapping ErrMissing", err)
+		t.Fatalf("error %v: want a *bridge.Error for secret= wrapping ErrMissing", err)
 	}
 }
 

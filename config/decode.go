@@ -352,3 +352,15 @@ func readConfig(path string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// shorten keeps an echoed value short enough for one line of an error message.
+func shorten(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}

@@ -4,15 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/umbrella-edge/edge/bridge"
 )
 
 // Errors a caller branches on. They are wrapped in a *FieldError (config files) or a
-// *BridgeError (bridge lines) that says where the problem is.
+// *bridge.Error (bridge lines) that says where the problem is.
 var (
 	// ErrUnknownField: the file has a field the schema does not know, usually a typo.
 	ErrUnknownField = errors.New("unknown field")
-	// ErrMissing: a required field or bridge-line argument is absent or empty.
-	ErrMissing = errors.New("required")
+	// ErrMissing: a required field or bridge-line argument is absent or empty. It is
+	// bridge.ErrMissing, so that one errors.Is covers a file and the bridge lines in it.
+	ErrMissing = bridge.ErrMissing
 	// ErrKeyFileMode: a key file can be read by other users, so it is refused.
 	ErrKeyFileMode = errors.New("key file readable by other users")
 )

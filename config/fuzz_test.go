@@ -1,54 +1,15 @@
 package config
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
-)
 
-func FuzzParseBridge(f *testing.F) {
-	for _, seed := range []string{
-		"utls 203.0.113.5:443 " + sessionArgs + " fp=chrome servername=www.example.com",
-		"Bridge tcp [2001:db8::1]:443 " + sessionArgs,
-		"obfs4 192.0.2.1:80 " + sessionArgs + " cert=ab=cd iat-mode=0 x=",
-		"tcp 1.2.3.4 " + sessionArgs,
-		"tcp [fe80::1%eth0]:1 " + sessionArgs,
-		"tcp 1.2.3.4:1 key=" + keyB64 + " secret=" + secretB64 + "=",
-		"tcp 1.2.3.4:1 key=" + keyB64 + " secret=" + EncodeKey(make([]byte, 32)),
-		"Bridge", "", "a b c=d",
-	} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, line string) {
-		b, err := ParseBridge(line)
-		if err != nil {
-			var be *BridgeError
-			if !errors.As(err, &be) {
-				t.Fatalf("error %q is not a *BridgeError", err)
-			}
-			return
-		}
-		printed := b.String()
-		again, err := ParseBridge(printed)
-		if err != nil {
-			t.Fatalf("String() = %q does not parse: %v", printed, err)
-		}
-		if !reflect.DeepEqual(again, b) {
-			t.Fatalf("round trip through %q changed\n%#v\nto\n%#v", printed, b, again)
-		}
-		if again.String() != printed {
-			t.Fatalf("String is not stable: %q then %q", printed, again.String())
-		}
-		if red := b.Redacted(); strings.Contains(red, EncodeKey(b.Secret[:])) {
-			t.Fatalf("Redacted() = %q shows the secret", red)
-		}
-	})
-}
+	"github.com/umbrella-edge/edge/session"
+)
 
 // addConfigSeeds seeds a fuzz target with the example file and variations of it.
 func addConfigSeeds(f *testing.F, example string, more ...string) {
@@ -83,7 +44,7 @@ func FuzzParseGateway(f *testing.F) {
 		}
 		if len(g.Listeners) == 0 || len(g.Services) == 0 || g.StateDir == "" || g.Log.Level == "" ||
 			g.Limits.HandshakeTimeout <= 0 || g.Limits.MaxSessions <= 0 || g.Limits.MaxStreams <= 0 ||
-			g.Limits.ResumeGrace <= 0 || g.Limits.ResumeBuffer < MinResumeBuffer {
+			g.Limits.ResumeGrace <= 0 || g.Limits.ResumeBuffer < session.MinResumeBuffer {
 			t.Fatalf("accepted an incomplete config: %+v", g)
 		}
 		// What the parser accepts, written back by yaml.Marshal, means the same.

@@ -9,26 +9,18 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
 
-// Defaults filled in by ParseGateway for fields that are absent or zero.
-const (
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultMaxSessions      = 10000
-	DefaultMaxStreams       = 256
-	DefaultResumeGrace      = 2 * time.Minute
-	DefaultResumeBuffer     = 4 << 20
-	// MinResumeBuffer is one record's worth of stream data, rounded up: a smaller buffer
-	// would stall a stream on every write.
-	MinResumeBuffer = 64 << 10
-	DefaultLogLevel = "info"
-)
+// DefaultLogLevel is the log level of a config that names none.
+const DefaultLogLevel = "info"
 
 // LoadGateway reads and parses the gateway config file at path; see ParseGateway. A
 // config holding inline secrets is refused if other users can read it, like a key file.
@@ -86,7 +78,7 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 			"decoy":    func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
 			"admin": func(n *yaml.Node, f string) {
 				if g.Admin = d.str(n, f); g.Admin != "" {
-					d.check(n.Line, f, checkHostPort(g.Admin, true))
+					d.check(n.Line, f, transports.CheckListenAddr(g.Admin))
 				}
 			},
 			"limits":      func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
@@ -115,19 +107,19 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 
 func (l *Limits) fillDefaults() {
 	if l.HandshakeTimeout == 0 {
-		l.HandshakeTimeout = DefaultHandshakeTimeout
+		l.HandshakeTimeout = gateway.DefaultHandshakeTimeout
 	}
 	if l.MaxSessions == 0 {
-		l.MaxSessions = DefaultMaxSessions
+		l.MaxSessions = gateway.DefaultMaxSessions
 	}
 	if l.MaxStreams == 0 {
-		l.MaxStreams = DefaultMaxStreams
+		l.MaxStreams = session.DefaultMaxStreams
 	}
 	if l.ResumeGrace == 0 {
-		l.ResumeGrace = DefaultResumeGrace
+		l.ResumeGrace = session.DefaultResumeGrace
 	}
 	if l.ResumeBuffer == 0 {
-		l.ResumeBuffer = DefaultResumeBuffer
+		l.ResumeBuffer = session.DefaultResumeBuffer
 	}
 }
 
@@ -181,7 +173,7 @@ func (d *decoder) secrets(n *yaml.Node, path string) []string {
 			d.fail(item.Line, f, fmt.Errorf("%w: an inline base64url secret or a file name", ErrMissing))
 			return
 		case looksInline(s):
-			if _, err := ParseSecret(s); err != nil {
+			if _, err := bridge.ParseSecret(s); err != nil {
 				d.fail(item.Line, f, fmt.Errorf("inline secret: %w", err))
 				return
 			}
@@ -221,12 +213,12 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 		},
 		"listen": func(v *yaml.Node, f string) {
 			if l.Listen = d.str(v, f); l.Listen != "" {
-				d.check(v.Line, f, checkHostPort(l.Listen, true))
+				d.check(v.Line, f, transports.CheckListenAddr(l.Listen))
 			}
 		},
 		"public": func(v *yaml.Node, f string) {
 			if l.Public = d.str(v, f); l.Public != "" {
-				d.check(v.Line, f, checkBridgeAddr(l.Public))
+				d.check(v.Line, f, bridge.CheckAddr(l.Public))
 			}
 		},
 		"args": func(v *yaml.Node, f string) { l.Args = d.args(v, f) },
@@ -251,7 +243,7 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 }
 
 func checkTransport(name string, known []string) error {
-	if !isTransportName(name) {
+	if !bridge.IsTransportName(name) {
 		return fmt.Errorf("%w %q: want letters, digits and _", transports.ErrUnknownTransport, name)
 	}
 	if known != nil && !slices.Contains(known, name) {
@@ -278,7 +270,7 @@ func (d *decoder) args(n *yaml.Node, path string) transports.Args {
 	for _, k := range sortedKeys(m) {
 		v, f := m[k], join(path, k)
 		switch {
-		case !isArgKey(k):
+		case !bridge.IsArgName(k):
 			d.failf(d.src.Lines[f], f, "argument names are letters, digits, '_', '-' and '.'")
 		case strings.ContainsFunc(v, unicode.IsControl):
 			// Server options never go into bridge lines, so spaces (file names) are
@@ -302,7 +294,7 @@ func (d *decoder) services(n *yaml.Node, path string) map[string]string {
 			d.fail(line, f, fmt.Errorf("%w: the backend's host:port", ErrMissing))
 			continue
 		}
-		d.check(line, f, checkDialAddr(addr))
+		d.check(line, f, transports.CheckHostPort(addr))
 	}
 	return m
 }
@@ -319,17 +311,6 @@ func IsServiceName(s string) bool {
 		}
 	}
 	return true
-}
-
-// checkDialAddr checks an address to connect to: a host and a port in 1..65535.
-func checkDialAddr(addr string) error {
-	if err := checkHostPort(addr, false); err != nil {
-		return err
-	}
-	if host, _, _ := net.SplitHostPort(addr); host == "" {
-		return errors.New("missing host")
-	}
-	return nil
 }
 
 func (d *decoder) decoy(n *yaml.Node, path, file string) Decoy {
@@ -382,8 +363,8 @@ func (d *decoder) limits(n *yaml.Node, path string) Limits {
 			}
 		},
 		"resume_buffer": func(v *yaml.Node, f string) {
-			if l.ResumeBuffer = d.integer(v, f); l.ResumeBuffer != 0 && l.ResumeBuffer < MinResumeBuffer {
-				d.failf(v.Line, f, "want 0 (the default) or at least %d bytes, got %d", MinResumeBuffer, l.ResumeBuffer)
+			if l.ResumeBuffer = d.integer(v, f); l.ResumeBuffer != 0 && l.ResumeBuffer < session.MinResumeBuffer {
+				d.failf(v.Line, f, "want 0 (the default) or at least %d bytes, got %d", session.MinResumeBuffer, l.ResumeBuffer)
 			}
 		},
 	})

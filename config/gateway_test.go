@@ -11,6 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -141,7 +143,7 @@ listeners:
 		{"decoy proxy not http", minimalGateway + "decoy: {proxy: ftp://example.org}\n",
 			`gateway.yaml:5: decoy.proxy: want an http:// or https:// URL`},
 		{"admin without port", minimalGateway + "admin: 127.0.0.1\n", `gateway.yaml:5: admin: missing port`},
-		{"short inline secret", minimalGateway + "secrets:\n  - secret.key\n  - " + EncodeKey(make([]byte, 31)) + "\n",
+		{"short inline secret", minimalGateway + "secrets:\n  - secret.key\n  - " + bridge.EncodeKey(make([]byte, 31)) + "\n",
 			`gateway.yaml:7: secrets[1]: inline secret: want 32 bytes of base64url, got 31`},
 		{"mangled inline secret", minimalGateway + "secrets: [" + secretB64[:42] + "B]\n",
 			`gateway.yaml:5: secrets[0]: inline secret: want 32 bytes of base64url: illegal base64 data at input byte 42`},
@@ -314,8 +316,8 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("marshalled config does not parse: %v\n%s", err, data)
 	}
-	g.Limits.MaxStreams = DefaultMaxStreams
-	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = DefaultResumeGrace, DefaultResumeBuffer
+	g.Limits.MaxStreams = session.DefaultMaxStreams
+	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = session.DefaultResumeGrace, session.DefaultResumeBuffer
 	back.Source = Source{}
 	if !reflect.DeepEqual(*back, g) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)

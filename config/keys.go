@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/session"
 )
@@ -27,41 +27,6 @@ import (
 // 32-byte bridge secret. A text line rather than PEM so that an operator can paste a
 // secret into a config or a bridge line as it is. Files are mode 0600 in a 0700 directory;
 // a key file that group or others may read is refused.
-
-var keyEncoding = base64.RawURLEncoding.Strict()
-
-// EncodeKey returns b in base64url without padding, as bridge lines and key files hold keys.
-func EncodeKey(b []byte) string { return keyEncoding.EncodeToString(b) }
-
-// DecodeKey decodes base64url without padding and checks that it holds size bytes.
-func DecodeKey(s string, size int) ([]byte, error) {
-	b, err := keyEncoding.DecodeString(s)
-	if err != nil {
-		if strings.HasSuffix(s, "=") {
-			return nil, fmt.Errorf("want %d bytes of base64url without '=' padding", size)
-		}
-		return nil, fmt.Errorf("want %d bytes of base64url: %w", size, err)
-	}
-	if len(b) != size {
-		return nil, fmt.Errorf("want %d bytes of base64url, got %d", size, len(b))
-	}
-	return b, nil
-}
-
-// ParseSecret decodes a bridge secret written in base64url. An all-zero secret is
-// refused: it is what a forgotten field looks like, never a generated secret.
-func ParseSecret(s string) (session.Secret, error) {
-	var secret session.Secret
-	b, err := DecodeKey(s, session.SecretSize)
-	if err != nil {
-		return secret, err
-	}
-	copy(secret[:], b)
-	if secret == (session.Secret{}) {
-		return secret, errors.New("all zero: not a generated secret")
-	}
-	return secret, nil
-}
 
 // GenerateSecret returns a new random bridge secret.
 func GenerateSecret() session.Secret {
@@ -169,7 +134,7 @@ func readKeyFile(path string, size int) ([]byte, error) {
 	if line == "" {
 		return nil, fmt.Errorf("read key file %s: no key line", path)
 	}
-	b, err := DecodeKey(line, size)
+	b, err := bridge.DecodeKey(line, size)
 	if err != nil {
 		return nil, fmt.Errorf("read key file %s: %w", path, err)
 	}
@@ -179,7 +144,7 @@ func readKeyFile(path string, size int) ([]byte, error) {
 // writeKeyFile writes key to path atomically, mode 0600, creating the directory with mode
 // 0700. It never replaces an existing file: created is false if path already existed.
 func writeKeyFile(path, header string, key []byte) (created bool, err error) {
-	created, err = statefile.Create(path, []byte(fmt.Sprintf("# %s\n%s\n", header, EncodeKey(key))))
+	created, err = statefile.Create(path, []byte(fmt.Sprintf("# %s\n%s\n", header, bridge.EncodeKey(key))))
 	if err != nil {
 		return false, fmt.Errorf("write key file: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/session"
 )
 
@@ -70,7 +71,7 @@ func TestLoadOrCreateSecretCreatesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), "\n"+EncodeKey(s[:])+"\n") || !strings.HasPrefix(string(data), "# ") {
+	if !strings.Contains(string(data), "\n"+bridge.EncodeKey(s[:])+"\n") || !strings.HasPrefix(string(data), "# ") {
 		t.Fatalf("secret file is not a comment and one base64url line:\n%s", data)
 	}
 }
@@ -131,15 +132,15 @@ func TestKeyFilesReadableByOthersAreRefused(t *testing.T) {
 }
 
 func TestMalformedKeyFilesAreErrors(t *testing.T) {
-	key := EncodeKey(bytes.Repeat([]byte{7}, 32))
+	key := bridge.EncodeKey(bytes.Repeat([]byte{7}, 32))
 	tests := []struct {
 		name, content, want string
 	}{
 		{"empty", "", "no key line"},
 		{"only comments", "# nothing here\n", "no key line"},
 		{"two keys", key + "\n" + key + "\n", "more than one key line"},
-		{"short key", EncodeKey(make([]byte, 16)) + "\n", "want 32 bytes of base64url, got 16"},
-		{"a 64-byte private key", EncodeKey(make([]byte, 64)) + "\n", "want 32 bytes of base64url, got 64"},
+		{"short key", bridge.EncodeKey(make([]byte, 16)) + "\n", "want 32 bytes of base64url, got 16"},
+		{"a 64-byte private key", bridge.EncodeKey(make([]byte, 64)) + "\n", "want 32 bytes of base64url, got 64"},
 		{"PEM", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----\n", "more than one key line"},
 	}
 	for _, tt := range tests {
@@ -162,7 +163,7 @@ func TestMalformedKeyFilesAreErrors(t *testing.T) {
 func TestKeyFileAcceptsCommentsAndBlankLines(t *testing.T) {
 	seed := bytes.Repeat([]byte{9}, 32)
 	path := filepath.Join(t.TempDir(), "identity.key")
-	content := "# written by hand\n\n  " + EncodeKey(seed) + "  \n\n"
+	content := "# written by hand\n\n  " + bridge.EncodeKey(seed) + "  \n\n"
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -182,28 +183,6 @@ func TestKeyPathThatIsADirectoryIsRefused(t *testing.T) {
 	}
 	if _, _, err := LoadOrCreateSecret(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("error %v, want not a regular file", err)
-	}
-}
-
-func TestDecodeKey(t *testing.T) {
-	b := []byte{0xfb, 0xff, 0x01}
-	if s := EncodeKey(b); s != "-_8B" {
-		t.Fatalf("EncodeKey = %q, want base64url without padding -_8B", s)
-	}
-	got, err := DecodeKey("-_8B", 3)
-	if err != nil || !bytes.Equal(got, b) {
-		t.Fatalf("DecodeKey = %x, %v", got, err)
-	}
-	for in, want := range map[string]string{
-		"-_8B":  "want 4 bytes of base64url, got 3",
-		"+/8B":  "want 4 bytes of base64url: illegal base64 data at input byte 0",
-		"-_8=":  "want 4 bytes of base64url without '=' padding",
-		"AAB":   "want 4 bytes of base64url: illegal base64 data at input byte 2", // non-canonical final bits
-		"-_8B ": "want 4 bytes of base64url: illegal base64 data at input byte 4",
-	} {
-		if _, err := DecodeKey(in, 4); err == nil || err.Error() != want {
-			t.Errorf("DecodeKey(%q, 4) error = %v, want %q", in, err, want)
-		}
 	}
 }
 

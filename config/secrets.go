@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/session"
 )
 
@@ -33,7 +34,7 @@ func ResolveSecrets(g *Gateway) ([]session.Secret, error) {
 			err error
 		)
 		if looksInline(entry) {
-			s, err = ParseSecret(entry)
+			s, err = bridge.ParseSecret(entry)
 		} else {
 			path := entry
 			if !filepath.IsAbs(path) {

@@ -1,10 +1,11 @@
-// Package config reads and validates the gateway's and client's YAML files, parses and
-// prints bridge lines, and keeps key files. It does not start anything.
+// Package config reads and validates the gateway's and client's YAML files and keeps
+// key files; bridge lines are the bridge package's. It does not start anything.
 package config
 
 import (
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -21,7 +22,7 @@ import (
 //	  mls: 127.0.0.1:7000
 //	decoy: {dir: /srv/www}            # or {proxy: https://example.org}
 //	admin: 127.0.0.1:9090
-//	limits: {handshake_timeout: 10s, max_sessions: 10000, max_streams: 256, resume_grace: 2m, resume_buffer: 4194304}
+//	limits: {max_sessions: 5000, resume_grace: 5m}  # see Limits for the defaults
 //	log: {level: info, client_ips: false}
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
@@ -67,17 +68,18 @@ type Decoy struct {
 	Proxy string `yaml:"proxy"`
 }
 
-// Limits bound what one gateway gives away. Zero means the default.
+// Limits bound what one gateway gives away. Zero means the default, which ParseGateway
+// fills in from the package that enforces the limit.
 type Limits struct {
-	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // default 10s
-	MaxSessions      int           `yaml:"max_sessions"`      // default 10000
-	MaxStreams       int           `yaml:"max_streams"`       // per session, default 256
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // default gateway.DefaultHandshakeTimeout
+	MaxSessions      int           `yaml:"max_sessions"`      // default gateway.DefaultMaxSessions
+	MaxStreams       int           `yaml:"max_streams"`       // per session, default session.DefaultMaxStreams
 	// ResumeGrace is how long a session whose carrier died waits for the client to
 	// resume it (keeping its backend connections) before it ends.
-	ResumeGrace time.Duration `yaml:"resume_grace"` // default 2m
+	ResumeGrace time.Duration `yaml:"resume_grace"` // default session.DefaultResumeGrace
 	// ResumeBuffer bounds each session's unacknowledged bytes per direction, in bytes;
 	// writes wait when it is full.
-	ResumeBuffer int `yaml:"resume_buffer"` // default 4194304 (4 MiB), at least 65536
+	ResumeBuffer int `yaml:"resume_buffer"` // default session.DefaultResumeBuffer, at least session.MinResumeBuffer
 }
 
 // Log configures logging.
@@ -101,7 +103,7 @@ type Log struct {
 // gateway's. socks, http and forwards listen addresses; empty means off.
 type Client struct {
 	StateDir string            `yaml:"state_dir"`
-	Bridges  []Bridge          `yaml:"bridges"` // written as bridge-line strings
+	Bridges  []bridge.Line     `yaml:"bridges"` // written as bridge-line strings
 	SOCKS    string            `yaml:"socks"`
 	HTTP     string            `yaml:"http"`
 	Forwards map[string]string `yaml:"forwards"`

@@ -18,9 +18,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
+)
+
+// Defaults of the gateway's own limits, for Config fields left 0. The limits a session
+// enforces (streams, resume grace and buffer) have their defaults in session.
+const (
+	DefaultHandshakeTimeout   = 10 * time.Second
+	DefaultMaxSessions        = 10000
+	DefaultMaxHandshakes      = 1024
+	DefaultBackendDialTimeout = 5 * time.Second
+	DefaultDrainTimeout       = 30 * time.Second
 )
 
 // Config is what a gateway runs with. The CLI builds it from a config.Gateway file.
@@ -39,24 +49,28 @@ type Config struct {
 	// StateDir is passed to transports for the keys and certificates they keep.
 	StateDir string
 
-	// HandshakeTimeout bounds a session handshake; 0 means 10 s.
+	// HandshakeTimeout bounds a session handshake; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
-	// MaxSessions bounds established sessions; 0 means 10 000.
+	// MaxSessions bounds established sessions; 0 means DefaultMaxSessions.
 	MaxSessions int
-	// MaxHandshakes bounds handshakes in progress at once; 0 means 1 024.
+	// MaxHandshakes bounds handshakes in progress at once; 0 means
+	// DefaultMaxHandshakes.
 	MaxHandshakes int
-	// MaxStreams bounds open streams per session; 0 means 256.
+	// MaxStreams bounds open streams per session; 0 means session.DefaultMaxStreams.
 	MaxStreams int
-	// BackendDialTimeout bounds connecting to a backend service; 0 means 5 s.
+	// BackendDialTimeout bounds connecting to a backend service; 0 means
+	// DefaultBackendDialTimeout.
 	BackendDialTimeout time.Duration
 	// DrainTimeout is how long Serve waits for sessions to end after its context is
-	// done before it closes them; 0 means 30 s. Detached sessions end at once.
+	// done before it closes them; 0 means DefaultDrainTimeout. Detached sessions end
+	// at once.
 	DrainTimeout time.Duration
 	// ResumeGrace is how long a session whose carrier died keeps its streams and
-	// backend connections, waiting for the client to resume it; 0 means 2 min.
+	// backend connections, waiting for the client to resume it; 0 means
+	// session.DefaultResumeGrace.
 	ResumeGrace time.Duration
 	// ResumeBuffer bounds each session's bytes sent and not yet acknowledged by the
-	// client (what a resume sends again); 0 means 4 MiB.
+	// client (what a resume sends again); 0 means session.DefaultResumeBuffer.
 	ResumeBuffer int
 
 	// Logger receives structured logs; nil discards them.
@@ -101,7 +115,7 @@ type Gateway struct {
 type listener struct {
 	ln     transports.Listener
 	name   string
-	bridge config.Bridge
+	bridge bridge.Line
 }
 
 // Listen validates cfg, binds every listener and returns a gateway ready to Serve.
@@ -143,22 +157,22 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 
 func (c *Config) setDefaults() {
 	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = 10 * time.Second
+		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.MaxSessions <= 0 {
-		c.MaxSessions = 10000
+		c.MaxSessions = DefaultMaxSessions
 	}
 	if c.MaxHandshakes <= 0 {
-		c.MaxHandshakes = 1024
+		c.MaxHandshakes = DefaultMaxHandshakes
 	}
 	if c.MaxStreams <= 0 {
-		c.MaxStreams = 256
+		c.MaxStreams = session.DefaultMaxStreams
 	}
 	if c.BackendDialTimeout <= 0 {
-		c.BackendDialTimeout = 5 * time.Second
+		c.BackendDialTimeout = DefaultBackendDialTimeout
 	}
 	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = 30 * time.Second
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.ResumeGrace <= 0 {
 		c.ResumeGrace = session.DefaultResumeGrace
@@ -210,13 +224,13 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 			}
 		}
 	}
-	bridge := config.Bridge{
+	line := bridge.Line{
 		Transport: lc.Transport.Name(),
 		Addr:      public,
 		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
 		Args:      ln.BridgeArgs(),
 	}
-	return &listener{ln: ln, name: lc.Transport.Name(), bridge: bridge}, nil
+	return &listener{ln: ln, name: lc.Transport.Name(), bridge: line}, nil
 }
 
 // Policy is the part of a gateway's configuration that Reload can change while it
@@ -273,9 +287,9 @@ func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
 
 // Bridges returns the bridge line of every listener, in configuration order, with the
 // current first secret.
-func (g *Gateway) Bridges() []config.Bridge {
+func (g *Gateway) Bridges() []bridge.Line {
 	secret := g.policy.Load().Secrets[0]
-	out := make([]config.Bridge, len(g.listeners))
+	out := make([]bridge.Line, len(g.listeners))
 	for i, l := range g.listeners {
 		out[i] = l.bridge
 		out[i].Secret = secret

@@ -13,71 +13,39 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
-	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/tcp"
 )
 
 type fixture struct {
-	g       *gateway.Gateway
-	bridge  config.Bridge
+	g       *lab.Gateway
+	bridge  bridge.Line
 	reg     *transports.Registry
-	cancel  context.CancelFunc
-	served  chan error
 	backend string
 }
 
 // newFixture runs a gateway with one tcp listener in front of an echo service.
 func newFixture(t *testing.T, tweak func(*gateway.Config)) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	echoDone := make(chan struct{})
-	go func() { backend.Echo{}.Serve(ctx, ln); close(echoDone) }()
-
-	_, id, _ := ed25519.GenerateKey(rand.Reader)
-	var secret session.Secret
-	rand.Read(secret[:])
-	cfg := gateway.Config{
-		Identity:  id,
-		Secrets:   []session.Secret{secret},
-		Listeners: []gateway.ListenerConfig{{Transport: tcp.New(), Listen: "127.0.0.1:0"}},
-		Services:  map[string]string{"echo": ln.Addr().String()},
+	g := lab.StartGateway(t, func(c *gateway.Config) {
 		// Short, so rejected carriers close within the test.
-		HandshakeTimeout: 500 * time.Millisecond,
-		DrainTimeout:     2 * time.Second,
-	}
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	g, err := gateway.Listen(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	reg, _ := transports.NewRegistry(tcp.New())
-	f := &fixture{g: g, bridge: g.Bridges()[0], reg: reg, cancel: cancel, served: make(chan error, 1), backend: ln.Addr().String()}
-	go func() { f.served <- g.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-f.served; err != nil {
-			t.Errorf("Serve: %v", err)
+		c.HandshakeTimeout = 500 * time.Millisecond
+		if tweak != nil {
+			tweak(c)
 		}
-		<-echoDone
 	})
-	return f
+	reg, _ := transports.NewRegistry(tcp.New())
+	return &fixture{g: g, bridge: g.Bridge(), reg: reg, backend: g.Backend}
 }
 
-func (f *fixture) client(t *testing.T, b config.Bridge) *client.Client {
+func (f *fixture) client(t *testing.T, b bridge.Line) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Bridges: []config.Bridge{b}, Transports: f.reg, HandshakeTimeout: 5 * time.Second})
+	c, err := client.New(client.Config{Bridges: []bridge.Line{b}, Transports: f.reg, HandshakeTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +151,7 @@ func TestBadCredentialsGetNoAnswer(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
-		bridge config.Bridge
+		bridge bridge.Line
 		want   error
 	}{
 		{"wrong secret", wrongSecret, session.ErrNoAnswer},
@@ -208,10 +176,8 @@ func TestDrainClosesSessionsAfterTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.cancel()
 	select {
-	case err := <-f.served:
-		f.served <- err // for the cleanup
+	case <-f.g.Drain():
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not return after the drain timeout")
 	}
@@ -292,10 +258,8 @@ func TestDrainClosesBackendConnections(t *testing.T) {
 	conn.(interface{ CloseWrite() error }).CloseWrite()
 	backendSide := <-held
 	defer backendSide.Close()
-	f.cancel()
 	select {
-	case err := <-f.served:
-		f.served <- err
+	case <-f.g.Drain():
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve still waiting on a backend connection after the drain timeout")
 	}
@@ -323,10 +287,8 @@ func TestDrainClosesRejectedPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRejected(t, f)
-	f.cancel()
 	select {
-	case err := <-f.served:
-		f.served <- err // for the cleanup
+	case <-f.g.Drain():
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve still draining with only a rejected peer left")
 	}

@@ -190,10 +190,8 @@ func TestDrainEndsDetachedSessions(t *testing.T) {
 	defer conn.Close()
 	carrier.Close()
 	f.waitMetric(t, "umbrella_gateway_detached_sessions 1")
-	f.cancel()
 	select {
-	case err := <-f.served:
-		f.served <- err // for the cleanup
+	case <-f.g.Drain():
 	case <-time.After(hangTimeout):
 		t.Fatal("Serve still waiting on a detached session")
 	}

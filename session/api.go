@@ -74,7 +74,8 @@ type ServerConfig struct {
 	// ResumeBuffer bounds a session's bytes written and not yet acknowledged by the
 	// client; writes wait when it is full. 0 means DefaultResumeBuffer.
 	ResumeBuffer int
-	// MaxStreams limits concurrently open streams per session; 0 means 256.
+	// MaxStreams limits concurrently open streams per session; 0 means
+	// DefaultMaxStreams.
 	MaxStreams int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time

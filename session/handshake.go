@@ -156,7 +156,7 @@ func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, er
 	}
 	maxStreams := cfg.MaxStreams
 	if maxStreams <= 0 {
-		maxStreams = defaultMaxStreams
+		maxStreams = DefaultMaxStreams
 	}
 	grace := cfg.ResumeGrace
 	if grace <= 0 {
@@ -172,4 +172,5 @@ func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, er
 	})
 }
 
-const defaultMaxStreams = 256
+// DefaultMaxStreams bounds a session's open streams when a config says 0.
+const DefaultMaxStreams = 256

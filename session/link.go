@@ -18,8 +18,9 @@ const (
 	// DefaultResumeBuffer bounds the unacknowledged bytes of each direction when a
 	// config says 0: four of the mux's largest stream windows.
 	DefaultResumeBuffer = 4 << 20
-	// minResumeBuffer keeps a tiny configured buffer from stalling on every record.
-	minResumeBuffer = 64 << 10
+	// MinResumeBuffer is one record's worth of stream data, rounded up: a smaller
+	// configured buffer is raised to it, since it would stall a stream on every write.
+	MinResumeBuffer = 64 << 10
 	// closeFlushTimeout bounds how long Close tries to send what is buffered and the
 	// close frame on a carrier that may be stuck.
 	closeFlushTimeout = 2 * time.Second
@@ -103,7 +104,7 @@ func newLink(limit int) *link {
 	if limit <= 0 {
 		limit = DefaultResumeBuffer
 	}
-	l := &link{limit: max(limit, minResumeBuffer), idle: DefaultIdlePing}
+	l := &link{limit: max(limit, MinResumeBuffer), idle: DefaultIdlePing}
 	l.changed.L = &l.mu
 	return l
 }

@@ -288,17 +288,26 @@ func TestMuxSessionEndFailsWaitingStreams(t *testing.T) {
 	s.Close()
 }
 
-// A stream's window grows while it is the bottleneck, but only as far as the session's
-// streams together stay within sessionWindow: a peer cannot make a gateway hold many
-// large windows by opening streams.
+// A stream's window grows while it is the bottleneck (the peer has used all its credit
+// and the reader has emptied the buffer), but only as far as the session's streams
+// together stay within sessionWindow: a peer cannot make a gateway hold many large
+// windows by opening streams. The test orders arrivals and reads itself: the client
+// sends exactly the credit it has, the test waits until all of it has arrived, then
+// reads it in one Read (or in two halves, which grants credit midway: the reader kept
+// up, so the window is not the bottleneck).
 func TestMuxWindowGrowthStaysWithinTheSessionBudget(t *testing.T) {
+	budgetStreams := int(sessionWindow / (2 * streamWindow)) // the most streams whose windows may all double
 	tests := []struct {
 		name     string
 		streams  int
+		halves   bool
 		wantGrow bool
 	}{
-		{"one stream grows", 1, true},
-		{"many streams stay small", 2 * sessionWindow / streamWindow, false},
+		{"one stream grows", 1, false, true},
+		{"streams at the budget grow", budgetStreams, false, true},
+		{"one stream past the budget stays", budgetStreams + 1, false, false},
+		{"many streams stay", 2 * sessionWindow / streamWindow, false, false},
+		{"a reader that keeps up does not grow the window", 1, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,18 +318,49 @@ func TestMuxWindowGrowthStaysWithinTheSessionBudget(t *testing.T) {
 			for range tt.streams {
 				c, s = muxOpenPair(t, p, "sink")
 			}
-			got := readAll(s)
-			if _, err := c.Write(randomBytes(4 * maxStreamWindow)); err != nil {
+			if _, err := c.Write(randomBytes(streamWindow)); err != nil {
 				t.Fatal(err)
 			}
-			c.CloseWrite()
-			<-got
+			waitArrived(t, s, streamWindow)
+			reads := []int{streamWindow}
+			if tt.halves {
+				reads = []int{streamWindow / 2, streamWindow / 2}
+			}
+			for _, n := range reads {
+				buf := make([]byte, streamWindow)
+				if got, err := s.Read(buf[:n]); got != n || err != nil {
+					t.Fatalf("read %d of %d buffered bytes: %d, %v", n, streamWindow, got, err)
+				}
+			}
 			s.mu.Lock()
-			window := s.window
+			window, granted := s.window, s.granted
 			s.mu.Unlock()
 			if grew := window > streamWindow; grew != tt.wantGrow {
 				t.Fatalf("with %d streams the window is %d bytes (initial %d); want growth %v", tt.streams, window, streamWindow, tt.wantGrow)
 			}
+			if want := uint64(streamWindow) + window; granted != want {
+				t.Errorf("granted up to %d after reading %d with a %d-byte window; want %d", granted, streamWindow, window, want)
+			}
 		})
+	}
+}
+
+// waitArrived waits until s has received n bytes from its peer, on the stream's own
+// signal rather than a sleep.
+func waitArrived(t *testing.T, s *stream, n uint64) {
+	t.Helper()
+	timeout := time.After(hangTimeout)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.recvd < n {
+		wait := s.readable.wait()
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-timeout:
+			s.mu.Lock()
+			t.Fatalf("%d of %d bytes arrived within %v", s.recvd, n, hangTimeout)
+		}
+		s.mu.Lock()
 	}
 }

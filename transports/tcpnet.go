@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"time"
 )
 
@@ -61,22 +60,6 @@ func ContextError(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", cerr, err)
 	}
 	return err
-}
-
-// CheckHostPort accepts host:port with a non-empty host and a port in 1..65535, so a
-// bad bridge line fails when it is loaded rather than on every dial.
-func CheckHostPort(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	if host == "" {
-		return errors.New("missing host")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q is not in 1..65535", port)
-	}
-	return nil
 }
 
 // Accept returns the next conn from ln. Other errors than ln's closing (a host out of

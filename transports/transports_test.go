@@ -71,9 +71,21 @@ func TestCheckHostPort(t *testing.T) {
 	for addr, ok := range map[string]bool{
 		"203.0.113.5:443": true, "[2001:db8::1]:443": true, "bridge.example:8443": true,
 		"203.0.113.5": false, ":443": false, "host:0": false, "host:65536": false, "host:https": false,
+		"host:0443": false, "[bridge.example]:443": false, "2001:db8::1:443": false,
 	} {
 		if err := transports.CheckHostPort(addr); (err == nil) != ok {
 			t.Errorf("CheckHostPort(%q) = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
+
+func TestCheckListenAddrTakesAnyHostAndPort(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:0": true, ":443": true, "[::]:0": true, "0.0.0.0:8443": true,
+		"127.0.0.1": false, "host:65536": false, "::1:443": false,
+	} {
+		if err := transports.CheckListenAddr(addr); (err == nil) != ok {
+			t.Errorf("CheckListenAddr(%q) = %v, want ok=%v", addr, err, ok)
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/client"
 )
 
 // SOCKS5 is a Handler speaking SOCKS5 (RFC 1928): CONNECT only, no authentication, or
@@ -90,14 +90,14 @@ func socksDialReply(err error) byte {
 	var op *net.OpError
 	switch {
 	case errors.Is(err, ErrUnreachable),
-		errors.Is(err, session.ErrNoAnswer),
+		errors.Is(err, client.ErrNoAnswer),
 		errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &op):
 		// Every network error on the way is the gateway's: the app's host was never dialled.
 		return replyHostUnreachable
-	case errors.Is(err, session.ErrUnknownService):
+	case errors.Is(err, client.ErrUnknownService):
 		return replyNotAllowed
-	case errors.Is(err, session.ErrServiceUnavailable):
+	case errors.Is(err, client.ErrServiceUnavailable):
 		return replyConnectionRefused
 	default:
 		return replyGeneralFailure

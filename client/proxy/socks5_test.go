@@ -11,7 +11,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/client"
 )
 
 // The SOCKS5 wire, RFC 1928, spelled out for the tests.
@@ -86,10 +86,10 @@ func TestSOCKS5(t *testing.T) {
 			dial: refuse(fmt.Errorf("all bridges failed: %w", ErrUnreachable)), greet: greetNoAuth,
 			wantChoice: chooseNoAuth, request: socksRequestBytes(1, "mls", 443), wantReply: reply(4)},
 		{name: "service unknown to the gateway is not allowed",
-			dial: refuse(fmt.Errorf("client: open: %w", session.ErrUnknownService)), greet: greetNoAuth,
+			dial: refuse(fmt.Errorf("client: open: %w", client.ErrUnknownService)), greet: greetNoAuth,
 			wantChoice: chooseNoAuth, request: socksRequestBytes(1, "mls", 443), wantReply: reply(2)},
 		{name: "backend down is connection refused",
-			dial: refuse(fmt.Errorf("client: open: %w", session.ErrServiceUnavailable)), greet: greetNoAuth,
+			dial: refuse(fmt.Errorf("client: open: %w", client.ErrServiceUnavailable)), greet: greetNoAuth,
 			wantChoice: chooseNoAuth, request: socksRequestBytes(1, "mls", 443), wantReply: reply(5)},
 		{name: "other dial error is general failure", dial: refuse(errors.New("stream limit")), greet: greetNoAuth,
 			wantChoice: chooseNoAuth, request: socksRequestBytes(1, "mls", 443), wantReply: reply(1)},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/freeport"
 )
 
 // childGateway is `umbrella gateway` running as a child process with one tcp listener,
@@ -23,7 +24,7 @@ type childGateway struct {
 	cmd    *exec.Cmd
 	dir    string
 	admin  string        // admin listener, 127.0.0.1:PORT
-	bridge config.Bridge // the tcp listener's bridge line
+	bridge bridge.Line   // the tcp listener's bridge line
 	exited chan struct{} // closed when the process has been waited for
 }
 
@@ -50,7 +51,7 @@ func buildGateway(ctx context.Context, bin, dir string) (string, error) {
 // gateway and waits until its bridge line and admin listener are up. The caller must
 // call stop, which also runs on every error path here.
 func startChild(ctx context.Context, bin, dir string, services map[string]string, maxSessions int) (_ *childGateway, err error) {
-	admin, err := freeLoopbackPort()
+	admin, err := freeport.TCP("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func writeYAML(path string, cfg config.Gateway) error {
 
 // waitReady polls for the bridge line the gateway writes once its listeners are bound,
 // and for its admin listener.
-func (g *childGateway) waitReady(ctx context.Context, limit time.Duration) (config.Bridge, error) {
+func (g *childGateway) waitReady(ctx context.Context, limit time.Duration) (bridge.Line, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		b, err := g.readBridge()
@@ -123,27 +124,27 @@ func (g *childGateway) waitReady(ctx context.Context, limit time.Duration) (conf
 		}
 		select {
 		case <-g.exited:
-			return config.Bridge{}, fmt.Errorf("gateway exited while starting: %s", g.cmd.ProcessState)
+			return bridge.Line{}, fmt.Errorf("gateway exited while starting: %s", g.cmd.ProcessState)
 		case <-ctx.Done():
-			return config.Bridge{}, ctx.Err()
+			return bridge.Line{}, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return config.Bridge{}, fmt.Errorf("gateway not ready after %s: %w", limit, err)
+			return bridge.Line{}, fmt.Errorf("gateway not ready after %s: %w", limit, err)
 		}
 	}
 }
 
-func (g *childGateway) readBridge() (config.Bridge, error) {
+func (g *childGateway) readBridge() (bridge.Line, error) {
 	data, err := os.ReadFile(filepath.Join(g.dir, "bridges.txt"))
 	if err != nil {
-		return config.Bridge{}, err
+		return bridge.Line{}, err
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
 	if line == "" {
-		return config.Bridge{}, errors.New("bridges.txt is empty")
+		return bridge.Line{}, errors.New("bridges.txt is empty")
 	}
-	return config.ParseBridge(line)
+	return bridge.Parse(line)
 }
 
 // stop asks the gateway to drain (SIGTERM), kills it if it has not exited soon after,
@@ -169,15 +170,4 @@ func (g *childGateway) logTail() string {
 		data = data[len(data)-2000:]
 	}
 	return string(data)
-}
-
-// freeLoopbackPort returns an address on 127.0.0.1 that was free a moment ago, for a
-// child that needs its port number in its config file.
-func freeLoopbackPort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

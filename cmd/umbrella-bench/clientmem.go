@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports/all"
 )
 
@@ -91,7 +91,7 @@ func clientMemoryRows(m clientMemory) []row {
 	}
 }
 
-func transportNames(bs []config.Bridge) string {
+func transportNames(bs []bridge.Line) string {
 	names := make([]string, len(bs))
 	for i, b := range bs {
 		names[i] = b.Transport
@@ -114,9 +114,9 @@ func runClientMemoryChild(ctx context.Context, stdin io.Reader, stdout io.Writer
 		return fmt.Errorf("read bridge lines: %w", err)
 	}
 	m := clientMemory{Bridges: len(lines), Base: sampleHeap()}
-	bridges := make([]config.Bridge, 0, len(lines))
+	bridges := make([]bridge.Line, 0, len(lines))
 	for i, l := range lines {
-		b, err := config.ParseBridge(l)
+		b, err := bridge.Parse(l)
 		if err != nil {
 			return fmt.Errorf("bridge line %d: %w", i+1, err)
 		}

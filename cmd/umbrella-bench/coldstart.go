@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/internal/lab"
 )
 
@@ -36,7 +36,7 @@ func measureColdStart(ctx context.Context, b *bench) ([]row, error) {
 	}
 	defer l.Close()
 	lines := l.OnePerTransport()
-	bridges := make([]config.Bridge, len(lines))
+	bridges := make([]bridge.Line, len(lines))
 	var families []string
 	for i, ln := range lines {
 		bridges[i] = ln.Bridge
@@ -76,7 +76,7 @@ func measureColdStart(ctx context.Context, b *bench) ([]row, error) {
 
 // coldStart starts a client of bridges and returns how long it took from its start to
 // the first byte of an echo, and the transport that carried it.
-func coldStart(ctx context.Context, l *lab.Lab, bridges []config.Bridge) (time.Duration, string, error) {
+func coldStart(ctx context.Context, l *lab.Lab, bridges []bridge.Line) (time.Duration, string, error) {
 	start := time.Now()
 	c, err := l.Client(client.Config{Bridges: bridges, Network: func() string { return "bench cold start" }})
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"net"
 	"os"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/session"
@@ -24,7 +24,7 @@ import (
 type inProcess struct {
 	registry *transports.Registry
 	backends *backends
-	bridges  []config.Bridge // one per transport, in the order asked for
+	bridges  []bridge.Line // one per transport, in the order asked for
 	// leftOut says, per transport, why it is not measured (a program this machine lacks).
 	leftOut  []string
 	stateDir string
@@ -130,7 +130,7 @@ func (ip *inProcess) paths() ([]path, error) {
 		done: func() {},
 	}}
 	for _, b := range ip.bridges {
-		c, err := client.New(client.Config{Bridges: []config.Bridge{b}, Transports: ip.registry})
+		c, err := client.New(client.Config{Bridges: []bridge.Line{b}, Transports: ip.registry})
 		if err != nil {
 			for _, p := range ps {
 				p.done()
@@ -145,11 +145,11 @@ func (ip *inProcess) paths() ([]path, error) {
 // handshaker opens sessions to one bridge the way a client does: carrier dial, then
 // session handshake.
 type handshaker struct {
-	bridge config.Bridge
+	bridge bridge.Line
 	dialer transports.Dialer
 }
 
-func newHandshaker(reg *transports.Registry, b config.Bridge) (*handshaker, error) {
+func newHandshaker(reg *transports.Registry, b bridge.Line) (*handshaker, error) {
 	t, err := reg.Get(b.Transport)
 	if err != nil {
 		return nil, err

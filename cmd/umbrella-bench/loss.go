@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 )
 
 // The loss step measures the UDP transports beside TCP ones where packets are lost:
@@ -182,7 +182,7 @@ func lossPaths(b *bench, ready lossChildReady) ([]*lossPath, error) {
 			return d.DialContext(ctx, "tcp", services[service])
 		}}}}
 	for _, line := range ready.Bridges {
-		br, err := config.ParseBridge(line)
+		br, err := bridge.Parse(line)
 		if err == nil {
 			lp := &lossPath{}
 			count := func(e client.Event) {
@@ -191,7 +191,7 @@ func lossPaths(b *bench, ready lossChildReady) ([]*lossPath, error) {
 				}
 			}
 			var c *client.Client
-			if c, err = client.New(client.Config{Bridges: []config.Bridge{br}, Transports: b.registry, OnEvent: count}); err == nil {
+			if c, err = client.New(client.Config{Bridges: []bridge.Line{br}, Transports: b.registry, OnEvent: count}); err == nil {
 				lp.path = path{name: br.Transport, open: c.Dial, done: func() { c.Close() }}
 				ps = append(ps, lp)
 				continue

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports/all"
 )
@@ -39,7 +40,7 @@ line can use (and find) the bridge. The gateway writes them on start, so run it 
 		return fmt.Errorf("bridges: %w", err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		b, err := config.ParseBridge(line)
+		b, err := bridge.Parse(line)
 		if err != nil {
 			return fmt.Errorf("bridges: %s: %w", bridgesFile, err)
 		}

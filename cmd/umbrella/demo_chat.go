@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/internal/backend"
 )
 
@@ -128,13 +128,13 @@ func (c *chatter) cut() (time.Time, bool) {
 // first), and opens its stream to the relay.
 func (d *demo) connect(ctx context.Context, w *world, name string, prefer []string) (*chatter, error) {
 	bridges := slices.Clone(w.bridges)
-	rank := func(b config.Bridge) int {
+	rank := func(b bridge.Line) int {
 		if i := slices.Index(prefer, b.Transport); i >= 0 {
 			return i
 		}
 		return len(prefer)
 	}
-	slices.SortStableFunc(bridges, func(a, b config.Bridge) int { return rank(a) - rank(b) })
+	slices.SortStableFunc(bridges, func(a, b bridge.Line) int { return rank(a) - rank(b) })
 	c := &chatter{name: name, events: make(chan timedEvent, 1024), watched: make(chan struct{}), moved: make(chan error, 16)}
 	cl, err := client.New(client.Config{
 		Bridges: bridges, Transports: w.registry, Logger: d.log.With("side", name),

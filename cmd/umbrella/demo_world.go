@@ -16,9 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/internal/freeport"
 	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/probes/censor"
 	"github.com/umbrella-edge/edge/session"
@@ -34,7 +36,7 @@ import (
 type world struct {
 	registry *transports.Registry
 	censor   *censor.Censor
-	bridges  []config.Bridge   // the clients' lines, each dialling a censor route
+	bridges  []bridge.Line     // the clients' lines, each dialling a censor route
 	direct   map[string]string // transport → the gateway's own address, for the probes
 	stop     []func()          // run in reverse order by close
 }
@@ -152,20 +154,7 @@ func (d *demo) onDecision(dec censor.Decision) {
 // freeLoopback returns a 127.0.0.1 port of network that was free a moment ago, for a
 // listener that must be named before it binds.
 func freeLoopback(network string) (string, error) {
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		defer pc.Close()
-		return pc.LocalAddr().String(), nil
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return freeport.For(network, "127.0.0.1")
 }
 
 // closeTransports stops what transports run on their own (the pt client programs).

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/transports"
@@ -168,7 +169,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 	return cfg, nil
 }
 
-func writeBridges(stateDir string, bridges []config.Bridge) error {
+func writeBridges(stateDir string, bridges []bridge.Line) error {
 	var sb strings.Builder
 	for _, b := range bridges {
 		sb.WriteString(b.String())

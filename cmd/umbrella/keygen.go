@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 )
 
@@ -47,7 +48,7 @@ secrets: (keep the old one listed until users have the new lines), then send SIG
 		return err
 	}
 	fmt.Fprintf(stdout, "%s %s\n", secretPath, state(created))
-	fmt.Fprintf(stdout, "public key (key= in bridge lines): %s\n", config.EncodeKey(id.Public().(ed25519.PublicKey)))
+	fmt.Fprintf(stdout, "public key (key= in bridge lines): %s\n", bridge.EncodeKey(id.Public().(ed25519.PublicKey)))
 	return nil
 }
 

@@ -16,8 +16,8 @@ import (
 
 	goptlib "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/internal/relay"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -186,14 +186,14 @@ func (p *torPT) handle(ctx context.Context, method string, conn *goptlib.SocksCo
 
 // client returns the umbrella client for b, made at its first use, so Tor's
 // connections to one bridge share one session.
-func (p *torPT) client(b config.Bridge) (*client.Client, error) {
+func (p *torPT) client(b bridge.Line) (*client.Client, error) {
 	key := b.String()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
-	c, err := client.New(client.Config{Bridges: []config.Bridge{b}, Transports: p.reg, StateDir: p.stateDir, Logger: p.log})
+	c, err := client.New(client.Config{Bridges: []bridge.Line{b}, Transports: p.reg, StateDir: p.stateDir, Logger: p.log})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (p *torPT) closeClients() {
 // bridgeFromSOCKS rebuilds a bridge line from what Tor sent for it: the transport of
 // the SOCKS port, the target address, and the arguments from the SOCKS credentials.
 // service= is taken out for the stream; the line is then checked as any bridge line.
-func bridgeFromSOCKS(method, target string, args goptlib.Args) (config.Bridge, string, error) {
+func bridgeFromSOCKS(method, target string, args goptlib.Args) (bridge.Line, string, error) {
 	service := torService
 	keys := make([]string, 0, len(args))
 	for k := range args {
@@ -223,7 +223,7 @@ func bridgeFromSOCKS(method, target string, args goptlib.Args) (config.Bridge, s
 	for _, k := range keys {
 		vs := args[k]
 		if len(vs) != 1 {
-			return config.Bridge{}, "", fmt.Errorf("argument %s= given %d times", k, len(vs))
+			return bridge.Line{}, "", fmt.Errorf("argument %s= given %d times", k, len(vs))
 		}
 		if k == argService {
 			service = vs[0]
@@ -231,16 +231,16 @@ func bridgeFromSOCKS(method, target string, args goptlib.Args) (config.Bridge, s
 		}
 		// A space would split one argument into two words of the line.
 		if k == "" || strings.ContainsAny(k+vs[0], " \t\r\n\v\f") {
-			return config.Bridge{}, "", fmt.Errorf("argument %q: empty, or has white space", shorten(k))
+			return bridge.Line{}, "", fmt.Errorf("argument %q: empty, or has white space", shorten(k))
 		}
 		line = append(line, k+"="+vs[0])
 	}
 	if strings.ContainsAny(method+target, " \t\r\n\v\f") {
-		return config.Bridge{}, "", errors.New("transport or address has white space")
+		return bridge.Line{}, "", errors.New("transport or address has white space")
 	}
-	b, err := config.ParseBridge(strings.Join(line, " "))
+	b, err := bridge.Parse(strings.Join(line, " "))
 	if err != nil {
-		return config.Bridge{}, "", err
+		return bridge.Line{}, "", err
 	}
 	return b, service, nil
 }

@@ -102,7 +102,7 @@ func (p *torParent) wait(t *testing.T) error {
 		p.exited <- err // for the cleanup
 		if strings.Contains(p.stderr.String(), "still closing") {
 			// Exiting anyway is right for Tor, but something did not close: show what.
-			t.Logf("tor-pt exited with connections still closing:\n%s", p.stderr.String())
+			t.Errorf("tor-pt exited with connections still closing:\n%s", p.stderr.String())
 		}
 		return err
 	case <-time.After(30 * time.Second):

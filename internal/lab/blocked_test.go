@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 )
 
 // Issue 3's CDN test: with the gateway's own address unreachable, a client that has
@@ -26,7 +26,7 @@ func TestCDNReachesGatewayBehindIPBlock(t *testing.T) {
 	defer cancel()
 	for _, ln := range lines {
 		t.Run(ln.Route.Name, func(t *testing.T) {
-			c, err := l.Client(client.Config{Bridges: []config.Bridge{ln.Bridge}})
+			c, err := l.Client(client.Config{Bridges: []bridge.Line{ln.Bridge}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,7 @@ func TestCDNReachesGatewayBehindIPBlock(t *testing.T) {
 	}
 	// The block is real: the gateway's own lines meet it.
 	for _, ln := range routes(l, "websocket", "meek") {
-		c, err := l.Client(client.Config{Bridges: []config.Bridge{ln.Bridge}, HandshakeTimeout: time.Second})
+		c, err := l.Client(client.Config{Bridges: []bridge.Line{ln.Bridge}, HandshakeTimeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestAllBlockedRetriesWithBackoff(t *testing.T) {
 
 // checkNamesEveryBridge checks that ce has one failure per bridge, by index and
 // transport, and that its message names each.
-func checkNamesEveryBridge(t *testing.T, ce *client.ConnectError, bridges []config.Bridge) {
+func checkNamesEveryBridge(t *testing.T, ce *client.ConnectError, bridges []bridge.Line) {
 	t.Helper()
 	if len(ce.Failures) != len(bridges) {
 		t.Fatalf("ConnectError lists %d failures for %d bridges: %v", len(ce.Failures), len(bridges), ce)

@@ -7,14 +7,16 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/probes/censor"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // startLab starts a lab for one test and closes it when the test ends.
@@ -30,20 +32,52 @@ func startLab(t *testing.T, opts Options) *Lab {
 	return l
 }
 
+// A dialer opens streams to services: a *Client or a *client.Client.
+type dialer interface {
+	Dial(ctx context.Context, service string) (net.Conn, error)
+}
+
 // echo sends size random bytes through c to the echo service and checks by SHA-256
 // that the same bytes come back.
-func echo(ctx context.Context, c *Client, size int) error {
+func echo(ctx context.Context, c dialer, size int) error {
 	return transfer(ctx, c, size, nil)
+}
+
+// carried sends size random bytes to the echo service and back through a client of b
+// alone, with only tr in its registry, and returns the transport that carried them.
+func carried(t *testing.T, tr transports.Transport, b bridge.Line, size int) string {
+	t.Helper()
+	reg, err := transports.NewRegistry(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{Bridges: []bridge.Line{b}, Transports: reg, HandshakeTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("client.New(%s): %v", b.Redacted(), err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := echo(ctx, c, size); err != nil {
+		t.Fatalf("through %s: %v", b.Redacted(), err)
+	}
+	return c.Active()
 }
 
 // transfer is echo in two halves: it calls midway, if set, once the first half has
 // come back, and only then sends the second, so that the second half crosses whatever
 // midway did.
-func transfer(ctx context.Context, c *Client, size int, midway func() error) error {
+func transfer(ctx context.Context, c dialer, size int, midway func() error) error {
 	conn, err := c.Dial(ctx, Service)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", Service, err)
 	}
+	return exchange(ctx, conn, size, midway)
+}
+
+// exchange is transfer on a stream to the echo service that is open already; it
+// closes conn.
+func exchange(ctx context.Context, conn net.Conn, size int, midway func() error) error {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -141,8 +175,8 @@ func ordered(l *Lab, first, then []Line) []Line {
 	return out
 }
 
-func bridgesOf(lines []Line) []config.Bridge {
-	out := make([]config.Bridge, len(lines))
+func bridgesOf(lines []Line) []bridge.Line {
+	out := make([]bridge.Line, len(lines))
 	for i, ln := range lines {
 		out[i] = ln.Bridge
 	}
@@ -217,7 +251,7 @@ func untried(hit, order []Line, events []Event) []Line {
 // acts on, at the connect or once data flows. Its failures are the policy's doing. It
 // returns the client's events. timeout is the client's HandshakeTimeout.
 func touch(ctx context.Context, l *Lab, ln Line, timeout time.Duration) []Event {
-	c, err := l.Client(client.Config{Bridges: []config.Bridge{ln.Bridge}, HandshakeTimeout: timeout})
+	c, err := l.Client(client.Config{Bridges: []bridge.Line{ln.Bridge}, HandshakeTimeout: timeout})
 	if err != nil {
 		return nil
 	}

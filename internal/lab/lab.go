@@ -1,6 +1,7 @@
-// Package lab runs a censored network on loopback for the demo, the benchmarks and the
-// end-to-end tests: a gateway with every transport, nginx as a CDN, and the censor
-// simulator between them and the client. It is not part of a deployment.
+// Package lab runs a censored network on loopback (a gateway with every transport, nginx
+// as a CDN, the censor simulator in between) for the demo, the benchmarks and the
+// end-to-end tests, which live here; StartGateway runs one gateway for a test. It is not
+// part of a deployment.
 package lab
 
 import (

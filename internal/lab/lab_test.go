@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports/all"
 )
 
@@ -29,7 +29,7 @@ func TestEveryLineCarriesASession(t *testing.T) {
 			if ln.Bridge.Addr != ln.Route.Listen {
 				t.Fatalf("bridge line dials %s, not its censor route %s", ln.Bridge.Addr, ln.Route.Listen)
 			}
-			c, err := l.Client(client.Config{Bridges: []config.Bridge{ln.Bridge}})
+			c, err := l.Client(client.Config{Bridges: []bridge.Line{ln.Bridge}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
-	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/probes/censor"
 )
 
@@ -37,7 +37,7 @@ func TestActiveProbesTellNoSelfFrontedTLSListenerFromAWebsite(t *testing.T) {
 		wantFlagged := ln.Bridge.Transport == "tcp"
 		t.Run(ln.Route.Name, func(t *testing.T) {
 			t.Parallel()
-			c, err := l.Client(client.Config{Bridges: []config.Bridge{ln.Bridge}, HandshakeTimeout: 10 * time.Second})
+			c, err := l.Client(client.Config{Bridges: []bridge.Line{ln.Bridge}, HandshakeTimeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

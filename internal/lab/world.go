@@ -17,9 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
-	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/internal/freeport"
 	"github.com/umbrella-edge/edge/probes/censor"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -72,7 +73,7 @@ type Options struct {
 
 // A Line is one of the lab's bridge lines and the censor route it dials.
 type Line struct {
-	Bridge config.Bridge
+	Bridge bridge.Line
 	Route  censor.Route
 	// Fronted is true when the route leads to the CDN, which passes the carrier on
 	// to the gateway.
@@ -208,9 +209,9 @@ func (l *Lab) Lines() []Line {
 
 // Bridges returns the client's bridge lines, in the order of Lines. Each dials a
 // censor route.
-func (l *Lab) Bridges() []config.Bridge {
+func (l *Lab) Bridges() []bridge.Line {
 	lines := l.Lines()
-	out := make([]config.Bridge, len(lines))
+	out := make([]bridge.Line, len(lines))
 	for i, ln := range lines {
 		out[i] = ln.Bridge
 	}
@@ -218,15 +219,11 @@ func (l *Lab) Bridges() []config.Bridge {
 }
 
 func (l *Lab) startBackend() error {
-	ln, err := net.Listen("tcp", net.JoinHostPort(ClientHost, "0"))
+	addr, stop, err := serveEcho(ClientHost)
 	if err != nil {
-		return fmt.Errorf("lab: echo backend: %w", err)
+		return err
 	}
-	l.Backend = ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { backend.Echo{}.Serve(ctx, ln); close(done) }()
-	l.stop.backend = func() { cancel(); <-done }
+	l.Backend, l.stop.backend = addr, stop
 	return nil
 }
 
@@ -370,23 +367,10 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 // freeAddr returns host:port with a port of network that was free a moment ago, for a
 // server that must be named before it binds (the censor's upstreams, nginx).
 func freeAddr(network, host string) (string, error) {
-	var c io.Closer
-	var addr string
-	switch network {
-	case "udp":
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", fmt.Errorf("lab: free udp port on %s: %w", host, err)
-		}
-		c, addr = pc, pc.LocalAddr().String()
-	default:
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", fmt.Errorf("lab: free tcp port on %s: %w", host, err)
-		}
-		c, addr = ln, ln.Addr().String()
+	addr, err := freeport.For(network, host)
+	if err != nil {
+		return "", fmt.Errorf("lab: %w", err)
 	}
-	c.Close()
 	return addr, nil
 }
 

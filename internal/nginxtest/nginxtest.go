@@ -5,8 +5,8 @@ package nginxtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/umbrella-edge/edge/internal/freeport"
+	"github.com/umbrella-edge/edge/internal/ready"
 )
 
 // Binary is where Debian installs nginx.
@@ -27,9 +30,10 @@ const startTimeout = 20 * time.Second
 // Nginx is a running nginx.
 type Nginx struct {
 	// Dir is nginx's prefix directory: its config, logs and temp files live there.
-	Dir    string
-	cmd    *exec.Cmd
-	exited chan error
+	Dir     string
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when nginx has exited, with exitErr set
+	exitErr error
 }
 
 // Run starts nginx with httpBody as the body of its http{} block, in the prefix
@@ -61,13 +65,13 @@ http {
 		return nil, err
 	}
 	var out bytes.Buffer
-	n := &Nginx{Dir: dir, exited: make(chan error, 1)}
+	n := &Nginx{Dir: dir, exited: make(chan struct{})}
 	n.cmd = exec.Command(Binary, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
 	n.cmd.Stdout, n.cmd.Stderr = &out, &out
 	if err := n.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start nginx: %w", err)
 	}
-	go func() { n.exited <- n.cmd.Wait() }()
+	go func() { n.exitErr = n.cmd.Wait(); close(n.exited) }()
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	for _, addr := range waitAddrs {
@@ -80,36 +84,29 @@ http {
 }
 
 func (n *Nginx) waitAccept(ctx context.Context, addr string, out *bytes.Buffer) error {
-	for {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err == nil {
-			c.Close()
-			return nil
+	err := ready.TCP(ctx, addr, n.exited)
+	switch {
+	case errors.Is(err, ready.ErrExited):
+		log := n.ErrorLog()
+		err := n.exitErr
+		if strings.Contains(log, "Address already in use") {
+			err = fmt.Errorf("%w: %w", err, syscall.EADDRINUSE)
 		}
-		select {
-		case err := <-n.exited:
-			n.exited <- err // for Stop
-			log := n.ErrorLog()
-			if strings.Contains(log, "Address already in use") {
-				err = fmt.Errorf("%w: %w", err, syscall.EADDRINUSE)
-			}
-			return fmt.Errorf("nginx exited: %w\n%s\n%s", err, out.String(), log)
-		case <-ctx.Done():
-			return fmt.Errorf("nginx does not accept on %s: %w\n%s", addr, ctx.Err(), n.ErrorLog())
-		case <-time.After(20 * time.Millisecond):
-		}
+		return fmt.Errorf("nginx exited: %w\n%s\n%s", err, out.String(), log)
+	case err != nil:
+		return fmt.Errorf("nginx: %w\n%s", err, n.ErrorLog())
 	}
+	return nil
 }
 
 // Stop ends nginx (SIGTERM is its fast shutdown) and waits for it.
 func (n *Nginx) Stop() {
 	n.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-n.exited:
-		n.exited <- err // Stop may be called again
+	case <-n.exited:
 	case <-time.After(10 * time.Second):
 		n.cmd.Process.Kill()
-		n.exited <- <-n.exited
+		<-n.exited
 	}
 }
 
@@ -171,10 +168,9 @@ func Render(path string, vars map[string]string) (string, error) {
 // 127.0.0.0/8 address), for servers that must be told their address up front.
 func FreeAddr(t testing.TB, host string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	addr, err := freeport.TCP(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }

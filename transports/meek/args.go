@@ -83,9 +83,9 @@ func parseURL(raw string) (target, error) {
 // checkHost accepts a DNS name or IP, with an optional port, as a Host header holds.
 func checkHost(h string) error {
 	name := h
-	if host, port, err := net.SplitHostPort(h); err == nil {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("port %q is not in 1..65535", port)
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		if err := transports.CheckHostPort(h); err != nil {
+			return err
 		}
 		name = host
 	}

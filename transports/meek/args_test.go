@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 func TestNewDialerNamesTheBadArgument(t *testing.T) {

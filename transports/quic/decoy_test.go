@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/umbrella-edge/edge/internal/webtest"
 )
 
 // TestHTTP3ClientsSeeTheDecoySite is a browser's view: quic-go's own HTTP/3 client
@@ -36,7 +38,7 @@ func TestHTTP3ClientsSeeTheDecoySite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("HTTP/3 GET %s: body: %v", path, err)
 		}
-		code, want := builtInPage(t, path)
+		code, want := webtest.BuiltInPage(t, testServerName, path)
 		if resp.StatusCode != code || string(body) != string(want) {
 			t.Errorf("HTTP/3 GET %s = %d with %d bytes; want the site's %d with %d bytes", path, resp.StatusCode, len(body), code, len(want))
 		}
@@ -58,10 +60,10 @@ func TestRejectedCarrierCarriesOnAsHTTP3(t *testing.T) {
 		prefix []byte
 		read   int // what the gateway reads before it rejects
 	}{
-		{"mid-frame", carrierFrames(2000), 50},
-		{"whole frames", carrierFrames(30, 20), 50},
-		{"past several frames", carrierFrames(10, 10, 10, 1000), 120},
-		{"empty frame then short read", carrierFrames(0, 500), 1},
+		{"mid-frame", webtest.QUICCarrierFrames(2000), 50},
+		{"whole frames", webtest.QUICCarrierFrames(30, 20), 50},
+		{"past several frames", webtest.QUICCarrierFrames(10, 10, 10, 1000), 120},
+		{"empty frame then short read", webtest.QUICCarrierFrames(0, 500), 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,9 +80,9 @@ func TestRejectedCarrierCarriesOnAsHTTP3(t *testing.T) {
 				rejected <- got[:n]
 				c.(interface{ Reject([]byte) }).Reject(got[:n])
 			}()
-			peer := dialH3(t, ln.Addr().String())
-			status, body := peer.get(t, tt.prefix, "/")
-			code, want := builtInPage(t, "/")
+			peer := webtest.DialH3(t, ln.Addr().String(), testServerName)
+			status, body := peer.Get(t, tt.prefix, "/")
+			code, want := webtest.BuiltInPage(t, testServerName, "/")
 			if status != strconv.Itoa(code) || string(body) != string(want) {
 				t.Fatalf("GET after carrier frames = %s with %d bytes; want %d with the site's %d bytes", status, len(body), code, len(want))
 			}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/quic-go/quic-go/quicvarint"
+
+	"github.com/umbrella-edge/edge/internal/webtest"
 )
 
 func TestCarrierFrameTypesAreReservedHTTP3Types(t *testing.T) {
@@ -67,7 +69,7 @@ func TestPeekHeader(t *testing.T) {
 		want    frameHeader
 		wantErr error
 	}{
-		{"one frame", carrierFrames(300), frameHeader{frameData, 300, 4}, nil},
+		{"one frame", webtest.QUICCarrierFrames(300), frameHeader{frameData, 300, 4}, nil},
 		{"eight-byte varints", quicvarint.Append(quicvarint.Append(nil, frameData), 1<<40), frameHeader{}, errBadFrame},
 		{"finished stream", nil, frameHeader{}, io.EOF},
 		{"finished inside a header", appendHeader(nil, frameData, 300)[:3], frameHeader{}, io.ErrUnexpectedEOF},
@@ -96,7 +98,7 @@ func errKind(err error) error {
 // FuzzParseHeader checks that any bytes parse without panicking, that peeking gives
 // what parsing gives, and that a header parsed is one appendHeader writes alike.
 func FuzzParseHeader(f *testing.F) {
-	f.Add(carrierFrames(10))
+	f.Add(webtest.QUICCarrierFrames(10))
 	f.Add(appendHeader(nil, frameEnd, 0))
 	f.Add(appendHeader(nil, frameAck, 0))
 	f.Add([]byte{0x01, 0x05, 0, 0, 0xd1})

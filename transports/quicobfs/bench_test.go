@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 func benchPair(b *testing.B) (transports.Listener, transports.Dialer) {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 

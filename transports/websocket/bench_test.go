@@ -3,8 +3,8 @@ package websocket
 import (
 	"testing"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 // The benchmarks run on loopback against the gateway as its own front; nginx in the

@@ -3,9 +3,8 @@ package websocket
 import (
 	"testing"
 
-	"github.com/umbrella-edge/edge/internal/nginxtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 	"github.com/umbrella-edge/edge/transports/transporttest"
 )
 
@@ -48,19 +47,7 @@ func TestConformanceDirect(t *testing.T) {
 // front of a gateway address on 127.0.0.2 that terminates TLS as an origin does.
 func startCDN(t *testing.T) (edge, gateway string) {
 	t.Helper()
-	edge, gateway = nginxtest.FreeAddr(t, "127.0.0.3"), nginxtest.FreeAddr(t, "127.0.0.2")
-	cert, key := webtest.Certificate(t, testFront)
-	webtest.StartNginx(t, "websocket.conf", map[string]string{
-		"LISTEN":      edge,
-		"SERVER_NAME": testFront,
-		"CERT":        cert,
-		"KEY":         key,
-		"SITE_ROOT":   webtest.Site(t),
-		"SECRET_PATH": testPath,
-		"GATEWAY_URL": "https://" + gateway,
-		"ORIGIN_NAME": testOrigin,
-	}, edge)
-	return edge, gateway
+	return webtest.WebSocketCDN(t, testFront, testOrigin, testPath)
 }
 
 func originArgs() transports.Args {

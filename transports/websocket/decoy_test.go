@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 // A valid WebSocket handshake's fields but for the one each probe changes.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 // h2Server is a TLS server that picks HTTP/2, as a front with http2 on would.

@@ -3,9 +3,8 @@ package webtunnel
 import (
 	"testing"
 
-	"github.com/umbrella-edge/edge/internal/nginxtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 	"github.com/umbrella-edge/edge/transports/transporttest"
 )
 
@@ -44,18 +43,7 @@ func TestConformanceAsItsOwnFront(t *testing.T) {
 // gateway address on 127.0.0.2, and returns both addresses.
 func startFront(t *testing.T) (front, gateway string) {
 	t.Helper()
-	front, gateway = nginxtest.FreeAddr(t, "127.0.0.3"), nginxtest.FreeAddr(t, "127.0.0.2")
-	cert, key := webtest.Certificate(t, testServerName)
-	webtest.StartNginx(t, "webtunnel.conf", map[string]string{
-		"LISTEN":      front,
-		"SERVER_NAME": testServerName,
-		"CERT":        cert,
-		"KEY":         key,
-		"SITE_ROOT":   webtest.Site(t),
-		"SECRET_PATH": testPath,
-		"GATEWAY":     gateway,
-	}, front)
-	return front, gateway
+	return webtest.WebTunnelFront(t, testServerName, testPath)
 }
 
 func behindNginxArgs() transports.Args {

@@ -7,9 +7,9 @@ import (
 	"net"
 	"testing"
 
+	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
 )
 
 func get(path, extra string) string {

@@ -1,4 +1,4 @@
-package meek_test
+package lab
 
 import (
 	"bufio"
@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/umbrella-edge/edge/transports/internal/webtest"
+	"github.com/umbrella-edge/edge/internal/nginxtest"
+	"github.com/umbrella-edge/edge/internal/webtest"
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/meek"
 )
 
 // browserGET is a request as a browser sends it for a page.
@@ -38,12 +43,12 @@ func withPath(req, path string) string {
 	return method + " " + path + " " + rest
 }
 
-// TestProbersOfTheFrontSeeTheSite sends nginx, as the CDN edge, what a censor's prober
+// TestMeekProbersOfTheFrontSeeTheSite sends nginx, as the CDN edge, what a censor's prober
 // would: every request to meek's path that is not a live session's gets the answer
 // the site gives the same request for a page it does not have.
-func TestProbersOfTheFrontSeeTheSite(t *testing.T) {
-	l := startLab(t)
-	if got := webtest.Probe(t, l.front.addr, frontName, browserGET("/", serviceName)); got.Status != "HTTP/1.1 200 OK" || got.Body != sitePage {
+func TestMeekProbersOfTheFrontSeeTheSite(t *testing.T) {
+	l := startMeekLab(t)
+	if got := webtest.Probe(t, l.front.Addr, webtest.MeekFront, browserGET("/", webtest.MeekService)); got.Status != "HTTP/1.1 200 OK" || got.Body != webtest.MeekPage {
 		t.Errorf("a browser's GET / got\n%v\nwant the site's page", got)
 	}
 
@@ -66,18 +71,18 @@ func TestProbersOfTheFrontSeeTheSite(t *testing.T) {
 		name string
 		req  string
 	}{
-		{"browser GET of meek's path", browserGET(meekPath, serviceName)},
-		{"POST opening a meek session", meekPOST(meekPath, serviceName, nil)},
-		{"meek POST of random bytes", meekPOST(meekPath, serviceName, webtest.RandomBytes(600, false))},
+		{"browser GET of meek's path", browserGET(webtest.MeekPath, webtest.MeekService)},
+		{"POST opening a meek session", meekPOST(webtest.MeekPath, webtest.MeekService, nil)},
+		{"meek POST of random bytes", meekPOST(webtest.MeekPath, webtest.MeekService, webtest.RandomBytes(600, false))},
 		{"replayed opening request of a real client", opening},
 		{"replayed hello of a real client", hello},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := webtest.Probe(t, l.front.addr, frontName, tt.req)
-			want := webtest.Probe(t, l.front.addr, frontName, withPath(tt.req, "/nope/"))
+			got := webtest.Probe(t, l.front.Addr, webtest.MeekFront, tt.req)
+			want := webtest.Probe(t, l.front.Addr, webtest.MeekFront, withPath(tt.req, "/nope/"))
 			if !webtest.Same(got, want) {
-				t.Errorf("at %s got\n%v\nbut the site answers the same request at /nope/ with\n%v", meekPath, got, want)
+				t.Errorf("at %s got\n%v\nbut the site answers the same request at /nope/ with\n%v", webtest.MeekPath, got, want)
 			}
 		})
 	}
@@ -130,10 +135,10 @@ func withSessionID(req, id string) string {
 	return strings.Join(lines, "\r\n") + "\r\n\r\n" + body
 }
 
-// TestGarbageGetsNginxsAnswer sends bytes that are not HTTP to the gateway's plain
+// TestMeekGarbageGetsNginxsAnswer sends bytes that are not HTTP to the gateway's plain
 // listener and to nginx: both answer alike.
-func TestGarbageGetsNginxsAnswer(t *testing.T) {
-	l := startLab(t)
+func TestMeekGarbageGetsNginxsAnswer(t *testing.T) {
+	l := startMeekLab(t)
 	for _, tt := range []struct {
 		name  string
 		bytes []byte
@@ -144,10 +149,77 @@ func TestGarbageGetsNginxsAnswer(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := webtest.ProbeRaw(t, l.rec.addr, tt.bytes)
-			want := webtest.ProbeRaw(t, l.front.site, tt.bytes)
+			want := webtest.ProbeRaw(t, l.front.Site, tt.bytes)
 			if !webtest.Same(got, want) {
 				t.Errorf("the gateway answered\n%v\nnginx answers\n%v", got, want)
 			}
 		})
 	}
+}
+
+const (
+	directName = "www.example.com"
+	directPath = "/k3v9w"
+)
+
+// TestMeekProbersOfTheGatewayAsFrontSeeTheDecoy probes a gateway that terminates TLS itself
+// (no nginx): whatever is not a live session gets what the decoy site gives the same
+// request, served by the decoy package on a plain socket.
+func TestMeekProbersOfTheGatewayAsFrontSeeTheDecoy(t *testing.T) {
+	addr := nginxtest.FreeAddr(t, GatewayHost)
+	StartGateway(t, WithListener(meek.New(), addr, "", transports.Args{"servername": directName, "path": directPath}))
+	site := serveDecoy(t, decoy.BuiltIn())
+
+	for _, tt := range []struct {
+		name string
+		req  string
+	}{
+		{"browser GET /", browserGET("/", directName)},
+		{"browser GET of a page the site lacks", browserGET("/nope/", directName)},
+		{"browser GET of meek's path", browserGET(directPath, directName)},
+		{"POST opening a meek session", meekPOST(directPath, directName, nil)},
+		{"meek POST of random bytes", meekPOST(directPath, directName, webtest.RandomBytes(600, false))},
+		{"random bytes after the TLS handshake", string(webtest.RandomBytes(1000, false))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := webtest.Probe(t, addr, directName, tt.req)
+			want := webtest.ProbeRaw(t, site, []byte(tt.req))
+			if !webtest.Same(got, want) {
+				t.Errorf("the gateway answered\n%v\nthe decoy site answers\n%v", got, want)
+			}
+		})
+	}
+	t.Run("plain HTTP to the TLS port", func(t *testing.T) {
+		plain := serveDecoy(t, decoy.PlainHTTPOnTLSPort())
+		req := []byte(browserGET("/", directName))
+		if got, want := webtest.ProbeRaw(t, addr, req), webtest.ProbeRaw(t, plain, req); !webtest.Same(got, want) {
+			t.Errorf("the gateway answered\n%v\nnginx's page for it is\n%v", got, want)
+		}
+	})
+	t.Run("random bytes instead of TLS", func(t *testing.T) {
+		if got := webtest.ProbeRaw(t, addr, webtest.RandomBytes(1000, true)); got.Status != "" {
+			t.Errorf("the gateway answered bytes that are not TLS with HTTP:\n%v", got)
+		}
+	})
+}
+
+// serveDecoy serves h with decoy.Serve on a loopback socket: what the decoy site shows
+// when nothing else is involved.
+func serveDecoy(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go decoy.Serve(c, nil, h)
+		}
+	}()
+	return ln.Addr().String()
 }

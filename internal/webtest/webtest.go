@@ -1,6 +1,6 @@
 // Package webtest sets up the real nginx fronts that the web transports' tests run
-// behind, from the site configs shipped in docker/nginx, and probes fronts the way a
-// censor's active prober would. It is for tests only.
+// behind, from the site configs shipped in docker/nginx, and probes fronts (over TLS,
+// and HTTP/3 for quic) the way a censor's active prober would. It is for tests only.
 package webtest
 
 import (
@@ -49,8 +49,8 @@ func Config(t testing.TB, name string) string {
 	if !ok {
 		t.Fatal("cannot locate the repository")
 	}
-	// this file is transports/internal/webtest/webtest.go
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "docker", "nginx", name)
+	// this file is internal/webtest/webtest.go
+	return filepath.Join(filepath.Dir(file), "..", "..", "docker", "nginx", name)
 }
 
 // StartNginx renders the shipped config name with vars and runs nginx with it,

@@ -1,0 +1,47 @@
+package bridge
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"utls 203.0.113.5:443 " + sessionArgs + " fp=chrome servername=www.example.com",
+		"Bridge tcp [2001:db8::1]:443 " + sessionArgs,
+		"obfs4 192.0.2.1:80 " + sessionArgs + " cert=ab=cd iat-mode=0 x=",
+		"tcp 1.2.3.4 " + sessionArgs,
+		"tcp [fe80::1%eth0]:1 " + sessionArgs,
+		"tcp 1.2.3.4:1 key=" + keyB64 + " secret=" + secretB64 + "=",
+		"tcp 1.2.3.4:1 key=" + keyB64 + " secret=" + EncodeKey(make([]byte, 32)),
+		"Bridge", "", "a b c=d",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		b, err := Parse(line)
+		if err != nil {
+			var be *Error
+			if !errors.As(err, &be) {
+				t.Fatalf("error %q is not a *Error", err)
+			}
+			return
+		}
+		printed := b.String()
+		again, err := Parse(printed)
+		if err != nil {
+			t.Fatalf("String() = %q does not parse: %v", printed, err)
+		}
+		if !reflect.DeepEqual(again, b) {
+			t.Fatalf("round trip through %q changed\n%#v\nto\n%#v", printed, b, again)
+		}
+		if again.String() != printed {
+			t.Fatalf("String is not stable: %q then %q", printed, again.String())
+		}
+		if red := b.Redacted(); strings.Contains(red, EncodeKey(b.Secret[:])) {
+			t.Fatalf("Redacted() = %q shows the secret", red)
+		}
+	})
+}
