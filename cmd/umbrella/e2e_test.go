@@ -53,6 +53,7 @@ type process struct {
 	cmd    *exec.Cmd
 	out    *syncBuffer
 	exited chan struct{} // closed when the process has exited
+	err    error         // how it exited; set before exited is closed
 }
 
 // syncBuffer is a bytes.Buffer that the child's output and the test can share.
@@ -80,7 +81,7 @@ func start(t *testing.T, bin string, args ...string) *process {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
 	}
-	go func() { p.cmd.Wait(); close(p.exited) }()
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
 		<-p.exited
@@ -294,11 +295,10 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("SIGTERM drains", func(t *testing.T) {
 		g.proc.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- g.proc.cmd.Wait() }()
+		// One Wait per process: start's goroutine waits, and says so on exited.
 		select {
-		case err := <-done:
-			if err != nil {
+		case <-g.proc.exited:
+			if err := g.proc.err; err != nil {
 				t.Errorf("gateway exited with %v after SIGTERM", err)
 			}
 		case <-time.After(60 * time.Second):
