@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -31,14 +32,25 @@ type Config struct {
 	// remembered per identity. Nil means the default routes' interfaces and gateways
 	// plus the local address used to reach the first bridge (see defaultNetwork).
 	Network func() string
-	// HandshakeTimeout bounds one bridge's carrier dial plus session handshake; 0 means 15 s.
+	// HandshakeTimeout bounds one bridge's carrier dial plus session handshake while
+	// nothing is known of the network's round trip; 0 means 15 s. Once a connect has
+	// measured it, an attempt gets 8 round trips, at least 1.5 s (see handshakeBudget).
 	HandshakeTimeout time.Duration
 	// HeadStart is how long a bridge has to complete its session handshake before the
 	// next one starts too; 0 means 250 ms, or 3 RTTs when this network is known to be
 	// slower.
 	HeadStart time.Duration
-	// Parallel bounds the bridges tried at once; 0 means 3.
+	// Parallel bounds the bridges tried at once; 0 means 4, one per family of
+	// transports in the first round (stream, TLS, CDN, UDP).
 	Parallel int
+	// Idle is how often an idle session pings its gateway, which bounds how long a
+	// silent cut goes unnoticed while nothing is sent; see IdlePreset for the battery
+	// it costs. The zero value is Foreground; SetIdle switches it at run time.
+	Idle IdlePreset
+	// Now is the device's clock, which session hellos carry; nil means time.Now.
+	// When a gateway ignores hellos because the clock is off, the client learns the
+	// offset from a bridge's HTTP Date and says so (EventClock).
+	Now func() time.Time
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
 	// OnEvent, if set, is told of every attempt, failure, loss, resumption and change
@@ -52,15 +64,18 @@ type Config struct {
 // on another bridge, and when every bridge fails it retries with backoff. Safe for
 // concurrent use.
 type Client struct {
-	cfg     Config
-	log     *slog.Logger
-	dialers []transports.Dialer
-	keys    []string // each bridge's name in the memory
-	mem     *memory
-	wg      sync.WaitGroup // the run loop and the attempts it started
+	cfg      Config
+	log      *slog.Logger
+	dialers  []transports.Dialer
+	keys     []string // each bridge's name in the memory
+	families []family // each bridge's family
+	mem      *memory
+	clock    clock
+	wg       sync.WaitGroup // the run loop and the attempts it started
 
 	mu      sync.Mutex
 	cur     current
+	idle    IdlePreset
 	blocked *ConnectError // the last round's failures, until the next round starts
 	retryAt time.Time
 	changed chan struct{} // closed and replaced when cur or blocked change
@@ -74,6 +89,7 @@ type current struct {
 	key     ed25519.PublicKey // the session's gateway
 	bridge  int               // the carrier's bridge; -1 while the session waits for one
 	network string            // the network the carrier was established on
+	carrier *failure.Meter    // the carrier, counting what it delivered
 }
 
 // New parses every bridge's transport arguments once (an error names the bridge) and
@@ -97,7 +113,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Network == nil {
 		cfg.Network = defaultNetwork(cfg.Bridges[0].Addr)
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, changed: make(chan struct{})}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, idle: cfg.Idle, changed: make(chan struct{})}
+	c.clock.device = cfg.Now
+	mem, err := loadMemory(cfg.StateDir)
+	if err != nil {
+		c.log.Warn("client: network memory", "err", err)
+	}
+	c.mem = mem
 	for i, b := range cfg.Bridges {
 		t, err := cfg.Transports.Get(b.Transport)
 		if err != nil {
@@ -108,13 +133,9 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("client: bridge %d (%s): %w", i, b.Transport, err)
 		}
 		c.dialers = append(c.dialers, d)
-		c.keys = append(c.keys, bridgeKey(b))
+		c.keys = append(c.keys, mem.bridgeKey(b))
+		c.families = append(c.families, familyOf(b))
 	}
-	mem, err := loadMemory(cfg.StateDir)
-	if err != nil {
-		c.log.Warn("client: network memory", "err", err)
-	}
-	c.mem = mem
 	return c, nil
 }
 
@@ -174,6 +195,9 @@ type Status struct {
 	// when the next round starts.
 	Blocked *ConnectError
 	Retry   time.Time
+	// ClockOff is how far the device's clock is from the gateway's, as the client
+	// learnt it (positive: the device is behind); zero when it is right or unknown.
+	ClockOff time.Duration
 }
 
 // Status returns the client's state now.
@@ -181,7 +205,7 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := Status{Bridge: c.cur.bridge, Waiting: c.cur.sess != nil && c.cur.bridge < 0,
-		Blocked: c.blocked, Retry: c.retryAt}
+		Blocked: c.blocked, Retry: c.retryAt, ClockOff: c.clock.off()}
 	if st.Bridge >= 0 {
 		st.Transport = c.cfg.Bridges[st.Bridge].Transport
 	}

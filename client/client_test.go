@@ -11,6 +11,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -56,8 +57,19 @@ func TestDialReportsEveryBridgeFailure(t *testing.T) {
 	if !errors.Is(err, client.ErrAllBridgesFailed) || !errors.Is(err, session.ErrAuth) {
 		t.Errorf("error %v should match ErrAllBridgesFailed and session.ErrAuth", err)
 	}
-	if !strings.Contains(ce.Failures[0].Error(), "bridge 0 (tcp): dial") {
-		t.Errorf("first failure %q should name the bridge and the step", ce.Failures[0])
+	// Each failure names its bridge and says, in words a person can act on, what is
+	// known of it.
+	for i, want := range []struct {
+		cause failure.Cause
+		says  string
+	}{
+		{failure.Refused, "bridge 0 (tcp): the bridge refused the connection"},
+		{failure.Auth, "bridge 1 (tcp): the server did not prove the bridge line's key"},
+	} {
+		var fe *failure.Error
+		if !errors.As(ce.Failures[i], &fe) || fe.Cause != want.cause || !strings.Contains(ce.Failures[i].Error(), want.says) {
+			t.Errorf("failure %d: %q (cause %v), want cause %v, saying %q", i, ce.Failures[i], fe, want.cause, want.says)
+		}
 	}
 	// While the client waits to retry, a Dial answers at once with the same failures.
 	st := c.Status()

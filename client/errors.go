@@ -34,7 +34,9 @@ var (
 	ErrServiceUnavailable = session.ErrServiceUnavailable
 )
 
-// BridgeError is one bridge's failure.
+// BridgeError is one bridge's failure. Err is a *failure.Error when the client
+// classified it (errors.As finds it), which says what is known in words a person can
+// act on.
 type BridgeError struct {
 	Bridge    int
 	Transport string
@@ -72,13 +74,16 @@ type StallError struct {
 	Unacked uint64        // bytes sent and not acknowledged
 	Ping    bool          // a ping was unanswered
 	Stalled time.Duration // how long nothing moved
-	Timeout time.Duration // the limit it passed, from the measured RTT
+	Limit   time.Duration // the limit it passed, from the measured RTT
 }
+
+// Timeout reports true: a stall is a deadline passing, for failure.Classify.
+func (e *StallError) Timeout() bool { return true }
 
 func (e *StallError) Error() string {
 	what := fmt.Sprintf("%d bytes unacknowledged", e.Unacked)
 	if e.Unacked == 0 {
 		what = "a ping unanswered"
 	}
-	return fmt.Sprintf("carrier stalled: %s for %v (limit %v)", what, e.Stalled.Round(time.Millisecond), e.Timeout.Round(time.Millisecond))
+	return fmt.Sprintf("carrier stalled: %s for %v (limit %v)", what, e.Stalled.Round(time.Millisecond), e.Limit.Round(time.Millisecond))
 }

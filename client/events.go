@@ -2,6 +2,8 @@ package client
 
 import (
 	"time"
+
+	"github.com/umbrella-edge/edge/client/failure"
 )
 
 // Event is something the client did, for an app to show or log.
@@ -9,13 +11,17 @@ type Event struct {
 	Kind   EventKind
 	Bridge int    // index into Config.Bridges; -1 when the event is about no one bridge
 	Name   string // the bridge's transport name
-	// Err says why, for EventFailed, EventLost, EventEnded and EventBlocked.
+	// Err says why, for EventFailed, EventLost, EventEnded, EventBlocked and
+	// EventSuspected.
 	Err error
 	// Took is, for EventResumed, the time from losing the carrier to resuming on a new
 	// one; for EventActive, the time the winning bridge took to complete its session.
 	Took time.Duration
 	// Retry is, for EventBlocked, how long until the next round of attempts.
 	Retry time.Duration
+	// Skew is, for EventClock, how far the device's clock is from the gateway's
+	// (positive: the device is behind); zero once it is right again.
+	Skew time.Duration
 }
 
 // EventKind says what an Event reports.
@@ -29,10 +35,18 @@ const (
 	EventResumed                  // the session moved to a new carrier; its streams live on
 	EventEnded                    // the session ended and its streams failed; Err says why
 	EventBlocked                  // every bridge failed; the next round is in Retry
+	// EventSuspected: nothing acknowledged the active carrier's data for a few round
+	// trips; a spare is being raised beside it (Err says how long it has been stuck).
+	EventSuspected
+	EventRecovered // the suspected carrier moved data again; the spare was closed
+	// EventClock: the device's clock is off by Skew; a session was made with the
+	// gateway's time, which the client uses from now on. Tell the user to set the
+	// clock (failure.SkewText says by how much).
+	EventClock
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"attempt", "failed", "active", "lost", "resumed", "ended", "blocked"}
+	names := [...]string{"attempt", "failed", "active", "lost", "resumed", "ended", "blocked", "suspected", "recovered", "clock"}
 	if k < 0 || int(k) >= len(names) {
 		return "unknown"
 	}
@@ -56,6 +70,12 @@ func (c *Client) emit(e Event) {
 		c.log.Info("session resumed", append(attrs, "took", e.Took)...)
 	case EventEnded:
 		c.log.Warn("session ended", append(attrs, "err", e.Err)...)
+	case EventSuspected:
+		c.log.Info("carrier suspected, raising a spare", append(attrs, "err", e.Err)...)
+	case EventRecovered:
+		c.log.Info("suspected carrier recovered; spare closed", attrs...)
+	case EventClock:
+		c.log.Warn("the device's clock is off; using the gateway's time", append(attrs, "off", failure.SkewText(e.Skew))...)
 	case EventBlocked:
 		c.log.Error("all bridges failed", "bridges", len(c.cfg.Bridges), "retry_in", e.Retry, "err", e.Err)
 	}

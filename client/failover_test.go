@@ -17,6 +17,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -126,27 +127,20 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 		name   string
 		censor censoredTCP
 		cause  func(error) bool
+		// hedged: the watchdog suspects the carrier and a spare is raised before the
+		// carrier is given up.
+		hedged bool
 	}{
 		{"frozen after 16 KiB: the watchdog notices", censoredTCP{limit: 16 << 10, freeze: true},
-			func(err error) bool { var se *client.StallError; return errors.As(err, &se) }},
+			func(err error) bool { var se *client.StallError; return errors.As(err, &se) }, true},
 		{"closed after 200 KiB", censoredTCP{limit: 200 << 10},
-			func(err error) bool { var se *client.StallError; return !errors.As(err, &se) }},
+			func(err error) bool { var se *client.StallError; return !errors.As(err, &se) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
 			bridges := startGateway(t, "tcp", "utls")
 			tc.censor.Transport = tcp.New()
-			reg, err := transports.NewRegistry(tc.censor, utls.New(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := newRecorder()
-			c, err := client.New(client.Config{Bridges: bridges, Transports: reg, OnEvent: rec.on,
-				Network: func() string { return "test" }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, rec := newClient(t, bridges, tc.censor, utls.New(nil))
 			ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
 			defer cancel()
 			conn, err := c.Dial(ctx, "echo")
@@ -168,6 +162,13 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 			lost := rec.waitFor(t, client.EventLost)
 			if lost.Name != "tcp" || !tc.cause(lost.Err) {
 				t.Errorf("lost %s: %v; want tcp, for the expected cause", lost.Name, lost.Err)
+			}
+			var fe *failure.Error
+			if tc.hedged && (!errors.As(lost.Err, &fe) || fe.Cause != failure.Frozen) {
+				t.Errorf("lost with %v, want it classified as a freeze", lost.Err)
+			}
+			if suspected := count(rec.all(), client.EventSuspected) > 0; suspected != tc.hedged {
+				t.Errorf("suspected before the loss: %v, want %v\nevents: %s", suspected, tc.hedged, describe(rec.all()))
 			}
 			resumed := rec.waitFor(t, client.EventResumed)
 			if resumed.Name != "utls" {
@@ -228,17 +229,7 @@ func TestFailoverThatCannotResumeEndsTheSession(t *testing.T) {
 				return !tc.gone || strings.Contains(gatewayMetrics(first), `umbrella_gateway_sessions{transport="tcp"} 0`+"\n")
 			}
 			gated := gatedTransport{Transport: utls.New(nil), open: sessionGone}
-			reg, err := transports.NewRegistry(censor, gated)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := newRecorder()
-			c, err := client.New(client.Config{Bridges: bridges, Transports: reg, OnEvent: rec.on,
-				Network: func() string { return "test" }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, rec := newClient(t, bridges, censor, gated)
 			ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
 			defer cancel()
 			conn, err := c.Dial(ctx, "echo")

@@ -59,6 +59,24 @@ func registry(t *testing.T) *transports.Registry {
 	return r
 }
 
+// newClient is a client of bridges over the transports ts, on the network "test", that
+// records its events; the test's cleanup closes it.
+func newClient(t *testing.T, bridges []bridge.Line, ts ...transports.Transport) (*client.Client, *recorder) {
+	t.Helper()
+	reg, err := transports.NewRegistry(ts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	c, err := client.New(client.Config{Bridges: bridges, Transports: reg, OnEvent: rec.on,
+		Network: func() string { return "test" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, rec
+}
+
 // refusedBridge is a bridge line like good whose address refuses connections.
 func refusedBridge(t *testing.T, good bridge.Line) bridge.Line {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -158,15 +176,22 @@ func (r *recorder) all() []client.Event {
 // waitFor waits for an event of kind and returns it.
 func (r *recorder) waitFor(t *testing.T, kind client.EventKind) client.Event {
 	t.Helper()
+	return r.waitAfter(t, kind, 0)
+}
+
+// waitAfter waits for an event of kind among those after the first skip, and returns
+// it.
+func (r *recorder) waitAfter(t *testing.T, kind client.EventKind, skip int) client.Event {
+	t.Helper()
 	deadline := time.After(hangTimeout)
-	for seen := 0; ; {
+	for seen := skip; ; {
 		evs := r.all()
-		for _, e := range evs[seen:] {
+		for _, e := range evs[min(seen, len(evs)):] {
 			if e.Kind == kind {
 				return e
 			}
 		}
-		seen = len(evs)
+		seen = max(seen, len(evs))
 		select {
 		case <-r.signal:
 		case <-deadline:

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,15 +26,22 @@ const (
 	demoteFirst = 30 * time.Second
 	demoteMax   = time.Hour
 	memoryFile  = "networks.json"
+	// saltFile holds the install's random key for the memory's hashes.
+	saltFile = "networks.key"
+	saltSize = 32
 )
 
-// memory remembers, per network, which bridge last carried real data and which bridges
-// failed on user traffic. Networks and bridges are stored as salted hashes, so the file
-// does not list where the user has been or which bridges they use. It is kept in
+// memory remembers, per network, which bridge last carried real data, which bridges
+// failed on user traffic, and the censor patterns seen per family of transports.
+// Networks and bridges are stored as hashes keyed with a random salt of this install
+// (StateDir/networks.key), so the file does not list where the user has been or which
+// bridges they use, and a network identity, which is often guessable (a router's
+// address), cannot be tested against it without the key. It is kept in
 // StateDir/networks.json (mode 0600, replaced atomically); with no StateDir it lives
 // only as long as the client.
 type memory struct {
 	path string // "" keeps the memory in this process only
+	salt []byte
 
 	mu   sync.Mutex
 	data memoryData
@@ -44,9 +53,10 @@ type memoryData struct {
 }
 
 type netMemory struct {
-	Seen    time.Time            `json:"seen"`
-	Worked  *worked              `json:"worked,omitempty"`
-	Demoted map[string]*demotion `json:"demoted,omitempty"`
+	Seen     time.Time                `json:"seen"`
+	Worked   *worked                  `json:"worked,omitempty"`
+	Demoted  map[string]*demotion     `json:"demoted,omitempty"`
+	Families map[string]*familyRecord `json:"families,omitempty"`
 }
 
 // worked is the bridge that last moved real data on a network.
@@ -63,17 +73,28 @@ type demotion struct {
 	At       time.Time `json:"at"`    // the last failure
 }
 
-const memoryVersion = 1
+// memoryVersion 2: keys are hashes keyed with the install's salt (version 1's were
+// plain SHA-256, and are forgotten).
+const memoryVersion = 2
 
-// loadMemory reads dir's memory file. A missing file is an empty memory; so is a file
-// that does not parse (it is replaced at the next write), with the error returned for
-// the caller to log.
+// loadMemory reads dir's memory file, and its salt, made on first use. A missing file
+// is an empty memory; so is a file that does not parse (it is replaced at the next
+// write), with the error returned for the caller to log. A salt that cannot be read
+// or made leaves a memory that lives only in this process.
 func loadMemory(dir string) (*memory, error) {
 	m := &memory{data: memoryData{Version: memoryVersion, Networks: map[string]*netMemory{}}}
 	if dir == "" {
+		m.salt = make([]byte, saltSize)
+		rand.Read(m.salt)
 		return m, nil
 	}
-	m.path = filepath.Join(dir, memoryFile)
+	salt, err := loadSalt(filepath.Join(dir, saltFile))
+	if err != nil {
+		m.salt = make([]byte, saltSize)
+		rand.Read(m.salt)
+		return m, fmt.Errorf("network memory kept in this process only: %w", err)
+	}
+	m.path, m.salt = filepath.Join(dir, memoryFile), salt
 	raw, err := os.ReadFile(m.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
@@ -105,6 +126,11 @@ func (m *memory) parse(raw []byte) error {
 				delete(n.Demoted, b)
 			}
 		}
+		for f, fr := range n.Families {
+			if fr == nil {
+				delete(n.Families, f)
+			}
+		}
 	}
 	if d.Networks == nil {
 		d.Networks = map[string]*netMemory{}
@@ -113,83 +139,40 @@ func (m *memory) parse(raw []byte) error {
 	return nil
 }
 
-// hashName is how a network identity or a bridge is stored.
-func hashName(kind, name string) string {
-	sum := sha256.Sum256([]byte("umbrella-edge " + kind + " " + name))
-	return hex.EncodeToString(sum[:8])
+// loadSalt reads the install's salt at path, making it on first use (mode 0600,
+// never replaced once there).
+func loadSalt(path string) ([]byte, error) {
+	salt := make([]byte, saltSize)
+	rand.Read(salt)
+	if _, err := statefile.Create(path, salt); err != nil {
+		return nil, err
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(got) != saltSize {
+		return nil, fmt.Errorf("%s holds %d bytes, want %d (remove it to start afresh)", path, len(got), saltSize)
+	}
+	return got, nil
+}
+
+// hashName is how a network identity or a bridge is stored: HMAC-SHA256 under the
+// install's salt, cut to 64 bits.
+func (m *memory) hashName(kind, name string) string {
+	h := hmac.New(sha256.New, m.salt)
+	h.Write([]byte("umbrella-edge " + kind + " " + name))
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // bridgeKey names a bridge in the memory: its transport, for a person reading the file,
 // and a hash of the whole line.
-func bridgeKey(b bridge.Line) string {
-	return b.Transport + "#" + hashName("bridge", b.String())
-}
-
-// lastWorked returns the bridge that last carried data on network, unless that was
-// longer ago than memoryTTL, with the round-trip time it measured.
-func (m *memory) lastWorked(network string, now time.Time) (bridge string, rtt time.Duration, ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := m.data.Networks[hashName("network", network)]
-	if n == nil || n.Worked == nil || now.Sub(n.Worked.At) > memoryTTL {
-		return "", 0, false
-	}
-	return n.Worked.Bridge, time.Duration(n.Worked.RTTms) * time.Millisecond, true
-}
-
-// demoted returns until when bridge is tried last on network; zero when it is not.
-func (m *memory) demoted(network, bridge string, now time.Time) time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := m.data.Networks[hashName("network", network)]
-	if n == nil || n.Demoted[bridge] == nil {
-		return time.Time{}
-	}
-	if d := n.Demoted[bridge]; now.Before(d.Until) {
-		return d.Until
-	}
-	return time.Time{}
-}
-
-// worked records that bridge carried real data on network. It clears the bridge's
-// demotion: only user traffic proves a bridge, never a probe.
-func (m *memory) worked(network, bridge string, rtt time.Duration, now time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := m.network(network, now)
-	n.Worked = &worked{Bridge: bridge, At: now, RTTms: rtt.Milliseconds()}
-	delete(n.Demoted, bridge)
-	return m.saveLocked(now)
-}
-
-// failed records that bridge failed user traffic on network and demotes it for twice as
-// long as the last time. It returns until when.
-func (m *memory) failed(network, bridge string, now time.Time) (time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := m.network(network, now)
-	if n.Worked != nil && n.Worked.Bridge == bridge {
-		n.Worked = nil
-	}
-	if n.Demoted == nil {
-		n.Demoted = map[string]*demotion{}
-	}
-	d := n.Demoted[bridge]
-	if d == nil {
-		d = &demotion{}
-		n.Demoted[bridge] = d
-	}
-	d.Failures++
-	wait := demoteFirst
-	for i := 1; i < d.Failures && wait < demoteMax; i++ {
-		wait *= 2
-	}
-	d.At, d.Until = now, now.Add(min(wait, demoteMax))
-	return d.Until, m.saveLocked(now)
+func (m *memory) bridgeKey(b bridge.Line) string {
+	return b.Transport + "#" + m.hashName("bridge", b.String())
 }
 
 func (m *memory) network(id string, now time.Time) *netMemory {
-	k := hashName("network", id)
+	k := m.hashName("network", id)
 	n := m.data.Networks[k]
 	if n == nil {
 		n = &netMemory{}
@@ -211,6 +194,11 @@ func (m *memory) saveLocked(now time.Time) error {
 		for b, d := range n.Demoted {
 			if now.Sub(d.At) > memoryTTL {
 				delete(n.Demoted, b)
+			}
+		}
+		for f, r := range n.Families {
+			if r.expired(now) {
+				delete(n.Families, f)
 			}
 		}
 	}

@@ -1,29 +1,61 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/session"
 )
 
 // outcome is one attempt's result.
 type outcome struct {
 	idx     int
+	offset  time.Duration    // the clock offset its hello carried
 	sess    *session.Session // a new session; nil when the waiting one resumed
+	meter   *failure.Meter   // the carrier, when it won
 	resumed bool
 	took    time.Duration
-	err     error
+	err     error // a *failure.Error, or the round's context's error
 }
 
 // discard closes what a losing attempt opened.
 func (o outcome) discard() {
 	if o.sess != nil {
 		o.sess.Close()
+	}
+}
+
+// round is one round of attempts: its plan, the queue of resumes, and the smallest
+// round trip a connect has shown on the network so far.
+type round struct {
+	plan
+	turns *turns
+	rtt   atomic.Int64 // nanoseconds plus one; zero while unknown
+}
+
+func newRound(p plan) *round {
+	r := &round{plan: p, turns: newTurns(resumePatience(p.headStart))}
+	if p.rttKnown {
+		r.rtt.Store(int64(p.rtt) + 1)
+	}
+	return r
+}
+
+func (r *round) knownRTT() (time.Duration, bool) {
+	v := r.rtt.Load()
+	return time.Duration(v - 1), v > 0
+}
+
+func (r *round) sawRTT(rtt time.Duration) {
+	for {
+		v := r.rtt.Load()
+		if v > 0 && v-1 <= int64(rtt) || r.rtt.CompareAndSwap(v, int64(rtt)+1) {
+			return
+		}
 	}
 }
 
@@ -39,18 +71,23 @@ func (o outcome) discard() {
 func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*BridgeError, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make(chan outcome, len(p.order))
-	turns := newTurns(resumePatience(p.headStart))
+	r := newRound(p)
+	queue := make([]queued, len(p.order))
+	for k, i := range p.order {
+		queue[k] = queued{idx: i, offset: c.clock.off()}
+	}
+	results := make(chan outcome, len(queue)+len(p.order))
 	var failures []*BridgeError
 	next, running := 0, 0
+	retried := map[int]bool{} // bridges tried again with a corrected clock
 	timer := time.NewTimer(p.headStart)
 	defer timer.Stop()
 	start := func() {
-		i := p.order[next]
+		q := queue[next]
 		next++
 		running++
-		c.emit(Event{Kind: EventAttempt, Bridge: i, Name: c.cfg.Bridges[i].Transport})
-		c.wg.Go(func() { results <- c.attempt(ctx, i, cur, turns) })
+		c.emit(Event{Kind: EventAttempt, Bridge: q.idx, Name: c.cfg.Bridges[q.idx].Transport})
+		c.wg.Go(func() { results <- c.attempt(ctx, q, cur, r) })
 		timer.Reset(p.headStart)
 	}
 	// finish cancels the attempts still running and closes whatever they complete.
@@ -80,12 +117,15 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 			}
 			f := &BridgeError{Bridge: o.idx, Transport: c.cfg.Bridges[o.idx].Transport, Err: o.err}
 			failures = append(failures, f)
-			c.emit(Event{Kind: EventFailed, Bridge: f.Bridge, Name: f.Transport, Err: f.Err})
-			if next < len(p.order) && running < c.cfg.Parallel {
+			c.emit(Event{Kind: EventFailed, Bridge: f.Bridge, Name: f.Transport, Err: f})
+			if q, ok := c.clockRetry(o, retried); ok {
+				queue = slices.Insert(queue, next, q)
+			}
+			if next < len(queue) && running < c.cfg.Parallel {
 				start()
 			}
 		case <-timer.C:
-			if next < len(p.order) && running < c.cfg.Parallel {
+			if next < len(queue) && running < c.cfg.Parallel {
 				start()
 			}
 		case <-ctx.Done():
@@ -96,39 +136,39 @@ func (c *Client) race(ctx context.Context, p plan, cur current) (outcome, []*Bri
 	if err := ctx.Err(); err != nil {
 		return outcome{}, failures, err
 	}
-	sorted := slices.Clone(failures)
-	slices.SortFunc(sorted, func(a, b *BridgeError) int { return a.Bridge - b.Bridge })
-	return outcome{}, failures, &ConnectError{Failures: sorted}
+	return outcome{}, failures, &ConnectError{Failures: lastPerBridge(failures)}
 }
 
-// attempt dials bridge i and completes a session handshake on the carrier: a resume of
-// the waiting session when the bridge leads to its gateway, else a new session. The
-// dial and a new session's handshake share one Config.HandshakeTimeout; a resume's
-// handshake gets its own once its turn comes (see turns).
-func (c *Client) attempt(ctx context.Context, i int, cur current, turns *turns) outcome {
-	began := time.Now()
-	b := c.cfg.Bridges[i]
-	cc := &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
-	defer cancel()
-	conn, err := c.dialers[i].Dial(hctx)
-	if err != nil {
-		return outcome{idx: i, err: fmt.Errorf("dial: %w", err)}
+// queued is an attempt to start: a bridge, and the clock offset its hello carries.
+type queued struct {
+	idx    int
+	offset time.Duration
+}
+
+// clockRetry returns the attempt to make again when o failed because the device's
+// clock is off by more than a gateway accepts: the same bridge, at once, with the
+// clock its server's Date gave. Each bridge is tried again once a round.
+func (c *Client) clockRetry(o outcome, retried map[int]bool) (queued, bool) {
+	var fe *failure.Error
+	if !errors.As(o.err, &fe) || fe.Cause != failure.ClockOff || retried[o.idx] {
+		return queued{}, false
 	}
-	if cur.sess != nil && bytes.Equal(cur.key, b.Key) {
-		err = turns.resume(ctx, c.cfg.HandshakeTimeout, func(ctx context.Context) error {
-			return cur.sess.Resume(ctx, conn, cc)
-		})
-		if err != nil {
-			conn.Close()
-			return outcome{idx: i, err: fmt.Errorf("resume: %w", err)}
-		}
-		return outcome{idx: i, resumed: true, took: time.Since(began)}
+	retried[o.idx] = true
+	c.log.Info("the device's clock looks off; trying the bridge again with its server's time",
+		"bridge", o.idx, "transport", c.transportOf(o.idx), "off", failure.SkewText(fe.Skew))
+	return queued{idx: o.idx, offset: o.offset + fe.Skew}, true
+}
+
+// lastPerBridge returns each bridge's last failure, by bridge index.
+func lastPerBridge(failures []*BridgeError) []*BridgeError {
+	last := map[int]*BridgeError{}
+	for _, f := range failures {
+		last[f.Bridge] = f
 	}
-	sess, err := session.Client(hctx, conn, cc)
-	if err != nil {
-		conn.Close()
-		return outcome{idx: i, err: fmt.Errorf("session: %w", err)}
+	out := make([]*BridgeError, 0, len(last))
+	for _, f := range last {
+		out = append(out, f)
 	}
-	return outcome{idx: i, sess: sess, took: time.Since(began)}
+	slices.SortFunc(out, func(a, b *BridgeError) int { return a.Bridge - b.Bridge })
+	return out
 }

@@ -2,12 +2,14 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/client/failure"
 )
 
 // attempts returns the bridges attempted, in order, the failed ones, and the winner.
@@ -46,6 +48,8 @@ func TestRaceStartsBridgesInTurnAndTheFirstSessionWins(t *testing.T) {
 			[]int{0, 1}, []int{0}, 1},
 		{"a silent bridge keeps the next waiting until it times out",
 			[]string{"silent", "good"}, forever, 300 * time.Millisecond, []int{0, 1}, []int{0}, 1},
+		{"a bridge silent after its connect times out in round trips, not HandshakeTimeout",
+			[]string{"silent", "good"}, forever, forever, []int{0, 1}, []int{0}, 1},
 		{"after the head start the next bridge races a silent one and wins",
 			[]string{"silent", "good"}, short, forever, []int{0, 1}, nil, 1},
 		{"silent, refused, good: all started, the good one wins",
@@ -93,6 +97,13 @@ func TestRaceStartsBridgesInTurnAndTheFirstSessionWins(t *testing.T) {
 			}
 			if got, want := c.Active(), bridges[tc.active].Transport; got != want {
 				t.Errorf("Active() = %q, want %q", got, want)
+			}
+			causes := map[string]failure.Cause{"silent": failure.Silent, "refused": failure.Refused}
+			for _, e := range rec.all() {
+				var fe *failure.Error
+				if e.Kind == client.EventFailed && (!errors.As(e.Err, &fe) || fe.Cause != causes[tc.bridges[e.Bridge]]) {
+					t.Errorf("bridge %d (%s) failed with %v, want cause %v", e.Bridge, tc.bridges[e.Bridge], e.Err, causes[tc.bridges[e.Bridge]])
+				}
 			}
 			for _, s := range silents {
 				s.waitClosed(t, 1) // a loser or a timed-out bridge: either way, closed

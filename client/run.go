@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/session"
 )
 
@@ -21,7 +23,7 @@ var errCarrierClosed = errors.New("carrier closed")
 func (c *Client) run(ctx context.Context) {
 	var (
 		bo     backoff
-		avoid  string    // transport of the carrier that just died, tried last
+		avoid  family    // family of the carrier that just died, tried last
 		lostAt time.Time // when the waiting session lost its carrier
 	)
 	for ctx.Err() == nil {
@@ -37,13 +39,16 @@ func (c *Client) run(ctx context.Context) {
 		p := c.planRound(network, cur.key, avoid, time.Now())
 		won, failures, err := c.race(ctx, p, cur)
 		for _, f := range failures {
-			c.demote(network, f.Bridge)
+			c.demote(network, f.Bridge, f.Err)
 		}
 		var ce *ConnectError
 		switch {
 		case err == nil:
 			bo.reset()
 			avoid = ""
+			if c.clock.adopt(won.offset) {
+				c.emit(Event{Kind: EventClock, Bridge: won.idx, Name: c.transportOf(won.idx), Skew: won.offset})
+			}
 			c.adopt(network, cur, won, lostAt)
 		case errors.Is(err, session.ErrResumeRejected):
 			c.end(cur, err)
@@ -70,74 +75,23 @@ func sleep(ctx context.Context, d time.Duration) {
 func (c *Client) adopt(network string, old current, won outcome, lostAt time.Time) {
 	b := c.cfg.Bridges[won.idx]
 	if won.resumed {
-		if !c.update(func() { c.cur.bridge, c.cur.network = won.idx, network }) {
+		if !c.update(func() { c.cur.bridge, c.cur.network, c.cur.carrier = won.idx, network, won.meter }) {
 			return
 		}
 		c.emit(Event{Kind: EventResumed, Bridge: won.idx, Name: b.Transport, Took: time.Since(lostAt)})
 		return
 	}
-	next := current{sess: won.sess, key: b.Key, bridge: won.idx, network: network}
+	next := current{sess: won.sess, key: b.Key, bridge: won.idx, network: network, carrier: won.meter}
 	if !c.update(func() { c.cur = next }) {
 		won.sess.Close()
 		return
 	}
+	won.sess.SetIdlePing(c.idlePing()) // the preset may have changed while it was made
 	if old.sess != nil {
 		old.sess.Close()
 		c.emit(Event{Kind: EventEnded, Bridge: -1, Err: ErrGatewayChanged})
 	}
 	c.emit(Event{Kind: EventActive, Bridge: won.idx, Name: b.Transport, Took: won.took})
-}
-
-// supervise watches the carrier of cur until it dies or the session ends. It records
-// the bridge as working on its network once real data has moved, and drops the carrier
-// when the watchdog finds it stalled. It returns the dead carrier's transport and when
-// it died; both are zero when the session ended instead.
-func (c *Client) supervise(ctx context.Context, cur current) (string, time.Time) {
-	b := c.cfg.Bridges[cur.bridge]
-	done, carrier := cur.sess.Done(), cur.sess.CarrierDone()
-	in0, out0 := cur.sess.Bytes()
-	proved := false
-	var wd watchdog
-	tick := time.NewTicker(watchdogPeriod)
-	defer tick.Stop()
-	for {
-		var lost error
-		select {
-		case <-ctx.Done():
-			return "", time.Time{}
-		case <-done:
-			c.end(cur, cur.sess.Err())
-			return "", time.Time{}
-		case <-carrier:
-			select {
-			case <-done: // the carrier died with the session
-				c.end(cur, cur.sess.Err())
-				return "", time.Time{}
-			default:
-			}
-			lost = errCarrierClosed
-		case now := <-tick.C:
-			p := cur.sess.Progress()
-			if !proved {
-				in, out := cur.sess.Bytes()
-				if proved = carriedData(in-in0, out-out0, p); proved {
-					c.remember(cur.network, cur.bridge, p.SRTT)
-				}
-			}
-			if stall := wd.check(p, now); stall != nil {
-				cur.sess.DropCarrier()
-				lost = stall
-			}
-		}
-		if lost != nil {
-			lostAt := time.Now()
-			c.demote(cur.network, cur.bridge)
-			if c.update(func() { c.cur.bridge = -1 }) {
-				c.emit(Event{Kind: EventLost, Bridge: cur.bridge, Name: b.Transport, Err: lost})
-			}
-			return b.Transport, lostAt
-		}
-	}
 }
 
 // carriedData reports whether real data has moved on a carrier, given the stream bytes
@@ -171,17 +125,48 @@ func (c *Client) transportOf(bridge int) string {
 
 // remember records that bridge carried real data on network.
 func (c *Client) remember(network string, bridge int, rtt time.Duration) {
-	if err := c.mem.worked(network, c.keys[bridge], rtt, time.Now()); err != nil {
+	if err := c.mem.worked(network, c.keys[bridge], c.families[bridge], rtt, time.Now()); err != nil {
 		c.log.Warn("client: network memory", "err", err)
 	}
 	c.log.Debug("bridge carried data; remembered for this network", "bridge", bridge, "transport", c.cfg.Bridges[bridge].Transport)
 }
 
-// demote records that bridge failed user traffic on network.
-func (c *Client) demote(network string, bridge int) {
-	until, err := c.mem.failed(network, c.keys[bridge], time.Now())
+// carrierFailed classifies why cur's carrier was lost, demotes its bridge, and returns
+// the classified error.
+func (c *Client) carrierFailed(cur current, lost error) error {
+	obs := failure.Observation{Step: failure.StepData, Err: lost, TLS: c.families[cur.bridge].speaksTLS()}
+	if cur.carrier != nil {
+		obs.Received, obs.Head = cur.carrier.Received(), cur.carrier.Head()
+		// The session only says its carrier closed; the carrier says how (a reset,
+		// an end of stream).
+		if err := cur.carrier.Err(); err != nil && errors.Is(lost, errCarrierClosed) {
+			obs.Err = fmt.Errorf("%w: %w", lost, err)
+		}
+	}
+	why := failure.Classify(obs)
+	c.demote(cur.network, cur.bridge, why)
+	return why
+}
+
+// demote records that bridge failed user traffic on network, and the failure's
+// censor pattern against the bridge's family; a pattern seen twice demotes the family.
+func (c *Client) demote(network string, bridge int, why error) {
+	now := time.Now()
+	until, err := c.mem.failed(network, c.keys[bridge], now)
 	if err != nil {
 		c.log.Warn("client: network memory", "err", err)
 	}
 	c.log.Debug("bridge demoted on this network", "bridge", bridge, "transport", c.cfg.Bridges[bridge].Transport, "until", until)
+	var fe *failure.Error
+	if !errors.As(why, &fe) {
+		return
+	}
+	f := c.families[bridge]
+	until, err = c.mem.familyFailed(network, f, fe, now)
+	if err != nil {
+		c.log.Warn("client: network memory", "err", err)
+	}
+	if !until.IsZero() {
+		c.log.Info("family of transports demoted on this network: the same censor pattern twice", "family", string(f), "pattern", fe.Cause.String(), "until", until)
+	}
 }

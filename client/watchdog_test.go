@@ -1,10 +1,11 @@
 package client
 
 import (
-	"github.com/umbrella-edge/edge/session"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/umbrella-edge/edge/session"
 )
 
 func TestStallTimeoutScalesWithRTT(t *testing.T) {
@@ -22,53 +23,82 @@ func TestStallTimeoutScalesWithRTT(t *testing.T) {
 	}
 }
 
+func TestSuspectTimeoutIsAFewRTOsWithoutRFC6298sMinimum(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name         string
+		srtt, rttvar time.Duration
+		want         time.Duration
+	}{
+		{"loopback: the floor", 200 * time.Microsecond, 100 * time.Microsecond, suspectFloor},
+		{"100 ms ± 50 ms", 100 * ms, 25 * ms, 3*(100*ms+100*ms) + session.AckDelay},
+		{"a steady 300 ms", 300 * ms, 5 * ms, 3*(300*ms+20*ms) + session.AckDelay},
+		{"no sample yet: RFC 6298's 1 s", 0, 0, 3*(time.Second+2*time.Second) + session.AckDelay},
+	} {
+		got := suspectTimeout(session.Progress{SRTT: tc.srtt, RTTVar: tc.rttvar})
+		if got != tc.want {
+			t.Errorf("%s: suspectTimeout = %v, want %v", tc.name, got, tc.want)
+		}
+		if hard := stallTimeout(tc.srtt); tc.srtt > 0 && got >= hard {
+			t.Errorf("%s: suspicion at %v comes after death at %v", tc.name, got, hard)
+		}
+	}
+}
+
 func TestWatchdog(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	const srtt = 100 * time.Millisecond // limit 2 s
+	const srtt = 100 * time.Millisecond // suspicion at 350 ms, death at 2 s
+	ms := time.Millisecond
 	type sample struct {
-		at   time.Duration
-		p    session.Progress
-		dead bool
+		at    time.Duration
+		p     session.Progress
+		state health
 	}
 	idle := session.Progress{LastProgress: at(0), SRTT: srtt}
 	pending := func(last time.Duration) session.Progress {
 		return session.Progress{Unacked: 4096, LastProgress: at(last), SRTT: srtt}
 	}
-	ping := func(last time.Duration) session.Progress {
-		return session.Progress{PingOutstanding: true, LastProgress: at(last), SRTT: srtt}
+	ping := func(last, sent time.Duration) session.Progress {
+		return session.Progress{PingOutstanding: true, LastProgress: at(last), PingSent: at(sent), SRTT: srtt}
 	}
 	for _, tc := range []struct {
 		name    string
 		samples []sample
 	}{
-		{"an idle carrier is never dead", []sample{
-			{0, idle, false}, {time.Minute, idle, false}, {time.Hour, idle, false}}},
-		{"data pending with no progress past the limit", []sample{
-			{0, pending(0), false}, {time.Second, pending(0), false},
-			{1999 * time.Millisecond, pending(0), false}, {2 * time.Second, pending(0), true}}},
-		{"an unanswered ping counts as pending", []sample{
-			{0, ping(0), false}, {2 * time.Second, ping(0), true}}},
-		{"progress restarts the wait", []sample{
-			{0, pending(0), false}, {1500 * time.Millisecond, pending(1400 * time.Millisecond), false},
-			{3 * time.Second, pending(1400 * time.Millisecond), false},
-			{3400 * time.Millisecond, pending(1400 * time.Millisecond), true}}},
-		{"data sent after a long idle time gets its own wait", []sample{
-			{time.Hour, pending(0), false}, {time.Hour + time.Second, pending(0), false},
-			{time.Hour + 2*time.Second, pending(0), true}}},
+		{"an idle carrier is never stuck", []sample{
+			{0, idle, healthy}, {time.Minute, idle, healthy}, {time.Hour, idle, healthy}}},
+		{"data pending with no progress: suspected, then dead", []sample{
+			{0, pending(0), healthy}, {349 * ms, pending(0), healthy}, {350 * ms, pending(0), suspected},
+			{1999 * ms, pending(0), suspected}, {2 * time.Second, pending(0), dead}}},
+		{"the wait starts when the data started waiting, not at the sample", []sample{
+			{0, idle, healthy}, {200 * ms, pending(100 * ms), healthy}, {450 * ms, pending(100 * ms), suspected}}},
+		{"an unanswered ping counts from when it was sent", []sample{
+			{0, idle, healthy}, {time.Second, ping(0, 900*ms), healthy},
+			{1250 * ms, ping(0, 900*ms), suspected}, {2900 * ms, ping(0, 900*ms), dead}}},
+		{"progress restarts the wait and ends the suspicion", []sample{
+			{0, pending(0), healthy}, {400 * ms, pending(0), suspected},
+			{500 * ms, pending(450 * ms), healthy}, {800 * ms, pending(450 * ms), suspected}}},
+		{"data sent after a long idle time waits from the last sample at most", []sample{
+			{time.Hour - 250*ms, idle, healthy}, {time.Hour, pending(0), healthy},
+			{time.Hour + 99*ms, pending(0), healthy}, {time.Hour + 100*ms, pending(0), suspected},
+			{time.Hour + 1750*ms, pending(0), dead}}},
 		{"acknowledged data ends the wait", []sample{
-			{0, pending(0), false}, {1900 * time.Millisecond, idle, false},
-			{2 * time.Second, pending(0), false}, {3 * time.Second, pending(0), false}}},
+			{0, pending(0), healthy}, {1900 * ms, idle, healthy},
+			{2 * time.Second, pending(1950 * ms), healthy}, {3 * time.Second, pending(1950 * ms), suspected}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var w watchdog
 			for i, s := range tc.samples {
-				err := w.check(s.p, at(s.at))
-				if (err != nil) != s.dead {
-					t.Fatalf("sample %d at %v: dead = %v (%v), want %v", i, s.at, err != nil, err, s.dead)
+				state, stall, next := w.check(s.p, at(s.at))
+				if state != s.state {
+					t.Fatalf("sample %d at %v: health %v (%v), want %v", i, s.at, state, stall, s.state)
 				}
-				if err != nil && !strings.Contains(err.Error(), "carrier stalled") {
-					t.Errorf("error %q should say the carrier stalled", err)
+				if state != healthy && (stall == nil || !strings.Contains(stall.Error(), "carrier stalled")) {
+					t.Errorf("sample %d: %v should say the carrier stalled", i, stall)
+				}
+				if next <= 0 || next > watchdogPeriod {
+					t.Errorf("sample %d: next look in %v, want within (0, %v]", i, next, watchdogPeriod)
 				}
 			}
 		})

@@ -41,9 +41,16 @@ type ClientConfig struct {
 	// ResumeBuffer bounds the bytes written and not yet acknowledged by the gateway;
 	// writes wait when it is full. 0 means DefaultResumeBuffer. Resume ignores it.
 	ResumeBuffer int
+	// IdlePing is how often the session pings the gateway while nothing else is
+	// outstanding: how long a carrier cut silently goes unnoticed on an idle session.
+	// 0 means DefaultIdlePing; SetIdlePing changes it later. Resume ignores it.
+	IdlePing time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultIdlePing is the idle keepalive when a config says 0, on either side.
+const DefaultIdlePing = 15 * time.Second
 
 // ServerConfig is the gateway side of a session.
 type ServerConfig struct {
@@ -183,4 +190,5 @@ var (
 	_ func(*Session) <-chan struct{}                                   = (*Session).CarrierDone
 	_ func(*Session)                                                   = (*Session).DropCarrier
 	_ func(*Session) Progress                                          = (*Session).Progress
+	_ func(*Session, time.Duration)                                    = (*Session).SetIdlePing
 )

@@ -23,7 +23,7 @@ func Client(ctx context.Context, conn net.Conn, cfg *ClientConfig) (*Session, er
 	if err != nil {
 		return nil, err
 	}
-	return newSession(conn, res, sessionOptions{buffer: cfg.ResumeBuffer, gatewayKey: cfg.GatewayKey})
+	return newSession(conn, res, sessionOptions{buffer: cfg.ResumeBuffer, gatewayKey: cfg.GatewayKey, idlePing: cfg.IdlePing})
 }
 
 // runClientHandshake runs the client's side of a new or (with r) resume handshake

@@ -38,9 +38,11 @@ type Progress struct {
 	// a carrier was attached, or data started waiting when none was: with data
 	// waiting, the time since it is how long the carrier has been stuck.
 	LastProgress time.Time
-	// SRTT is the smoothed round-trip time of pings (RFC 6298's average), zero before
-	// the first sample.
-	SRTT time.Duration
+	// SRTT and RTTVar are the smoothed round-trip time of pings and its variation
+	// (RFC 6298's estimator), zero before the first sample.
+	SRTT, RTTVar time.Duration
+	// PingSent is when the outstanding ping was sent; zero when none is.
+	PingSent time.Time
 }
 
 var (
@@ -64,6 +66,8 @@ type link struct {
 	writer   chan struct{}
 	err      error // why the link ended; nil while it lives
 	srtt     time.Duration
+	rttvar   time.Duration
+	idle     time.Duration // the idle keepalive's interval
 	progress time.Time
 	pings    uint64 // ping numbers used so far, across carriers
 }
@@ -100,7 +104,7 @@ func newLink(limit int) *link {
 	if limit <= 0 {
 		limit = DefaultResumeBuffer
 	}
-	l := &link{limit: max(limit, MinResumeBuffer)}
+	l := &link{limit: max(limit, MinResumeBuffer), idle: DefaultIdlePing}
 	l.changed.L = &l.mu
 	return l
 }
@@ -286,9 +290,9 @@ func (l *link) deliver(a *attachment, p []byte) (int, error) {
 func (l *link) progressReport() Progress {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := Progress{Unacked: uint64(l.buf.unacked()), LastProgress: l.progress, SRTT: l.srtt}
-	if l.cur != nil {
-		p.PingOutstanding = l.cur.ping != 0
+	p := Progress{Unacked: uint64(l.buf.unacked()), LastProgress: l.progress, SRTT: l.srtt, RTTVar: l.rttvar}
+	if l.cur != nil && l.cur.ping != 0 {
+		p.PingOutstanding, p.PingSent = true, l.cur.pingAt
 	}
 	return p
 }
@@ -328,11 +332,28 @@ func (l *link) sampleRTT(rtt time.Duration) {
 	l.mu.Unlock()
 }
 
-// addSample folds an RTT sample into srtt as RFC 6298 does (alpha = 1/8).
+// addSample folds an RTT sample into srtt and rttvar as RFC 6298 section 2 does
+// (alpha = 1/8, beta = 1/4).
 func (l *link) addSample(rtt time.Duration) {
 	if l.srtt == 0 {
-		l.srtt = rtt
+		l.srtt, l.rttvar = rtt, rtt/2
 		return
 	}
+	dev := l.srtt - rtt
+	if dev < 0 {
+		dev = -dev
+	}
+	l.rttvar += (dev - l.rttvar) / 4
 	l.srtt += (rtt - l.srtt) / 8
+}
+
+// setIdlePing makes d the idle keepalive's interval; the carrier's writer looks again
+// at when its next ping is due.
+func (l *link) setIdlePing(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.idle = d
+	if l.cur != nil {
+		l.cur.kick()
+	}
 }

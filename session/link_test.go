@@ -249,9 +249,9 @@ func TestPingRateFollowsArrivingData(t *testing.T) {
 		lastData time.Time
 		want     time.Duration
 	}{
-		{"nothing arrived", time.Time{}, idlePing},
+		{"nothing arrived", time.Time{}, DefaultIdlePing},
 		{"data just arrived", now, busyPingMax},
-		{"data arrived long ago", now.Add(-2 * recentData), idlePing},
+		{"data arrived long ago", now.Add(-2 * recentData), DefaultIdlePing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,4 +263,69 @@ func TestPingRateFollowsArrivingData(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The RTT estimator is RFC 6298's: the first sample sets SRTT and half of it as
+// RTTVAR; later ones move SRTT by 1/8 and RTTVAR by 1/4 of their deviation.
+func TestRTTEstimatorFollowsRFC6298(t *testing.T) {
+	l := newLink(0)
+	steps := []struct{ sample, srtt, rttvar time.Duration }{
+		{100 * time.Millisecond, 100 * time.Millisecond, 50 * time.Millisecond},
+		{100 * time.Millisecond, 100 * time.Millisecond, 37500 * time.Microsecond},
+		{180 * time.Millisecond, 110 * time.Millisecond, 48125 * time.Microsecond},
+	}
+	for i, s := range steps {
+		l.addSample(s.sample)
+		if p := l.progressReport(); p.SRTT != s.srtt || p.RTTVar != s.rttvar {
+			t.Fatalf("after sample %d (%v): SRTT %v, RTTVAR %v; want %v, %v", i, s.sample, p.SRTT, p.RTTVar, s.srtt, s.rttvar)
+		}
+	}
+}
+
+// The idle keepalive follows SetIdlePing, for the carrier in use.
+func TestIdlePingFollowsTheSetting(t *testing.T) {
+	now := time.Now()
+	l := newLink(0)
+	a := &attachment{lastPing: now, wake: make(chan struct{}, 1)}
+	l.cur = a
+	for _, d := range []time.Duration{5 * time.Second, time.Minute} {
+		l.setIdlePing(d)
+		if got := l.nextPing(a).Sub(now); got != d {
+			t.Errorf("after setIdlePing(%v): next ping in %v", d, got)
+		}
+		select {
+		case <-a.wake:
+		default:
+			t.Errorf("setIdlePing(%v) did not wake the carrier's writer", d)
+		}
+	}
+}
+
+// pingsAnswered returns how many pings the link sent and whether none is outstanding.
+func pingsAnswered(l *link) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pings, l.cur != nil && l.cur.ping == 0
+}
+
+// An idle session with a long keepalive pings once, at its carrier's start; a shorter
+// one set on the live session makes it ping again without anything else to send.
+func TestSetIdlePingReachesTheLiveCarrier(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := resumableConfigs()
+	cc.IdlePing = time.Hour
+	cconn, sconn := tcpPair(t)
+	client, _ := pairUp(t, cconn, sconn, cc, sc)
+	wait := func(what string, done func(n uint64, answered bool) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangTimeout); !done(pingsAnswered(client.link)); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				n, answered := pingsAnswered(client.link)
+				t.Fatalf("waiting for %s: %d pings, answered %v", what, n, answered)
+			}
+		}
+	}
+	wait("the first ping's answer", func(n uint64, answered bool) bool { return n == 1 && answered })
+	client.SetIdlePing(20 * time.Millisecond)
+	wait("a ping at the new interval", func(n uint64, _ bool) bool { return n >= 2 })
 }

@@ -5,16 +5,20 @@ import (
 	"time"
 )
 
+// AckDelay is the longest a receiver holds an acknowledgement back: a watchdog that
+// waits for one allows for it on top of the round trip.
+const AckDelay = 50 * time.Millisecond
+
 const (
 	// ackEvery and ackDelay: a receiver acknowledges every 32 KiB, and at most 50 ms
 	// after unacknowledged data arrived, so the sender's buffer drains at line rate
 	// and a watchdog sees progress within a fraction of a second.
 	ackEvery = 32 << 10
-	ackDelay = 50 * time.Millisecond
-	// idlePing is the keepalive of a carrier with nothing outstanding. While data
-	// waits for its acknowledgement, pings go every two SRTTs, within busyPingMin and
-	// busyPingMax, so a carrier frozen in one direction shows up as no progress.
-	idlePing    = 15 * time.Second
+	ackDelay = AckDelay
+	// DefaultIdlePing (api.go) is the keepalive of a carrier with nothing
+	// outstanding. While data waits for its acknowledgement, pings go every two
+	// SRTTs, within busyPingMin and busyPingMax, so a carrier frozen in one direction
+	// shows up as no progress.
 	busyPingMin = 50 * time.Millisecond
 	busyPingMax = time.Second
 	// recentData keeps the busy ping rate for a while after data arrived: a peer
@@ -49,7 +53,7 @@ func (l *link) writeLoop(a *attachment) {
 			l.failed(a, failure)
 		}
 	}()
-	timer := time.NewTimer(idlePing)
+	timer := time.NewTimer(DefaultIdlePing)
 	defer timer.Stop()
 	var b batch
 	for {
@@ -120,7 +124,7 @@ func (l *link) work(a *attachment, now time.Time, b *batch) {
 		return
 	}
 	l.takeData(a, b)
-	b.wait = idlePing
+	b.wait = l.idle
 	if !a.ackAt.IsZero() {
 		b.wait = min(b.wait, a.ackAt.Sub(now))
 	}
@@ -169,14 +173,14 @@ func (l *link) takeData(a *attachment, b *batch) {
 }
 
 // nextPing is when a's next ping is due: at once on a new carrier (an RTT sample and
-// a liveness check), soon while data waits or has just arrived, every idlePing
+// a liveness check), soon while data waits or has just arrived, every l.idle
 // otherwise.
 func (l *link) nextPing(a *attachment) time.Time {
 	if a.lastPing.IsZero() {
 		return time.Time{}
 	}
 	if l.buf.unacked() == 0 && time.Since(a.lastData) > recentData {
-		return a.lastPing.Add(idlePing)
+		return a.lastPing.Add(l.idle)
 	}
 	return a.lastPing.Add(min(max(2*l.srtt, busyPingMin), busyPingMax))
 }

@@ -56,6 +56,7 @@ type serverState struct {
 
 type sessionOptions struct {
 	server     bool
+	idlePing   time.Duration
 	maxStreams int
 	buffer     int
 	store      Store
@@ -80,6 +81,9 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 		maxStreams: int32(o.maxStreams),
 		done:       make(chan struct{}),
 	}}
+	if o.idlePing > 0 {
+		s.link.idle = o.idlePing
+	}
 	s.link.onDetach = s.detached
 	s.link.onFatal = func(err error) { s.end(err, false) }
 	s.mux = newMux(s.link, o.server, func(err error) { s.end(err, false) })
@@ -144,6 +148,16 @@ func (s *Session) DropCarrier() { s.link.drop(errDropped) }
 
 // Progress reports the acknowledgement state of the current carrier.
 func (s *Session) Progress() Progress { return s.link.progressReport() }
+
+// SetIdlePing makes d (0: DefaultIdlePing) the interval of the pings the session sends
+// while nothing else is outstanding, on this carrier and the next: an app moving to
+// the background pings less, and one coming back more.
+func (s *Session) SetIdlePing(d time.Duration) {
+	if d <= 0 {
+		d = DefaultIdlePing
+	}
+	s.link.setIdlePing(d)
+}
 
 // end ends the session once: the link, the mux and its streams, the registry entry.
 func (s *Session) end(cause error, notify bool) {

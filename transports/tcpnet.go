@@ -20,14 +20,17 @@ func tcpKeepAlive() net.KeepAliveConfig {
 	return net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
 }
 
-// DialTCP connects to addr with the carriers' keepalive and Nagle off. When ctx has
-// ended, the error matches ctx's error under errors.Is (see ContextError).
+// DialTCP connects to addr with the carriers' keepalive and Nagle off, and tells ctx's
+// Trace how long the connect took. When ctx has ended, the error matches ctx's error
+// under errors.Is (see ContextError).
 func DialTCP(ctx context.Context, addr string) (*net.TCPConn, error) {
 	d := net.Dialer{KeepAliveConfig: tcpKeepAlive()}
+	began := time.Now()
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, ContextError(ctx, err)
 	}
+	Connected(ctx, "tcp", time.Since(began))
 	tc := c.(*net.TCPConn)
 	// Go turns Nagle off by default; saying so keeps the property if that ever changes,
 	// because the session's small records must not wait for a full segment.

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"sync/atomic"
+	"time"
 )
 
 // A Transport makes byte streams that look like something a censor lets through.
@@ -105,4 +107,32 @@ func (r *Registry) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// A Dated carrier learnt its server's clock from an HTTP Date header: the answer of the
+// front or the gateway that set the carrier up (an Upgrade's 101, meek's responses). A
+// client whose session hellos go unanswered compares its own clock with it, since a
+// gateway ignores hellos from a clock minutes off.
+type Dated interface {
+	// ServerDate returns the last Date the server sent; zero if none came.
+	ServerDate() time.Time
+}
+
+// ServerClock keeps the last HTTP Date a carrier's server sent; a conn that embeds one
+// is Dated. Safe for concurrent use; the zero value is ready.
+type ServerClock struct{ unix atomic.Int64 }
+
+// SawHeader records h's Date, if it has a valid one.
+func (c *ServerClock) SawHeader(h http.Header) {
+	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+		c.unix.Store(t.Unix())
+	}
+}
+
+// ServerDate returns the last Date recorded; zero if none was.
+func (c *ServerClock) ServerDate() time.Time {
+	if u := c.unix.Load(); u != 0 {
+		return time.Unix(u, 0)
+	}
+	return time.Time{}
 }

@@ -29,8 +29,12 @@ type options struct {
 	concurrency int           // concurrent handshakes against the child gateway
 	sessions    int           // idle sessions for the memory measurement
 	kills       int           // kills of the active carrier per kill mode
-	gatewayBin  string        // prebuilt umbrella binary; empty means build one
-	steps       map[string]bool
+	coldRuns    int           // cold starts per open family
+	jitterFor   time.Duration // the no-false-moves run
+	// jitterLongFor is the opt-in long no-false-moves run's (-steps jitter-long).
+	jitterLongFor time.Duration
+	gatewayBin    string // prebuilt umbrella binary; empty means build one
+	steps         map[string]bool
 }
 
 func main() {
@@ -121,6 +125,9 @@ var steps = []step{
 	{"rate", "gateway handshake rate", measureHandshakeRate},
 	{"memory", "gateway memory per idle session", measureMemory},
 	{"failover", "failover time", measureFailover},
+	{"coldstart", "cold start with one family of transports open", measureColdStart},
+	{"jitter", "false moves on a jittery path", measureJitter},
+	{"jitter-long", "false moves on a jittery path, long run", measureJitterLong},
 	{"client-memory", "client memory with all transports configured", measureClientMemory},
 	{"loss", "throughput and round trips under packet loss", measureLoss},
 }
@@ -139,7 +146,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent handshakes against the child gateway")
 	fs.IntVar(&o.sessions, "sessions", 10000, "idle sessions opened for the memory measurement")
 	fs.IntVar(&o.kills, "kills", 20, "kills of the active carrier per kill mode (silent, reset) for the failover time")
-	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,client-memory,loss", "comma-separated measurements to run")
+	fs.IntVar(&o.coldRuns, "cold-runs", 10, "cold starts per family of transports left open")
+	fs.DurationVar(&o.jitterFor, "jitter-for", 2*time.Minute, "length of the no-false-moves run on a jittery path (half flowing, half idle)")
+	fs.DurationVar(&o.jitterLongFor, "jitter-long-for", 10*time.Minute, "length of the opt-in long no-false-moves run (-steps jitter-long)")
+	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,coldstart,jitter,client-memory,loss", "comma-separated measurements to run (jitter-long, a 10-minute run, is left out unless named)")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")
@@ -157,8 +167,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.steps[n] = true
 	}
 	switch {
-	case o.handshakes < 1 || o.messages < 1 || o.sessions < 1 || o.concurrency < 1 || o.kills < 1:
-		return o, errors.New("-handshakes, -messages, -sessions, -concurrency and -kills must be positive")
+	case o.handshakes < 1 || o.messages < 1 || o.sessions < 1 || o.concurrency < 1 || o.kills < 1 || o.coldRuns < 1:
+		return o, errors.New("-handshakes, -messages, -sessions, -concurrency, -kills and -cold-runs must be positive")
+	case o.jitterFor <= 0 || o.jitterLongFor <= 0:
+		return o, errors.New("-jitter-for and -jitter-long-for must be positive")
 	}
 	return o, nil
 }

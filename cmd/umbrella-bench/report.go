@@ -116,8 +116,18 @@ separately from the bench's own.
 an echo stream carrying a 16-byte record every 10 ms; the censor's Kill cuts the flows of
 the active transport, and the time runs from the kill to the first echo of a record sent
 after it, which only a new carrier can deliver. A silent kill is noticed only by the
-client's watchdog (no acknowledgement for max(4·SRTT + 1 s, 2 s), checked every 250 ms),
-which is most of that time. **Client memory** is measured in a child process that holds
+client's watchdog: data unacknowledged for max(3·(SRTT + 4·RTTVAR) + 50 ms, 300 ms) makes
+it suspect the carrier and dial a spare beside it, and the session resumes on the spare
+if the carrier is still stuck once the spare is up (the hard limit, max(4·SRTT + 1 s, 2 s),
+drops a carrier with no spare). **Cold start** runs the same world with nginx as the CDN
+and a new client holding one bridge line per transport (websocket and meek through
+nginx); the censor leaves one family of transports open at a time (stream-random: tcp,
+obfs4, pt; tls: utls, webtunnel; cdn: websocket, meek; udp: quic, quicobfs) and drops the
+others' flows after their first segment; each run is a fresh client, timed from
+client.New to the first byte of an echo. **False moves** delay every route 50 ms ± 25 ms
+each way (the censor's delay policy: a 100 ms ± 50 ms round trip), keep an echo stream
+busy for half the run and leave the client idle for the other half; any move of the
+session off its carrier is false, since nothing was cut. **Client memory** is measured in a child process that holds
 nothing but the client: Go heap after a forced GC (runtime.MemStats.HeapAlloc), before
 client.New, after it, and with one session and stream open. MB = 10^6 bytes; KiB = 1024 bytes.
 `

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/client/proxy"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports/all"
@@ -142,6 +143,11 @@ func eventLine(e client.Event, bridges int) string {
 		return fmt.Sprintf("session ended, open connections closed: %v", e.Err)
 	case client.EventBlocked:
 		return fmt.Sprintf("all %d bridges blocked, retrying in %v", bridges, e.Retry.Round(100*time.Millisecond))
+	case client.EventClock:
+		if e.Skew == 0 {
+			return "this device's clock is right again"
+		}
+		return fmt.Sprintf("this device's clock is %s: connected with the gateway's time; set the clock to the network's time", failure.SkewText(e.Skew))
 	}
 	return ""
 }

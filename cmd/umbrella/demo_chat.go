@@ -52,22 +52,28 @@ func (c *chatter) path() string {
 	return strings.Join(c.used, " → ")
 }
 
-// watch tells what the client does, as it happens: losing a carrier, resuming on
-// another, and (which would be a failure here) a session that could not be resumed.
+// watch tells what the client does, as it happens: suspecting a carrier and raising a
+// spare beside it, losing a carrier, resuming on another, and (which would be a
+// failure here) a session that could not be resumed.
 func (c *chatter) watch(d *demo) {
 	defer close(c.watched)
 	var tried []string
+	var noticed time.Time // when the client suspected or lost its carrier
 	for e := range c.events {
 		switch e.Kind {
 		case client.EventAttempt:
 			tried = append(tried, e.Name)
+		case client.EventSuspected:
+			d.say("%-9s suspects %s %s (%v); raising a spare beside it", c.name, e.Name, c.sinceCut(e.at), e.Err)
+			tried, noticed = nil, e.at
+		case client.EventRecovered:
+			d.say("%-9s %s recovered; spare closed", c.name, e.Name)
+			tried, noticed = nil, time.Time{}
 		case client.EventLost:
-			when := "with no cut from the censor"
-			if cut, ok := c.cut(); ok {
-				when = human(e.at.Sub(cut)) + " after the cut"
+			d.say("%-9s lost %s %s: %v", c.name, e.Name, c.sinceCut(e.at), e.Err)
+			if noticed.IsZero() {
+				tried, noticed = nil, e.at
 			}
-			d.say("%-9s lost %s %s: %v", c.name, e.Name, when, e.Err)
-			tried = nil
 		case client.EventBlocked:
 			d.say("%-9s every bridge failed for now; retrying in %v", c.name, e.Retry.Round(time.Millisecond))
 		case client.EventResumed:
@@ -76,10 +82,11 @@ func (c *chatter) watch(d *demo) {
 			c.mu.Unlock()
 			when := ""
 			if cut, ok := c.cut(); ok {
-				when = " in " + human(e.at.Sub(cut))
+				when = " " + human(e.at.Sub(cut)) + " after the cut"
 			}
 			d.say("%-9s moved to %s%s (%s after noticing; tried %s); session resumed, chat stream kept",
-				c.name, e.Name, when, human(e.Took), strings.Join(tried, ", "))
+				c.name, e.Name, when, human(e.at.Sub(noticed)), strings.Join(tried, ", "))
+			tried, noticed = nil, time.Time{}
 			c.cutAt.Store(0)
 			c.tellMove(nil)
 		case client.EventActive:
@@ -101,6 +108,14 @@ func (c *chatter) tellMove(err error) {
 	case c.moved <- err:
 	default: // nobody waits for this move; watch has told it already
 	}
+}
+
+// sinceCut says when at was: "310 ms after the cut", or that there was none.
+func (c *chatter) sinceCut(at time.Time) string {
+	if cut, ok := c.cut(); ok {
+		return human(at.Sub(cut)) + " after the cut"
+	}
+	return "with no cut from the censor"
 }
 
 // cut returns when the censor cut c's carrier, if it did and c has not moved since.

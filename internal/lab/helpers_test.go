@@ -234,3 +234,32 @@ func story(events []Event) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// untried returns the lines of hit that the client, given order, never attempted.
+func untried(hit, order []Line, events []Event) []Line {
+	var out []Line
+	for _, ln := range hit {
+		i := slices.IndexFunc(order, func(o Line) bool { return label(o) == label(ln) })
+		if !slices.ContainsFunc(events, func(e Event) bool { return e.Kind == client.EventAttempt && e.Bridge == i }) {
+			out = append(out, ln)
+		}
+	}
+	return out
+}
+
+// touch has a client of ln alone connect and, if it can, echo a little: what a policy
+// acts on, at the connect or once data flows. Its failures are the policy's doing. It
+// returns the client's events. timeout is the client's HandshakeTimeout.
+func touch(ctx context.Context, l *Lab, ln Line, timeout time.Duration) []Event {
+	c, err := l.Client(client.Config{Bridges: []bridge.Line{ln.Bridge}, HandshakeTimeout: timeout})
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if c.Connect(ctx) == nil {
+		echo(ctx, c, 32<<10)
+	}
+	return c.Events()
+}

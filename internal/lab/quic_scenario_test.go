@@ -26,6 +26,10 @@ type quicScenario struct {
 	evidence func(censor.Decision) bool
 	// carriers are the lines that may carry the transfer.
 	carriers func(l *Lab) []Line
+	// only gives the client the lines hit and the carriers alone, so that a carrier
+	// is the one line the censor lets through: with every line, the client would try
+	// another family before a second line of the one the censor blocked.
+	only bool
 	// size of the echoed transfer; 0 means transferSize.
 	size int
 	// headStart is the client's; 0 means its default, the stagger a user gets.
@@ -53,13 +57,16 @@ func quicScenarios() []quicScenario {
 			return blockedBy("sni")(d) && (d.Flow.Network == "tcp" || strings.Contains(d.Reason, "reassembled"))
 		},
 		carriers:  func(l *Lab) []Line { return transport(l, "quicobfs") },
+		only:      true,
 		headStart: slowStart,
 	}, {
 		// Both UDP lines fail, each by the quic transport's own handshake timeout
 		// (scaled to the RTT, 3 s while none is known: less than the client's), and a
 		// TCP line carries. One attempt at a time, so that the TCP line starts only
-		// once both UDP ones have failed and the events show each failure; with the
-		// default stagger, as in scenario_test's udp-block, TCP wins before they fail.
+		// once the first UDP one has failed and the events show its failure; with the
+		// default stagger, as in scenario_test's udp-block, TCP wins before it fails.
+		// The second UDP line, which the client leaves for another family, is tried
+		// alone.
 		name:     "udp-block-to-tcp",
 		policies: parsed("udp-block"),
 		hit:      udpLines,
@@ -88,6 +95,7 @@ func quicScenarios() []quicScenario {
 		hit:       func(l *Lab) []Line { return transport(l, "quic") },
 		evidence:  blockedBy("tspu-quic"),
 		carriers:  func(l *Lab) []Line { return transport(l, "quicobfs") },
+		only:      true,
 		headStart: slowStart,
 	}, {
 		// Every TCP route freezes after 16 KB, fronted ones included: the session
@@ -128,8 +136,12 @@ func runQUICScenario(t *testing.T, sc quicScenario) {
 	l.Censor.SetPolicies(sc.policies(l)...)
 	hit := sc.hit(l)
 	order := ordered(l, hit, sc.carriers(l))
+	if sc.only {
+		order = slices.Concat(hit, sc.carriers(l))
+	}
+	timeout := cmp.Or(sc.handshakeTimeout, 3*time.Second)
 	c, err := l.Client(client.Config{Bridges: bridgesOf(order), HeadStart: sc.headStart, Parallel: sc.parallel,
-		HandshakeTimeout: cmp.Or(sc.handshakeTimeout, 3*time.Second)})
+		HandshakeTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +172,9 @@ func runQUICScenario(t *testing.T, sc quicScenario) {
 
 	if allowed := labels(sc.carriers(l)); !slices.Contains(allowed, label(carrier)) {
 		fail("carried by %s; want one of %v", label(carrier), allowed)
+	}
+	for _, ln := range untried(hit, order, events) {
+		events = append(events, touch(ctx, l, ln, timeout)...)
 	}
 	if missing := waitDecisions(l, routeNamesOf(hit), sc.evidence); len(missing) > 0 {
 		fail("%s left %v alone: no such decision in the censor's log", sc.name, missing)

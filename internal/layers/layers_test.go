@@ -31,6 +31,13 @@ func TestLayersImportOnlyWhatIsBelowThem(t *testing.T) {
 			list:      []string{module + "/client"},
 			forbidden: []string{"config"},
 		},
+		{
+			// The probe tool names failures with it; the session's errors are all
+			// it needs.
+			name:      "the failure classifier stands on the session alone",
+			list:      []string{module + "/client/failure"},
+			forbidden: []string{"transports", "gateway", "config", "probes", "client/proxy"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

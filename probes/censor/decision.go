@@ -33,6 +33,8 @@ const (
 	// TLS handshake, as a browser that does not trust the censor's CA does; the
 	// decision's Reaction says how.
 	Refused Verdict = "refused"
+	// Delayed: the flow's bytes are held back, as on a long or congested path.
+	Delayed Verdict = "delayed"
 )
 
 // undecided is a datagramsJudge's answer while it needs the flow's next datagram; it is

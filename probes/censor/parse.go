@@ -15,7 +15,7 @@ import (
 func PolicyNames() []string {
 	return []string{
 		"ip-block", "fet", "sni", "tls-fingerprint", "udp-block", "quic-block", "tspu-quic",
-		"whitelist", "freeze", "throttle", "active-probe", "mitm",
+		"whitelist", "freeze", "throttle", "delay", "active-probe", "mitm",
 	}
 }
 
@@ -74,6 +74,8 @@ func parsePolicy(spec string) (Policy, error) {
 		return parseFreeze(args, scope)
 	case "throttle":
 		return parseThrottle(args, scope)
+	case "delay":
+		return parseDelay(args, scope)
 	case "active-probe":
 		return parseActiveProbe(args, scope)
 	case "mitm":
@@ -249,6 +251,10 @@ route=NAMES and transport=LABELS to limit it to some routes):
   freeze[:bytes=14K-20K]           after N server→client bytes (uniform in the range, per
                                    connection) drop the rest of that direction silently
   throttle[:rate=140k][:burst=N]   police each direction to rate bit/s (k, M suffixes)
+  delay[:time=D][:up=D][:down=D][:jitter=J]
+                                   hold each direction back D (time= sets both), each
+                                   chunk or datagram ±J uniformly, in order: a long or
+                                   jittery path, on TCP and UDP routes (route= picks them)
   active-probe[:ref=IP:PORT][:wait=5s][:random=3][:after=1s]
                                    replay each new flow's first payload and random
                                    probes to its server; block the server if it reacts

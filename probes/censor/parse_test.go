@@ -32,6 +32,8 @@ func TestParsePolicyReadsEveryPolicy(t *testing.T) {
 		{"freeze:bytes=16K", &Freeze{Min: 16 << 10, Max: 16 << 10}},
 		{"throttle:rate=2M:burst=3000", &Throttle{Rate: 2_000_000, Burst: 3000}},
 		{"throttle", &Throttle{Rate: 140_000}},
+		{"delay:time=50ms:jitter=25ms", &Delay{Up: 50 * time.Millisecond, Down: 50 * time.Millisecond, Jitter: 25 * time.Millisecond}},
+		{"delay:up=80ms:down=20ms:route=gw", &Delay{Scope: Scope{Routes: []string{"gw"}}, Up: 80 * time.Millisecond, Down: 20 * time.Millisecond}},
 		{"active-probe:ref=127.0.0.9:80:wait=2s:random=1", &ActiveProbe{Reference: netip.MustParseAddrPort("127.0.0.9:80"), Wait: 2 * time.Second, Random: 1}},
 		{"active-probe:random=0", &ActiveProbe{Wait: 5 * time.Second, Random: -1}},
 		{"mitm:names=*", &MITM{Names: []string{"*"}}},
@@ -73,6 +75,8 @@ func TestParsePolicyNamesTheBadField(t *testing.T) {
 		{"whitelist:dns=resolver", "argument dns="},
 		{"freeze:bytes=20-10", "argument bytes="},
 		{"throttle:rate=fast", "argument rate="},
+		{"delay:time=-5ms", "argument time="},
+		{"delay:jitter=lots", "argument jitter="},
 		{"active-probe:ref=nowhere", "argument ref="},
 		{"active-probe:random=1000", "argument random="},
 		{"mitm", "argument names=: missing"},
@@ -127,6 +131,7 @@ func FuzzParsePolicy(f *testing.F) {
 		"fet:p=0.263", "sni:block=a.com,b.com:action=reset", "ip-block:addr=[::1]:443",
 		"whitelist:dns=127.0.0.1:53:allow=x", "freeze:bytes=1K-2K", "throttle:rate=140k",
 		"active-probe:ref=127.0.0.1:1:wait=1s", "mitm:names=*:transport=utls", "udp-block:route=a,b",
+		"delay:time=50ms:jitter=25ms", "delay:up=0s:down=1h",
 	} {
 		f.Add(s)
 	}

@@ -123,6 +123,8 @@ type shaping struct {
 	freezeAt int64 // server→client budget in bytes; 0 is none
 	rate     int64 // bytes per second each way; 0 is unlimited
 	burst    int64
+	// lagUp and lagDown delay client→server and server→client.
+	lagUp, lagDown lag
 }
 
 func (s shaping) bucket() *tokenBucket {

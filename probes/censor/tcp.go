@@ -1,6 +1,7 @@
 package censor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,7 +137,7 @@ func (f *tcpFlow) run() {
 	sh := c.shapingFor(ps, f.info)
 	var wg sync.WaitGroup
 	down := func(client, server net.Conn) {
-		wg.Go(func() { f.pump(client, server, &f.s2c, sh.down(), sh.freezeAt) })
+		wg.Go(func() { f.pump(client, server, &f.s2c, sh.down(), sh.lagDown, sh.freezeAt) })
 	}
 	// An interception reads the server's TLS itself, so relaying the server's bytes
 	// waits for the judgement; otherwise they pass at once, for protocols in which
@@ -149,7 +150,7 @@ func (f *tcpFlow) run() {
 	if intercepting {
 		down(client, server)
 	}
-	f.pump(server, client, &f.c2s, sh.up(), 0)
+	f.pump(server, client, &f.c2s, sh.up(), sh.lagUp, 0)
 	wg.Wait()
 	f.kill(killClose)
 }
@@ -271,12 +272,25 @@ func mayIntercept(ps []Policy, f Flow) bool {
 	return false
 }
 
-// pump relays src to dst through the flow's shaping. Once the flow is stopped, or this
-// direction frozen, it reads and discards until src ends, forwarding nothing (no FIN
-// either): the peer sees silence, not a close.
-func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBucket, freezeAt int64) {
+// pump relays src to dst through the flow's shaping: the policer's bucket, then the
+// delay line. Once the flow is stopped, or this direction frozen, it reads and
+// discards until src ends, forwarding nothing (no FIN either): the peer sees silence,
+// not a close.
+func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBucket, l lag, freezeAt int64) {
 	buf := make([]byte, 32<<10)
 	frozen := false
+	write := dst.Write
+	var line *delayLine
+	if !l.none() {
+		line = newDelayLine(l, func(b []byte) error { _, err := dst.Write(b); return err })
+		defer line.stop()
+		write = func(b []byte) (int, error) {
+			if ok, err := line.push(b, true, f.stop); !ok {
+				return 0, cmp.Or(err, net.ErrClosed)
+			}
+			return len(b), nil
+		}
+	}
 	for {
 		n, err := src.Read(buf)
 		b := buf[:n]
@@ -294,7 +308,7 @@ func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBuck
 					break
 				}
 			}
-			w, werr := dst.Write(b[:k])
+			w, werr := write(b[:k])
 			count.Add(int64(w))
 			written += w
 			if werr != nil {
@@ -315,6 +329,9 @@ func (f *tcpFlow) pump(dst, src net.Conn, count *atomic.Int64, bucket *tokenBuck
 		switch {
 		case f.isStopped() || frozen:
 		case errors.Is(err, io.EOF):
+			if line != nil && line.drain() != nil {
+				return
+			}
 			if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 				cw.CloseWrite()
 			}

@@ -19,6 +19,8 @@ type udpFlow struct {
 	up   *net.UDPConn // nil when the first datagram was blocked
 	up1  *tokenBucket // client→server policing, nil for none
 	down *tokenBucket
+	// lagUp and lagDown delay each direction's datagrams; nil for none.
+	lagUp, lagDown *delayLine
 
 	lastSeen          atomic.Int64 // unix nanoseconds
 	c2s, s2c, dropped atomic.Int64
@@ -116,6 +118,23 @@ func (c *Censor) newUDPFlow(rt *route, ur *udpRoute, from netip.AddrPort, first 
 		f.up = up
 		sh := c.shapingFor(ps, f.info)
 		f.up1, f.down = sh.up(), sh.down()
+		// What a line holds when the flow is stopped is dropped, as what arrives then.
+		if !sh.lagUp.none() {
+			f.lagUp = newDelayLine(sh.lagUp, func(d []byte) error {
+				if !f.isStopped() {
+					up.Write(d)
+				}
+				return nil
+			})
+		}
+		if !sh.lagDown.none() {
+			f.lagDown = newDelayLine(sh.lagDown, func(d []byte) error {
+				if !f.isStopped() {
+					rt.pc.WriteToUDPAddrPort(d, f.info.Client)
+				}
+				return nil
+			})
+		}
 	}
 	if !c.track(f.info.ID, f) {
 		if f.up != nil {
@@ -221,8 +240,22 @@ func (f *udpFlow) fromClient(d []byte) {
 		f.dropped.Add(int64(len(d)))
 		return
 	}
-	if n, err := f.up.Write(d); err == nil {
-		f.c2s.Add(int64(n))
+	f.send(f.lagUp, d, &f.c2s, func() (int, error) { return f.up.Write(d) })
+}
+
+// send writes datagram d now, or queues it on line when the flow delays its direction
+// (a full line drops it), and counts it.
+func (f *udpFlow) send(line *delayLine, d []byte, count *atomic.Int64, now func() (int, error)) {
+	if line == nil {
+		if n, err := now(); err == nil {
+			count.Add(int64(n))
+		}
+		return
+	}
+	if ok, _ := line.push(d, false, nil); ok {
+		count.Add(int64(len(d)))
+	} else {
+		f.dropped.Add(int64(len(d)))
 	}
 }
 
@@ -248,9 +281,8 @@ func (f *udpFlow) relayDown() {
 			f.dropped.Add(int64(n))
 			continue
 		}
-		if n, err := f.rt.pc.WriteToUDPAddrPort(buf[:n], f.info.Client); err == nil {
-			f.s2c.Add(int64(n))
-		}
+		d := buf[:n]
+		f.send(f.lagDown, d, &f.s2c, func() (int, error) { return f.rt.pc.WriteToUDPAddrPort(d, f.info.Client) })
 	}
 }
 
@@ -284,6 +316,11 @@ func (f *udpFlow) end() {
 	}
 	if f.up != nil {
 		f.up.Close()
+	}
+	for _, l := range []*delayLine{f.lagUp, f.lagDown} {
+		if l != nil {
+			l.stop()
+		}
 	}
 }
 

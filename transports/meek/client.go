@@ -98,8 +98,9 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 // carries it over sequential HTTP requests.
 type clientConn struct {
 	*pipe
-	d  *dialer
-	id string
+	transports.ServerClock // the front's last Date
+	d                      *dialer
+	id                     string
 
 	mu      sync.Mutex
 	conn    net.Conn // the keep-alive connection to the front; nil between connections
@@ -303,6 +304,7 @@ func (p *poller) readResponse(conn net.Conn, window int) (int, error) {
 		return 0, fmt.Errorf("%s: read response: %w", Name, err)
 	}
 	defer resp.Body.Close()
+	c.SawHeader(resp.Header)
 	if resp.StatusCode != http.StatusOK {
 		if p.answered {
 			return 0, fmt.Errorf("%s: %w: the front answered %q", Name, ErrSessionGone, resp.Status)

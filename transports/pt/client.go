@@ -51,7 +51,8 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", Name, d.method, transports.ContextError(ctx, err))
 	}
-	c, err := transports.DialTCP(ctx, socks)
+	// The program's SOCKS port is local: its connect says nothing of the bridge's path.
+	c, err := transports.DialTCP(transports.WithTrace(ctx, nil), socks)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", Name, d.method, err)
 	}

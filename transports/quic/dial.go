@@ -63,7 +63,8 @@ type Dialer struct {
 	// TLS is the client's TLS configuration; NextProtos should be {"h3"}.
 	TLS *tls.Config
 	// Wrap, if set, wraps each carrier's UDP socket: quicobfs masks datagrams there.
-	Wrap func(net.PacketConn) net.PacketConn
+	// ctx is the Dial's.
+	Wrap func(ctx context.Context, pc net.PacketConn) net.PacketConn
 	// Tune, if set, adjusts each dial's QUIC configuration.
 	Tune func(*quicgo.Config)
 
@@ -95,7 +96,7 @@ func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
 	}
 	var pc net.PacketConn = udp
 	if d.Wrap != nil {
-		pc = d.Wrap(udp)
+		pc = d.Wrap(ctx, udp)
 	}
 	tr := &quicgo.Transport{Conn: pc}
 	release := func() {
@@ -114,6 +115,7 @@ func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
 	context.AfterFunc(qc.Context(), release) // the socket lives as long as the connection
 	if rtt := qc.ConnectionStats().SmoothedRTT; rtt > 0 {
 		d.lastRTT.Store(int64(rtt))
+		transports.Connected(ctx, "udp", rtt)
 	}
 	s, err := qc.OpenStream()
 	if err == nil {

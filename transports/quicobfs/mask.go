@@ -1,6 +1,7 @@
 package quicobfs
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/internal/replay"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // Every datagram on the wire is
@@ -143,8 +145,9 @@ type maskedConn struct {
 }
 
 // client and server wrap a carrier's socket for the dialer and the listener's socket.
-func (m *masker) client(pc net.PacketConn) net.PacketConn {
-	return m.wrap(pc, &maskedConn{client: true, now: time.Now})
+// A client stamps with the clock its dial's ctx carries (transports.WithClock).
+func (m *masker) client(ctx context.Context, pc net.PacketConn) net.PacketConn {
+	return m.wrap(pc, &maskedConn{client: true, now: transports.Clock(ctx)})
 }
 
 func (m *masker) server(filter *replay.Filter, now func() time.Time) func(net.PacketConn) net.PacketConn {

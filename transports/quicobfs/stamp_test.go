@@ -2,13 +2,16 @@ package quicobfs
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/umbrella-edge/edge/internal/replay"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // testClock is a settable clock for a listener's side of the mask.
@@ -119,8 +122,18 @@ func TestListenerAdmitsEachStampedInitialOnce(t *testing.T) {
 }
 
 // TestClientStampsOnlyInitials checks what a client's socket sends: an Initial with a
-// stamp of its clock that authenticates, anything else masked as it was.
+// stamp of its clock that authenticates, anything else masked as it was. The clock is
+// the one the dial's context carries: a client that corrected a clock minutes off
+// stamps with the corrected time, as its session hello does.
 func TestClientStampsOnlyInitials(t *testing.T) {
+	for _, offset := range []time.Duration{0, 10 * time.Minute} {
+		t.Run(fmt.Sprintf("clock %v ahead", offset), func(t *testing.T) {
+			checkStamps(t, offset)
+		})
+	}
+}
+
+func checkStamps(t *testing.T, offset time.Duration) {
 	m := testMasker(t)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -132,10 +145,14 @@ func TestClientStampsOnlyInitials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	client := m.client(pc)
+	ctx := context.Background()
+	if offset != 0 {
+		ctx = transports.WithClock(ctx, func() time.Time { return time.Now().Add(offset) })
+	}
+	client := m.client(ctx, pc)
 	short := append([]byte{0x41}, make([]byte, 40)...)
 	for _, p := range [][]byte{longHeader(1200), short} {
-		before := time.Now()
+		before := time.Now().Add(offset)
 		if _, err := client.WriteTo(p, raw.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
@@ -157,8 +174,8 @@ func TestClientStampsOnlyInitials(t *testing.T) {
 		}
 		stamp := got[len(p):]
 		ts := time.Unix(int64(binary.BigEndian.Uint64(stamp)), 0)
-		if ts.Before(before.Truncate(time.Second)) || ts.After(time.Now()) {
-			t.Errorf("stamp time %v; want the client's clock (%v)", ts, before)
+		if ts.Before(before.Truncate(time.Second)) || ts.After(time.Now().Add(offset)) {
+			t.Errorf("stamp time %v; want the clock the dial carries (%v)", ts, before)
 		}
 		if !bytes.Equal(stamp[8:], m.stampTag(d[:saltSize], uint64(ts.Unix()))) {
 			t.Error("the stamp's tag does not authenticate its salt and time")

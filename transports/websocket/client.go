@@ -153,5 +153,7 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	rec.mu.Lock()
 	carrier := rec.conn
 	rec.mu.Unlock()
-	return newConn(c, carrier.LocalAddr(), carrier.RemoteAddr()), nil
+	cn := newConn(c, carrier.LocalAddr(), carrier.RemoteAddr())
+	cn.SawHeader(resp.Header)
+	return cn, nil
 }

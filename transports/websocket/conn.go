@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/deadline"
 	"io"
 	"net"
@@ -25,8 +26,9 @@ const chunkSize = 32 << 10
 // deadline. A write interrupted by its deadline does close the conn, as with TLS: half
 // a frame cannot be taken back.
 type conn struct {
-	ws            *ws.Conn
-	local, remote net.Addr
+	ws                     *ws.Conn
+	local, remote          net.Addr
+	transports.ServerClock // the Upgrade's Date, on the client side
 
 	closed       chan struct{}
 	closeOnce    sync.Once

@@ -121,24 +121,27 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
 	}
 	head, rest, err := httpfront.Exchange(ctx, conn, d.request)
+	var resp *http.Response
 	if err == nil {
-		err = checkResponse(head)
+		resp, err = checkResponse(head)
 	}
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
 	}
-	return httpfront.NewConn(conn, rest, nil), nil
+	c := httpfront.NewConn(conn, rest, nil)
+	c.SawHeader(resp.Header)
+	return c, nil
 }
 
 // checkResponse accepts a 101 that agrees to the WebSocket Upgrade.
-func checkResponse(head []byte) error {
+func checkResponse(head []byte) (*http.Response, error) {
 	resp, err := httpfront.ParseResponse(head)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols || !httpfront.IsUpgrade(resp.Header) {
-		return fmt.Errorf("%w: got %q (is the path right, and does the front pass Upgrade and Connection on?)", ErrNoUpgrade, resp.Status)
+		return nil, fmt.Errorf("%w: got %q (is the path right, and does the front pass Upgrade and Connection on?)", ErrNoUpgrade, resp.Status)
 	}
-	return nil
+	return resp, nil
 }

@@ -18,7 +18,7 @@ func FuzzCheckResponse(f *testing.F) {
 	f.Add("HTTP/1.1 101 OK\r\nUpgrade: h2c\r\n\r\n")
 	f.Add("\x15\x03\x03\x00\x02\x02\x28")
 	f.Fuzz(func(t *testing.T, head string) {
-		err := checkResponse([]byte(head))
+		_, err := checkResponse([]byte(head))
 		if err == nil && !strings.HasPrefix(head, "HTTP/") {
 			t.Fatalf("accepted %q", head)
 		}

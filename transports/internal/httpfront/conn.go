@@ -4,13 +4,17 @@ import (
 	"errors"
 	"net"
 	"sync"
+
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // Conn is a carrier whose first bytes were read together with the HTTP head that set
 // it up; Read returns those bytes before reading on. It keeps the half-close of the
-// conn it wraps (TCP, TLS), and may report a client address a reverse proxy forwarded.
+// conn it wraps (TCP, TLS), may report a client address a reverse proxy forwarded, and
+// on the client side the Date its server answered with (transports.Dated).
 type Conn struct {
 	net.Conn
+	transports.ServerClock
 	remote net.Addr // nil: the wrapped conn's
 
 	mu       sync.Mutex
