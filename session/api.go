@@ -70,6 +70,15 @@ type ServerConfig struct {
 	// MaxStreams limits concurrently open streams per session; 0 means
 	// DefaultMaxStreams.
 	MaxStreams int
+	// StreamOpenBurst and StreamOpenRate limit how fast a session opens streams:
+	// StreamOpenBurst at once, then StreamOpenRate a second. An open beyond is reset,
+	// which the client sees as ErrStreamLimit. 0 means DefaultStreamOpenBurst and
+	// DefaultStreamOpenRate.
+	StreamOpenBurst int
+	StreamOpenRate  float64
+	// Budget bounds the bytes buffered by all the sessions that share it (see
+	// Budget); nil leaves each session bounded only by its own limits.
+	Budget *Budget
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }

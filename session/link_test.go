@@ -255,7 +255,7 @@ func TestPingRateFollowsArrivingData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLink(0)
+			l := newLink(0, nil)
 			l.srtt = time.Hour // clamped to busyPingMax
 			a := &attachment{lastPing: now, lastData: tt.lastData}
 			if got := l.nextPing(a).Sub(now); got != tt.want {
