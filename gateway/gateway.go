@@ -135,7 +135,9 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	live := session.NewRegistry()
-	budget := session.NewBudget(cfg.MemoryBudget)
+	budget := session.NewBudget(cfg.MemoryBudget, func(id session.ID) {
+		cfg.Logger.Warn("session slowed: it holds more than its share of a tight memory budget", "session", shortID(id[:]))
+	})
 	g := &Gateway{
 		cfg:       cfg,
 		log:       cfg.Logger,

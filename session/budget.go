@@ -39,6 +39,8 @@ type Budget struct {
 
 	slowed, closed, refusedRate, refusedMemory atomic.Uint64
 
+	onSlowed func(ID) // see NewBudget
+
 	mu       sync.Mutex
 	accounts map[*account]struct{}
 	doomed   []*account // closed for the budget, their bytes not yet released
@@ -57,9 +59,10 @@ type BudgetStats struct {
 	RefusedRate, RefusedMemory uint64
 }
 
-// NewBudget returns a budget of limit bytes (at least one chunk).
-func NewBudget(limit int64) *Budget {
-	b := &Budget{accounts: make(map[*account]struct{})}
+// NewBudget returns a budget of limit bytes (at least one chunk). onSlowed, if not
+// nil, is told (in a goroutine of its own) each time a session becomes slowed.
+func NewBudget(limit int64, onSlowed func(ID)) *Budget {
+	b := &Budget{accounts: make(map[*account]struct{}), onSlowed: onSlowed}
 	b.limit.Store(max(limit, chunkSize))
 	return b
 }
@@ -80,16 +83,16 @@ func (b *Budget) Stats() BudgetStats {
 	}
 }
 
-// open starts an account for a session; end closes the session, and is called at most
-// once, in a goroutine of its own, if the budget closes it.
-func (b *Budget) open(end func(error)) *account {
+// open starts an account for session id; end closes the session, and is called at
+// most once, in a goroutine of its own, if the budget closes it.
+func (b *Budget) open(id ID, end func(error)) *account {
 	if b == nil {
 		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
-	a := &account{b: b, end: end, seq: b.seq}
+	a := &account{b: b, id: id, end: end, seq: b.seq}
 	b.accounts[a] = struct{}{}
 	b.count.Store(int64(len(b.accounts)))
 	return a
@@ -150,6 +153,7 @@ func (b *Budget) notePeak(used int64) {
 // session without a budget) counts nothing and is never slowed.
 type account struct {
 	b      *Budget
+	id     ID
 	end    func(error)
 	seq    uint64
 	held   atomic.Int64
@@ -198,6 +202,9 @@ func (a *account) slowed() bool {
 	slow := 2*b.used.Load() > limit && a.held.Load() > limit/max(b.count.Load(), 1)
 	if a.slow.Swap(slow) != slow && slow {
 		b.slowed.Add(1)
+		if b.onSlowed != nil {
+			go b.onSlowed(a.id)
+		}
 	}
 	return slow
 }

@@ -11,7 +11,7 @@ const kib = 1 << 10
 type ended chan string
 
 func (e ended) open(b *Budget, name string) *account {
-	return b.open(func(err error) {
+	return b.open(ID{}, func(err error) {
 		if !errors.Is(err, ErrOverBudget) {
 			name += " (for another reason: " + err.Error() + ")"
 		}
@@ -22,8 +22,8 @@ func (e ended) open(b *Budget, name string) *account {
 // A session's buffers count against the budget in the chunks that hold them, from the
 // moment a chunk is taken until it is back in the pool, whoever returns it.
 func TestBudgetCountsBuffersInChunks(t *testing.T) {
-	b := NewBudget(1 << 20)
-	a := b.open(func(error) {})
+	b := NewBudget(1<<20, nil)
+	a := b.open(ID{}, func(error) {})
 	q := recvQueue{acct: a}
 	var sb sendBuffer
 	sb.acct = a
@@ -75,9 +75,10 @@ func TestBudgetSlowsOnlyTheSessionsOverTheirShare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBudget(limit)
-			hoarder, chat := b.open(func(error) {}), b.open(func(error) {})
-			b.open(func(error) {}) // an idle session
+			told := make(chan ID, 3)
+			b := NewBudget(limit, func(id ID) { told <- id })
+			hoarder, chat := b.open(ID{1}, func(error) {}), b.open(ID{2}, func(error) {})
+			b.open(ID{3}, func(error) {}) // an idle session
 			hoarder.take(int(tt.hoarder))
 			chat.take(int(tt.chat))
 			for range 3 { // asking again is not another episode
@@ -93,6 +94,11 @@ func TestBudgetSlowsOnlyTheSessionsOverTheirShare(t *testing.T) {
 			}
 			if got := b.Stats().Slowed; got != tt.wantSlowedEpisodes {
 				t.Errorf("slowed %d times, want %d", got, tt.wantSlowedEpisodes)
+			}
+			for range tt.wantSlowedEpisodes {
+				if id := <-told; id != (ID{1}) {
+					t.Errorf("told that session %x was slowed, want the hoarder's", id[:1])
+				}
 			}
 			hoarder.give(int(tt.hoarder))
 			if hoarder.slowed() {
@@ -139,7 +145,7 @@ func TestBudgetClosesTheHeaviestOverTheLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBudget(1024 * kib)
+			b := NewBudget(1024*kib, nil)
 			gone := make(ended, len(tt.names))
 			accts := map[string]*account{}
 			for _, n := range tt.names {

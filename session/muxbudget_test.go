@@ -27,9 +27,9 @@ func TestMuxCreditFollowsTheBudget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
-			b := NewBudget(limit)
-			acct := b.open(func(error) {})
-			b.open(func(error) {}).take(tt.others)
+			b := NewBudget(limit, nil)
+			acct := b.open(ID{}, func(error) {})
+			b.open(ID{}, func(error) {}).take(tt.others)
 			p := newLimitedMuxPair(t, 64<<10, muxLimits{acct: acct})
 			defer p.close(nil)
 			c, s := muxOpenPair(t, p, "sink") // before it holds more: a slowed session opens nothing
@@ -75,9 +75,9 @@ func TestMuxRefusesOpens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
-			b := NewBudget(1 << 20)
-			acct := b.open(func(error) {})
-			b.open(func(error) {})
+			b := NewBudget(1<<20, nil)
+			acct := b.open(ID{}, func(error) {})
+			b.open(ID{}, func(error) {})
 			if tt.slowed {
 				acct.take(1 << 20)
 			}
@@ -115,8 +115,8 @@ func TestMuxRefusesOpens(t *testing.T) {
 // and drops what still arrives.
 func TestMuxEndReleasesTheBudget(t *testing.T) {
 	checkGoroutines(t)
-	b := NewBudget(16 << 20)
-	acct := b.open(func(error) {})
+	b := NewBudget(16<<20, nil)
+	acct := b.open(ID{}, func(error) {})
 	p := newLimitedMuxPair(t, 1<<20, muxLimits{acct: acct})
 	defer p.close(nil)
 	accepted, s := muxOpenPair(t, p, "accepted")
@@ -173,9 +173,9 @@ func TestLinkRoomShrinksForASlowedSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBudget(tt.limit)
-			l := newLink(1<<20, b.open(func(error) {}))
-			b.open(func(error) {})
+			b := NewBudget(tt.limit, nil)
+			l := newLink(1<<20, b.open(ID{}, func(error) {}))
+			b.open(ID{}, func(error) {})
 			if err := l.appendFrame(make([]byte, unacked)); err != nil {
 				t.Fatal(err)
 			}

@@ -86,7 +86,7 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 	}}
 	var lim muxLimits
 	if o.server {
-		s.acct = o.budget.open(func(err error) { s.end(err, false) })
+		s.acct = o.budget.open(s.id, func(err error) { s.end(err, false) })
 		lim = muxLimits{acct: s.acct, opens: newOpenLimiter(o.openRate, o.openBurst, o.now)}
 	}
 	s.link = newLink(o.buffer, s.acct)
