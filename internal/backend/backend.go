@@ -1,6 +1,6 @@
 // Package backend holds stand-ins for the messaging backend, for the demo, tests and
 // benchmarks: a relay of length-prefixed messages (standing for the MLS delivery
-// service), an echo service, and the services a hoarding client points its streams at.
+// service), an echo service, and a source that sends without end (for a hoarding client).
 // None is part of a deployment.
 package backend
 
