@@ -123,6 +123,7 @@ var steps = []step{
 	{"failover", "failover time", measureFailover},
 	{"client-memory", "client memory with all transports configured", measureClientMemory},
 	{"loss", "throughput and round trips under packet loss", measureLoss},
+	{"hoard", "chat and gateway memory beside hoarding sessions", measureHoarding},
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -139,7 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent handshakes against the child gateway")
 	fs.IntVar(&o.sessions, "sessions", 10000, "idle sessions opened for the memory measurement")
 	fs.IntVar(&o.kills, "kills", 20, "kills of the active carrier per kill mode (silent, reset) for the failover time")
-	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,client-memory,loss", "comma-separated measurements to run")
+	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,client-memory,loss,hoard", "comma-separated measurements to run")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")

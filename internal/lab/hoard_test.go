@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,7 +104,7 @@ func TestHoardingSessionPaysAndChatsLoseNothing(t *testing.T) {
 // hoarding is the adversary's session, its carrier and its streams.
 type hoarding struct {
 	sess    *session.Session
-	carrier *blackhole
+	carrier *Blackhole
 	streams []net.Conn
 }
 
@@ -120,7 +119,7 @@ func openHoarding(ctx context.Context, t *testing.T, b bridge.Line) *hoarding {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hoarding{carrier: &blackhole{Conn: conn}}
+	h := &hoarding{carrier: &Blackhole{Conn: conn}}
 	cfg := &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()}
 	if h.sess, err = session.Client(ctx, h.carrier, cfg); err != nil {
 		conn.Close()
@@ -140,29 +139,10 @@ func openHoarding(ctx context.Context, t *testing.T, b bridge.Line) *hoarding {
 // start stops reading the carrier and asks each stream's source to send.
 func (h *hoarding) start(t *testing.T) {
 	t.Helper()
-	h.carrier.freeze()
+	h.carrier.Freeze()
 	for _, st := range h.streams {
 		if _, err := st.Write([]byte{1}); err != nil {
 			t.Fatal(err)
-		}
-	}
-}
-
-// blackhole is a carrier whose reads, once frozen, discard what arrives: the session
-// above hears nothing more from the gateway, so it acknowledges nothing, while the
-// gateway sends on.
-type blackhole struct {
-	net.Conn
-	frozen atomic.Bool
-}
-
-func (c *blackhole) freeze() { c.frozen.Store(true) }
-
-func (c *blackhole) Read(p []byte) (int, error) {
-	for {
-		n, err := c.Conn.Read(p)
-		if err != nil || !c.frozen.Load() {
-			return n, err
 		}
 	}
 }
