@@ -121,7 +121,9 @@ var (
 	ErrUnknownService = errors.New("session: unknown service")
 	// ErrServiceUnavailable: the gateway could not reach the backend service.
 	ErrServiceUnavailable = errors.New("session: service unavailable")
-	// ErrStreamLimit: the session has as many streams open as the gateway allows.
+	// ErrStreamLimit: the session has as many streams open as the gateway allows,
+	// opens them faster than it allows, or holds more than its share of the
+	// gateway's memory while it is short. Retry later.
 	ErrStreamLimit = errors.New("session: too many streams")
 	// ErrRecord: a record failed authentication or was malformed; the session is dead.
 	ErrRecord = errors.New("session: bad record")

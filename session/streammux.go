@@ -24,12 +24,13 @@ const (
 	maxStreamWindow = 1 << 20
 	// sessionWindow bounds growth: a window grows only while the session's streams
 	// together would stay within it. A peer that fills streams nobody reads holds at
-	// most max(sessionWindow, streams × streamWindow) of the gateway's memory, so
-	// the gateway's stream limit (max_streams) is also its memory bound per session.
+	// most max(sessionWindow, streams × streamWindow) of the gateway's memory; the
+	// gateway's Budget bounds what all sessions hold together.
 	sessionWindow = 4 << 20
 	// acceptBacklog bounds the streams the peer opened that the gateway has not
-	// accepted yet; beyond it they are reset. A gateway accepts in a loop, so this
-	// only absorbs bursts (a browser behind the local proxy opening many at once).
+	// accepted yet; beyond it they are reset, as are opens beyond the session's rate
+	// and opens while the budget slows the session. A gateway accepts in a loop, so
+	// this only absorbs bursts (a browser behind the local proxy opening many at once).
 	acceptBacklog = 128
 )
 

@@ -67,7 +67,7 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 	for _, b := range g.Bridges() {
 		log.Info("listening", "bridge", b.Redacted())
 	}
-	log.Info("gateway ready", "bridge_lines", "umbrella bridges --config "+*cfgPath)
+	log.Info("gateway ready", "bridge_lines", "umbrella bridges --config "+*cfgPath, "memory_budget", gcfg.MemoryBudget)
 
 	if gc.Admin != "" {
 		stopAdmin, err := serveAdmin(gc.Admin, g.AdminHandler())
