@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -112,7 +113,8 @@ func TestMuxRefusesOpens(t *testing.T) {
 }
 
 // A gateway mux that ends gives its streams' buffers back at once, accepted or not,
-// and drops what still arrives.
+// drops what still arrives, and fails reads, so that a backend is not told that what
+// it got was whole.
 func TestMuxEndReleasesTheBudget(t *testing.T) {
 	checkGoroutines(t)
 	b := NewBudget(16<<20, nil)
@@ -134,9 +136,32 @@ func TestMuxEndReleasesTheBudget(t *testing.T) {
 	if _, err := accepted.Write(randomBytes(streamWindow / 2)); err != nil {
 		t.Fatal(err)
 	}
-	waitArrived(t, s, streamWindow)
+	accepted.CloseWrite()
+	waitFinished(t, s)
 	if used := b.Stats().Used; used != 0 {
 		t.Errorf("after the gateway's mux ended its buffers hold %d bytes", used)
+	}
+	if n, err := s.Read(make([]byte, 1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("read after the gateway's mux ended, with the peer's FIN in: %d, %v; want ErrClosed", n, err)
+	}
+}
+
+// waitFinished waits until s has the peer's FIN, on the stream's own signal.
+func waitFinished(t *testing.T, s *stream) {
+	t.Helper()
+	timeout := time.After(hangTimeout)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.finIn {
+		wait := s.readable.wait()
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-timeout:
+			s.mu.Lock()
+			t.Fatalf("no FIN within %v", hangTimeout)
+		}
+		s.mu.Lock()
 	}
 }
 

@@ -159,13 +159,17 @@ func (s *stream) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// readErrLocked is what stops a read even with bytes buffered.
+// readErrLocked is what stops a read even with bytes buffered. A gateway stream whose
+// mux ended fails even after the peer's FIN: its buffered bytes were dropped, and EOF
+// would tell the backend that what it got was whole.
 func (s *stream) readErrLocked() error {
 	switch {
 	case s.closed:
 		return opError("read", net.ErrClosed)
 	case s.rd.passed:
 		return opError("read", os.ErrDeadlineExceeded)
+	case s.m.ended.Load():
+		return opError("read", s.m.closedErr())
 	}
 	return nil
 }
