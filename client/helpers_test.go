@@ -34,6 +34,12 @@ func startGateway(t *testing.T, names ...string) []bridge.Line {
 // startGatewayWith is startGateway with the gateway's resume grace period.
 func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []bridge.Line {
 	t.Helper()
+	return startLabGateway(t, grace, names...).Bridges()
+}
+
+// startLabGateway is startGatewayWith returning the gateway itself.
+func startLabGateway(t *testing.T, grace time.Duration, names ...string) *lab.Gateway {
+	t.Helper()
 	opts := []lab.GatewayOption{func(c *gateway.Config) { c.ResumeGrace = grace }}
 	for _, n := range names {
 		if n == "utls" {
@@ -42,7 +48,7 @@ func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []brid
 			opts = append(opts, lab.WithListener(tcp.New(), "127.0.0.1:0", "", nil))
 		}
 	}
-	return lab.StartGateway(t, opts...).Bridges()
+	return lab.StartGateway(t, opts...)
 }
 
 func registry(t *testing.T) *transports.Registry {

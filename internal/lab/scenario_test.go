@@ -241,7 +241,15 @@ func runScenario(t *testing.T, sc scenario) {
 		sc.name, size>>10, label(carrier), took.Round(time.Millisecond), labels(hit), story(c.Events()))
 
 	if allowed := labels(sc.allowed(l, hit)); !slices.Contains(allowed, label(carrier)) {
-		fail("carried by %s, which %s does not let through (allowed: %v)", label(carrier), sc.name, allowed)
+		if why, ok := exempted(l, carrier); ok {
+			// A censor's published rules let some flows of a blocked protocol through:
+			// about 0.3 % of obfs4's random first flights start with six printable
+			// bytes, which Wu et al.'s FET rule exempts. Passing them is the policy
+			// working as the GFW does, not a hole in it.
+			t.Logf("%s: carried by %s, on a flow the censor's rules exempt: %s", sc.name, label(carrier), why)
+		} else {
+			fail("carried by %s, which %s does not let through (allowed: %v)", label(carrier), sc.name, allowed)
+		}
 	}
 	if len(hit) == 0 {
 		t.Logf("%s: the lab has no line for this policy to act on yet", sc.name)
@@ -325,6 +333,30 @@ func parsed(specs ...string) func(*Lab) []censor.Policy {
 		}
 		return ps
 	}
+}
+
+// exempted reports whether every live flow on the carrier's route was passed by a
+// policy's exemption rule (a reason "exempt: …"), and the reasons.
+func exempted(l *Lab, carrier Line) (string, bool) {
+	live := map[uint64]bool{}
+	for _, f := range l.Censor.Flows() {
+		if f.Route == carrier.Route.Name && !f.Stopped {
+			live[f.ID] = false
+		}
+	}
+	var why []string
+	for _, d := range l.Censor.Decisions() {
+		if _, ok := live[d.Flow.ID]; ok && d.Verdict == censor.Pass && strings.HasPrefix(d.Reason, "exempt: ") {
+			live[d.Flow.ID] = true
+			why = append(why, fmt.Sprintf("#%d %s %s", d.Flow.ID, d.Policy, d.Reason))
+		}
+	}
+	for _, ok := range live {
+		if !ok {
+			return "", false
+		}
+	}
+	return strings.Join(why, "; "), len(live) > 0
 }
 
 func blockedBy(policy string) func(censor.Decision) bool {

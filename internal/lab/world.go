@@ -20,6 +20,7 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/internal/freeport"
 	"github.com/umbrella-edge/edge/probes/censor"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -366,23 +367,10 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 // freeAddr returns host:port with a port of network that was free a moment ago, for a
 // server that must be named before it binds (the censor's upstreams, nginx).
 func freeAddr(network, host string) (string, error) {
-	var c io.Closer
-	var addr string
-	switch network {
-	case "udp":
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", fmt.Errorf("lab: free udp port on %s: %w", host, err)
-		}
-		c, addr = pc, pc.LocalAddr().String()
-	default:
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", fmt.Errorf("lab: free tcp port on %s: %w", host, err)
-		}
-		c, addr = ln, ln.Addr().String()
+	addr, err := freeport.For(network, host)
+	if err != nil {
+		return "", fmt.Errorf("lab: %w", err)
 	}
-	c.Close()
 	return addr, nil
 }
 

@@ -8,9 +8,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"time"
 
 	quicgo "github.com/quic-go/quic-go"
 
+	"github.com/umbrella-edge/edge/internal/replay"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/quic"
 	"github.com/umbrella-edge/edge/transports/utls"
@@ -65,7 +68,7 @@ func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
 	return &quic.Dialer{
 		Addr: addr,
 		TLS:  quic.ClientTLS(""),
-		Wrap: m.wrap,
+		Wrap: m.client,
 		Tune: func(c *quicgo.Config) {
 			c.InitialPacketSize = uint16(minInitial + rand.IntN(maxInitial-minInitial+1))
 		},
@@ -89,11 +92,48 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 		return nil, err
 	}
 	tlsConfig.NextProtos = []string{quic.ALPN}
-	return quic.Listen(ctx, quic.ServerConfig{
+	filter, err := openFilter(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := quic.Listen(ctx, quic.ServerConfig{
 		Addr:       cfg.Addr,
 		TLS:        tlsConfig,
-		Wrap:       m.wrap,
+		Wrap:       m.server(filter, time.Now),
 		BridgeArgs: transports.Args{argCert: EncodeKey(key)},
 		Logger:     cfg.Logger,
 	})
+	if err != nil {
+		filter.Close()
+		return nil, err
+	}
+	return &listener{Listener: ln, filter: filter}, nil
+}
+
+// replayFile keeps a listener's replay filter in its state directory, so that a
+// restarted listener still answers no first datagram it answered before.
+const replayFile = "quicobfs.replay"
+
+func openFilter(stateDir string) (*replay.Filter, error) {
+	if stateDir == "" {
+		return replay.New(replay.Config{}), nil
+	}
+	f, err := replay.Open(filepath.Join(stateDir, replayFile), replay.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("quicobfs: %w", err)
+	}
+	return f, nil
+}
+
+// listener releases its replay filter when it closes; datagrams that open a connection
+// after that are dropped.
+type listener struct {
+	transports.Listener
+	filter *replay.Filter
+}
+
+func (l *listener) Close() error {
+	err := l.Listener.Close()
+	l.filter.Close()
+	return err
 }
