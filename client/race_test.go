@@ -42,20 +42,27 @@ func TestRaceStartsBridgesInTurnAndTheFirstSessionWins(t *testing.T) {
 		timeout   time.Duration
 		tried     []int
 		failed    []int
-		active    int
+		// failedByThen: failed may be missing from the events when the winner came
+		// first (the race reports failures it saw before the win, not after).
+		failedByThen bool
+		active       int
 	}{
 		{"a refused bridge gives way at once", []string{"refused", "good"}, forever, forever,
-			[]int{0, 1}, []int{0}, 1},
+			[]int{0, 1}, []int{0}, false, 1},
+		// HandshakeTimeout, below the round trips' 1.5 s floor, bounds the silent bridge;
+		// it also bounds the good one, whose handshake takes milliseconds.
 		{"a silent bridge keeps the next waiting until it times out",
-			[]string{"silent", "good"}, forever, 300 * time.Millisecond, []int{0, 1}, []int{0}, 1},
+			[]string{"silent", "good"}, forever, time.Second, []int{0, 1}, []int{0}, false, 1},
 		{"a bridge silent after its connect times out in round trips, not HandshakeTimeout",
-			[]string{"silent", "good"}, forever, forever, []int{0, 1}, []int{0}, 1},
+			[]string{"silent", "good"}, forever, forever, []int{0, 1}, []int{0}, false, 1},
 		{"after the head start the next bridge races a silent one and wins",
-			[]string{"silent", "good"}, short, forever, []int{0, 1}, nil, 1},
+			[]string{"silent", "good"}, short, forever, []int{0, 1}, nil, false, 1},
+		// The good bridge starts when the refused one fails or when its head start
+		// passes, whichever the race sees first; it may win before the failure is seen.
 		{"silent, refused, good: all started, the good one wins",
-			[]string{"silent", "refused", "good"}, short, forever, []int{0, 1, 2}, []int{1}, 2},
+			[]string{"silent", "refused", "good"}, short, forever, []int{0, 1, 2}, []int{1}, true, 2},
 		{"the first good bridge wins; later ones never start",
-			[]string{"good", "good", "refused"}, forever, forever, []int{0}, nil, 0},
+			[]string{"good", "good", "refused"}, forever, forever, []int{0}, nil, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
@@ -91,7 +98,8 @@ func TestRaceStartsBridgesInTurnAndTheFirstSessionWins(t *testing.T) {
 			}
 			rec.waitFor(t, client.EventActive) // Connect may return before it is told
 			tried, failed, active := attempts(rec.all())
-			if !slices.Equal(tried, tc.tried) || !slices.Equal(failed, tc.failed) || active != tc.active {
+			failedOK := slices.Equal(failed, tc.failed) || tc.failedByThen && len(failed) == 0
+			if !slices.Equal(tried, tc.tried) || !failedOK || active != tc.active {
 				t.Errorf("tried %v, failed %v, active %d; want tried %v, failed %v, active %d\nevents: %s",
 					tried, failed, active, tc.tried, tc.failed, tc.active, describe(rec.all()))
 			}

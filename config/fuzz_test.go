@@ -44,7 +44,8 @@ func FuzzParseGateway(f *testing.F) {
 		}
 		if len(g.Listeners) == 0 || len(g.Services) == 0 || g.StateDir == "" || g.Log.Level == "" ||
 			g.Limits.HandshakeTimeout <= 0 || g.Limits.MaxSessions <= 0 || g.Limits.MaxStreams <= 0 ||
-			g.Limits.ResumeGrace <= 0 || g.Limits.ResumeBuffer < session.MinResumeBuffer {
+			g.Limits.ResumeGrace <= 0 || g.Limits.ResumeBuffer < session.MinResumeBuffer ||
+			g.Limits.StreamOpenBurst <= 0 || g.Limits.StreamOpenRate <= 0 || g.Limits.MemoryBudget < 0 {
 			t.Fatalf("accepted an incomplete config: %+v", g)
 		}
 		// What the parser accepts, written back by yaml.Marshal, means the same.

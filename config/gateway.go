@@ -121,6 +121,13 @@ func (l *Limits) fillDefaults() {
 	if l.ResumeBuffer == 0 {
 		l.ResumeBuffer = session.DefaultResumeBuffer
 	}
+	if l.StreamOpenBurst == 0 {
+		l.StreamOpenBurst = session.DefaultStreamOpenBurst
+	}
+	if l.StreamOpenRate == 0 {
+		l.StreamOpenRate = session.DefaultStreamOpenRate
+	}
+	// MemoryBudget stays 0: the machine's memory is read where the gateway runs.
 }
 
 // check records err, if any, against field.
@@ -367,6 +374,13 @@ func (d *decoder) limits(n *yaml.Node, path string) Limits {
 				d.failf(v.Line, f, "want 0 (the default) or at least %d bytes, got %d", session.MinResumeBuffer, l.ResumeBuffer)
 			}
 		},
+		"memory_budget": func(v *yaml.Node, f string) {
+			if l.MemoryBudget = int64(d.integer(v, f)); l.MemoryBudget != 0 && l.MemoryBudget < gateway.MinMemoryBudget {
+				d.failf(v.Line, f, "want 0 (from this machine's memory) or at least %d bytes, got %d", gateway.MinMemoryBudget, l.MemoryBudget)
+			}
+		},
+		"stream_open_burst": func(v *yaml.Node, f string) { l.StreamOpenBurst = nonNegative(v, f) },
+		"stream_open_rate":  func(v *yaml.Node, f string) { l.StreamOpenRate = nonNegative(v, f) },
 	})
 	return l
 }

@@ -134,6 +134,10 @@ listeners:
 			`gateway.yaml:6: limits.resume_grace: want 0s (the default) or more, got -1m0s`},
 		{"resume_buffer below a record", minimalGateway + "limits:\n  resume_buffer: 1000\n",
 			`gateway.yaml:6: limits.resume_buffer: want 0 (the default) or at least 65536 bytes, got 1000`},
+		{"memory_budget below a few sessions", minimalGateway + "limits:\n  memory_budget: 65536\n",
+			`gateway.yaml:6: limits.memory_budget: want 0 (from this machine's memory) or at least 1048576 bytes, got 65536`},
+		{"negative stream_open_rate", minimalGateway + "limits:\n  stream_open_rate: -1\n",
+			`gateway.yaml:6: limits.stream_open_rate: want 0 (the default) or more, got -1`},
 		{"unknown log level", minimalGateway + "log: {level: verbose}\n",
 			`gateway.yaml:5: log.level: want debug, info, warn or error, got "verbose"`},
 		{"yes is not a boolean", minimalGateway + "log: {client_ips: yes}\n",
@@ -215,7 +219,7 @@ func TestParseGatewayFillsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20}
+	want := Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20, StreamOpenBurst: 64, StreamOpenRate: 16}
 	if g.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", g.Limits, want)
 	}
@@ -242,7 +246,7 @@ func TestLoadGatewayExample(t *testing.T) {
 		Services: map[string]string{"mls": "127.0.0.1:7000", "probe": "127.0.0.1:7001"},
 		Decoy:    Decoy{Dir: "/srv/www"},
 		Admin:    "127.0.0.1:9090",
-		Limits:   Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20},
+		Limits:   Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20, StreamOpenBurst: 64, StreamOpenRate: 16},
 		Log:      Log{Level: "info"},
 	}
 	g.Source = Source{}
@@ -318,6 +322,7 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 	}
 	g.Limits.MaxStreams = session.DefaultMaxStreams
 	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = session.DefaultResumeGrace, session.DefaultResumeBuffer
+	g.Limits.StreamOpenBurst, g.Limits.StreamOpenRate = session.DefaultStreamOpenBurst, session.DefaultStreamOpenRate
 	back.Source = Source{}
 	if !reflect.DeepEqual(*back, g) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)

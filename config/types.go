@@ -80,6 +80,17 @@ type Limits struct {
 	// ResumeBuffer bounds each session's unacknowledged bytes per direction, in bytes;
 	// writes wait when it is full.
 	ResumeBuffer int `yaml:"resume_buffer"` // default session.DefaultResumeBuffer, at least session.MinResumeBuffer
+	// MemoryBudget bounds the bytes all sessions buffer together (stream receive and
+	// resend buffers, detached sessions' included), in bytes. Past half of it, a session
+	// holding more than its share (budget / sessions) is slowed; past all of it, the
+	// sessions holding the most are closed until the rest fit. 0 means a quarter of
+	// the smaller of RAM and the cgroup's memory limit, read when the gateway starts,
+	// at least 64 MiB and at most 4 GiB (gateway.DefaultMemoryBudget).
+	MemoryBudget int64 `yaml:"memory_budget"` // default 0: from the machine's memory; else at least gateway.MinMemoryBudget
+	// StreamOpenBurst and StreamOpenRate bound how fast one session opens streams: a
+	// burst, then so many a second. Opens beyond are refused (ErrStreamLimit).
+	StreamOpenBurst int `yaml:"stream_open_burst"` // default session.DefaultStreamOpenBurst
+	StreamOpenRate  int `yaml:"stream_open_rate"`  // a second, default session.DefaultStreamOpenRate
 }
 
 // Log configures logging.

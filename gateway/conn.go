@@ -49,6 +49,10 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		ResumeGrace:  policy.ResumeGrace,
 		ResumeBuffer: policy.ResumeBuffer,
 		MaxStreams:   policy.MaxStreams,
+		Budget:       g.budget,
+
+		StreamOpenBurst: policy.StreamOpenBurst,
+		StreamOpenRate:  policy.StreamOpenRate,
 	})
 	cancel()
 	<-g.handshake
@@ -94,6 +98,10 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	log = log.With("session", shortID(id[:]))
 	log.Info("session established")
 	g.serveStreams(log, l.name, sess)
+	if errors.Is(sess.Err(), session.ErrOverBudget) {
+		log.Warn("session closed: it held the most buffered bytes when the memory budget ran out")
+		return
+	}
 	log.Info("session ended")
 }
 

@@ -74,6 +74,15 @@ type Config struct {
 	// ResumeBuffer bounds each session's bytes sent and not yet acknowledged by the
 	// client (what a resume sends again); 0 means session.DefaultResumeBuffer.
 	ResumeBuffer int
+	// MemoryBudget bounds the bytes all sessions buffer together (stream receive
+	// buffers, resend buffers, detached sessions'; see session.Budget for who pays
+	// when it runs short); 0 means DefaultMemoryBudget(), from this machine's memory.
+	MemoryBudget int64
+	// StreamOpenBurst and StreamOpenRate bound how fast one session opens streams:
+	// a burst, then so many a second; 0 means session.DefaultStreamOpenBurst and
+	// session.DefaultStreamOpenRate.
+	StreamOpenBurst int
+	StreamOpenRate  float64
 
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
@@ -101,6 +110,7 @@ type Gateway struct {
 	replay  session.ReplayCache
 	store   session.Store
 	live    *session.Registry // sessions a resume hello may re-attach
+	budget  *session.Budget   // what all sessions may buffer together
 
 	listeners []*listener
 	handshake chan struct{} // semaphore of handshakes in progress
@@ -131,13 +141,17 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	live := session.NewRegistry()
+	budget := session.NewBudget(cfg.MemoryBudget, func(id session.ID) {
+		cfg.Logger.Warn("session slowed: it holds more than its share of a tight memory budget", "session", shortID(id[:]))
+	})
 	g := &Gateway{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		metrics:   newMetrics(live),
+		metrics:   newMetrics(live, budget),
 		replay:    replay,
 		store:     session.NewMemoryStore(),
 		live:      live,
+		budget:    budget,
 		handshake: make(chan struct{}, cfg.MaxHandshakes),
 		sessions:  make(map[*session.Session]struct{}),
 		rejected:  make(map[net.Conn]struct{}),
@@ -149,6 +163,9 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		MaxStreams:       cfg.MaxStreams,
 		ResumeGrace:      cfg.ResumeGrace,
 		ResumeBuffer:     cfg.ResumeBuffer,
+		MemoryBudget:     cfg.MemoryBudget,
+		StreamOpenBurst:  cfg.StreamOpenBurst,
+		StreamOpenRate:   cfg.StreamOpenRate,
 	})
 	for i, lc := range cfg.Listeners {
 		l, err := g.bind(ctx, lc)
@@ -186,6 +203,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.ResumeBuffer <= 0 {
 		c.ResumeBuffer = session.DefaultResumeBuffer
+	}
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = DefaultMemoryBudget()
+	}
+	if c.StreamOpenBurst <= 0 {
+		c.StreamOpenBurst = session.DefaultStreamOpenBurst
+	}
+	if c.StreamOpenRate <= 0 {
+		c.StreamOpenRate = session.DefaultStreamOpenRate
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -249,10 +275,15 @@ type Policy struct {
 	MaxStreams       int
 	ResumeGrace      time.Duration
 	ResumeBuffer     int
+	// MemoryBudget applies at once to every session; the others, to new sessions.
+	MemoryBudget    int64
+	StreamOpenBurst int
+	StreamOpenRate  float64
 }
 
 // Reload replaces the policy for carriers accepted from now on; a zero limit keeps
-// the current one. Established sessions keep theirs.
+// the current one. Established sessions keep theirs, except the memory budget, which
+// they share: a lower one closes the heaviest sessions until the rest fit.
 func (g *Gateway) Reload(p Policy) error {
 	if len(p.Secrets) == 0 {
 		return errors.New("gateway: reload: no bridge secret")
@@ -273,7 +304,17 @@ func (g *Gateway) Reload(p Policy) error {
 	if p.ResumeBuffer <= 0 {
 		p.ResumeBuffer = cur.ResumeBuffer
 	}
+	if p.MemoryBudget <= 0 {
+		p.MemoryBudget = cur.MemoryBudget
+	}
+	if p.StreamOpenBurst <= 0 {
+		p.StreamOpenBurst = cur.StreamOpenBurst
+	}
+	if p.StreamOpenRate <= 0 {
+		p.StreamOpenRate = cur.StreamOpenRate
+	}
 	g.policy.Store(&p)
+	g.budget.SetLimit(p.MemoryBudget)
 	return nil
 }
 

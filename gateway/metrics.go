@@ -21,8 +21,9 @@ type metrics struct {
 	resumes    *prometheus.CounterVec // result
 }
 
-// newMetrics registers the gateway's series; live gives the detached-sessions gauge.
-func newMetrics(live *session.Registry) *metrics {
+// newMetrics registers the gateway's series; live gives the detached-sessions gauge,
+// budget the memory series.
+func newMetrics(live *session.Registry, budget *session.Budget) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -52,7 +53,37 @@ func newMetrics(live *session.Registry) *metrics {
 	}, func() float64 { return float64(live.Detached()) })
 	m.registry.MustRegister(m.sessions, m.handshakes, m.streams, m.bytes, m.resumes, detached,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(budgetMetrics(budget)...)
 	return m
+}
+
+// budgetMetrics are the memory budget's series, read from it at each scrape.
+func budgetMetrics(b *session.Budget) []prometheus.Collector {
+	gauge := func(name, help string, v func(session.BudgetStats) int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(v(b.Stats())) })
+	}
+	counter := func(name, help string, labels prometheus.Labels, v func(session.BudgetStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v(b.Stats())) })
+	}
+	const refusedHelp = "Streams reset as the client opened them, by reason: rate (the session opens too fast), memory (the memory budget slows the session)."
+	return []prometheus.Collector{
+		gauge("umbrella_gateway_memory_budget_bytes", "The memory budget: the most all sessions may buffer together.",
+			func(s session.BudgetStats) int64 { return s.Limit }),
+		gauge("umbrella_gateway_memory_buffered_bytes", "Bytes sessions buffer now: stream receive and resend buffers, detached sessions' included.",
+			func(s session.BudgetStats) int64 { return s.Used }),
+		gauge("umbrella_gateway_memory_buffered_peak_bytes", "The most bytes sessions have buffered at once since the gateway started.",
+			func(s session.BudgetStats) int64 { return s.Peak }),
+		counter("umbrella_gateway_memory_sessions_slowed_total", "Times a session was slowed (small windows, no new streams) for holding more than its share of a tight memory budget.", nil,
+			func(s session.BudgetStats) uint64 { return s.Slowed }),
+		counter("umbrella_gateway_memory_sessions_closed_total", "Sessions closed for holding the most buffered bytes when the memory budget ran out.", nil,
+			func(s session.BudgetStats) uint64 { return s.Closed }),
+		counter("umbrella_gateway_stream_opens_refused_total", refusedHelp, prometheus.Labels{"reason": "rate"},
+			func(s session.BudgetStats) uint64 { return s.RefusedRate }),
+		counter("umbrella_gateway_stream_opens_refused_total", refusedHelp, prometheus.Labels{"reason": "memory"},
+			func(s session.BudgetStats) uint64 { return s.RefusedMemory }),
+	}
 }
 
 func (m *metrics) handler() http.Handler {

@@ -77,6 +77,15 @@ type ServerConfig struct {
 	// MaxStreams limits concurrently open streams per session; 0 means
 	// DefaultMaxStreams.
 	MaxStreams int
+	// StreamOpenBurst and StreamOpenRate limit how fast a session opens streams:
+	// StreamOpenBurst at once, then StreamOpenRate a second. An open beyond is reset,
+	// which the client sees as ErrStreamLimit. 0 means DefaultStreamOpenBurst and
+	// DefaultStreamOpenRate.
+	StreamOpenBurst int
+	StreamOpenRate  float64
+	// Budget bounds the bytes buffered by all the sessions that share it (see
+	// Budget); nil leaves each session bounded only by its own limits.
+	Budget *Budget
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -125,7 +134,9 @@ var (
 	ErrUnknownService = errors.New("session: unknown service")
 	// ErrServiceUnavailable: the gateway could not reach the backend service.
 	ErrServiceUnavailable = errors.New("session: service unavailable")
-	// ErrStreamLimit: the session has as many streams open as the gateway allows.
+	// ErrStreamLimit: the session has as many streams open as the gateway allows,
+	// opens them faster than it allows, or holds more than its share of the
+	// gateway's memory while it is short. Retry later.
 	ErrStreamLimit = errors.New("session: too many streams")
 	// ErrRecord: a record failed authentication or was malformed; the session is dead.
 	ErrRecord = errors.New("session: bad record")

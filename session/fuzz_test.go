@@ -285,7 +285,7 @@ func FuzzLinkFrames(f *testing.F) {
 				}
 			}
 		}
-		l := newLink(0)
+		l := newLink(0, nil)
 		l.onDetach = func(err error) { l.end(err, false) } // the carrier's end is the input's
 		l.onFatal = func(err error) { l.end(err, false) }
 		if err := l.attach(recordReader(t, wire), 0, nil); err != nil {

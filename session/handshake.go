@@ -169,6 +169,10 @@ func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, er
 		store:      cfg.Store,
 		registry:   cfg.Sessions,
 		grace:      grace,
+		budget:     cfg.Budget,
+		openRate:   cfg.StreamOpenRate,
+		openBurst:  cfg.StreamOpenBurst,
+		now:        cfg.Now,
 	})
 }
 

@@ -52,6 +52,7 @@ var (
 
 type link struct {
 	limit int
+	acct  *account // the gateway's budget: a slowed session gets less room
 	// Hooks, set before the first attach and called without mu held.
 	onDetach func(cause error) // a carrier died and none replaced it
 	onFatal  func(cause error) // the session must end: a violation, or the peer closed
@@ -100,11 +101,12 @@ type attachment struct {
 	closeSent  bool
 }
 
-func newLink(limit int) *link {
+func newLink(limit int, acct *account) *link {
 	if limit <= 0 {
 		limit = DefaultResumeBuffer
 	}
-	l := &link{limit: max(limit, MinResumeBuffer), idle: DefaultIdlePing}
+	l := &link{limit: max(limit, MinResumeBuffer), acct: acct, idle: DefaultIdlePing}
+	l.buf.acct = acct
 	l.changed.L = &l.mu
 	return l
 }

@@ -255,7 +255,7 @@ func TestPingRateFollowsArrivingData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLink(0)
+			l := newLink(0, nil)
 			l.srtt = time.Hour // clamped to busyPingMax
 			a := &attachment{lastPing: now, lastData: tt.lastData}
 			if got := l.nextPing(a).Sub(now); got != tt.want {
@@ -268,7 +268,7 @@ func TestPingRateFollowsArrivingData(t *testing.T) {
 // The RTT estimator is RFC 6298's: the first sample sets SRTT and half of it as
 // RTTVAR; later ones move SRTT by 1/8 and RTTVAR by 1/4 of their deviation.
 func TestRTTEstimatorFollowsRFC6298(t *testing.T) {
-	l := newLink(0)
+	l := newLink(0, nil)
 	steps := []struct{ sample, srtt, rttvar time.Duration }{
 		{100 * time.Millisecond, 100 * time.Millisecond, 50 * time.Millisecond},
 		{100 * time.Millisecond, 100 * time.Millisecond, 37500 * time.Microsecond},
@@ -285,7 +285,7 @@ func TestRTTEstimatorFollowsRFC6298(t *testing.T) {
 // The idle keepalive follows SetIdlePing, for the carrier in use.
 func TestIdlePingFollowsTheSetting(t *testing.T) {
 	now := time.Now()
-	l := newLink(0)
+	l := newLink(0, nil)
 	a := &attachment{lastPing: now, wake: make(chan struct{}, 1)}
 	l.cur = a
 	for _, d := range []time.Duration{5 * time.Second, time.Minute} {

@@ -41,7 +41,7 @@ func (s *signal) notify() {
 // ends, or cancel closes, and returns how many fit.
 func (l *link) waitRoom(need int, cancel <-chan struct{}) (int, error) {
 	l.mu.Lock()
-	for l.err == nil && l.limit-l.buf.unacked() < need {
+	for l.err == nil && l.roomLocked() < need {
 		room := l.room.wait()
 		l.mu.Unlock()
 		select {
@@ -51,9 +51,20 @@ func (l *link) waitRoom(need int, cancel <-chan struct{}) (int, error) {
 		}
 		l.mu.Lock()
 	}
-	room, err := l.limit-l.buf.unacked(), l.err
+	room, err := l.roomLocked(), l.err
 	l.mu.Unlock()
 	return room, err
+}
+
+// roomLocked is how many more bytes data frames may add: up to the link's bound, or,
+// while the gateway's budget slows the session, up to MinResumeBuffer. It waits for
+// acknowledgements then, which a session that has this much unacknowledged will get.
+func (l *link) roomLocked() int {
+	limit := l.limit
+	if l.acct.slowed() {
+		limit = min(limit, MinResumeBuffer)
+	}
+	return limit - l.buf.unacked()
 }
 
 // appendFrame appends the concatenation of v to the session stream, whole, without

@@ -6,10 +6,12 @@ import (
 )
 
 // recvQueue holds a stream's received bytes in pooled chunks, taken as data arrives
-// and returned as it is read: an idle stream holds none.
+// and returned as it is read: an idle stream holds none. On the gateway the chunks
+// count against its budget, from push until free.
 type recvQueue struct {
 	chunks []recvChunk
 	size   int
+	acct   *account
 }
 
 // recvChunk is buf[r:w], not yet read.
@@ -30,6 +32,13 @@ func (q *recvQueue) push(c *[chunkSize]byte, n int) {
 		return
 	}
 	q.chunks = append(q.chunks, recvChunk{buf: c, w: n})
+	q.acct.take(chunkSize)
+}
+
+// free returns a chunk the queue gave away (pop) to the pool.
+func (q *recvQueue) free(c *[chunkSize]byte) {
+	chunkPool.Put(c)
+	q.acct.give(chunkSize)
 }
 
 // read moves queued bytes into p.
@@ -42,7 +51,7 @@ func (q *recvQueue) read(p []byte) int {
 		p = p[n:]
 		total += n
 		if c.r == c.w {
-			chunkPool.Put(q.pop().buf)
+			q.free(q.pop().buf)
 		}
 	}
 	q.size -= total
@@ -50,7 +59,7 @@ func (q *recvQueue) read(p []byte) int {
 }
 
 // pop takes the first chunk out of the queue; its bytes are the caller's to read and
-// the chunk the caller's to return to the pool.
+// the chunk the caller's to free.
 func (q *recvQueue) pop() recvChunk {
 	c := q.chunks[0]
 	q.chunks[0] = recvChunk{}
@@ -64,11 +73,12 @@ func (q *recvQueue) pop() recvChunk {
 	return c
 }
 
+// release drops every queued byte.
 func (q *recvQueue) release() {
 	for _, c := range q.chunks {
-		chunkPool.Put(c.buf)
+		q.free(c.buf)
 	}
-	*q = recvQueue{}
+	q.chunks, q.size = nil, 0 // acct stays, unwritten after newStream: free reads it unlocked
 }
 
 // deadline is one direction of a stream's deadline, guarded by the stream's mutex:

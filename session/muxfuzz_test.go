@@ -48,7 +48,7 @@ func FuzzMuxFrames(f *testing.F) {
 		for _, server := range []bool{true, false} {
 			peer := &memPipe{limit: 1 << 20}
 			fatal := make(chan error, 1)
-			m := newMux(memEnd{in: peer, out: &memPipe{limit: 1 << 20}}, server, func(err error) { fatal <- err })
+			m := newMux(memEnd{in: peer, out: &memPipe{limit: 1 << 20}}, server, func(err error) { fatal <- err }, muxLimits{})
 			var streams []*stream
 			if !server {
 				for range 2 {

@@ -105,10 +105,16 @@ type muxPair struct {
 
 func newMuxPair(t *testing.T, limit int) *muxPair {
 	t.Helper()
+	return newLimitedMuxPair(t, limit, muxLimits{})
+}
+
+// newLimitedMuxPair is newMuxPair with the gateway's limits.
+func newLimitedMuxPair(t *testing.T, limit int, lim muxLimits) *muxPair {
+	t.Helper()
 	p := &muxPair{up: &memPipe{limit: limit}, down: &memPipe{limit: limit}, fatal: make(chan error, 2)}
 	onFatal := func(err error) { p.fatal <- err }
-	p.client = newMux(memEnd{in: p.down, out: p.up}, false, onFatal)
-	p.server = newMux(memEnd{in: p.up, out: p.down}, true, onFatal)
+	p.client = newMux(memEnd{in: p.down, out: p.up}, false, onFatal, muxLimits{})
+	p.server = newMux(memEnd{in: p.up, out: p.down}, true, onFatal, lim)
 	t.Cleanup(func() { p.close(ErrClosed) })
 	return p
 }

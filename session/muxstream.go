@@ -44,7 +44,8 @@ type stream struct {
 }
 
 func newStream(m *mux, id uint32) *stream {
-	return &stream{m: m, id: id, granted: streamWindow, window: streamWindow, sendLimit: streamWindow}
+	return &stream{m: m, id: id, granted: streamWindow, window: streamWindow, sendLimit: streamWindow,
+		recv: recvQueue{acct: m.acct}}
 }
 
 // received handles a frame from the peer (payload, if any, becomes the stream's).
@@ -58,7 +59,7 @@ func (s *stream) received(h muxHeader, payload *[chunkSize]byte) error {
 			err = fmt.Errorf("%w: %v after its FIN", errViolation, h)
 		case s.recvd+uint64(h.n) > s.granted:
 			err = fmt.Errorf("%w: %v past its credit (%d of %d received)", errViolation, h, s.recvd, s.granted)
-		case s.closed:
+		case s.closed || s.m.dropping():
 			chunkPool.Put(payload)
 		default:
 			s.recv.push(payload, h.n)
@@ -140,7 +141,7 @@ func (s *stream) WriteTo(w io.Writer) (int64, error) {
 			s.consumedLocked(c.w - c.r)
 			s.mu.Unlock()
 			n, err := w.Write(c.buf[c.r:c.w])
-			chunkPool.Put(c.buf)
+			s.recv.free(c.buf)
 			total += int64(n)
 			s.mu.Lock()
 			if err != nil {
@@ -158,13 +159,17 @@ func (s *stream) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// readErrLocked is what stops a read even with bytes buffered.
+// readErrLocked is what stops a read even with bytes buffered. A gateway stream whose
+// mux ended fails even after the peer's FIN: its buffered bytes were dropped, and EOF
+// would tell the backend that what it got was whole.
 func (s *stream) readErrLocked() error {
 	switch {
 	case s.closed:
 		return opError("read", net.ErrClosed)
 	case s.rd.passed:
 		return opError("read", os.ErrDeadlineExceeded)
+	case s.m.ended.Load():
+		return opError("read", s.m.closedErr())
 	}
 	return nil
 }
@@ -184,18 +189,28 @@ func (s *stream) readEndLocked() error {
 }
 
 // consumedLocked counts n bytes read and grants the peer more credit once half a
-// window has been read.
+// window has been read. While the gateway's budget is tight no window grows, and a
+// slowed session's streams get slowWindow: credit is withheld until their reader is
+// that close to what was granted before.
 func (s *stream) consumedLocked(n int) {
 	s.read += uint64(n)
 	if s.finIn || s.rstIn {
 		return
 	}
-	if s.recv.size == 0 && s.recvd == s.granted && s.window < maxStreamWindow &&
+	tight := s.m.acct.tight()
+	if !tight && s.recv.size == 0 && s.recvd == s.granted && s.window < maxStreamWindow &&
 		2*s.window*uint64(max(s.m.live.Load(), 1)) <= sessionWindow {
 		s.window *= 2 // the peer waits for credit and we for data: the window is too small
 	}
-	next := s.read + s.window
-	if next-s.granted < s.window/2 {
+	w := s.window
+	switch {
+	case s.m.acct.slowed():
+		w = min(w, slowWindow)
+	case tight:
+		w = min(w, streamWindow)
+	}
+	next := s.read + w
+	if next <= s.granted || next-s.granted < w/2 {
 		return
 	}
 	inc := next - s.granted

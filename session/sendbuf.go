@@ -21,6 +21,7 @@ type sendBuffer struct {
 	// stay until the writer is done with them.
 	held     bool
 	heldFrom uint64
+	acct     *account // the chunks count against the gateway's budget; nil on a client
 }
 
 func (b *sendBuffer) unacked() int { return int(b.end - b.acked) }
@@ -31,6 +32,7 @@ func (b *sendBuffer) append(p []byte) {
 		at := int(b.end - b.base)
 		if at == len(b.chunks)*chunkSize {
 			b.chunks = append(b.chunks, chunkPool.Get().(*[chunkSize]byte))
+			b.acct.take(chunkSize)
 		}
 		n := copy(b.chunks[at/chunkSize][at%chunkSize:], p)
 		p = p[n:]
@@ -67,6 +69,7 @@ func (b *sendBuffer) trim() {
 	}
 	for len(b.chunks) > 0 && b.base+chunkSize <= upTo {
 		chunkPool.Put(b.chunks[0])
+		b.acct.give(chunkSize)
 		b.chunks[0] = nil
 		b.chunks = b.chunks[1:]
 		b.base += chunkSize // upTo < end, so the last chunk stays
@@ -94,6 +97,7 @@ func (b *sendBuffer) release() {
 	for _, c := range b.chunks {
 		chunkPool.Put(c)
 	}
+	b.acct.give(len(b.chunks) * chunkSize)
 	b.chunks = nil
 	b.base, b.acked = b.end, b.end
 }

@@ -14,6 +14,7 @@ import (
 type impl struct {
 	link       *link
 	mux        *mux
+	acct       *account // the gateway's budget; nil on a client
 	id         ID
 	server     bool
 	maxStreams int32
@@ -63,6 +64,10 @@ type sessionOptions struct {
 	registry   *Registry
 	grace      time.Duration
 	gatewayKey ed25519.PublicKey
+	budget     *Budget
+	openRate   float64
+	openBurst  int
+	now        func() time.Time
 }
 
 func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session, error) {
@@ -75,18 +80,23 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 		return nil, err
 	}
 	s := &Session{impl{
-		link:       newLink(o.buffer),
 		id:         res.id,
 		server:     o.server,
 		maxStreams: int32(o.maxStreams),
 		done:       make(chan struct{}),
 	}}
+	var lim muxLimits
+	if o.server {
+		s.acct = o.budget.open(s.id, func(err error) { s.end(err, false) })
+		lim = muxLimits{acct: s.acct, opens: newOpenLimiter(o.openRate, o.openBurst, o.now)}
+	}
+	s.link = newLink(o.buffer, s.acct)
 	if o.idlePing > 0 {
 		s.link.idle = o.idlePing
 	}
 	s.link.onDetach = s.detached
 	s.link.onFatal = func(err error) { s.end(err, false) }
-	s.mux = newMux(s.link, o.server, func(err error) { s.end(err, false) })
+	s.mux = newMux(s.link, o.server, func(err error) { s.end(err, false) }, lim)
 	var confirm func()
 	if o.server {
 		s.srv = serverState{registry: o.registry, store: o.store, grace: o.grace, state: res.state}
@@ -176,6 +186,7 @@ func (s *Session) end(cause error, notify bool) {
 		s.causeMu.Unlock()
 		s.link.end(cause, notify)
 		s.mux.close(cause)
+		s.acct.close()
 		if s.server {
 			if s.srv.store != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)

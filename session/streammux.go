@@ -24,12 +24,13 @@ const (
 	maxStreamWindow = 1 << 20
 	// sessionWindow bounds growth: a window grows only while the session's streams
 	// together would stay within it. A peer that fills streams nobody reads holds at
-	// most max(sessionWindow, streams × streamWindow) of the gateway's memory, so
-	// the gateway's stream limit (max_streams) is also its memory bound per session.
+	// most max(sessionWindow, streams × streamWindow) of the gateway's memory; the
+	// gateway's Budget bounds what all sessions hold together.
 	sessionWindow = 4 << 20
 	// acceptBacklog bounds the streams the peer opened that the gateway has not
-	// accepted yet; beyond it they are reset. A gateway accepts in a loop, so this
-	// only absorbs bursts (a browser behind the local proxy opening many at once).
+	// accepted yet; beyond it they are reset, as are opens beyond the session's rate
+	// and opens while the budget slows the session. A gateway accepts in a loop, so
+	// this only absorbs bursts (a browser behind the local proxy opening many at once).
 	acceptBacklog = 128
 )
 
@@ -46,8 +47,10 @@ type mux struct {
 	onFatal func(error) // a peer's frame broke the protocol; called from the reader
 	done    chan struct{}
 	hdr     [muxHeaderSize]byte // the reader's
+	muxLimits
 
-	live atomic.Int32 // streams in the map, read without mu when a window grows
+	live  atomic.Int32 // streams in the map, read without mu when a window grows
+	ended atomic.Bool  // a gateway mux that ended: its streams' buffers are gone
 
 	mu      sync.Mutex
 	err     error // why the mux ended, wrapping ErrClosed; nil while it lives
@@ -61,27 +64,53 @@ type mux struct {
 	queue   []*stream
 }
 
-func newMux(conn frameConn, server bool, onFatal func(error)) *mux {
-	m := &mux{conn: conn, server: server, onFatal: onFatal, done: make(chan struct{})}
+// muxLimits are the gateway's: the budget account its streams' buffers count
+// against, and how fast the client may open streams. The zero value limits nothing.
+type muxLimits struct {
+	acct  *account
+	opens *openLimiter // guarded by mu
+}
+
+func newMux(conn frameConn, server bool, onFatal func(error), lim muxLimits) *mux {
+	m := &mux{conn: conn, server: server, onFatal: onFatal, done: make(chan struct{}), muxLimits: lim}
 	go m.readLoop()
 	return m
 }
 
-// close ends the mux and every stream's waiting; buffered bytes stay readable.
+// close ends the mux and every stream's waiting. On a client, buffered bytes stay
+// readable. On the gateway they are dropped: the backends are closed with the session,
+// and the budget gets its bytes back at once.
 func (m *mux) close(cause error) {
 	if !errors.Is(cause, ErrClosed) {
 		cause = fmt.Errorf("%w: %w", ErrClosed, cause)
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.err != nil {
+		m.mu.Unlock()
 		return
 	}
 	m.err = cause
 	m.backlog = nil
 	m.arrived.notify()
 	close(m.done)
+	var streams []*stream
+	if m.server {
+		m.ended.Store(true) // before the release: a frame the reader has still goes nowhere
+		for _, s := range m.streams {
+			streams = append(streams, s)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range streams { // a stream's lock comes before the mux's
+		s.mu.Lock()
+		s.recv.release()
+		s.mu.Unlock()
+	}
 }
+
+// dropping reports whether data for the mux's streams is dropped on arrival: the
+// gateway's mux has ended, or its session is being closed for the budget.
+func (m *mux) dropping() bool { return m.ended.Load() || m.acct.dropping() }
 
 func (m *mux) closedErr() error {
 	m.mu.Lock()
@@ -285,7 +314,7 @@ func (m *mux) opened(h muxHeader) error {
 	if m.err != nil {
 		return nil
 	}
-	if len(m.backlog) >= acceptBacklog {
+	if m.refuseOpenLocked() {
 		var hdr [muxHeaderSize]byte
 		if err := m.conn.appendFrame(appendMuxHeader(hdr[:0], muxReset, h.id, 0)); errors.Is(err, errSendBufferFull) {
 			return fmt.Errorf("%w: %w", errViolation, err)
@@ -298,4 +327,21 @@ func (m *mux) opened(h muxHeader) error {
 	m.backlog = append(m.backlog, s)
 	m.arrived.notify()
 	return nil
+}
+
+// refuseOpenLocked decides whether a stream the client opens is reset at once: the
+// accept backlog is full, the budget slows the session, or it opens streams faster
+// than its limit allows.
+func (m *mux) refuseOpenLocked() bool {
+	switch {
+	case len(m.backlog) >= acceptBacklog:
+		return true
+	case m.acct.slowed():
+		m.acct.refused(true)
+		return true
+	case !m.opens.allow():
+		m.acct.refused(false)
+		return true
+	}
+	return false
 }

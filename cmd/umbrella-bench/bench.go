@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"os"
+	"time"
+
+	"github.com/umbrella-edge/edge/config"
 )
 
 // bench is what every measurement works with: the options, the progress display, the
@@ -35,6 +38,11 @@ func (b *bench) Close() {
 // inherits another's state (replay cache, heap), and stops it however fn returns. The
 // binary is built on first use.
 func (b *bench) withChild(ctx context.Context, maxSessions int, fn func(*childGateway) ([]row, error)) ([]row, error) {
+	return b.withChildLimits(ctx, config.Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: maxSessions}, fn)
+}
+
+// withChildLimits is withChild with the child's limits: section (0 fields: defaults).
+func (b *bench) withChildLimits(ctx context.Context, limits config.Limits, fn func(*childGateway) ([]row, error)) ([]row, error) {
 	if b.childBin == "" {
 		dir, err := os.MkdirTemp("", "umbrella-bench-child-")
 		if err != nil {
@@ -48,7 +56,7 @@ func (b *bench) withChild(ctx context.Context, maxSessions int, fn func(*childGa
 			return nil, err
 		}
 	}
-	g, err := startChild(ctx, b.childBin, b.childDir, b.backends.services(), maxSessions)
+	g, err := startChild(ctx, b.childBin, b.childDir, b.backends.services(), limits)
 	if err != nil {
 		return nil, err
 	}

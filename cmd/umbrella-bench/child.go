@@ -50,7 +50,7 @@ func buildGateway(ctx context.Context, bin, dir string) (string, error) {
 // startChild writes a gateway config into a fresh state directory under dir, starts the
 // gateway and waits until its bridge line and admin listener are up. The caller must
 // call stop, which also runs on every error path here.
-func startChild(ctx context.Context, bin, dir string, services map[string]string, maxSessions int) (_ *childGateway, err error) {
+func startChild(ctx context.Context, bin, dir string, services map[string]string, limits config.Limits) (_ *childGateway, err error) {
 	admin, err := freeport.TCP("127.0.0.1")
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func startChild(ctx context.Context, bin, dir string, services map[string]string
 		Listeners: []config.Listener{{Transport: "tcp", Listen: "127.0.0.1:0"}},
 		Services:  services,
 		Admin:     admin,
-		Limits:    config.Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: maxSessions},
+		Limits:    limits,
 		Log:       config.Log{Level: "warn"},
 	}
 	cfgPath := filepath.Join(stateDir, "gateway.yaml")

@@ -67,7 +67,7 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 	for _, b := range g.Bridges() {
 		log.Info("listening", "bridge", b.Redacted())
 	}
-	log.Info("gateway ready", "bridge_lines", "umbrella bridges --config "+*cfgPath)
+	log.Info("gateway ready", "bridge_lines", "umbrella bridges --config "+*cfgPath, "memory_budget", gcfg.MemoryBudget)
 
 	if gc.Admin != "" {
 		stopAdmin, err := serveAdmin(gc.Admin, g.AdminHandler())
@@ -110,6 +110,9 @@ func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, 
 				MaxStreams:       gc.Limits.MaxStreams,
 				ResumeGrace:      gc.Limits.ResumeGrace,
 				ResumeBuffer:     gc.Limits.ResumeBuffer,
+				MemoryBudget:     memoryBudget(gc.Limits),
+				StreamOpenBurst:  gc.Limits.StreamOpenBurst,
+				StreamOpenRate:   float64(gc.Limits.StreamOpenRate),
 			})
 			if err != nil {
 				return err
@@ -155,6 +158,9 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 		MaxStreams:       gc.Limits.MaxStreams,
 		ResumeGrace:      gc.Limits.ResumeGrace,
 		ResumeBuffer:     gc.Limits.ResumeBuffer,
+		MemoryBudget:     memoryBudget(gc.Limits),
+		StreamOpenBurst:  gc.Limits.StreamOpenBurst,
+		StreamOpenRate:   float64(gc.Limits.StreamOpenRate),
 		LogClientIPs:     gc.Log.ClientIPs,
 	}
 	for _, l := range gc.Listeners {
@@ -200,4 +206,13 @@ func serveAdmin(addr string, h http.Handler) (stop func(), err error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
+}
+
+// memoryBudget is the configured budget, or, for 0, the machine's default: read again
+// on every reload, so a container whose limit changed gets a budget to match.
+func memoryBudget(l config.Limits) int64 {
+	if l.MemoryBudget > 0 {
+		return l.MemoryBudget
+	}
+	return gateway.DefaultMemoryBudget()
 }

@@ -1,6 +1,7 @@
 // Package backend holds stand-ins for the messaging backend, for the demo, tests and
 // benchmarks: a relay of length-prefixed messages (standing for the MLS delivery
-// service) and an echo service. Neither is part of a deployment.
+// service), an echo service, and a source that sends without end (for a hoarding client).
+// None is part of a deployment.
 package backend
 
 import (
