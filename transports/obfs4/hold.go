@@ -1,0 +1,105 @@
+package obfs4
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/umbrella-edge/edge/transports/admission"
+)
+
+// longAgo is a deadline that has certainly passed.
+var longAgo = time.Unix(1, 0)
+
+// rawConn is the TCP conn the library's obfs4 conn runs on. The library closes a peer
+// whose handshake failed at a time fixed per bridge identity (30 s plus a delay drawn
+// once into its state), the very reaction that fingerprints obfs4proxy's bridges; and
+// it runs handshakes outside the gateway's budget. rawConn takes the deadlines the
+// library sets and puts the gateway's in their place:
+//
+//   - the handshake (SetDeadline) must end by the close time drawn for this
+//     connection alone (admission.Pool.CloseAt), or at once when the pool evicted it;
+//   - a failed handshake's wait before the close (the library's only
+//     SetReadDeadline) ends at that same close time, and counts among the gateway's
+//     held peers, whose cap may end it early.
+//
+// So a peer is closed at its own random time whatever it sent, as the gateway's other
+// raw listeners close theirs.
+type rawConn struct {
+	*net.TCPConn
+	pool    *admission.Pool
+	ticket  *admission.Ticket
+	closeAt time.Time
+	spoke   atomic.Bool
+
+	mu      sync.Mutex
+	evicted bool
+	release func() // the hold's, once the handshake failed
+}
+
+func newRawConn(tc *net.TCPConn, pool *admission.Pool) *rawConn {
+	c := &rawConn{TCPConn: tc, pool: pool, closeAt: pool.CloseAt(time.Now())}
+	c.ticket = pool.Admit(tc, c.evict)
+	return c
+}
+
+// evict ends the handshake at once; the library then holds the peer as any other
+// that failed.
+func (c *rawConn) evict() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evicted = true
+	if c.release == nil {
+		c.TCPConn.SetDeadline(longAgo)
+	}
+}
+
+func (c *rawConn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	if n > 0 && !c.spoke.Load() {
+		c.spoke.Store(true)
+		c.ticket.Active()
+	}
+	return n, err
+}
+
+// SetDeadline is the library arming (or, with the zero time, clearing) its handshake
+// timeout.
+func (c *rawConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case t.IsZero():
+	case c.evicted:
+		t = longAgo
+	default:
+		t = c.closeAt
+	}
+	return c.TCPConn.SetDeadline(t)
+}
+
+// SetReadDeadline is the library starting its wait before closing a peer whose
+// handshake failed.
+func (c *rawConn) SetReadDeadline(time.Time) error {
+	c.ticket.Release()
+	release, ok := c.pool.Hold(func() { c.TCPConn.SetReadDeadline(time.Now()) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.release = release
+	if !ok { // the gateway is draining
+		return c.TCPConn.SetReadDeadline(longAgo)
+	}
+	return c.TCPConn.SetReadDeadline(c.closeAt)
+}
+
+func (c *rawConn) Close() error {
+	c.ticket.Release()
+	c.mu.Lock()
+	release := c.release
+	c.mu.Unlock()
+	if release != nil {
+		release()
+	}
+	return c.TCPConn.Close()
+}
