@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
@@ -36,35 +35,26 @@ func (g *Gateway) awaitFirstBytes(ctx context.Context, conn net.Conn, t *admissi
 		case <-ctx.Done(): // the session handshake fails at once
 		}
 	}
-	return &firstBytes{Conn: conn, ticket: t, due: time.Now().Add(g.cfg.FirstBytesTimeout)}
+	c := &firstBytes{due: time.Now().Add(g.cfg.FirstBytesTimeout)}
+	c.Conn = t.Watch(conn, c.spoke)
+	return c
 }
 
-// firstBytes is a carrier whose peer has not sent anything yet: its read deadline is
-// the earlier of due and the one its user sets, until the first bytes arrive. Then
-// its ticket turns active and the user's deadline alone applies. It stays the
-// session's carrier, at the cost of one atomic load per Read.
+// firstBytes is a carrier whose read deadline is the earlier of due and the one its
+// user sets, until the peer's first bytes arrive; from then on the user's alone. It
+// stays the session's carrier, at the cost of one atomic load per Read.
 type firstBytes struct {
-	net.Conn
-	ticket *admission.Ticket
-	due    time.Time
-	spoke  atomic.Bool
+	*admission.Conn
+	due time.Time
 
 	mu sync.Mutex
 	dl time.Time // the read deadline the user set
 }
 
-func (c *firstBytes) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && !c.spoke.Load() {
-		c.mu.Lock()
-		if !c.spoke.Load() {
-			c.spoke.Store(true)
-			c.ticket.Active()
-			c.Conn.SetReadDeadline(c.dl)
-		}
-		c.mu.Unlock()
-	}
-	return n, err
+func (c *firstBytes) spoke() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Conn.Conn.SetReadDeadline(c.dl)
 }
 
 func (c *firstBytes) SetDeadline(t time.Time) error {
@@ -76,7 +66,7 @@ func (c *firstBytes) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dl = t
-	if !c.spoke.Load() && (t.IsZero() || c.due.Before(t)) {
+	if !c.Spoke() && (t.IsZero() || c.due.Before(t)) {
 		t = c.due
 	}
 	return c.Conn.SetReadDeadline(t)

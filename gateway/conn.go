@@ -62,7 +62,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		conn.Close()
 		return
 	case err != nil:
-		result, reason, consumed := failure(err, evicted, carrier.spoke.Load())
+		result, reason, consumed := failure(err, evicted, carrier.Spoke())
 		g.metrics.handshakes.WithLabelValues(l.name, result, reason).Inc()
 		if reason == "ticket" {
 			g.metrics.resumes.WithLabelValues("rejected").Inc()

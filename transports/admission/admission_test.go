@@ -188,3 +188,29 @@ func TestNilPoolBoundsNothing(t *testing.T) {
 	}
 	release()
 }
+
+func TestAWatchedConnTurnsActiveOnItsFirstBytes(t *testing.T) {
+	p := NewPool(Config{Slots: 2})
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	var evictedWatched, evictedOther bool
+	watched := p.Admit(peer{Conn: a, addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}, func() { evictedWatched = true })
+	firsts := 0
+	c := watched.Watch(a, func() { firsts++ })
+	go b.Write([]byte("hello"))
+	buf := make([]byte, 2)
+	for range 2 {
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !c.Spoke() || firsts != 1 {
+		t.Fatalf("after two reads: Spoke %v, first called %d times; want true, once", c.Spoke(), firsts)
+	}
+	admit(p, "127.0.0.2").t.evict = func() { evictedOther = true }
+	admit(p, "127.0.0.3")
+	if evictedWatched || !evictedOther {
+		t.Fatal("the newcomer evicted the peer that spoke rather than the idle one")
+	}
+}

@@ -3,7 +3,6 @@ package obfs4
 import (
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/umbrella-edge/edge/transports/admission"
@@ -27,11 +26,11 @@ var longAgo = time.Unix(1, 0)
 // So a peer is closed at its own random time whatever it sent, as the gateway's other
 // raw listeners close theirs.
 type rawConn struct {
-	*net.TCPConn
-	pool    *admission.Pool
-	ticket  *admission.Ticket
-	closeAt time.Time
-	spoke   atomic.Bool
+	*admission.Conn // reads, marking the ticket active
+	tcp             *net.TCPConn
+	pool            *admission.Pool
+	ticket          *admission.Ticket
+	closeAt         time.Time
 
 	mu      sync.Mutex
 	evicted bool
@@ -39,8 +38,9 @@ type rawConn struct {
 }
 
 func newRawConn(tc *net.TCPConn, pool *admission.Pool) *rawConn {
-	c := &rawConn{TCPConn: tc, pool: pool, closeAt: pool.CloseAt(time.Now())}
+	c := &rawConn{tcp: tc, pool: pool, closeAt: pool.CloseAt(time.Now())}
 	c.ticket = pool.Admit(tc, c.evict)
+	c.Conn = c.ticket.Watch(tc, nil)
 	return c
 }
 
@@ -51,17 +51,8 @@ func (c *rawConn) evict() {
 	defer c.mu.Unlock()
 	c.evicted = true
 	if c.release == nil {
-		c.TCPConn.SetDeadline(longAgo)
+		c.tcp.SetDeadline(longAgo)
 	}
-}
-
-func (c *rawConn) Read(p []byte) (int, error) {
-	n, err := c.TCPConn.Read(p)
-	if n > 0 && !c.spoke.Load() {
-		c.spoke.Store(true)
-		c.ticket.Active()
-	}
-	return n, err
 }
 
 // SetDeadline is the library arming (or, with the zero time, clearing) its handshake
@@ -76,21 +67,21 @@ func (c *rawConn) SetDeadline(t time.Time) error {
 	default:
 		t = c.closeAt
 	}
-	return c.TCPConn.SetDeadline(t)
+	return c.tcp.SetDeadline(t)
 }
 
 // SetReadDeadline is the library starting its wait before closing a peer whose
 // handshake failed.
 func (c *rawConn) SetReadDeadline(time.Time) error {
 	c.ticket.Release()
-	release, ok := c.pool.Hold(func() { c.TCPConn.SetReadDeadline(time.Now()) })
+	release, ok := c.pool.Hold(func() { c.tcp.SetReadDeadline(time.Now()) })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.release = release
 	if !ok { // the gateway is draining
-		return c.TCPConn.SetReadDeadline(longAgo)
+		return c.tcp.SetReadDeadline(longAgo)
 	}
-	return c.TCPConn.SetReadDeadline(c.closeAt)
+	return c.tcp.SetReadDeadline(c.closeAt)
 }
 
 func (c *rawConn) Close() error {
@@ -101,5 +92,5 @@ func (c *rawConn) Close() error {
 	if release != nil {
 		release()
 	}
-	return c.TCPConn.Close()
+	return c.tcp.Close()
 }

@@ -181,7 +181,7 @@ func (l *listener) handshake(raw net.Conn) {
 		rc.Close() // evicted as it finished: it passed obfs4, so no prober learns anything
 		return
 	}
-	c := newConn(oc, rc.TCPConn)
+	c := newConn(oc, rc.tcp)
 	select {
 	case l.accepted <- c:
 	case <-l.done:
