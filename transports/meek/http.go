@@ -32,29 +32,38 @@ const (
 // serveHTTP answers the requests on one connection in turn: meek's POSTs, and the decoy
 // website for everything else. Behind nginx one connection carries many sessions'
 // requests, so a request that is not meek's is answered on its own and the connection
-// goes on.
-func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
+// goes on. The first request's head is due by the deadline set at accept (adm), and
+// until it is read the connection holds a place in the listener's pool.
+func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn, adm *admitted) {
 	br := bufio.NewReaderSize(conn, 16<<10)
+	v := &visitor{pool: l.pool, conn: tc}
+	defer v.leave()
 	for first := true; ; first = false {
 		if !l.setBusy(tc, false) {
 			return
 		}
-		wait := idleTimeout
-		if first {
-			wait = headerTimeout
+		if !first {
+			if !v.wait() {
+				return
+			}
+			conn.SetReadDeadline(time.Now().Add(idleTimeout))
 		}
-		conn.SetReadDeadline(time.Now().Add(wait))
 		head, err := readHead(br)
+		if first && !adm.release() {
+			return // pushed out for a newcomer: cut off as a peer that stalled
+		}
 		switch {
 		case errors.Is(err, errNotHTTP):
 			// nginx's 400 at once; the decoy sees only what was read, so it need not
 			// wait for a line end that may never come.
-			if l.decoyOnce(conn, withBuffered(head, br)) {
+			if v.wait() && l.decoyOnce(conn, withBuffered(head, br)) {
 				linger(conn) // the decoy would go on; the bytes after these cannot
 			}
 			return
 		case errors.Is(err, httpfront.ErrHeadTooLong):
-			decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
+			if v.wait() {
+				decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
+			}
 			return
 		case err != nil:
 			return // the peer left, or sent half a request and went silent: nginx closes too
@@ -62,11 +71,17 @@ func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
 		l.setBusy(tc, true)
 		req, err := httpfront.ParseRequest(head)
 		if err != nil {
-			decoy.Serve(conn, withBuffered(head, br), l.decoy) // not HTTP: nginx's 400
+			if v.wait() {
+				decoy.Serve(conn, withBuffered(head, br), l.decoy) // not HTTP: nginx's 400
+			}
 			return
 		}
 		conn.SetReadDeadline(time.Now().Add(bodyTimeout))
-		if !l.serveRequest(conn, br, head, req) {
+		goOn, meek := l.serveRequest(conn, br, head, req)
+		if meek {
+			v.leave() // a session's, or a front's pooled connection
+		}
+		if !goOn {
 			return
 		}
 	}
@@ -188,11 +203,12 @@ type response struct {
 	b    []byte
 }
 
-// serveRequest answers one request and reports whether the connection goes on.
-func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, req *http.Request) bool {
+// serveRequest answers one request and reports whether the connection goes on, and
+// whether the answer was meek's (not the decoy's).
+func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, req *http.Request) (goOn, meek bool) {
 	mr, ok := parseMeekRequest(req, l.path)
 	if !ok {
-		return l.serveOther(conn, br, head, req)
+		return l.serveOther(conn, br, head, req), false
 	}
 	var body []byte
 	if mr.length > 0 {
@@ -200,19 +216,19 @@ func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, re
 		defer bodyPool.Put(buf)
 		body = buf[:mr.length]
 		if _, err := io.ReadFull(br, body); err != nil {
-			return false
+			return false, false
 		}
 	}
 	resp, ok := l.exchange(conn.RemoteAddr(), mr, body)
 	if !ok {
-		return l.decoyOnce(conn, append(head, body...))
+		return l.decoyOnce(conn, append(head, body...)), false
 	}
 	defer respPool.Put(resp)
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := conn.Write(resp.b); err != nil {
-		return false
+		return false, true
 	}
-	return !req.Close
+	return !req.Close, true
 }
 
 // serveOther answers a request that is not meek's with the decoy website.

@@ -155,7 +155,12 @@ func (l *Listener) untrack(raw net.Conn) {
 // patience.
 func (l *Listener) serve(raw net.Conn) {
 	defer l.wg.Done()
-	defer l.untrack(raw)
+	delivered := false
+	defer func() {
+		if !delivered {
+			l.untrack(raw)
+		}
+	}()
 	deadline := time.Now().Add(decoy.HeaderTimeout) // from accept, as nginx's
 	raw.SetDeadline(deadline)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -192,7 +197,8 @@ func (l *Listener) serve(raw net.Conn) {
 		return
 	}
 	conn.SetDeadline(time.Time{}) // the carrier's owner sets its own from now on
-	l.deliver(carrier)
+	delivered = true
+	l.deliver(raw, carrier)
 }
 
 // serveDecoy answers the peer with the decoy site, as one of the gateway's held
@@ -257,8 +263,10 @@ func forwardedFor(h http.Header) net.Addr {
 	return &net.TCPAddr{IP: ip}
 }
 
-// deliver hands carrier to Accept, or closes it when the listener closes first.
-func (l *Listener) deliver(carrier net.Conn) {
+// deliver hands carrier to Accept, or closes it when the listener closes first. Once
+// raw is no longer pending, Close leaves it to the select.
+func (l *Listener) deliver(raw, carrier net.Conn) {
+	l.untrack(raw)
 	select {
 	case l.ready <- carrier:
 	case <-l.done:

@@ -34,8 +34,8 @@ func listenFront(t *testing.T, tlsConfig *tls.Config, pool *admission.Pool) *Lis
 	t.Helper()
 	ln, err := Listen(t.Context(), "127.0.0.1:0", Config{
 		Admission: pool,
-		Options: Options{TLS: tlsConfig, ServerName: "a.example", Path: testPath},
-		Name:    "test",
+		Options:   Options{TLS: tlsConfig, ServerName: "a.example", Path: testPath},
+		Name:      "test",
 		Decoy: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "decoy")
 		}),
