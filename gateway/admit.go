@@ -98,17 +98,6 @@ func (g *Gateway) reject(l *listener, conn net.Conn, consumed []byte, accepted t
 		return
 	}
 	defer release()
-	discard(conn)
+	admission.Discard(conn)
 	conn.Close()
-}
-
-// discard reads and drops what conn sends until it fails. The buffer is small:
-// thousands of peers may be held at once, each waiting in a Read.
-func discard(conn net.Conn) {
-	buf := make([]byte, 512)
-	for {
-		if _, err := conn.Read(buf); err != nil {
-			return
-		}
-	}
 }

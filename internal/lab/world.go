@@ -77,6 +77,9 @@ type Line struct {
 	// Fronted is true when the route leads to the CDN, which passes the carrier on
 	// to the gateway.
 	Fronted bool
+	// Listen is the gateway listener's own address, behind the route (and the CDN):
+	// where an attacker who found it connects.
+	Listen string
 }
 
 // Lab is a running loopback network: an echo backend, a gateway on GatewayHost with a
@@ -358,7 +361,7 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 	go func() { g.Serve(ctx); close(served) }()
 	l.stop.gateway = func() { cancel(); <-served }
 	for i, b := range g.Bridges() {
-		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted})
+		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted, Listen: plans[i].listen})
 	}
 	return nil
 }

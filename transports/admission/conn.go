@@ -2,6 +2,7 @@ package admission
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync/atomic"
 )
@@ -41,4 +42,16 @@ func (c *Conn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported
+}
+
+// Discard reads and drops what r sends until a read fails, as a peer held in silence
+// is read. The buffer is small: thousands of peers may be held at once, each waiting
+// in a Read.
+func Discard(r io.Reader) {
+	buf := make([]byte, 512)
+	for {
+		if _, err := r.Read(buf); err != nil {
+			return
+		}
+	}
 }

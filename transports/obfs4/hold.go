@@ -1,6 +1,7 @@
 package obfs4
 
 import (
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -24,13 +25,18 @@ var longAgo = time.Unix(1, 0)
 //     held peers, whose cap may end it early.
 //
 // So a peer is closed at its own random time whatever it sent, as the gateway's other
-// raw listeners close theirs.
+// raw listeners close theirs. And the library gets a peer only once it has sent
+// something (awaitFirstByte): its per-connection state (a fresh Elligator2 keypair, a
+// 24 KiB read buffer, length tables) would otherwise be spent on every idle
+// connection of a flood.
 type rawConn struct {
 	*admission.Conn // reads, marking the ticket active
 	tcp             *net.TCPConn
 	pool            *admission.Pool
 	ticket          *admission.Ticket
 	closeAt         time.Time
+
+	first []byte // read by awaitFirstByte, returned by the next Read
 
 	mu      sync.Mutex
 	evicted bool
@@ -53,6 +59,42 @@ func (c *rawConn) evict() {
 	if c.release == nil {
 		c.tcp.SetDeadline(longAgo)
 	}
+}
+
+// awaitFirstByte waits, until the close time, for the peer to send something. A peer
+// that does not (or that the pool evicts first) is held and closed as the library
+// holds and closes a peer whose handshake failed, and false is returned.
+func (c *rawConn) awaitFirstByte() bool {
+	c.SetDeadline(c.closeAt)
+	b := make([]byte, 1)
+	if n, _ := c.Conn.Read(b); n == 1 {
+		c.first = b
+		return true
+	}
+	c.SetReadDeadline(time.Time{})
+	admission.Discard(c)
+	c.Close()
+	return false
+}
+
+func (c *rawConn) Read(p []byte) (int, error) {
+	if len(c.first) > 0 {
+		n := copy(p, c.first)
+		c.first = c.first[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// WriteTo lets the library's wait before a close, io.Copy to io.Discard, read with
+// admission.Discard's small buffer instead of io.Discard's 8 KiB one: thousands of
+// peers may wait at once.
+func (c *rawConn) WriteTo(w io.Writer) (int64, error) {
+	if w == io.Discard {
+		admission.Discard(c)
+		return 0, nil
+	}
+	return io.Copy(w, struct{ io.Reader }{c})
 }
 
 // SetDeadline is the library arming (or, with the zero time, clearing) its handshake

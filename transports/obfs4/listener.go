@@ -166,10 +166,16 @@ func (l *listener) track(raw net.Conn) bool {
 
 func (l *listener) handshake(raw net.Conn) {
 	rc := newRawConn(raw.(*net.TCPConn), l.pool)
+	defer func() {
+		l.mu.Lock()
+		delete(l.pending, raw)
+		l.mu.Unlock()
+	}()
+	if !rc.awaitFirstByte() {
+		l.log.Debug("obfs4 handshake failed", "reason", "silent")
+		return
+	}
 	oc, err := l.sf.WrapConn(rc)
-	l.mu.Lock()
-	delete(l.pending, raw)
-	l.mu.Unlock()
 	if err != nil {
 		// The library has already discarded the peer's bytes until its close time
 		// and closed the conn, except when it failed before reading.
