@@ -121,6 +121,15 @@ func (l *Limits) fillDefaults() {
 	if l.ResumeBuffer == 0 {
 		l.ResumeBuffer = session.DefaultResumeBuffer
 	}
+	if l.MaxHandshakes == 0 {
+		l.MaxHandshakes = gateway.DefaultMaxHandshakes
+	}
+	if l.FirstBytesTimeout == 0 {
+		l.FirstBytesTimeout = gateway.DefaultFirstBytesTimeout
+	}
+	if l.MaxHeld == 0 {
+		l.MaxHeld = gateway.DefaultMaxHeld
+	}
 }
 
 // check records err, if any, against field.
@@ -367,6 +376,13 @@ func (d *decoder) limits(n *yaml.Node, path string) Limits {
 				d.failf(v.Line, f, "want 0 (the default) or at least %d bytes, got %d", session.MinResumeBuffer, l.ResumeBuffer)
 			}
 		},
+		"max_handshakes": func(v *yaml.Node, f string) { l.MaxHandshakes = nonNegative(v, f) },
+		"first_bytes_timeout": func(v *yaml.Node, f string) {
+			if l.FirstBytesTimeout = d.duration(v, f); l.FirstBytesTimeout != 0 && l.FirstBytesTimeout < gateway.MinFirstBytesTimeout {
+				d.failf(v.Line, f, "want 0s (the default) or at least %s, the floor for slow links, got %s", gateway.MinFirstBytesTimeout, l.FirstBytesTimeout)
+			}
+		},
+		"max_held": func(v *yaml.Node, f string) { l.MaxHeld = nonNegative(v, f) },
 	})
 	return l
 }
