@@ -226,8 +226,9 @@ func serveDecoy(t *testing.T, h http.Handler) string {
 
 // TestMeekOwnFrontAnswersPlainHTTPAsNginx sends plain HTTP to the TLS port of meek's
 // listener fronting itself and to the lab's nginx HTTPS site: both answer nginx's 400
-// and close with it. (meek's front once held the connection open through its 5 s
-// linger, where nginx closes at once.)
+// and close with it, and bytes sent after it meet the same closed socket. (meek's
+// front once held the connection open through its 5 s linger, where nginx closes at
+// once.)
 func TestMeekOwnFrontAnswersPlainHTTPAsNginx(t *testing.T) {
 	l := startLab(t, Options{Transports: []string{"meek"}})
 	own := direct(l)
@@ -247,6 +248,10 @@ func TestMeekOwnFrontAnswersPlainHTTPAsNginx(t *testing.T) {
 			want := webtest.ProbeRaw(t, l.Website, []byte(tt.req))
 			if !webtest.Same(got, want) {
 				t.Errorf("meek's own front answered\n%v\nnginx answers\n%v", got, want)
+			}
+			closed := webtest.ClosedAfterAnswer(t, own[0].Listen, []byte(tt.req))
+			if want := webtest.ClosedAfterAnswer(t, l.Website, []byte(tt.req)); closed != want {
+				t.Errorf("bytes sent after the answer: a reset from meek's front %v, from nginx %v", closed, want)
 			}
 		})
 	}

@@ -93,6 +93,34 @@ func ProbeRaw(t testing.TB, addr string, payload []byte) Reply {
 	return readReply(t, c, http.MethodGet)
 }
 
+// ClosedAfterAnswer sends payload on a bare TCP connection to addr, reads what comes
+// back until the server's FIN, then writes more, as a prober does to tell a closed
+// socket from a lingering close: true when those bytes meet a reset (the server had
+// closed its socket), false when they are taken in silence for closeWait.
+func ClosedAfterAnswer(t testing.TB, addr string, payload []byte) bool {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, hangGuard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(hangGuard))
+	if _, err := c.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatalf("waiting for the server's FIN: %v", err)
+	}
+	// A write to a closed socket succeeds locally and draws the reset that fails a
+	// later one; the pause between them only gives the reset its round trip.
+	for deadline := time.Now().Add(closeWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := c.Write([]byte("x")); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // readReply reads one HTTP response to a request with method from c, or counts what
 // else came until c closed.
 func readReply(t testing.TB, c net.Conn, method string) Reply {

@@ -26,7 +26,6 @@ const (
 	writeTimeout  = 60 * time.Second
 	maxHeadBytes  = httpfront.MaxHead
 	maxDecoyBody  = 1 << 20
-	lingerTime    = 5 * time.Second
 )
 
 // serveHTTP answers the requests on one connection in turn: meek's POSTs, and the decoy
@@ -56,8 +55,8 @@ func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn, adm *admitted) {
 		case errors.Is(err, errNotHTTP):
 			// nginx's 400 at once; the decoy sees only what was read, so it need not
 			// wait for a line end that may never come.
-			if v.wait() && l.decoyOnce(conn, withBuffered(head, br)) {
-				linger(conn) // the decoy would go on; the bytes after these cannot
+			if v.wait() && l.decoyOnce(conn, withBuffered(head, br), false) {
+				decoy.HangUp(conn, true) // the decoy would go on; the bytes after these cannot
 			}
 			return
 		case errors.Is(err, httpfront.ErrHeadTooLong):
@@ -75,6 +74,9 @@ func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn, adm *admitted) {
 				decoy.Serve(conn, withBuffered(head, br), l.decoy) // not HTTP: nginx's 400
 			}
 			return
+		}
+		if _, ours := parseMeekRequest(req, l.path); !ours && !v.wait() {
+			return // the decoy answers it: a visitor's from now on
 		}
 		conn.SetReadDeadline(time.Now().Add(bodyTimeout))
 		goOn, meek := l.serveRequest(conn, br, head, req)
@@ -221,7 +223,7 @@ func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, re
 	}
 	resp, ok := l.exchange(conn.RemoteAddr(), mr, body)
 	if !ok {
-		return l.decoyOnce(conn, append(head, body...)), false
+		return l.decoyOnce(conn, append(head, body...), br.Buffered() > 0), false
 	}
 	defer respPool.Put(resp)
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -243,16 +245,17 @@ func (l *listener) serveOther(conn net.Conn, br *bufio.Reader, head []byte, req 
 	if _, err := io.ReadFull(br, body); err != nil {
 		return false
 	}
-	return l.decoyOnce(conn, append(head, body...))
+	return l.decoyOnce(conn, append(head, body...), br.Buffered() > 0)
 }
 
 // decoyOnce answers the one request in raw with the decoy website, and reports whether
-// the connection goes on (the decoy keeps it alive as nginx would).
-func (l *listener) decoyOnce(conn net.Conn, raw []byte) bool {
+// the connection goes on (the decoy keeps it alive as nginx would). more says bytes
+// were read past raw: a hang-up then lingers, as nginx's does.
+func (l *listener) decoyOnce(conn net.Conn, raw []byte, more bool) bool {
 	one := &oneRequestConn{Conn: conn}
 	decoy.Serve(one, raw, l.decoy)
 	if one.closes {
-		linger(conn)
+		decoy.HangUp(conn, one.lingered || more)
 		return false
 	}
 	return true
@@ -267,11 +270,17 @@ type oneRequestConn struct {
 	head     []byte
 	headDone bool
 	closes   bool
+	lingered bool // the decoy began a lingering close: it had not read all it was given
 }
 
 func (c *oneRequestConn) Read([]byte) (int, error) { return 0, io.EOF }
 
 func (c *oneRequestConn) Close() error { return nil }
+
+func (c *oneRequestConn) CloseWrite() error {
+	c.lingered = true
+	return nil
+}
 
 func (c *oneRequestConn) Write(p []byte) (int, error) {
 	if !c.headDone {
@@ -285,17 +294,6 @@ func (c *oneRequestConn) Write(p []byte) (int, error) {
 		}
 	}
 	return c.Conn.Write(p)
-}
-
-// linger closes a connection as nginx's lingering close does: stop sending, then read
-// what the peer still sends for a while, so the kernel does not answer it with a reset
-// that could destroy the last response.
-func linger(conn net.Conn) {
-	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
-	conn.SetReadDeadline(time.Now().Add(lingerTime))
-	io.CopyN(io.Discard, conn, maxDecoyBody)
 }
 
 // appendResponse appends a meek response, in nginx's header order and spelling.
