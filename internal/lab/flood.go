@@ -43,6 +43,7 @@ type Flood struct {
 
 	next   atomic.Uint64 // round robin over targets and sources
 	idle   atomic.Int64  // idle connections open now
+	ramped atomic.Int64  // idle connections opened at least once
 	junk   atomic.Int64  // junk connections open now
 	opened atomic.Int64  // connections opened in all
 	junked atomic.Int64  // junk connections opened in all
@@ -96,15 +97,17 @@ func (f *Flood) Stats() FloodStats {
 	return FloodStats{Idle: f.idle.Load(), Junk: f.junk.Load(), Opened: f.opened.Load(), Junked: f.junked.Load(), Closed: f.closed.Load()}
 }
 
-// WaitIdle waits until every idle connection is open once, or ctx ends.
+// WaitIdle waits until every idle connection has been opened once, or ctx ends. (The
+// gateway may close some before the last opens: they are opened again, but not all
+// are open at every moment.)
 func (f *Flood) WaitIdle(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for f.idle.Load() < int64(f.cfg.Idle) {
+	for f.ramped.Load() < int64(f.cfg.Idle) {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return fmt.Errorf("lab: flood: %d of %d idle connections open: %w", f.idle.Load(), f.cfg.Idle, ctx.Err())
+			return fmt.Errorf("lab: flood: %d of %d idle connections opened: %w", f.ramped.Load(), f.cfg.Idle, ctx.Err())
 		}
 	}
 	return nil
@@ -113,11 +116,15 @@ func (f *Flood) WaitIdle(ctx context.Context) error {
 // keepIdle holds one idle connection open until Stop, opening it again whenever the
 // gateway closes it.
 func (f *Flood) keepIdle() {
-	for f.ctx.Err() == nil {
+	for first := true; f.ctx.Err() == nil; {
 		c, err := f.dial()
 		if err != nil {
 			f.pause()
 			continue
+		}
+		if first {
+			f.ramped.Add(1)
+			first = false
 		}
 		f.idle.Add(1)
 		f.waitClose(c)

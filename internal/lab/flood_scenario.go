@@ -189,3 +189,12 @@ func DefaultFlood(lines []Line) FloodScenario {
 		Duration:   20 * time.Second,
 	}
 }
+
+// Scaled is sc with the flood and the chatters divided by n, for a machine that runs
+// it n times slower (the race detector's).
+func (sc FloodScenario) Scaled(n int) FloodScenario {
+	sc.Flood.Idle /= n
+	sc.Flood.JunkRate /= n
+	sc.Chatters /= n
+	return sc
+}

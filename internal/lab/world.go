@@ -66,6 +66,9 @@ type Options struct {
 	// ResumeGrace is how long the gateway keeps a session whose carrier died; 0
 	// means the gateway's default.
 	ResumeGrace time.Duration
+	// MaxHandshakes is the gateway's handshake places per listener; 0 means the
+	// gateway's default.
+	MaxHandshakes int
 	// Logger receives the gateway's and the censor's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -334,11 +337,12 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 		return fmt.Errorf("lab: identity: %w", err)
 	}
 	cfg := gateway.Config{
-		Identity:    identity,
-		Secrets:     []session.Secret{config.GenerateSecret()},
-		Services:    map[string]string{Service: l.Backend},
-		StateDir:    filepath.Join(l.dir, "gateway"),
-		ResumeGrace: opts.ResumeGrace,
+		Identity:      identity,
+		Secrets:       []session.Secret{config.GenerateSecret()},
+		Services:      map[string]string{Service: l.Backend},
+		StateDir:      filepath.Join(l.dir, "gateway"),
+		ResumeGrace:   opts.ResumeGrace,
+		MaxHandshakes: opts.MaxHandshakes,
 		// Clients are closed before the lab; what is left ends at once.
 		DrainTimeout: 2 * time.Second,
 		Logger:       l.log.With("component", "gateway"),
