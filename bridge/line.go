@@ -83,18 +83,31 @@ func (b Line) String() string {
 	return b.format(func(_, v string) string { return v })
 }
 
-// Redacted is the bridge line for logs: key=, secret= and cert= (obfs4's, which lets a
-// censor probe the bridge) are replaced by a short fingerprint that tells two lines
-// apart and cannot be reversed.
+// Redacted is the bridge line for logs. What lets a censor probe or reach the bridge
+// is replaced by a short fingerprint that tells two lines apart and cannot be
+// reversed: key=, secret=, cert= (obfs4's and quicobfs's keys), path= and the path
+// of url= (a web transport's secret path, the one request that does not get the
+// decoy site). pin= stays: it is the hash of a key the server shows anyone who
+// connects to the address, which the line shows too, and it is what an operator
+// compares when a client reports a pin mismatch.
 func (b Line) Redacted() string {
 	return b.format(func(k, v string) string {
 		switch k {
-		case argKey, argSecret, "cert":
-			sum := sha256.Sum256([]byte("umbrella-edge redacted " + k + "=" + v))
-			return "#" + hex.EncodeToString(sum[:4])
+		case argKey, argSecret, "cert", "path":
+			return fingerprint(k, v)
+		case "url":
+			if u, err := url.Parse(v); err == nil && u.Host != "" {
+				return u.Scheme + "://" + u.Host + "/" + fingerprint(k, u.Path)
+			}
+			return fingerprint(k, v)
 		}
 		return v
 	})
+}
+
+func fingerprint(k, v string) string {
+	sum := sha256.Sum256([]byte("umbrella-edge redacted " + k + "=" + v))
+	return "#" + hex.EncodeToString(sum[:4])
 }
 
 // LogValue makes slog print a Line redacted, so a bridge logged by accident does not

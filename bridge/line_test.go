@@ -151,6 +151,41 @@ func TestRedactedHidesKeySecretAndCert(t *testing.T) {
 	}
 }
 
+func TestRedactedHidesSecretPaths(t *testing.T) {
+	const secretPath = "/k3v9tq2mzx7c4hw1bn5d"
+	tests := []struct {
+		line string
+		keep []string
+	}{
+		{"webtunnel 192.0.2.1:443 " + sessionArgs + " url=https://www.example.com" + secretPath + " servername=www.example.com ver=0.0.1",
+			[]string{"url=https://www.example.com/#", "servername=www.example.com", "ver=0.0.1"}},
+		{"websocket 192.0.2.1:443 " + sessionArgs + " host=origin.example path=" + secretPath + " servername=cdn.example",
+			[]string{"host=origin.example", "path=#", "servername=cdn.example"}},
+		{"meek 192.0.2.1:443 " + sessionArgs + " url=https://meek.example:8443" + secretPath + " pin=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU",
+			[]string{"url=https://meek.example:8443/#", "pin=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"}},
+		{"meek 192.0.2.1:443 " + sessionArgs + " url=not-a-url" + secretPath, []string{"url=#"}},
+	}
+	for _, tt := range tests {
+		b, err := Parse(tt.line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		red := b.Redacted()
+		if strings.Contains(red, secretPath) || strings.Contains(red, secretPath[1:]) {
+			t.Errorf("Redacted() = %q shows the secret path", red)
+		}
+		for _, s := range tt.keep {
+			if !strings.Contains(red, s) {
+				t.Errorf("Redacted() = %q lacks %q", red, s)
+			}
+		}
+		other := strings.Replace(tt.line, secretPath, "/another-path", 1)
+		if ob, _ := Parse(other); ob.Redacted() == red {
+			t.Errorf("two paths redact alike: %q", red)
+		}
+	}
+}
+
 func TestSlogPrintsBridgesRedacted(t *testing.T) {
 	b := New("tcp", "192.0.2.1:80", testKey, testSecret, nil)
 	var buf bytes.Buffer

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/tcp"
@@ -82,6 +85,40 @@ func (c *censoredConn) Read(p []byte) (int, error) {
 	}
 }
 
+// gatedTransport is a transport whose dials wait until open reports true.
+type gatedTransport struct {
+	transports.Transport
+	open func() bool
+}
+
+func (g gatedTransport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+	d, err := g.Transport.NewDialer(addr, args)
+	return gatedDialer{d, g.open}, err
+}
+
+type gatedDialer struct {
+	transports.Dialer
+	open func() bool
+}
+
+func (d gatedDialer) Dial(ctx context.Context) (net.Conn, error) {
+	for !d.open() {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return d.Dialer.Dial(ctx)
+}
+
+// gatewayMetrics is what the gateway's /metrics shows now.
+func gatewayMetrics(g *lab.Gateway) string {
+	rec := httptest.NewRecorder()
+	g.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
 // A transfer through the echo service goes on byte for byte when its carrier is cut,
 // on the other transport: the app's connection never notices.
 func TestFailoverKeepsTheTransferGoing(t *testing.T) {
@@ -99,7 +136,7 @@ func TestFailoverKeepsTheTransferGoing(t *testing.T) {
 			checkLeaks(t)
 			bridges := startGateway(t, "tcp", "utls")
 			tc.censor.Transport = tcp.New()
-			reg, err := transports.NewRegistry(tc.censor, utls.New())
+			reg, err := transports.NewRegistry(tc.censor, utls.New(nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,21 +201,34 @@ func TestFailoverThatCannotResumeEndsTheSession(t *testing.T) {
 		// gateways lists each gateway's transports; the client gets all bridge lines.
 		gateways [][]string
 		grace    time.Duration
-		why      error
+		// gone makes the utls carrier wait until the first gateway has ended the tcp
+		// carrier's session: a resume that won the race against the gateway noticing
+		// the cut would find the session still there, and rightly resume it.
+		gone bool
+		why  error
 	}{
-		{"the gateway no longer has the session", [][]string{{"tcp", "utls"}}, time.Nanosecond,
+		{"the gateway no longer has the session", [][]string{{"tcp", "utls"}}, time.Nanosecond, true,
 			session.ErrResumeRejected},
-		{"only another gateway is reachable", [][]string{{"tcp"}, {"utls"}}, 0,
+		{"only another gateway is reachable", [][]string{{"tcp"}, {"utls"}}, 0, false,
 			client.ErrGatewayChanged},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
 			var bridges []bridge.Line
+			var first *lab.Gateway
 			for _, names := range tc.gateways {
-				bridges = append(bridges, startGatewayWith(t, tc.grace, names...)...)
+				g := startLabGateway(t, tc.grace, names...)
+				if first == nil {
+					first = g
+				}
+				bridges = append(bridges, g.Bridges()...)
 			}
 			censor := censoredTCP{Transport: tcp.New(), limit: 64 << 10, blockAfter: new(atomic.Bool)}
-			reg, err := transports.NewRegistry(censor, utls.New())
+			sessionGone := func() bool {
+				return !tc.gone || strings.Contains(gatewayMetrics(first), `umbrella_gateway_sessions{transport="tcp"} 0`+"\n")
+			}
+			gated := gatedTransport{Transport: utls.New(nil), open: sessionGone}
+			reg, err := transports.NewRegistry(censor, gated)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,19 +34,25 @@ func startGateway(t *testing.T, names ...string) []bridge.Line {
 // startGatewayWith is startGateway with the gateway's resume grace period.
 func startGatewayWith(t *testing.T, grace time.Duration, names ...string) []bridge.Line {
 	t.Helper()
+	return startLabGateway(t, grace, names...).Bridges()
+}
+
+// startLabGateway is startGatewayWith returning the gateway itself.
+func startLabGateway(t *testing.T, grace time.Duration, names ...string) *lab.Gateway {
+	t.Helper()
 	opts := []lab.GatewayOption{func(c *gateway.Config) { c.ResumeGrace = grace }}
 	for _, n := range names {
 		if n == "utls" {
-			opts = append(opts, lab.WithListener(utls.New(), "127.0.0.1:0", "", transports.Args{"servername": "www.example.com"}))
+			opts = append(opts, lab.WithListener(utls.New(nil), "127.0.0.1:0", "", transports.Args{"servername": "www.example.com"}))
 		} else {
 			opts = append(opts, lab.WithListener(tcp.New(), "127.0.0.1:0", "", nil))
 		}
 	}
-	return lab.StartGateway(t, opts...).Bridges()
+	return lab.StartGateway(t, opts...)
 }
 
 func registry(t *testing.T) *transports.Registry {
-	r, err := transports.NewRegistry(tcp.New(), utls.New())
+	r, err := transports.NewRegistry(tcp.New(), utls.New(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

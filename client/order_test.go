@@ -17,7 +17,7 @@ import (
 // gateway, and bridge 4, "tcp" to another gateway; it never dials.
 func testClient(t *testing.T) (*Client, ed25519.PublicKey) {
 	t.Helper()
-	reg, _ := transports.NewRegistry(tcp.New(), utls.New())
+	reg, _ := transports.NewRegistry(tcp.New(), utls.New(nil))
 	key, _, _ := ed25519.GenerateKey(rand.Reader)
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	var bridges []bridge.Line

@@ -62,6 +62,10 @@ func ParseClient(file string, data []byte) (*Client, error) {
 			"hosts":       func(n *yaml.Node, f string) { c.Hosts = d.hosts(n, f) },
 			"log":         func(n *yaml.Node, f string) { c.Log = d.log(n, f) },
 			"pt_programs": func(n *yaml.Node, f string) { c.PTPrograms = d.ptPrograms(n, f) },
+			"ca_file": func(n *yaml.Node, f string) {
+				c.CAFile = d.str(n, f)
+				d.expand(&c.CAFile, f, file)
+			},
 		})
 	}
 	if len(c.Bridges) == 0 && !d.failed("bridges") {

@@ -104,8 +104,21 @@ func TestLoadClientExample(t *testing.T) {
 	if c.Log.Level != "info" {
 		t.Errorf("log level = %q", c.Log.Level)
 	}
+	if c.CAFile != "/etc/umbrella/private-ca.pem" {
+		t.Errorf("ca_file = %q", c.CAFile)
+	}
 	if line := c.Source.Line("bridges[1]"); line != 11 {
 		t.Errorf("bridges[1] is on line %d of the example, want 11", line)
+	}
+}
+
+func TestCAFileIsRelativeToTheConfig(t *testing.T) {
+	c, err := ParseClient(filepath.Join("etc", "client.yaml"), []byte("ca_file: ca.pem\nbridges: ["+bridgeLine+"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join("etc", "ca.pem"); c.CAFile != want {
+		t.Fatalf("ca_file = %q, want %q", c.CAFile, want)
 	}
 }
 
@@ -114,7 +127,7 @@ func TestParseClientDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Log.Level != "info" || c.StateDir != "" || c.SOCKS != "" || c.HTTP != "" || c.Forwards != nil {
+	if c.Log.Level != "info" || c.StateDir != "" || c.SOCKS != "" || c.HTTP != "" || c.Forwards != nil || c.CAFile != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

@@ -122,7 +122,13 @@ type Client struct {
 	// pt bridge lines (absolute paths). Bridge lines only name methods: they come from
 	// strangers and must never choose what runs here.
 	PTPrograms map[string]string `yaml:"pt_programs"`
-	Source     Source            `yaml:"-"`
+	// CAFile is a PEM file of certificate authorities trusted beside the system's,
+	// for bridges whose TLS certificate a private CA issued (and the operations
+	// tests' ACME server). Relative to the config file; empty means the system's
+	// roots alone. It is never in a bridge line: a stranger's line must not choose
+	// whom this client trusts.
+	CAFile string `yaml:"ca_file"`
+	Source Source `yaml:"-"`
 }
 
 // Source remembers where a config came from, for error messages (see Wrap).

@@ -57,7 +57,9 @@ type Config struct {
 	// Decoy is the website for unauthenticated peers of HTTP-like transports; nil
 	// means each transport's built-in page.
 	Decoy http.Handler
-	// StateDir is passed to transports for the keys and certificates they keep.
+	// StateDir is passed to transports for the keys and certificates they keep, and
+	// holds the replay cache's journal; empty keeps the replay cache in memory only,
+	// so that a restart forgets which hellos were answered.
 	StateDir string
 
 	// HandshakeTimeout bounds a session handshake; 0 means DefaultHandshakeTimeout.
@@ -145,13 +147,17 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	replay, err := openReplayCache(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	live := session.NewRegistry()
 	held := admission.NewHeld(cfg.MaxHeld)
 	g := &Gateway{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  newMetrics(live, held),
-		replay:   session.NewReplayCache(0),
+		replay:   replay,
 		store:    session.NewMemoryStore(),
 		live:     live,
 		held:     held,
@@ -170,6 +176,7 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		l, err := g.bind(ctx, lc)
 		if err != nil {
 			g.closeListeners()
+			g.closeReplay()
 			return nil, fmt.Errorf("listener %d (%s on %s): %w", i, lc.Transport.Name(), lc.Listen, err)
 		}
 		g.listeners = append(g.listeners, l)
@@ -383,6 +390,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		g.closeSessions()
 		<-drained
 	}
+	g.closeReplay() // no handshake runs any more
 	return err
 }
 

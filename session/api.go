@@ -74,10 +74,16 @@ type ServerConfig struct {
 	Now func() time.Time
 }
 
-// ReplayCache remembers hellos for as long as they would be fresh.
+// ReplayCache remembers accepted hellos for as long as they could be fresh, so that
+// the gateway answers each at most once. docs/protocol.md ("Replay cache") holds the
+// contract an implementation keeps: in memory, in a journal, or in a shared store.
 type ReplayCache interface {
-	// CheckAndAdd records key until expiry and reports whether it was already there.
-	CheckAndAdd(key [32]byte, expiry time.Time) (seen bool)
+	// CheckAndAdd records key until expiry and reports whether it was already there,
+	// unexpired. Of concurrent calls with one key, at most one reports it unseen. An
+	// error means the key could not be checked or recorded (a store that cannot be
+	// reached, a journal that cannot be written, ctx ended): the gateway then rejects
+	// the hello as it rejects garbage, reason "unchecked".
+	CheckAndAdd(ctx context.Context, key [32]byte, expiry time.Time) (seen bool, err error)
 }
 
 // State is what a gateway keeps about an established session.
@@ -132,8 +138,9 @@ var (
 // gateway must answer it with nothing distinguishable (Consumed goes to the decoy).
 type HelloError struct {
 	// Reason is a short label for metrics: "short", "mark", "stale", "replay",
-	// "malformed", "ticket" (a resume hello whose ticket or binder is not valid, or
-	// whose ticket was already used), "timeout".
+	// "unchecked" (the replay cache could not be consulted), "version" (a hello of
+	// another protocol version), "malformed", "ticket" (a resume hello whose ticket or
+	// binder is not valid, or whose ticket was already used), "timeout".
 	Reason string
 	// Consumed holds every byte read from the carrier.
 	Consumed []byte

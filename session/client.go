@@ -80,20 +80,27 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 		return res, noAnswer("send client hello", err)
 	}
 
-	var hdr [2]byte
+	var hdr [serverPrefixSize]byte
 	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 		return res, noAnswer("read server hello", err)
 	}
-	n := unmaskLen(hdr[:], hk.serverMask)
+	aead, mask, err := hk.serverHelloKeys(hdr[:serverRandomSize])
+	if err != nil {
+		return res, fmt.Errorf("session: %w", err)
+	}
+	n := unmaskLen(hdr[serverRandomSize:], mask)
 	if n < serverHelloFixed+tagSize || n > maxHelloBody {
 		return res, noAnswer("read server hello", fmt.Errorf("%w: sealed body of %d bytes", errMalformed, n))
 	}
-	sealed := make([]byte, n)
-	if _, err := io.ReadFull(conn, sealed); err != nil {
+	sealed := make([]byte, serverRandomSize+n)
+	copy(sealed, hdr[:serverRandomSize])
+	if _, err := io.ReadFull(conn, sealed[serverRandomSize:]); err != nil {
 		return res, noAnswer(fmt.Sprintf("read server hello body of %d bytes", n), err)
 	}
 	res.rtt = time.Since(start)
-	plain, err := hk.server.Open(sealed[:0], zeroNonce[:], sealed, hdr[:])
+	// Opened in place after S, so that S || plain[:signedLen] is what the transcript
+	// covers.
+	plain, err := aead.Open(sealed[serverRandomSize:serverRandomSize], zeroNonce[:], sealed[serverRandomSize:], hdr[:])
 	if err != nil {
 		return res, noAnswer("open server hello", fmt.Errorf("%w: %w", errMalformed, err))
 	}
@@ -101,7 +108,7 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 	if err != nil {
 		return res, noAnswer("parse server hello", err)
 	}
-	th := transcriptHash(cfg.GatewayKey, endpoint, hello, plain[:signedLen])
+	th := transcriptHash(cfg.GatewayKey, endpoint, hello, sealed[:serverRandomSize+signedLen])
 	if !ed25519.Verify(cfg.GatewayKey, signatureMessage(th), sb.signature) {
 		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key", ErrAuth)
 	}

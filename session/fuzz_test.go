@@ -39,6 +39,7 @@ func FuzzServerHandshake(f *testing.F) {
 	f.Add(hello[:len(hello)-1])
 	f.Add(resume)
 	f.Add(resume[:len(resume)-1])
+	f.Add(withVersion(f, cc, hello, 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, sc := fuzzConfigs()
 		sc.Replay = NewReplayCache(16)
@@ -147,7 +148,7 @@ func FuzzServerHelloBody(f *testing.F) {
 // fail with ErrNoAnswer, never panic or accept.
 func FuzzClientHandshake(f *testing.F) {
 	f.Add([]byte{})
-	f.Add([]byte{0x04, 0xd0})
+	f.Add(randomBytes(serverPrefixSize))
 	f.Add(randomBytes(2000))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cc, _ := fuzzConfigs()

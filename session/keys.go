@@ -15,19 +15,21 @@ import (
 )
 
 // The key schedule. Every label is listed in docs/protocol.md; changing one is a
-// protocol version change.
+// protocol version change. A label names the version that introduced it: the mark and
+// hello labels are the envelope every version shares, so they stay "v1".
 const (
-	labelMarkKey    = "umbrella-edge/v1 mark key"
-	labelMark       = "umbrella-edge/v1 mark"
-	labelHello      = "umbrella-edge/v1 hello"
-	labelReplay     = "umbrella-edge/v1 replay"
-	labelTranscript = "umbrella-edge/v1 transcript"
-	labelSignature  = "umbrella-edge/v1 server signature"
-	labelSession    = "umbrella-edge/v1 session"
-	labelResumption = "umbrella-edge/v1 resumption"
-	labelBinder     = "umbrella-edge/v1 binder"
-	labelTicketKey  = "umbrella-edge/v1 ticket key"
-	labelTicket     = "umbrella-edge/v1 ticket"
+	labelMarkKey     = "umbrella-edge/v1 mark key"
+	labelMark        = "umbrella-edge/v1 mark"
+	labelHello       = "umbrella-edge/v1 hello"
+	labelServerHello = "umbrella-edge/v2 server hello"
+	labelReplay      = "umbrella-edge/v1 replay"
+	labelTranscript  = "umbrella-edge/v2 transcript"
+	labelSignature   = "umbrella-edge/v1 server signature"
+	labelSession     = "umbrella-edge/v1 session"
+	labelResumption  = "umbrella-edge/v1 resumption"
+	labelBinder      = "umbrella-edge/v1 binder"
+	labelTicketKey   = "umbrella-edge/v1 ticket key"
+	labelTicket      = "umbrella-edge/v1 ticket"
 )
 
 const (
@@ -70,11 +72,13 @@ func (m marker) mark(random []byte, slot uint64, endpoint []byte) (out [markSize
 	return out
 }
 
-// helloKeys seal both hellos. They come from the bridge secret and the client's R and
-// MARK, so the server hello is unreadable to anyone without the secret too.
+// helloKeys seal the client hello, and hold the base from which each server hello's
+// key is derived. They come from the bridge secret and the client's R and MARK, so the
+// server hello is unreadable to anyone without the secret too.
 type helloKeys struct {
-	client, server         cipher.AEAD
-	clientMask, serverMask [2]byte
+	client     cipher.AEAD
+	clientMask [2]byte
+	serverBase []byte
 }
 
 func deriveHelloKeys(s *Secret, random, mark []byte) (k helloKeys, err error) {
@@ -87,12 +91,28 @@ func deriveHelloKeys(s *Secret, random, mark []byte) (k helloKeys, err error) {
 	if k.client, err = chacha20poly1305.New(okm[:32]); err != nil {
 		return k, fmt.Errorf("derive hello keys: %w", err)
 	}
-	if k.server, err = chacha20poly1305.New(okm[32:64]); err != nil {
-		return k, fmt.Errorf("derive hello keys: %w", err)
-	}
 	copy(k.clientMask[:], okm[64:66])
-	copy(k.serverMask[:], okm[66:68])
+	// Bytes 32-64 and 66-68 were the server hello's key and mask in version 1.
+	k.serverBase = concat(okm[32:64], okm[66:68])
 	return k, nil
+}
+
+// serverHelloKeys derive one server hello's key and length mask from the hello keys'
+// base and that answer's fresh random prefix: two answers to one client hello (a
+// replay a restarted gateway could not recognise) never share a key, so a nonce of
+// zero is never used twice under one key.
+func (k *helloKeys) serverHelloKeys(serverRandom []byte) (cipher.AEAD, [2]byte, error) {
+	var mask [2]byte
+	okm, err := hkdf.Key(sha256.New, k.serverBase, serverRandom, labelServerHello, chacha20poly1305.KeySize+2)
+	if err != nil {
+		return nil, mask, fmt.Errorf("derive server hello key: %w", err)
+	}
+	aead, err := chacha20poly1305.New(okm[:32])
+	if err != nil {
+		return nil, mask, fmt.Errorf("derive server hello key: %w", err)
+	}
+	copy(mask[:], okm[32:])
+	return aead, mask, nil
 }
 
 // maskedLen and unmaskLen hide a hello's length field from an observer.
@@ -116,7 +136,8 @@ func replayKey(random, mark []byte) (k [32]byte) {
 }
 
 // transcriptHash binds the gateway's identity, the endpoint, the whole client hello as
-// sent, and the server hello's signed fields.
+// sent, and the server hello's random prefix and signed fields (serverSigned; nil for
+// the resumption secret's salt, which cannot depend on the server hello).
 func transcriptHash(gatewayKey ed25519.PublicKey, endpoint, clientHello, serverSigned []byte) []byte {
 	h := sha256.New()
 	h.Write([]byte(labelTranscript))

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -49,6 +50,10 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 		return res, helloError("malformed", hello, fmt.Errorf("%w: open client hello: %w", errMalformed, err))
 	}
 	body, boundLen, err := parseClientHelloBody(plain)
+	if errors.Is(err, errVersion) {
+		// Another version's client: it gets what garbage gets, and the operator a count.
+		return res, helloError("version", hello, err)
+	}
 	if err != nil {
 		return res, helloError("malformed", hello, err)
 	}
@@ -57,8 +62,12 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 	}
 	// Only now, with a hello that is authentic and fresh, does it enter the cache: a
 	// censor that copies the first bytes of a real hello cannot poison its entry.
-	expiry := time.Unix(int64(body.timestamp), 0).Add(freshness + time.Second)
-	if cfg.Replay.CheckAndAdd(replayKey(random, mark), expiry) {
+	seen, err := cfg.Replay.CheckAndAdd(ctx, replayKey(random, mark), replayExpiry(body.timestamp))
+	if err != nil {
+		// A hello that cannot be checked may be a replay: it gets what garbage gets.
+		return res, helloError("unchecked", hello, err)
+	}
+	if seen {
 		return res, helloError("replay", hello, nil)
 	}
 	pub, err := kemScheme.UnmarshalBinaryPublicKey(body.publicKey)
@@ -117,7 +126,9 @@ func (a *answerer) resumptionSalt() []byte {
 // answer signs sh, sends it, and derives the carrier's keys from the KEM secret and
 // the pre-shared key (none for a rejection, which has no keys).
 func (a *answerer) answer(sh *serverHelloBody, shared, psk []byte) (sessionKeys, error) {
-	signed := sh.appendSigned(nil)
+	serverRandom := make([]byte, serverRandomSize)
+	rand.Read(serverRandom) // S: this answer's own, so no two answers share a key
+	signed := sh.appendSigned(clone(serverRandom))
 	th := transcriptHash(a.cfg.Identity.Public().(ed25519.PublicKey), a.endpoint, a.hello, signed)
 	sh.signature = ed25519.Sign(a.cfg.Identity, signatureMessage(th))
 	var keys sessionKeys
@@ -127,20 +138,32 @@ func (a *answerer) answer(sh *serverHelloBody, shared, psk []byte) (sessionKeys,
 			return keys, fmt.Errorf("session: %w", err)
 		}
 	}
-	if _, err := a.conn.Write(sealServerHello(sh, a.hk)); err != nil {
+	sealed, err := sealServerHello(serverRandom, sh, &a.hk)
+	if err != nil {
+		return keys, fmt.Errorf("session: %w", err)
+	}
+	if _, err := a.conn.Write(sealed); err != nil {
 		return keys, fmt.Errorf("session: send server hello: %w", err)
 	}
 	return keys, nil
 }
 
-func sealServerHello(sh *serverHelloBody, hk helloKeys) []byte {
+// sealServerHello lays out S, the masked length and the sealed body, under the key
+// that S and the client hello give.
+func sealServerHello(serverRandom []byte, sh *serverHelloBody, hk *helloKeys) ([]byte, error) {
+	aead, mask, err := hk.serverHelloKeys(serverRandom)
+	if err != nil {
+		return nil, err
+	}
 	padding := mrand.IntN(maxHelloPadding + 1)
 	bodyLen := serverHelloFixed + len(sh.ticket) + padding + tagSize
-	out := make([]byte, 2, 2+bodyLen)
-	ml := maskedLen(bodyLen, hk.serverMask)
-	copy(out, ml[:])
+	out := make([]byte, serverPrefixSize, serverPrefixSize+bodyLen)
+	copy(out, serverRandom)
+	ml := maskedLen(bodyLen, mask)
+	copy(out[serverRandomSize:], ml[:])
 	out = sh.marshal(out, padding)
-	return hk.server.Seal(out[:2], zeroNonce[:], out[2:], out[:2])
+	prefix := out[:serverPrefixSize]
+	return aead.Seal(prefix, zeroNonce[:], out[serverPrefixSize:], prefix), nil
 }
 
 // findSecret finds the bridge secret and time slot under which mark is valid. It tries

@@ -14,7 +14,11 @@ import (
 // constants here must agree.
 
 const (
-	protocolVersion = 1
+	// protocolVersion is the version byte of both hello bodies. Version 2 added the
+	// server hello's random prefix, so that no two answers share a key and nonce.
+	// The envelope the version byte travels in (R, MARK, masked length, sealed body)
+	// is the same in every version, so a gateway tells versions apart (docs/protocol.md).
+	protocolVersion = 2
 
 	// Hello kinds. A client hello is new or resume; a server hello answers a new hello
 	// with new, a resume hello with resume or, when the session is gone, rejected.
@@ -27,6 +31,10 @@ const (
 	// helloPrefixSize is what the gateway reads before it decides, with no public-key
 	// work, whether a peer knows a bridge secret: R, MARK, masked body length.
 	helloPrefixSize = randomSize + markSize + 2
+	// serverRandomSize is the server hello's fresh random prefix S, which its key is
+	// derived with; serverPrefixSize adds the masked body length.
+	serverRandomSize = 32
+	serverPrefixSize = serverRandomSize + 2
 
 	tagSize = chacha20poly1305.Overhead
 
@@ -62,8 +70,12 @@ var (
 	serverHelloFixed = 1 + 1 + len(ID{}) + kemCiphertextSize + 2 + 8 + ed25519.SignatureSize
 )
 
-// errMalformed is wrapped by every parse failure of this file.
-var errMalformed = errors.New("malformed message")
+// errMalformed is wrapped by every parse failure of this file; errVersion also by a
+// hello body of a protocol version other than ours.
+var (
+	errMalformed = errors.New("malformed message")
+	errVersion   = errors.New("unsupported protocol version")
+)
 
 // clientHelloBody is the sealed part of the client hello.
 type clientHelloBody struct {
@@ -111,11 +123,12 @@ func (b *clientHelloBody) marshal(dst []byte, padding int) []byte {
 // parseClientHelloBody parses an opened client hello body and returns it with the
 // length of the part a resume hello's binder covers. Slices alias p.
 func parseClientHelloBody(p []byte) (b clientHelloBody, boundLen int, err error) {
+	// The version first: the rest of the layout is the version's.
+	if len(p) > 0 && p[0] != protocolVersion {
+		return b, 0, fmt.Errorf("%w: %w: client hello version %d, want %d", errMalformed, errVersion, p[0], protocolVersion)
+	}
 	if len(p) < clientHelloFixed {
 		return b, 0, fmt.Errorf("%w: client hello body of %d bytes, want at least %d", errMalformed, len(p), clientHelloFixed)
-	}
-	if p[0] != protocolVersion {
-		return b, 0, fmt.Errorf("%w: client hello version %d", errMalformed, p[0])
 	}
 	b.kind = p[1]
 	b.timestamp = binary.BigEndian.Uint64(p[2:])
@@ -173,11 +186,11 @@ func (b *serverHelloBody) marshal(dst []byte, padding int) []byte {
 // parseServerHelloBody parses an opened server hello body and returns it with the
 // length of its signed part. Slices alias p.
 func parseServerHelloBody(p []byte) (b serverHelloBody, signedLen int, err error) {
+	if len(p) > 0 && p[0] != protocolVersion {
+		return b, 0, fmt.Errorf("%w: %w: server hello version %d, want %d", errMalformed, errVersion, p[0], protocolVersion)
+	}
 	if len(p) < serverHelloFixed {
 		return b, 0, fmt.Errorf("%w: server hello body of %d bytes, want at least %d", errMalformed, len(p), serverHelloFixed)
-	}
-	if p[0] != protocolVersion {
-		return b, 0, fmt.Errorf("%w: server hello version %d", errMalformed, p[0])
 	}
 	b.kind = p[1]
 	if b.kind != kindNew && b.kind != kindResume && b.kind != kindRejected {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/freeport"
 )
 
 // childGateway is `umbrella gateway` running as a child process with one tcp listener,
@@ -51,7 +51,7 @@ func buildGateway(ctx context.Context, bin, dir string) (string, error) {
 // gateway and waits until its bridge line and admin listener are up. The caller must
 // call stop, which also runs on every error path here.
 func startChild(ctx context.Context, bin, dir string, services map[string]string, maxSessions int) (_ *childGateway, err error) {
-	admin, err := freeLoopbackPort()
+	admin, err := freeport.TCP("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -170,15 +170,4 @@ func (g *childGateway) logTail() string {
 		data = data[len(data)-2000:]
 	}
 	return string(data)
-}
-
-// freeLoopbackPort returns an address on 127.0.0.1 that was free a moment ago, for a
-// child that needs its port number in its config file.
-func freeLoopbackPort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/pt"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,7 +48,16 @@ network which bridge worked and tries that one first next time.`, stderr)
 	if err != nil {
 		return err
 	}
-	reg := all.RegistryWith(all.Options{PT: pt.Config{Binaries: cc.PTPrograms, Logger: log.With("transport", "pt")}})
+	var roots *x509.CertPool // nil: the system's
+	if cc.CAFile != "" {
+		if roots, err = trust.LoadCAFile(cc.CAFile); err != nil {
+			return cc.Source.Wrap("ca_file", err)
+		}
+	}
+	reg := all.RegistryWith(all.Options{
+		PT:    pt.Config{Binaries: cc.PTPrograms, Logger: log.With("transport", "pt")},
+		Roots: roots,
+	})
 	c, err := client.New(client.Config{
 		Bridges:    cc.Bridges,
 		Transports: reg,

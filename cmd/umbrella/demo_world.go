@@ -20,6 +20,7 @@ import (
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/internal/freeport"
 	"github.com/umbrella-edge/edge/internal/lab"
 	"github.com/umbrella-edge/edge/probes/censor"
 	"github.com/umbrella-edge/edge/session"
@@ -153,20 +154,7 @@ func (d *demo) onDecision(dec censor.Decision) {
 // freeLoopback returns a 127.0.0.1 port of network that was free a moment ago, for a
 // listener that must be named before it binds.
 func freeLoopback(network string) (string, error) {
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		defer pc.Close()
-		return pc.LocalAddr().String(), nil
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return freeport.For(network, "127.0.0.1")
 }
 
 // closeTransports stops what transports run on their own (the pt client programs).
@@ -196,7 +184,8 @@ func httpsProbe(addr string) string {
 	hc := &http.Client{
 		Timeout: 15 * time.Second,
 		// One request, then hang up, as a prober would; a kept-alive connection would
-		// hold the decoy (and the demo's shutdown) for its idle timeout.
+		// hold the decoy (and the demo's shutdown) for its idle timeout. A prober
+		// takes any certificate: it wants to see the site, not to trust it.
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true},
 	}
 	resp, err := hc.Get("https://" + addr + "/")

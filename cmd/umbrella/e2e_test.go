@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/internal/freeport"
+	"github.com/umbrella-edge/edge/internal/ready"
 )
 
 // The end-to-end tests run the real binary as an operator and a user would: a gateway
@@ -39,18 +41,19 @@ func buildBinary(t *testing.T) string {
 // freePort returns a loopback address that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.TCP("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // process is a child umbrella process whose output is kept for failure messages.
 type process struct {
-	cmd *exec.Cmd
-	out *syncBuffer
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{} // closed when the process has exited
+	err    error         // how it exited; set before exited is closed
 }
 
 // syncBuffer is a bytes.Buffer that the child's output and the test can share.
@@ -73,14 +76,15 @@ func (b *syncBuffer) String() string {
 
 func start(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), out: new(syncBuffer)}
+	p := &process{cmd: exec.Command(bin, args...), out: new(syncBuffer), exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
 	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		p.cmd.Wait()
+		<-p.exited
 		if t.Failed() {
 			t.Logf("output of umbrella %v:\n%s", args, p.out)
 		}
@@ -88,24 +92,35 @@ func start(t *testing.T, bin string, args ...string) *process {
 	return p
 }
 
-// eventually polls cond until it holds or 20 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+// readyGuard bounds a wait for a child to be ready. It only keeps a broken start from
+// hanging the test; a child that exits ends the wait at once.
+const readyGuard = time.Minute
+
+// await waits until check passes, failing the test if the process exits first.
+func (p *process) await(t *testing.T, what string, check func() error) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), readyGuard)
+	defer cancel()
+	if err := ready.Until(ctx, p.exited, func(context.Context) error { return check() }); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
-func listening(addr string) func() bool {
-	return func() bool {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
+// awaitPort waits until the process accepts on addr.
+func (p *process) awaitPort(t *testing.T, what, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), readyGuard)
+	defer cancel()
+	if err := ready.TCP(ctx, addr, p.exited); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// fileExists is a check for await.
+func fileExists(path string) func() error {
+	return func() error {
+		_, err := os.Stat(path)
+		return err
 	}
 }
 
@@ -143,11 +158,8 @@ log: {level: debug}
 		t.Fatal(err)
 	}
 	g.proc = start(t, bin, "gateway", "--config", g.config)
-	eventually(t, "the gateway's bridge lines", func() bool {
-		_, err := os.Stat(filepath.Join(g.stateDir, bridgesFile))
-		return err == nil
-	})
-	eventually(t, "the gateway's admin listener", listening(g.admin))
+	g.proc.await(t, "the gateway's bridge lines", fileExists(filepath.Join(g.stateDir, bridgesFile)))
+	g.proc.awaitPort(t, "the gateway's admin listener", g.admin)
 	return g
 }
 
@@ -189,8 +201,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			client := start(t, bin, "client", "--config", cfg)
-			eventually(t, "the client's SOCKS5 port", listening(socks))
-			eventually(t, "the client's forward port", listening(forward))
+			client.awaitPort(t, "the client's SOCKS5 port", socks)
+			client.awaitPort(t, "the client's forward port", forward)
 
 			conn := socks5Connect(t, socks, "echo", 443)
 			echoTransfer(t, conn, 4<<20)
@@ -199,8 +211,11 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			echoTransfer(t, conn, 1<<20)
-			eventually(t, "the client to log its transport", func() bool {
-				return strings.Contains(client.out.String(), "transport="+transport)
+			client.await(t, "the client to log its transport", func() error {
+				if !strings.Contains(client.out.String(), "transport="+transport) {
+					return fmt.Errorf("no transport=%s in its log", transport)
+				}
+				return nil
 			})
 
 			// A host that is not a service must not be reachable: no open proxy.
@@ -280,11 +295,10 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("SIGTERM drains", func(t *testing.T) {
 		g.proc.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- g.proc.cmd.Wait() }()
+		// One Wait per process: start's goroutine waits, and says so on exited.
 		select {
-		case err := <-done:
-			if err != nil {
+		case <-g.proc.exited:
+			if err := g.proc.err; err != nil {
 				t.Errorf("gateway exited with %v after SIGTERM", err)
 			}
 		case <-time.After(60 * time.Second):
@@ -317,12 +331,15 @@ func httpGet(t *testing.T, url string) string {
 // connection open.
 func probeSilence(t *testing.T, addr string, probe []byte) ([]byte, time.Duration) {
 	t.Helper()
+	// Timed from before the dial: the gateway cannot have accepted earlier, whereas a
+	// clock read after Dial returns may come late on a loaded machine (the close then
+	// seemed to come 24 ms before the handshake timeout).
+	t0 := time.Now()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	t0 := time.Now()
 	conn.Write(probe)
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	got, _ := io.ReadAll(conn)

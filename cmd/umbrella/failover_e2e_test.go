@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -76,17 +77,16 @@ func startCensoredWorld(t *testing.T, bin string, services map[string]string) *c
 	if err := os.WriteFile(gatewayConfig, []byte(gatewayYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start(t, bin, "gateway", "--config", gatewayConfig)
+	gw := start(t, bin, "gateway", "--config", gatewayConfig)
 	var bridges []byte
-	eventually(t, "the gateway's bridge lines", func() bool {
-		var err error
+	gw.await(t, "the gateway's bridge lines", func() (err error) {
 		bridges, err = os.ReadFile(filepath.Join(stateDir, bridgesFile))
-		return err == nil
+		return err
 	})
 
 	w := &censoredWorld{admin: freePort(t), socks: freePort(t)}
-	start(t, bin, append(append([]string{"censor"}, censorArgs...), "--admin", w.admin)...)
-	eventually(t, "the censor's admin API", listening(w.admin))
+	cens := start(t, bin, append(append([]string{"censor"}, censorArgs...), "--admin", w.admin)...)
+	cens.awaitPort(t, "the censor's admin API", w.admin)
 
 	var clientYAML strings.Builder
 	clientYAML.WriteString("bridges:\n")
@@ -99,8 +99,13 @@ func startCensoredWorld(t *testing.T, bin string, services map[string]string) *c
 		t.Fatal(err)
 	}
 	w.client = start(t, bin, "client", "--config", clientConfig)
-	eventually(t, "the client's SOCKS5 port", listening(w.socks))
-	eventually(t, "the client's first carrier", func() bool { return w.active() != "" })
+	w.client.awaitPort(t, "the client's SOCKS5 port", w.socks)
+	w.client.await(t, "the client's first carrier", func() error {
+		if w.active() == "" {
+			return errors.New("no active transport in its log yet")
+		}
+		return nil
+	})
 	return w
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/umbrella-edge/edge/internal/nginxtest"
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 // The names the CDN answers to. Fronted bridges send CDNName in their TLS hello; the
@@ -98,13 +97,13 @@ func (c *cdn) start(ctx context.Context, l *Lab) error {
 		body.WriteString(conf)
 	}
 	if edge, ok := c.edges["meek"]; ok {
-		conf, err := c.meekSite(edge, site)
+		conf, err := c.meekSite(l, edge, site)
 		if err != nil {
 			return err
 		}
 		body.WriteString(conf)
 	}
-	website, err := c.websiteSite(site)
+	website, err := c.websiteSite(l, site)
 	if err != nil {
 		return err
 	}
@@ -119,12 +118,12 @@ func (c *cdn) start(ctx context.Context, l *Lab) error {
 
 // websiteSite is an ordinary website on nginx, with nothing of Umbrella's: what an
 // active prober compares a suspected server with.
-func (c *cdn) websiteSite(site string) (string, error) {
+func (c *cdn) websiteSite(l *Lab, site string) (string, error) {
 	addr, err := freeAddr("tcp", CDNHost)
 	if err != nil {
 		return "", err
 	}
-	cert, key, err := c.certificate(WebsiteName)
+	cert, key, err := c.certificate(l, WebsiteName)
 	if err != nil {
 		return "", err
 	}
@@ -153,7 +152,7 @@ func (c *cdn) websocketSite(l *Lab, edge, site string) (string, error) {
 	if path == "" {
 		return "", errors.New("lab: cdn: the websocket listener printed no path=")
 	}
-	cert, key, err := c.certificate(CDNName)
+	cert, key, err := c.certificate(l, CDNName)
 	if err != nil {
 		return "", err
 	}
@@ -165,8 +164,8 @@ func (c *cdn) websocketSite(l *Lab, edge, site string) (string, error) {
 
 // meekSite is the shipped meek site for MeekHost, plus the CDN's default site for
 // CDNName on the same address: the name a fronting client sends in its TLS hello.
-func (c *cdn) meekSite(edge, site string) (string, error) {
-	cert, key, err := c.certificate(MeekHost)
+func (c *cdn) meekSite(l *Lab, edge, site string) (string, error) {
+	cert, key, err := c.certificate(l, MeekHost)
 	if err != nil {
 		return "", err
 	}
@@ -181,7 +180,7 @@ func (c *cdn) meekSite(edge, site string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	frontCert, frontKey, err := c.certificate(CDNName)
+	frontCert, frontKey, err := c.certificate(l, CDNName)
 	if err != nil {
 		return "", err
 	}
@@ -205,13 +204,14 @@ func (c *cdn) render(name string, vars map[string]string) (string, error) {
 	return conf, nil
 }
 
-// certificate returns the files of a self-signed certificate for name, made once.
-func (c *cdn) certificate(name string) (cert, key string, err error) {
-	dir := filepath.Join(c.dir, "certs", name)
-	if _, _, err := utls.ServerTLSConfig(transports.Args{"servername": name}, dir); err != nil {
+// certificate returns the files of a certificate for name issued by the lab's CA, as
+// a CDN's are by a public CA.
+func (c *cdn) certificate(l *Lab, name string) (cert, key string, err error) {
+	cert, key, err = l.ca.WriteKeyPair(filepath.Join(c.dir, "certs", name), name)
+	if err != nil {
 		return "", "", fmt.Errorf("lab: cdn: certificate for %s: %w", name, err)
 	}
-	return filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem"), nil
+	return cert, key, nil
 }
 
 // stop ends nginx, if it runs.

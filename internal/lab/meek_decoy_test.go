@@ -167,7 +167,7 @@ const (
 // request, served by the decoy package on a plain socket.
 func TestMeekProbersOfTheGatewayAsFrontSeeTheDecoy(t *testing.T) {
 	addr := nginxtest.FreeAddr(t, GatewayHost)
-	StartGateway(t, WithListener(meek.New(), addr, "", transports.Args{"servername": directName, "path": directPath}))
+	StartGateway(t, WithListener(meek.New(nil), addr, "", transports.Args{"servername": directName, "path": directPath}))
 	site := serveDecoy(t, decoy.BuiltIn())
 
 	for _, tt := range []struct {

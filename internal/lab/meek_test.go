@@ -40,7 +40,7 @@ func startMeekLab(t *testing.T) *meekLab {
 		t.Fatal(err)
 	}
 	listen := nginxtest.FreeAddr(t, GatewayHost)
-	g := StartGateway(t, WithListener(meek.New(), listen, f.Addr, webtest.MeekListenerArgs()), func(c *gateway.Config) {
+	g := StartGateway(t, WithListener(meek.New(nil), listen, f.Addr, webtest.MeekListenerArgs()), func(c *gateway.Config) {
 		c.Decoy = site
 		// meek's polls through nginx make handshakes slow on a loaded machine.
 		c.HandshakeTimeout = gateway.DefaultHandshakeTimeout
@@ -54,7 +54,7 @@ func startMeekLab(t *testing.T) *meekLab {
 // client returns a client of the lab's bridges, closed when the test ends.
 func (l *meekLab) client(t *testing.T, bridges ...bridge.Line) *client.Client {
 	t.Helper()
-	reg, err := transports.NewRegistry(tcp.New(), meek.New())
+	reg, err := transports.NewRegistry(tcp.New(), meek.New(webtest.Roots(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,11 +73,11 @@ func udpCensor(t *testing.T, transport, upstream string, policies ...censor.Poli
 
 // TestQUICEndToEndThroughTheGateway runs client → quic → gateway → echo backend.
 func TestQUICEndToEndThroughTheGateway(t *testing.T) {
-	b := StartGateway(t, WithListener(quic.New(), "127.0.0.1:0", "", transports.Args{"servername": ServerName})).Bridge()
+	b := StartGateway(t, WithListener(quic.New(nil), "127.0.0.1:0", "", transports.Args{"servername": ServerName})).Bridge()
 	if got := b.Args["servername"]; got != ServerName {
 		t.Fatalf("bridge line servername=%q; want %q", got, ServerName)
 	}
-	if got := carried(t, quic.New(), b, 1<<20); got != quic.Name {
+	if got := carried(t, quic.New(nil), b, 1<<20); got != quic.Name {
 		t.Fatalf("transfer went over %q; want %q", got, quic.Name)
 	}
 }
@@ -86,7 +86,7 @@ func TestQUICEndToEndThroughTheGateway(t *testing.T) {
 // framing but not the bridge secret can send, then a request on the same stream: the
 // gateway rejects the carrier and the request gets the page a browser gets.
 func TestQUICGatewayServesTheSiteToProbers(t *testing.T) {
-	b := StartGateway(t, WithListener(quic.New(), "127.0.0.1:0", "", transports.Args{"servername": ServerName})).Bridge()
+	b := StartGateway(t, WithListener(quic.New(nil), "127.0.0.1:0", "", transports.Args{"servername": ServerName})).Bridge()
 	code, want := webtest.BuiltInPage(t, ServerName, "/")
 	for _, prefix := range [][]byte{nil, webtest.QUICCarrierFrames(0), webtest.QUICCarrierFrames(2316), webtest.QUICCarrierFrames(20, 20, 20)} {
 		peer := webtest.DialH3(t, b.Addr, ServerName)
@@ -118,9 +118,9 @@ func TestQUICCensorPolicies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.policy, func(t *testing.T) {
-			ln := listenDiscarding(t, quic.New(), transports.Args{"servername": ServerName})
+			ln := listenDiscarding(t, quic.New(nil), transports.Args{"servername": ServerName})
 			c, addr := udpCensor(t, quic.Name, ln.Addr().String())
-			d, err := quic.New().NewDialer(addr, ln.BridgeArgs())
+			d, err := quic.New(nil).NewDialer(addr, ln.BridgeArgs())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -134,13 +134,18 @@ func scenarios() []scenario {
 		firstWins: true,
 		settle:    settleProbes,
 	}, {
-		// The censor's root CA is trusted, yet it learns nothing: the session inside
-		// authenticates the gateway's pinned key.
-		name:      "mitm",
-		policies:  parsed("mitm:names=*"),
-		hit:       func(l *Lab) []Line { return routes(l, "utls") },
-		evidence:  verdictOf("mitm", censor.Intercepted),
-		allowed:   func(l *Lab, _ []Line) []Line { return everyLine(l) },
+		// The clients do not trust the censor's root CA: every TLS carrier refuses
+		// the interception as a browser would, and the session goes over a carrier
+		// that has no TLS to intercept.
+		name:     "mitm",
+		policies: parsed("mitm:names=*"),
+		hit:      func(l *Lab) []Line { return routes(l, "utls") },
+		evidence: verdictOf("mitm", censor.Refused),
+		allowed: func(l *Lab, _ []Line) []Line {
+			return linesWhere(l, func(ln Line) bool {
+				return !slices.Contains([]string{"utls", "webtunnel", "websocket", "meek", "quic"}, ln.Bridge.Transport)
+			})
+		},
 		firstWins: true,
 	},
 		killScenario(censor.KillReset),
@@ -241,7 +246,15 @@ func runScenario(t *testing.T, sc scenario) {
 		sc.name, size>>10, label(carrier), took.Round(time.Millisecond), labels(hit), story(c.Events()))
 
 	if allowed := labels(sc.allowed(l, hit)); !slices.Contains(allowed, label(carrier)) {
-		fail("carried by %s, which %s does not let through (allowed: %v)", label(carrier), sc.name, allowed)
+		if why, ok := exempted(l, carrier); ok {
+			// A censor's published rules let some flows of a blocked protocol through:
+			// about 0.3 % of obfs4's random first flights start with six printable
+			// bytes, which Wu et al.'s FET rule exempts. Passing them is the policy
+			// working as the GFW does, not a hole in it.
+			t.Logf("%s: carried by %s, on a flow the censor's rules exempt: %s", sc.name, label(carrier), why)
+		} else {
+			fail("carried by %s, which %s does not let through (allowed: %v)", label(carrier), sc.name, allowed)
+		}
 	}
 	if len(hit) == 0 {
 		t.Logf("%s: the lab has no line for this policy to act on yet", sc.name)
@@ -325,6 +338,30 @@ func parsed(specs ...string) func(*Lab) []censor.Policy {
 		}
 		return ps
 	}
+}
+
+// exempted reports whether every live flow on the carrier's route was passed by a
+// policy's exemption rule (a reason "exempt: …"), and the reasons.
+func exempted(l *Lab, carrier Line) (string, bool) {
+	live := map[uint64]bool{}
+	for _, f := range l.Censor.Flows() {
+		if f.Route == carrier.Route.Name && !f.Stopped {
+			live[f.ID] = false
+		}
+	}
+	var why []string
+	for _, d := range l.Censor.Decisions() {
+		if _, ok := live[d.Flow.ID]; ok && d.Verdict == censor.Pass && strings.HasPrefix(d.Reason, "exempt: ") {
+			live[d.Flow.ID] = true
+			why = append(why, fmt.Sprintf("#%d %s %s", d.Flow.ID, d.Policy, d.Reason))
+		}
+	}
+	for _, ok := range live {
+		if !ok {
+			return "", false
+		}
+	}
+	return strings.Join(why, "; "), len(live) > 0
 }
 
 func blockedBy(policy string) func(censor.Decision) bool {

@@ -15,12 +15,12 @@ const wsPath = "/q8wz3r5t1y6u0p2l4k7j"
 // line carries the edge's address, and the gateway's own address appears nowhere in it.
 func TestWebSocketEndToEndThroughCDN(t *testing.T) {
 	edge, gatewayAddr := webtest.WebSocketCDN(t, CDNName, OriginName, wsPath)
-	b := StartGateway(t, WithListener(websocket.New(), gatewayAddr, edge,
+	b := StartGateway(t, WithListener(websocket.New(nil), gatewayAddr, edge,
 		transports.Args{"servername": OriginName, "path": wsPath, "front": CDNName})).Bridge()
 	if b.Addr != edge || b.Args["servername"] != CDNName || b.Args["path"] != wsPath {
 		t.Fatalf("bridge line %s: want address %s, servername=%s and path=%s", b.Redacted(), edge, CDNName, wsPath)
 	}
-	if got := carried(t, websocket.New(), b, 1<<20); got != websocket.Name {
+	if got := carried(t, websocket.New(webtest.Roots(t)), b, 1<<20); got != websocket.Name {
 		t.Fatalf("the transfer was carried by %q, want %s", got, websocket.Name)
 	}
 }

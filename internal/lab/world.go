@@ -20,10 +20,13 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/internal/freeport"
+	"github.com/umbrella-edge/edge/internal/labca"
 	"github.com/umbrella-edge/edge/probes/censor"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 // The lab's hosts, all on loopback. The client and the censor's routes are on
@@ -49,7 +52,8 @@ type Options struct {
 	// Registry.
 	Transports []string
 	// Registry resolves the transports of the gateway and of Client; nil means
-	// all.Registry(), whose transports the lab closes with itself.
+	// all.RegistryWith the roots of the lab's CAFile, whose transports the lab closes
+	// with itself. A registry given here must trust CAFile for the fronted bridges.
 	Registry *transports.Registry
 	// Policies are the censor's policies at start; change them with
 	// Censor.SetPolicies.
@@ -100,6 +104,10 @@ type Lab struct {
 	Website string
 	// Registry resolves the lab's transports.
 	Registry *transports.Registry
+	// CAFile is the PEM certificate of the lab's CA, which issued the CDN's
+	// certificates: what a client of the fronted bridges names as its ca_file. The
+	// gateway's own TLS listeners are self-signed, and their lines carry pin=.
+	CAFile string
 	// Missing says what AllowMissing left out and why, by transport name ("cdn" for
 	// nginx).
 	Missing map[string]error
@@ -107,6 +115,7 @@ type Lab struct {
 	lines []Line
 	log   *slog.Logger
 	dir   string
+	ca    *labca.CA
 
 	closeOnce sync.Once
 	// What Close stops, in its order: from the client's side inwards, so that no
@@ -154,11 +163,23 @@ func start(ctx context.Context, opts Options) (_ *Lab, err error) {
 			l.Close()
 		}
 	}()
-	if l.Registry == nil {
-		l.Registry = all.Registry()
-	}
 	if l.dir, err = os.MkdirTemp("", "umbrella-lab-"); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if l.ca, err = labca.New("Umbrella Edge lab CA"); err != nil {
+		return nil, err
+	}
+	l.CAFile = filepath.Join(l.dir, "ca.pem")
+	if err := l.ca.WriteFile(l.CAFile); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if l.Registry == nil {
+		// Through the CA file, as a user's client trusts a private CA.
+		roots, err := trust.LoadCAFile(l.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+		l.Registry = all.RegistryWith(all.Options{Roots: roots})
 	}
 	l.stop.files = func() {
 		if opts.Registry == nil {
@@ -373,23 +394,10 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 // freeAddr returns host:port with a port of network that was free a moment ago, for a
 // server that must be named before it binds (the censor's upstreams, nginx).
 func freeAddr(network, host string) (string, error) {
-	var c io.Closer
-	var addr string
-	switch network {
-	case "udp":
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", fmt.Errorf("lab: free udp port on %s: %w", host, err)
-		}
-		c, addr = pc, pc.LocalAddr().String()
-	default:
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", fmt.Errorf("lab: free tcp port on %s: %w", host, err)
-		}
-		c, addr = ln, ln.Addr().String()
+	addr, err := freeport.For(network, host)
+	if err != nil {
+		return "", fmt.Errorf("lab: %w", err)
 	}
-	c.Close()
 	return addr, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/internal/freeport"
 	"github.com/umbrella-edge/edge/internal/ready"
 )
 
@@ -168,10 +168,9 @@ func Render(path string, vars map[string]string) (string, error) {
 // 127.0.0.0/8 address), for servers that must be told their address up front.
 func FreeAddr(t testing.TB, host string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	addr, err := freeport.TCP(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }

@@ -4,25 +4,47 @@
 package webtest
 
 import (
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
+	"github.com/umbrella-edge/edge/internal/labca"
 	"github.com/umbrella-edge/edge/internal/nginxtest"
-	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
-// Certificate writes a self-signed certificate for name and returns its files, as an
-// operator's Let's Encrypt files would be (the key mode 0600).
-func Certificate(t testing.TB, name string) (cert, key string) {
+// testCA issues the fronts' certificates. It is made once per test binary and never
+// changes after.
+var testCA = sync.OnceValues(func() (*labca.CA, error) { return labca.New("Umbrella Edge test CA") })
+
+func ca(t testing.TB) *labca.CA {
 	t.Helper()
-	dir := t.TempDir()
-	if _, _, err := utls.ServerTLSConfig(transports.Args{"servername": name}, dir); err != nil {
+	c, err := testCA()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")
+	return c
+}
+
+// Certificate writes a certificate for name, issued by the CA whose pool Roots
+// returns, and returns its files, as an operator's Let's Encrypt files would be
+// (the chain, and the key mode 0600).
+func Certificate(t testing.TB, name string) (cert, key string) {
+	t.Helper()
+	cert, key, err := ca(t).WriteKeyPair(t.TempDir(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// Roots are the roots of a client of the fronts (the CA of Certificate's), to build
+// the transports with, as a client's CA file would give them.
+func Roots(t testing.TB) *x509.CertPool {
+	t.Helper()
+	return ca(t).Pool()
 }
 
 // Site writes a small website and returns its root: what nginx serves to everyone who

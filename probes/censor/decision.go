@@ -29,6 +29,10 @@ const (
 	Intercepted Verdict = "intercepted"
 	// Probed: the censor sent active probes to the flow's server.
 	Probed Verdict = "probed"
+	// Refused: the client refused the interception's certificate and aborted its
+	// TLS handshake, as a browser that does not trust the censor's CA does; the
+	// decision's Reaction says how.
+	Refused Verdict = "refused"
 )
 
 // undecided is a datagramsJudge's answer while it needs the flow's next datagram; it is
@@ -60,6 +64,8 @@ type Decision struct {
 	Verdict Verdict   `json:"verdict"`
 	// Reason says which rule matched and on what ("exempt: first 6 bytes printable").
 	Reason string `json:"reason"`
+	// Reaction is, for Refused, what the client did.
+	Reaction *Reaction `json:"reaction,omitempty"`
 }
 
 // maxDecisions bounds the decision log a long-running censor keeps in memory; the
@@ -76,7 +82,11 @@ type decisionLog struct {
 }
 
 func (l *decisionLog) add(policy string, f Flow, v Verdict, reason string) {
-	d := Decision{Time: time.Now(), Policy: policy, Flow: f, Verdict: v, Reason: reason}
+	l.addDecision(Decision{Time: time.Now(), Policy: policy, Flow: f, Verdict: v, Reason: reason})
+}
+
+func (l *decisionLog) addDecision(d Decision) {
+	policy, f, v, reason := d.Policy, d.Flow, d.Verdict, d.Reason
 	l.mu.Lock()
 	if len(l.list) == maxDecisions {
 		l.list = append(l.list[:0], l.list[maxDecisions/2:]...)

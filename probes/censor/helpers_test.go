@@ -185,7 +185,7 @@ func goHello(t *testing.T, serverName string) []byte {
 }
 
 func utlsHello(t *testing.T, fp, serverName string) []byte {
-	tc, err := utls.NewTLSClient(serverName, transports.Args{"fp": fp})
+	tc, err := utls.NewTLSClient(serverName, transports.Args{"fp": fp}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

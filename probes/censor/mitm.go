@@ -66,7 +66,8 @@ func (p *MITM) judgePayload(_ *Censor, _ Flow, fp *firstPayload) (Verdict, strin
 
 // intercept runs the two TLS handshakes of an interception and returns the plaintext
 // conns to relay between: the client's (with the censor's certificate) and the
-// server's.
+// server's. A client that does not finish its handshake gets a *refusal, with what
+// it did.
 func (f *tcpFlow) intercept(m *MITM, fp *firstPayload) (net.Conn, net.Conn, error) {
 	deadline := time.Now().Add(f.c.dialTimeout)
 	f.mu.Lock()
@@ -93,13 +94,14 @@ func (f *tcpFlow) intercept(m *MITM, fp *firstPayload) (net.Conn, net.Conn, erro
 	if name == "" {
 		name = f.info.Upstream.Addr().String()
 	}
-	clientTLS := tls.Server(&prefixConn{Conn: f.client, prefix: fp.data}, &tls.Config{
+	rec := &readRecorder{Conn: f.client}
+	clientTLS := tls.Server(&prefixConn{Conn: rec, prefix: fp.data}, &tls.Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return f.c.ca.leaf(name) },
 		NextProtos:     protos,
 	})
 	f.client.SetDeadline(deadline)
 	if err := clientTLS.Handshake(); err != nil {
-		return nil, nil, fmt.Errorf("TLS with client: %w", err)
+		return nil, nil, &refusal{reaction: f.reaction(rec, err), err: err}
 	}
 	f.client.SetDeadline(time.Time{})
 	return clientTLS, upTLS, nil

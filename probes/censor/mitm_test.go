@@ -1,6 +1,7 @@
 package censor
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,9 +11,14 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/trust"
+	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 // startTLSEcho runs a TLS echo server with a self-signed certificate, as a gateway's
@@ -78,4 +84,45 @@ func TestMITMTerminatesTLSWithTheCensorsCA(t *testing.T) {
 			t.Fatalf("got a certificate issued by %q; want the server's own", got.Issuer.CommonName)
 		}
 	})
+}
+
+// TestMITMRecordsHowAClientRefuses has clients that do not trust the censor's CA meet
+// an interception, and wants the censor to see each one's reaction: Go's crypto/tls
+// sends bad_certificate, our TLS transports send Chromium's certificate_unknown, each
+// after a change_cipher_spec, in one encrypted record, and then close.
+func TestMITMRecordsHowAClientRefuses(t *testing.T) {
+	upstream, realCert := startTLSEcho(t, "127.0.0.2")
+	pinned, err := utls.NewTLSClient("gateway.example", transports.Args{trust.PinArg: trust.PinOf(realCert).String()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		handshake func(net.Conn) error
+		alert     string
+	}{
+		{"Go's crypto/tls", func(c net.Conn) error {
+			return tls.Client(c, &tls.Config{ServerName: "gateway.example"}).Handshake()
+		}, "bad certificate"},
+		{"our TLS transports, pinning the gateway", func(c net.Conn) error {
+			_, _, err := pinned.Handshake(context.Background(), c)
+			return err
+		}, "unknown certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := startCensor(t, []Route{tcpRoute("gw", "utls", upstream)}, &MITM{Names: []string{"gateway.example"}})
+			conn := dial(t, listenAddr(t, c, "gw"))
+			if err := tt.handshake(conn); err == nil {
+				t.Fatal("the handshake with the censor's certificate succeeded")
+			}
+			conn.Close()
+			d := waitDecision(t, c, by("mitm", Refused))
+			want := Reaction{Alert: tt.alert, Close: "fin",
+				Records: []Record{{RecordChangeCipherSpec, 1}, {RecordApplicationData, 19}}}
+			if d.Policy != "mitm" || d.Reaction == nil || !reflect.DeepEqual(*d.Reaction, want) {
+				t.Fatalf("decision %+v; want the mitm policy to record %v", d, want)
+			}
+		})
+	}
 }

@@ -168,7 +168,7 @@ func quicGoFirstFlight(t *testing.T, serverName string) [][]byte {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	d, err := quic.New().NewDialer(pc.LocalAddr().String(), transports.Args{"servername": serverName})
+	d, err := quic.New(nil).NewDialer(pc.LocalAddr().String(), transports.Args{"servername": serverName})
 	if err != nil {
 		t.Fatal(err)
 	}

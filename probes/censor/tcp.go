@@ -175,6 +175,11 @@ func (f *tcpFlow) judgeFirst(ps []Policy, up *net.TCPConn) (client, server net.C
 		if err == nil {
 			return cs, us
 		}
+		var r *refusal
+		if errors.As(err, &r) {
+			f.c.decisions.addDecision(Decision{Time: time.Now(), Policy: by.Name(), Flow: f.info,
+				Verdict: Refused, Reason: "the client refused the censor's certificate: " + r.reaction.String(), Reaction: &r.reaction})
+		}
 		f.c.log.Info("interception failed; resetting the flow", "flow", f.info.String(), "err", err)
 		f.kill(KillReset)
 	default:

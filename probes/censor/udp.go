@@ -3,6 +3,7 @@ package censor
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,8 +25,14 @@ type udpFlow struct {
 	timer             *time.Timer
 
 	// pending are the judges still reading the flow's client datagrams; only the
-	// route's reading goroutine touches them.
+	// route's reading goroutine touches them, and the three fields after.
 	pending []pendingJudge
+	// holding keeps the client's datagrams from the upstream while the mitm policy
+	// reads the ClientHello: an interception must not let the Initial through.
+	holding bool
+	held    [][]byte
+	// mitm is the censor's own QUIC server once the flow is intercepted.
+	mitm *flowPacketConn
 
 	mu      sync.Mutex
 	stopped bool
@@ -78,9 +85,9 @@ func (c *Censor) newUDPFlow(rt *route, ur *udpRoute, from netip.AddrPort, first 
 	f.info = rt.flow(c.nextID.Add(1), from)
 	f.lastSeen.Store(time.Now().UnixNano())
 	ps := *c.policies.Load()
-	v, _ := c.judgeConnect(ps, f.info)
+	v, by := c.judgeConnect(ps, f.info)
 	if !v.blocks() {
-		v, _ = c.judge(ps, f.info, func(p Policy) (Verdict, string) {
+		v, by = c.judge(ps, f.info, func(p Policy) (Verdict, string) {
 			if j, ok := p.(datagramsJudge); ok {
 				next := j.judgeDatagrams(c, f.info)
 				if next == nil {
@@ -99,6 +106,7 @@ func (c *Censor) newUDPFlow(rt *route, ur *udpRoute, from netip.AddrPort, first 
 			return "", ""
 		})
 	}
+	f.holding = slices.ContainsFunc(f.pending, func(j pendingJudge) bool { _, ok := j.policy.(*MITM); return ok })
 	if v.blocks() {
 		f.stopped = true
 	} else if up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(f.info.Upstream)); err != nil {
@@ -121,6 +129,9 @@ func (c *Censor) newUDPFlow(rt *route, ur *udpRoute, from netip.AddrPort, first 
 	f.mu.Lock()
 	f.timer = time.AfterFunc(c.udpIdle, f.expire)
 	f.mu.Unlock()
+	if m, ok := by.(*MITM); ok && v == Intercepted {
+		f.startMITM(m)
+	}
 	go func() {
 		defer c.untrack(f.info.ID)
 		defer func() {
@@ -167,12 +178,45 @@ func (f *udpFlow) judgeNext(d []byte) {
 				f.pending = nil
 				return
 			}
+			if m, ok := j.policy.(*MITM); ok && v == Intercepted {
+				f.startMITM(m)
+			}
 		}
 	}
+	if f.holding && f.mitm == nil && !slices.ContainsFunc(f.pending, func(j pendingJudge) bool { _, ok := j.policy.(*MITM); return ok }) {
+		// Not intercepted after all: what was held goes on to the upstream.
+		f.holding = false
+		for _, d := range f.held {
+			f.fromClient(d)
+		}
+		f.held = nil
+	}
+}
+
+// startMITM hands the flow to the censor's own QUIC server, with the datagrams held
+// so far; the client's later ones follow it there.
+func (f *udpFlow) startMITM(m *MITM) {
+	pc := newFlowPacketConn(f.rt.pc, f.info.Client)
+	f.mu.Lock()
+	f.mitm = pc // end reads it under the lock; the route's goroutine alone writes it
+	f.mu.Unlock()
+	for _, d := range f.held {
+		pc.deliver(d)
+	}
+	f.holding, f.held = false, nil
+	go f.interceptQUIC(m, pc)
 }
 
 func (f *udpFlow) fromClient(d []byte) {
 	f.lastSeen.Store(time.Now().UnixNano())
+	switch {
+	case f.mitm != nil:
+		f.mitm.deliver(d)
+		return
+	case f.holding:
+		f.held = append(f.held, append([]byte(nil), d...))
+		return
+	}
 	if f.isStopped() || (f.up1 != nil && !f.up1.allow(len(d))) {
 		f.dropped.Add(int64(len(d)))
 		return
@@ -234,6 +278,9 @@ func (f *udpFlow) end() {
 	close(f.ended)
 	if f.timer != nil {
 		f.timer.Stop()
+	}
+	if f.mitm != nil {
+		f.mitm.Close()
 	}
 	if f.up != nil {
 		f.up.Close()

@@ -3,6 +3,8 @@
 package all
 
 import (
+	"crypto/x509"
+
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/meek"
 	"github.com/umbrella-edge/edge/transports/obfs4"
@@ -19,6 +21,11 @@ import (
 type Options struct {
 	// PT configures the programs the pt transport runs.
 	PT pt.Config
+	// Roots are the certificate authorities the TLS transports (utls, webtunnel,
+	// websocket, meek, quic) check a server's certificate against when its bridge
+	// line has no pin=; nil means the system's roots. A client's ca_file gives
+	// trust.LoadCAFile's pool: the system's roots and the file's.
+	Roots *x509.CertPool
 }
 
 // Registry returns a registry of every shipped transport with default options.
@@ -30,11 +37,11 @@ func RegistryWith(o Options) *transports.Registry {
 		tcp.New(),
 		obfs4.New(),
 		pt.New(o.PT),
-		utls.New(),
-		webtunnel.New(),
-		websocket.New(),
-		meek.New(),
-		quic.New(),
+		utls.New(o.Roots),
+		webtunnel.New(o.Roots),
+		websocket.New(o.Roots),
+		meek.New(o.Roots),
+		quic.New(o.Roots),
 		quicobfs.New(),
 	)
 	if err != nil {

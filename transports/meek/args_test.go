@@ -10,6 +10,7 @@ import (
 
 	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 func TestNewDialerNamesTheBadArgument(t *testing.T) {
@@ -37,7 +38,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().NewDialer(tt.addr, tt.args)
+			_, err := New(nil).NewDialer(tt.addr, tt.args)
 			if err == nil {
 				t.Fatalf("NewDialer(%q, %v) succeeded", tt.addr, tt.args)
 			}
@@ -68,7 +69,7 @@ func TestNewDialerKeepsTheFrontAndTheServiceApart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := newDialer(tt.addr, tt.args)
+			d, err := newDialer(tt.addr, tt.args, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +101,7 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err == nil {
 				ln.Close()
 				t.Fatalf("Listen(%s, %v) succeeded", tt.addr, tt.args)
@@ -115,32 +116,38 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 
 func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 	tests := []struct {
-		name string
-		addr string
-		args transports.Args
-		want transports.Args
+		name   string
+		addr   string
+		args   transports.Args
+		want   transports.Args // besides pin=
+		pinned bool            // the self-signed certificate's pin= is printed
 	}{
 		{"own front, self-signed, with a path", "127.0.0.1:0", transports.Args{"servername": "a.example", "path": "/m"},
-			transports.Args{"servername": "a.example", "url": "https://a.example/m"}},
+			transports.Args{"servername": "a.example", "url": "https://a.example/m"}, true},
 		{"own front with a path and fp", "127.0.0.1:0", transports.Args{"servername": "a.example", "path": "/m/", "fp": "firefox"},
-			transports.Args{"servername": "a.example", "url": "https://a.example/m/", "fp": "firefox"}},
+			transports.Args{"servername": "a.example", "url": "https://a.example/m/", "fp": "firefox"}, true},
 		{"behind a fronting CDN", "127.0.0.1:0", transports.Args{"tls": "false", "servername": "front.example", "url": "https://meek.example/m/"},
-			transports.Args{"servername": "front.example", "url": "https://meek.example/m/"}},
+			transports.Args{"servername": "front.example", "url": "https://meek.example/m/"}, false},
 		{"plain on a public address, allowed", "0.0.0.0:0", transports.Args{"tls": "false", "allow-public-plain": "true", "servername": "front.example", "host": "meek.example", "path": "/m"},
-			transports.Args{"servername": "front.example", "url": "https://meek.example/m"}},
+			transports.Args{"servername": "front.example", "url": "https://meek.example/m"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			if got := ln.BridgeArgs(); !reflect.DeepEqual(got, tt.want) {
+			got := ln.BridgeArgs()
+			if _, err := trust.ParsePins(got[trust.PinArg]); (err == nil) != tt.pinned {
+				t.Errorf("BridgeArgs pin=%q; want a pin: %v", got[trust.PinArg], tt.pinned)
+			}
+			delete(got, trust.PinArg)
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("BridgeArgs = %v, want %v", got, tt.want)
 			}
 			// What the listener prints, a client accepts.
-			if _, err := New().NewDialer("192.0.2.1:443", ln.BridgeArgs()); err != nil {
+			if _, err := New(nil).NewDialer("192.0.2.1:443", ln.BridgeArgs()); err != nil {
 				t.Fatalf("NewDialer with the printed arguments: %v", err)
 			}
 		})
@@ -151,7 +158,7 @@ func TestListenGeneratesASecretPathAndKeepsIt(t *testing.T) {
 	dir := t.TempDir()
 	var urls []string
 	for range 2 {
-		ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", StateDir: dir, Args: transports.Args{"servername": "a.example"}})
+		ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", StateDir: dir, Args: transports.Args{"servername": "a.example"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +195,7 @@ func TestDialFailsClearlyWhenTheFrontSpeaksHTTP2(t *testing.T) {
 			}()
 		}
 	}()
-	d, err := New().NewDialer(ln.Addr().String(), transports.Args{"servername": testServerName, "path": testPath})
+	d, err := New(webtest.Roots(t)).NewDialer(ln.Addr().String(), transports.Args{"servername": testServerName, "path": testPath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,11 +82,11 @@ func BenchmarkEcho1KiB(b *testing.B) {
 }
 
 func benchPair(b *testing.B) (transports.Listener, transports.Dialer) {
-	ln, err := New().Listen(b.Context(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName, argPath: testPath}})
+	ln, err := New(nil).Listen(b.Context(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName, argPath: testPath}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := New().NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argPath: testPath})
+	d, err := New(nil).NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argPath: testPath})
 	if err != nil {
 		b.Fatal(err)
 	}

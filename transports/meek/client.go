@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ type dialer struct {
 	target target
 }
 
-func newDialer(addr string, args transports.Args) (*dialer, error) {
+func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
 	known := append([]string{argURL, argHost, argPath}, utls.TLSClientArgs...)
 	if err := args.Unknown(known...); err != nil {
 		return nil, err
@@ -42,7 +43,7 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	tc, err := utls.NewTLSClient(host, args)
+	tc, err := utls.NewTLSClient(host, args, roots)
 	if err != nil {
 		return nil, err
 	}

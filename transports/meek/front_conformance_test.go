@@ -15,14 +15,14 @@ import (
 // proxies plain HTTP/1.1 with keep-alive and no WebSocket support to the listener.
 func TestConformanceBehindNginx(t *testing.T) {
 	dialerTo := func(t *testing.T, addr string) transports.Dialer {
-		d, err := meek.New().NewDialer(addr, webtest.MeekClientArgs())
+		d, err := meek.New(webtest.Roots(t)).NewDialer(addr, webtest.MeekClientArgs())
 		if err != nil {
 			t.Fatalf("NewDialer(%q): %v", addr, err)
 		}
 		return d
 	}
 	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
-		ln, err := meek.New().Listen(context.Background(), transports.ListenConfig{
+		ln, err := meek.New(nil).Listen(context.Background(), transports.ListenConfig{
 			Addr: webtest.GatewayHost + ":0",
 			Args: webtest.MeekListenerArgs(),
 		})

@@ -101,7 +101,7 @@ func FuzzNewDialer(f *testing.F) {
 				args[k] = v
 			}
 		}
-		d, err := newDialer(addr, args)
+		d, err := newDialer(addr, args, nil)
 		var ae *transports.ArgError
 		switch {
 		case err == nil && (d.target.host == "" || !strings.HasPrefix(d.target.path, "/")):

@@ -1,6 +1,8 @@
 package meek
 
 import (
+	"crypto/x509"
+
 	"errors"
 	"fmt"
 	"time"
@@ -86,4 +88,8 @@ var (
 // other web transports read them (package httpfront); url= or host= and path= as for
 // the client, the path generated into the state directory when none is given;
 // max-sessions= (default 1024); fp= is only copied into bridge lines.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New(roots *x509.CertPool) transports.Transport {
+	return transports.Define(Name, func(addr string, args transports.Args) (*dialer, error) {
+		return newDialer(addr, args, roots)
+	}, listen)
+}

@@ -14,7 +14,7 @@ import (
 // sends and closes at once.
 func TestOwnFrontMeetsProbesAsNginx(t *testing.T) {
 	nginx := probetest.Nginx(t, "www.example.com")
-	ln, err := meek.New().Listen(t.Context(), transports.ListenConfig{
+	ln, err := meek.New(nil).Listen(t.Context(), transports.ListenConfig{
 		Addr:     "127.0.0.1:0",
 		Args:     transports.Args{"servername": "www.example.com"},
 		StateDir: t.TempDir(),

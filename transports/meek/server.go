@@ -15,6 +15,7 @@ import (
 	"github.com/umbrella-edge/edge/transports/admission"
 	"github.com/umbrella-edge/edge/transports/decoy"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
@@ -96,6 +97,9 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		rejected:    make(map[string]time.Time),
 		conns:       make(map[*trackedConn]struct{}),
 		bridge:      transports.Args{argServerName: opts.ServerName, argURL: t.url()},
+	}
+	if opts.Pin != "" {
+		l.bridge[trust.PinArg] = opts.Pin
 	}
 	if l.decoy == nil {
 		l.decoy = decoy.BuiltIn()

@@ -25,7 +25,7 @@ func benchPair(b *testing.B, tr transports.Transport, args transports.Args) (tra
 // BenchmarkHandshake measures a QUIC handshake plus the carrier stream on loopback,
 // until Accept has the conn.
 func BenchmarkHandshake(b *testing.B) {
-	ln, d := benchPair(b, New(), transports.Args{argServerName: testServerName})
+	ln, d := benchPair(b, New(nil), transports.Args{argServerName: testServerName})
 	webtest.BenchHandshake(b, ln, d)
 }
 
@@ -37,7 +37,7 @@ func BenchmarkThroughput(b *testing.B) {
 		webtest.BenchThroughput(b, ln, d)
 	})
 	b.Run(Name, func(b *testing.B) {
-		ln, d := benchPair(b, New(), transports.Args{argServerName: testServerName})
+		ln, d := benchPair(b, New(nil), transports.Args{argServerName: testServerName})
 		webtest.BenchThroughput(b, ln, d)
 	})
 }

@@ -26,7 +26,7 @@ func TestHTTP3ClientsSeeTheDecoySite(t *testing.T) {
 		}
 		accepted <- err
 	}()
-	client := &http.Client{Transport: &http3.Transport{TLSClientConfig: ClientTLS(testServerName)}, Timeout: hangGuard}
+	client := &http.Client{Transport: &http3.Transport{TLSClientConfig: pinnedTo(t, ln)}, Timeout: hangGuard}
 	defer client.Transport.(*http3.Transport).Close()
 	for _, path := range []string{"/", "/about.html", "/no-such-page"} {
 		resp, err := client.Get("https://" + ln.Addr().String() + path)

@@ -19,7 +19,7 @@ func firstFlight(t *testing.T) [][]byte {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	d, err := New().NewDialer(pc.LocalAddr().String(), transports.Args{argServerName: testServerName})
+	d, err := New(nil).NewDialer(pc.LocalAddr().String(), transports.Args{argServerName: testServerName})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,13 @@ package quic
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
@@ -26,13 +28,18 @@ const argServerName = "servername"
 // New returns the quic transport.
 //
 // Client arguments: servername= (the TLS SNI; required unless the bridge address is a
-// name). Listener arguments: cert= and key= (PEM files of the operator's real
-// certificate), or servername= alone for a self-signed certificate kept in the state
-// directory, as for utls.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+// name), pin= (as for utls: without it the certificate must chain to roots, nil
+// meaning the system's). Listener arguments: cert= and key= (PEM files of the
+// operator's real certificate), or servername= alone for a self-signed certificate
+// kept in the state directory, whose pin= the bridge lines carry, as for utls.
+func New(roots *x509.CertPool) transports.Transport {
+	return transports.Define(Name, func(addr string, args transports.Args) (*Dialer, error) {
+		return newDialer(addr, args, roots)
+	}, listen)
+}
 
-func newDialer(addr string, args transports.Args) (*Dialer, error) {
-	if err := args.Unknown(argServerName); err != nil {
+func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*Dialer, error) {
+	if err := args.Unknown(argServerName, trust.PinArg); err != nil {
 		return nil, err
 	}
 	if err := transports.CheckHostPort(addr); err != nil {
@@ -44,20 +51,36 @@ func newDialer(addr string, args transports.Args) (*Dialer, error) {
 		// Browsers send no SNI for an IP, and an Initial with one in it would stand out.
 		return nil, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: want a DNS name, not the IP %s", transports.ErrMissingArg, serverName)}
 	}
-	return &Dialer{Addr: addr, TLS: ClientTLS(serverName)}, nil
+	v := trust.Verifier{ServerName: serverName, Roots: roots}
+	if pin, ok := args[trust.PinArg]; ok {
+		var err error
+		if v.Pins, err = trust.ParsePins(pin); err != nil {
+			return nil, &transports.ArgError{Key: trust.PinArg, Err: err}
+		}
+	}
+	return &Dialer{Addr: addr, TLS: ClientTLS(v)}, nil
 }
 
-// ClientTLS is the carrier's TLS client configuration for serverName.
-func ClientTLS(serverName string) *tls.Config {
+// ClientTLS is the carrier's TLS client configuration: the server's certificate must
+// pass v, or the handshake ends as Chromium ends it, with a CONNECTION_CLOSE carrying
+// the TLS alert utls.BrowserAlert (RFC 9001 section 4.8), and the dial's error wraps
+// a *trust.Error.
+func ClientTLS(v trust.Verifier) *tls.Config {
 	return &tls.Config{
-		ServerName: serverName,
+		ServerName: v.ServerName,
 		NextProtos: []string{ALPN},
 		MinVersion: tls.VersionTLS13,
-		// The certificate is not checked here on purpose: the session layer above pins
-		// the gateway's Ed25519 identity and signs the key exchange with it, so a CDN or
-		// a national CA that presents its own certificate still cannot impersonate the
-		// gateway, and operators may use self-signed certificates.
+		// Go's own check is off so that v decides, with the bridge line's pin=.
 		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if err := v.Verify(cs.PeerCertificates); err != nil {
+				utls.WaitBeforeRefusal(context.Background()) // 100 ms at most
+				// quic-go closes with the first tls.AlertError it finds in the
+				// error, and Go's own (bad_certificate) comes after this one.
+				return fmt.Errorf("%w%.0w", err, tls.AlertError(utls.BrowserAlert))
+			}
+			return nil
+		},
 	}
 }
 
@@ -65,7 +88,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 	if err := cfg.Args.Unknown(utls.TLSServerArgs...); err != nil {
 		return nil, err
 	}
-	tlsConfig, serverName, err := utls.ServerTLSConfig(cfg.Args, cfg.StateDir)
+	tlsConfig, id, err := utls.ServerTLSConfig(cfg.Args, cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +101,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 		Addr:       cfg.Addr,
 		TLS:        tlsConfig,
 		Decoy:      site,
-		BridgeArgs: transports.Args{argServerName: serverName},
+		BridgeArgs: id.BridgeArgs(),
 		Logger:     cfg.Logger,
 	})
 }

@@ -12,7 +12,8 @@ import (
 
 func TestKeyIsKeptInTheStateDirectory(t *testing.T) {
 	dir := t.TempDir()
-	first := listenLoopback(t, dir).BridgeArgs()[argCert]
+	ln := listenLoopback(t, dir)
+	first := ln.BridgeArgs()[argCert]
 	fi, err := os.Stat(filepath.Join(dir, keyFile))
 	if err != nil {
 		t.Fatalf("no key file after Listen: %v", err)
@@ -20,8 +21,9 @@ func TestKeyIsKeptInTheStateDirectory(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode %v; want 0600", fi.Mode().Perm())
 	}
+	ln.Close()
 	if again := listenLoopback(t, dir).BridgeArgs()[argCert]; again != first {
-		t.Fatal("a second listener on the same state directory printed another key")
+		t.Fatal("a restarted listener on the same state directory printed another key")
 	}
 	if other := listenLoopback(t, "").BridgeArgs()[argCert]; other == first {
 		t.Fatal("a listener without a state directory printed the stored key")

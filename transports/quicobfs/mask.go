@@ -10,13 +10,19 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/umbrella-edge/edge/internal/replay"
 )
 
 // Every datagram on the wire is
 //
 //	salt (16 random bytes) || QUIC datagram XOR AES-256-CTR(K, IV = salt)
 //
-// with K = HKDF-SHA256(key, info = maskInfo), key being the bridge line's cert=.
+// with K = HKDF-SHA256(key, info = maskInfo), key being the bridge line's cert=. A
+// client's datagrams that start with an Initial packet also carry a stamp under the
+// mask, after the QUIC datagram, so that the listener answers each at most once
+// (stamp.go).
 //
 //   - The salt's first two bits are 01, so a datagram starts as a QUIC short-header
 //     packet does (RFC 9000 section 17.3.1): a classifier that looks for QUIC
@@ -32,7 +38,9 @@ import (
 //     quic-go sees it.
 const (
 	saltSize = aes.BlockSize
-	maskInfo = "umbrella-edge/v1 quicobfs mask"
+	// maskInfo names the mask's version: version 2 added the stamp, and a peer of
+	// version 1 unmasks nothing of ours, nor we of its.
+	maskInfo = "umbrella-edge/v2 quicobfs mask"
 	// KeySize is the length of the obfuscation key in bridge lines.
 	KeySize = 32
 )
@@ -49,7 +57,8 @@ const quicV1 = 1
 const maxDatagram = 64 << 10
 
 type masker struct {
-	block cipher.Block
+	block    cipher.Block
+	stampKey []byte
 }
 
 func newMasker(key []byte) (*masker, error) {
@@ -61,7 +70,11 @@ func newMasker(key []byte) (*masker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &masker{block: block}, nil
+	sk, err := hkdf.Key(sha256.New, key, nil, stampInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &masker{block: block, stampKey: sk}, nil
 }
 
 // seal appends the masked form of packet to dst.
@@ -69,10 +82,14 @@ func (m *masker) seal(dst, packet []byte) []byte {
 	n := len(dst)
 	dst = append(dst, make([]byte, saltSize+len(packet))...)
 	salt := dst[n : n+saltSize]
-	rand.Read(salt) // never fails since Go 1.24
-	salt[0] = salt[0]&0x3f | 0x40
+	newSalt(salt)
 	m.xor(dst[n+saltSize:], packet, salt)
 	return dst
+}
+
+func newSalt(salt []byte) {
+	rand.Read(salt) // never fails since Go 1.24
+	salt[0] = salt[0]&0x3f | 0x40
 }
 
 // open unmasks a datagram into dst, which must hold len(datagram)-saltSize bytes,
@@ -113,18 +130,35 @@ func plausible(p []byte) bool {
 }
 
 // maskedConn masks what it writes and unmasks what it reads; datagrams that do not
-// unmask to a plausible QUIC packet are dropped without a word.
+// unmask to a plausible QUIC packet are dropped without a word. A client's conn
+// stamps its Initial datagrams; a listener's admits only those whose stamp is valid,
+// fresh and new to its filter.
 type maskedConn struct {
 	net.PacketConn
-	m    *masker
-	bufs sync.Pool // *[]byte of maxDatagram+saltSize
+	m      *masker
+	client bool
+	filter *replay.Filter // a listener's
+	now    func() time.Time
+	bufs   sync.Pool // *[]byte of maxDatagram+saltSize
 }
 
-func (m *masker) wrap(pc net.PacketConn) net.PacketConn {
-	c := &maskedConn{PacketConn: pc, m: m, bufs: sync.Pool{New: func() any {
+// client and server wrap a carrier's socket for the dialer and the listener's socket.
+func (m *masker) client(pc net.PacketConn) net.PacketConn {
+	return m.wrap(pc, &maskedConn{client: true, now: time.Now})
+}
+
+func (m *masker) server(filter *replay.Filter, now func() time.Time) func(net.PacketConn) net.PacketConn {
+	return func(pc net.PacketConn) net.PacketConn {
+		return m.wrap(pc, &maskedConn{filter: filter, now: now})
+	}
+}
+
+func (m *masker) wrap(pc net.PacketConn, c *maskedConn) net.PacketConn {
+	c.PacketConn, c.m = pc, m
+	c.bufs.New = func() any {
 		b := make([]byte, maxDatagram+saltSize)
 		return &b
-	}}}
+	}
 	if u, ok := pc.(*net.UDPConn); ok {
 		return &maskedUDPConn{maskedConn: c, udp: u}
 	}
@@ -152,7 +186,11 @@ func (c *maskedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil {
 			return 0, addr, err
 		}
-		if out, ok := c.m.open(p, (*bp)[:n]); ok {
+		out, ok := c.m.open(p, (*bp)[:n])
+		if ok && !c.client && isInitial(out) {
+			out, ok = c.admit(out, (*bp)[:saltSize])
+		}
+		if ok {
 			return len(out), addr, nil
 		}
 	}
@@ -161,7 +199,13 @@ func (c *maskedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 func (c *maskedConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	bp := c.bufs.Get().(*[]byte)
 	defer c.bufs.Put(bp)
-	if _, err := c.PacketConn.WriteTo(c.m.seal((*bp)[:0], p), addr); err != nil {
+	var d []byte
+	if c.client && isInitial(p) {
+		d = c.m.sealStamped((*bp)[:0], p, c.now())
+	} else {
+		d = c.m.seal((*bp)[:0], p)
+	}
+	if _, err := c.PacketConn.WriteTo(d, addr); err != nil {
 		return 0, err
 	}
 	return len(p), nil

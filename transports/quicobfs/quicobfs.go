@@ -6,11 +6,15 @@ package quicobfs
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"time"
 
 	quicgo "github.com/quic-go/quic-go"
 
+	"github.com/umbrella-edge/edge/internal/replay"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/quic"
 	"github.com/umbrella-edge/edge/transports/utls"
@@ -64,12 +68,21 @@ func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
 	}
 	return &quic.Dialer{
 		Addr: addr,
-		TLS:  quic.ClientTLS(""),
-		Wrap: m.wrap,
+		TLS:  clientTLS(),
+		Wrap: m.client,
 		Tune: func(c *quicgo.Config) {
 			c.InitialPacketSize = uint16(minInitial + rand.IntN(maxInitial-minInitial+1))
 		},
 	}, nil
+}
+
+// clientTLS is the TLS inside the masked datagrams. The certificate is not checked:
+// the listener's is made anew at each start and no bridge line could pin it, and no
+// censor gets to present one of its own, since without cert= (the masking key) it can
+// neither read nor answer a datagram. The session layer inside pins the gateway's
+// Ed25519 key as on every transport.
+func clientTLS() *tls.Config {
+	return &tls.Config{NextProtos: []string{quic.ALPN}, MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}
 }
 
 func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
@@ -89,11 +102,48 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 		return nil, err
 	}
 	tlsConfig.NextProtos = []string{quic.ALPN}
-	return quic.Listen(ctx, quic.ServerConfig{
+	filter, err := openFilter(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := quic.Listen(ctx, quic.ServerConfig{
 		Addr:       cfg.Addr,
 		TLS:        tlsConfig,
-		Wrap:       m.wrap,
+		Wrap:       m.server(filter, time.Now),
 		BridgeArgs: transports.Args{argCert: EncodeKey(key)},
 		Logger:     cfg.Logger,
 	})
+	if err != nil {
+		filter.Close()
+		return nil, err
+	}
+	return &listener{Listener: ln, filter: filter}, nil
+}
+
+// replayFile keeps a listener's replay filter in its state directory, so that a
+// restarted listener still answers no first datagram it answered before.
+const replayFile = "quicobfs.replay"
+
+func openFilter(stateDir string) (*replay.Filter, error) {
+	if stateDir == "" {
+		return replay.New(replay.Config{}), nil
+	}
+	f, err := replay.Open(filepath.Join(stateDir, replayFile), replay.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("quicobfs: %w", err)
+	}
+	return f, nil
+}
+
+// listener releases its replay filter when it closes; datagrams that open a connection
+// after that are dropped.
+type listener struct {
+	transports.Listener
+	filter *replay.Filter
+}
+
+func (l *listener) Close() error {
+	err := l.Listener.Close()
+	l.filter.Close()
+	return err
 }

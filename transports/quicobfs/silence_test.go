@@ -22,7 +22,7 @@ func plainInitial(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	d, err := quic.New().NewDialer(pc.LocalAddr().String(), transports.Args{"servername": "www.example.com"})
+	d, err := quic.New(nil).NewDialer(pc.LocalAddr().String(), transports.Args{"servername": "www.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestProbersGetNoAnswer(t *testing.T) {
 		}
 	}
 
-	plain, err := quic.New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{"servername": "www.example.com"}})
+	plain, err := quic.New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{"servername": "www.example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}

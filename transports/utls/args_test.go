@@ -24,7 +24,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().NewDialer(tt.addr, tt.args)
+			_, err := New(nil).NewDialer(tt.addr, tt.args)
 			var ae *transports.ArgError
 			if !errors.As(err, &ae) || ae.Key != tt.wantKey {
 				t.Fatalf("NewDialer(%q, %v) = %v, want an ArgError naming %s", tt.addr, tt.args, err, tt.wantKey)
@@ -53,7 +53,7 @@ func TestNewDialerAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := New().NewDialer(tt.addr, tt.args)
+			d, err := New(nil).NewDialer(tt.addr, tt.args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestNewDialerAccepts(t *testing.T) {
 func TestRandomFingerprintIsOneOfTheBrowsers(t *testing.T) {
 	seen := map[string]bool{}
 	for range 60 {
-		d, err := New().NewDialer("203.0.113.5:443", transports.Args{argServerName: "a.example", argFP: FPRandom})
+		d, err := New(nil).NewDialer("203.0.113.5:443", transports.Args{argServerName: "a.example", argFP: FPRandom})
 		if err != nil {
 			t.Fatal(err)
 		}

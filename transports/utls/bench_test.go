@@ -12,7 +12,7 @@ import (
 func BenchmarkHandshake(b *testing.B) {
 	for _, bc := range []struct{ fp, frag string }{{FPChrome, "0"}, {FPFirefox, "0"}, {FPSafari, "0"}, {FPChrome, "1"}} {
 		b.Run(bc.fp+"/frag="+bc.frag, func(b *testing.B) {
-			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName}})
+			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -26,7 +26,9 @@ func BenchmarkHandshake(b *testing.B) {
 					go func() { c.Read(make([]byte, 1)); c.Close() }()
 				}
 			}()
-			d, err := New().NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argFP: bc.fp, argFrag: bc.frag})
+			args := ln.BridgeArgs()
+			args[argFP], args[argFrag] = bc.fp, bc.frag
+			d, err := New(nil).NewDialer(ln.Addr().String(), args)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 // File names of the self-signed certificate in the state directory.
@@ -33,44 +34,75 @@ const (
 	certRenew    = 7 * 24 * time.Hour
 )
 
-// loadOrCreateCert returns the listener's certificate and the server name its bridge
-// lines carry: the operator's cert=/key= files, or a self-signed certificate for
-// servername= kept in stateDir (in memory when stateDir is empty).
-func loadOrCreateCert(args transports.Args, stateDir string, now time.Time) (tls.Certificate, string, error) {
+// ServerIdentity is what a TLS listener's bridge lines say about its certificate.
+type ServerIdentity struct {
+	// ServerName is the TLS server name clients send.
+	ServerName string
+	// Pin is the pin= of a self-signed certificate's key; empty for the operator's
+	// certificate, which clients check against their roots instead.
+	Pin string
+}
+
+// BridgeArgs are servername= and, for a self-signed certificate, pin=.
+func (id ServerIdentity) BridgeArgs() transports.Args {
+	a := transports.Args{argServerName: id.ServerName}
+	if id.Pin != "" {
+		a[trust.PinArg] = id.Pin
+	}
+	return a
+}
+
+// loadOrCreateCert returns the listener's certificate and what its bridge lines say of
+// it: the operator's cert=/key= files, or a self-signed certificate for servername=
+// kept in stateDir (in memory when stateDir is empty), pinned.
+func loadOrCreateCert(args transports.Args, stateDir string, now time.Time) (tls.Certificate, ServerIdentity, error) {
+	cert, serverName, selfSigned, err := loadOrCreate(args, stateDir, now)
+	if err != nil {
+		return tls.Certificate{}, ServerIdentity{}, err
+	}
+	id := ServerIdentity{ServerName: serverName}
+	if selfSigned {
+		id.Pin = trust.PinOf(cert.Leaf).String()
+	}
+	return cert, id, nil
+}
+
+func loadOrCreate(args transports.Args, stateDir string, now time.Time) (_ tls.Certificate, serverName string, selfSigned bool, _ error) {
 	certPath, keyPath := args.Get(argCert, ""), args.Get(argKey, "")
-	serverName := args.Get(argServerName, "")
+	serverName = args.Get(argServerName, "")
 	if serverName != "" && net.ParseIP(serverName) != nil {
-		return tls.Certificate{}, "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
 	}
 	switch {
 	case certPath != "" && keyPath == "":
-		return tls.Certificate{}, "", &transports.ArgError{Key: argKey, Err: fmt.Errorf("%w: cert= needs its key=", transports.ErrMissingArg)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: argKey, Err: fmt.Errorf("%w: cert= needs its key=", transports.ErrMissingArg)}
 	case keyPath != "" && certPath == "":
-		return tls.Certificate{}, "", &transports.ArgError{Key: argCert, Err: fmt.Errorf("%w: key= needs its cert=", transports.ErrMissingArg)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: argCert, Err: fmt.Errorf("%w: key= needs its cert=", transports.ErrMissingArg)}
 	case certPath != "":
 		cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 		if err != nil {
-			return tls.Certificate{}, "", fmt.Errorf("load certificate %s and key %s: %w", certPath, keyPath, err)
+			return tls.Certificate{}, "", false, fmt.Errorf("load certificate %s and key %s: %w", certPath, keyPath, err)
 		}
 		if serverName == "" {
 			if serverName = certName(cert.Leaf); serverName == "" {
-				return tls.Certificate{}, "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: certificate %s names no DNS host", transports.ErrMissingArg, certPath)}
+				return tls.Certificate{}, "", false, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: certificate %s names no DNS host", transports.ErrMissingArg, certPath)}
 			}
 		}
-		return cert, serverName, nil
+		return cert, serverName, false, nil
 	case serverName == "":
-		return tls.Certificate{}, "", &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: give servername= (self-signed) or cert= and key=", transports.ErrMissingArg)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: give servername= (self-signed) or cert= and key=", transports.ErrMissingArg)}
 	}
 	if stateDir == "" {
-		cert, _, _, err := newSelfSigned(serverName, now)
-		return cert, serverName, err
+		cert, _, _, err := newSelfSigned(serverName, now, nil)
+		return cert, serverName, true, err
 	}
 	cert, err := stateCert(stateDir, serverName, now)
-	return cert, serverName, err
+	return cert, serverName, true, err
 }
 
 // stateCert reuses the self-signed certificate in dir while it is valid for serverName,
-// and writes a new one otherwise.
+// and writes a new one otherwise, with the same key if there is one: the key is what
+// clients pin, so a renewal must not change it.
 func stateCert(dir, serverName string, now time.Time) (tls.Certificate, error) {
 	certPath, keyPath := filepath.Join(dir, certFile), filepath.Join(dir, keyFile)
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
@@ -80,7 +112,11 @@ func stateCert(dir, serverName string, now time.Time) (tls.Certificate, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return tls.Certificate{}, fmt.Errorf("load self-signed certificate from %s: %w", dir, err)
 	}
-	cert, certPEM, keyPEM, err := newSelfSigned(serverName, now)
+	var key *ecdsa.PrivateKey
+	if err == nil {
+		key, _ = cert.PrivateKey.(*ecdsa.PrivateKey)
+	}
+	cert, certPEM, keyPEM, err := newSelfSigned(serverName, now, key)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -96,10 +132,13 @@ func stateCert(dir, serverName string, now time.Time) (tls.Certificate, error) {
 	return cert, nil
 }
 
-func newSelfSigned(serverName string, now time.Time) (tls.Certificate, []byte, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, nil, fmt.Errorf("generate certificate key: %w", err)
+// newSelfSigned makes a certificate for serverName with key, or a new key if nil.
+func newSelfSigned(serverName string, now time.Time, key *ecdsa.PrivateKey) (tls.Certificate, []byte, []byte, error) {
+	if key == nil {
+		var err error
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return tls.Certificate{}, nil, nil, fmt.Errorf("generate certificate key: %w", err)
+		}
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {

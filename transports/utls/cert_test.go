@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 func peerCert(t *testing.T, ln transports.Listener) []byte {
@@ -32,7 +33,7 @@ func peerCert(t *testing.T, ln transports.Listener) []byte {
 func TestSelfSignedCertificateIsKeptInTheStateDirectory(t *testing.T) {
 	dir := t.TempDir()
 	listenIn := func(name string) transports.Listener {
-		ln, err := New().Listen(context.Background(), transports.ListenConfig{
+		ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
 			Addr: "127.0.0.1:0", Args: transports.Args{argServerName: name}, StateDir: dir,
 		})
 		if err != nil {
@@ -73,11 +74,14 @@ func TestSelfSignedCertificateIsRenewedBeforeItExpires(t *testing.T) {
 	if bytes.Equal(old.Leaf.Raw, fresh.Leaf.Raw) {
 		t.Fatalf("certificate expiring %v was reused at %v", old.Leaf.NotAfter, now)
 	}
+	if trust.PinOf(old.Leaf) != trust.PinOf(fresh.Leaf) {
+		t.Fatal("the renewed certificate has a new key: bridge lines pinning the old one stop working")
+	}
 }
 
 func TestOperatorCertificateIsServedAndNamesTheBridge(t *testing.T) {
 	dir := t.TempDir()
-	_, certPEM, keyPEM, err := newSelfSigned("shop.example.org", time.Now())
+	_, certPEM, keyPEM, err := newSelfSigned("shop.example.org", time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

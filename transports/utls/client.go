@@ -2,6 +2,7 @@ package utls
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 
@@ -13,7 +14,7 @@ type dialer struct {
 	tls  *TLSClient
 }
 
-func newDialer(addr string, args transports.Args) (*dialer, error) {
+func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
 	if err := args.Unknown(TLSClientArgs...); err != nil {
 		return nil, err
 	}
@@ -21,7 +22,7 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	tc, err := NewTLSClient(host, args)
+	tc, err := NewTLSClient(host, args, roots)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func captureOurHello(t *testing.T, args transports.Args) []byte {
 			got <- b
 		}
 	}()
-	d, err := New().NewDialer(ln.Addr().String(), args)
+	d, err := New(nil).NewDialer(ln.Addr().String(), args)
 	if err != nil {
 		t.Fatalf("NewDialer(%v): %v", args, err)
 	}

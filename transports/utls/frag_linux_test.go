@@ -57,7 +57,7 @@ func helloSegments(t *testing.T, frag string) (segments, length int) {
 			got <- result{dataSegmentsIn(t, c), len(b)}
 		}
 	}()
-	d, err := New().NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argFrag: frag})
+	d, err := New(nil).NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argFrag: frag})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // reaction from both, probe by probe: same first answer, same FIN, RST or wait.
 func TestProbesMeetWhatNginxShows(t *testing.T) {
 	nginx := probetest.Nginx(t, "www.example.com")
-	ln, err := utls.New().Listen(context.Background(), transports.ListenConfig{
+	ln, err := utls.New(nil).Listen(context.Background(), transports.ListenConfig{
 		Addr: "127.0.0.1:0", Args: transports.Args{"servername": "www.example.com"}, StateDir: t.TempDir(),
 	})
 	if err != nil {
@@ -54,7 +54,7 @@ func rejectEveryone(ln transports.Listener) {
 // change.)
 func TestTLS13ServerHelloIsShapedAsNginxs(t *testing.T) {
 	nginx := probetest.Nginx(t, "www.example.com")
-	ln, err := utls.New().Listen(context.Background(), transports.ListenConfig{
+	ln, err := utls.New(nil).Listen(context.Background(), transports.ListenConfig{
 		Addr: "127.0.0.1:0", Args: transports.Args{"servername": "www.example.com"}, StateDir: t.TempDir(),
 	})
 	if err != nil {

@@ -19,15 +19,15 @@ var TLSServerArgs = []string{argServerName, argCert, argKey}
 
 // ServerTLSConfig is the TLS server side of every transport that speaks TLS: the
 // operator's cert= and key= files, or a self-signed certificate for servername= kept in
-// stateDir (in memory when stateDir is empty). It returns the server name bridge lines
-// carry. The site speaks HTTP/1.1 only: a browser that offers h2 settles for it, as it
+// stateDir (in memory when stateDir is empty). It returns what bridge lines say of the
+// certificate: the server name, and the pin of a self-signed certificate's key. The site speaks HTTP/1.1 only: a browser that offers h2 settles for it, as it
 // would with an nginx that has h2 switched off, and an HTTP Upgrade needs HTTP/1.1.
 // Like the nginx it stands for, it takes TLS 1.2 as well as 1.3: a server that
 // refuses a TLS 1.2 hello is not an ordinary website. Our clients always get 1.3.
-func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, string, error) {
-	cert, serverName, err := loadOrCreateCert(args, stateDir, time.Now())
+func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, ServerIdentity, error) {
+	cert, id, err := loadOrCreateCert(args, stateDir, time.Now())
 	if err != nil {
-		return nil, "", err
+		return nil, ServerIdentity{}, err
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
@@ -42,7 +42,7 @@ func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, string
 		// Full records from the start, as OpenSSL writes them (nginx's ssl_buffer_size
 		// is 16k); Go's first records of about 1200 bytes would mark the site as Go's.
 		DynamicRecordSizingDisabled: true,
-	}, serverName, nil
+	}, id, nil
 }
 
 type listener struct {
@@ -62,7 +62,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 			return nil, &transports.ArgError{Key: argFP, Err: err}
 		}
 	}
-	tlsConfig, serverName, err := ServerTLSConfig(cfg.Args, cfg.StateDir)
+	tlsConfig, id, err := ServerTLSConfig(cfg.Args, cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	if err != nil {
 		return nil, err
 	}
-	args := transports.Args{argServerName: serverName}
+	args := id.BridgeArgs()
 	if fp, ok := cfg.Args[argFP]; ok {
 		args[argFP] = fp
 	}

@@ -106,7 +106,7 @@ func TestRejectedPeersSeeTheDecoyWebsite(t *testing.T) {
 
 func TestRejectUsesTheOperatorsDecoy(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "operator site") })
-	ln, err := New().Listen(context.Background(), transports.ListenConfig{
+	ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
 		Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName}, Decoy: h,
 	})
 	if err != nil {
@@ -202,7 +202,7 @@ func TestListenRejectsBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: tt.args})
+			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: tt.args})
 			if err == nil {
 				ln.Close()
 				t.Fatalf("Listen(%v) succeeded", tt.args)
@@ -217,7 +217,7 @@ func TestListenRejectsBadArguments(t *testing.T) {
 
 func TestHandshakeFailuresAreLoggedWithoutAddresses(t *testing.T) {
 	var logs bytes.Buffer
-	ln, err := New().Listen(context.Background(), transports.ListenConfig{
+	ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
 		Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

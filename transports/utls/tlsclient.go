@@ -2,6 +2,7 @@ package utls
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	utls "github.com/refraction-networking/utls"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 // maxFrag bounds frag=: a TLS record is at most 16 KiB, so larger segments split nothing.
@@ -19,21 +21,25 @@ var ErrHandshake = errors.New("TLS handshake failed")
 
 // TLSClientArgs are the bridge-line arguments NewTLSClient reads; a transport that
 // carries its stream over TLS accepts them alongside its own.
-var TLSClientArgs = []string{argServerName, argFP, argFrag}
+var TLSClientArgs = []string{argServerName, argFP, argFrag, trust.PinArg}
 
 // A TLSClient makes the browser-mimicking TLS handshakes of every transport that speaks
 // TLS (utls, webtunnel, websocket, meek), so fingerprints, server names and ClientHello
-// fragmentation live in one place. It is safe for concurrent use.
+// fragmentation live in one place, and so does the check of the server's certificate.
+// It is safe for concurrent use.
 type TLSClient struct {
 	serverName string
 	profile    *profile
 	frag       int
+	verifier   trust.Verifier
 }
 
-// NewTLSClient reads servername=, fp= and frag= from args (see New). host is the
+// NewTLSClient reads servername=, fp=, frag= and pin= from args (see New). host is the
 // server name to use when servername= is absent; it must then be a DNS name, since
-// browsers send no SNI for an IP and a hello with one in it would stand out.
-func NewTLSClient(host string, args transports.Args) (*TLSClient, error) {
+// browsers send no SNI for an IP and a hello with one in it would stand out. The
+// server's certificate must match pin= or, without one, chain to roots (nil: the
+// system's) for the server name.
+func NewTLSClient(host string, args transports.Args, roots *x509.CertPool) (*TLSClient, error) {
 	serverName := args.Get(argServerName, "")
 	if serverName == "" {
 		if net.ParseIP(host) != nil {
@@ -58,7 +64,13 @@ func NewTLSClient(host string, args transports.Args) (*TLSClient, error) {
 			return nil, err
 		}
 	}
-	return &TLSClient{serverName: serverName, profile: p, frag: frag}, nil
+	v := trust.Verifier{ServerName: serverName, Roots: roots}
+	if pin, ok := args[trust.PinArg]; ok {
+		if v.Pins, err = trust.ParsePins(pin); err != nil {
+			return nil, &transports.ArgError{Key: trust.PinArg, Err: err}
+		}
+	}
+	return &TLSClient{serverName: serverName, profile: p, frag: frag, verifier: v}, nil
 }
 
 // ServerName is the SNI the client sends.
@@ -70,31 +82,50 @@ func (c *TLSClient) Fingerprint() string { return c.profile.name }
 // Handshake runs a TLS handshake over raw, offering the browser's own ALPN list (h2 and
 // http/1.1 for Chrome; a hello without h2 is not Chrome's), and returns the TLS conn
 // and the protocol the server chose. On error the caller still owns raw and closes it.
+//
+// A server whose certificate is refused gets what Chromium sends it (BrowserAlert,
+// and nothing more once the caller closes raw), and the error wraps a *trust.Error.
+// The session layer above would not be fooled by a censor's certificate (it pins
+// the gateway's Ed25519 key), but a client that went on after one would show the
+// censor a non-browser: a browser aborts there.
 func (c *TLSClient) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn, alpn string, err error) {
 	carrier := raw
 	if c.frag > 0 {
 		carrier = &fragConn{Conn: raw, size: c.frag}
 	}
-	uc, err := c.client(carrier)
+	ab := &abortConn{Conn: carrier}
+	uc, err := c.client(ctx, ab)
 	if err != nil {
 		return nil, "", err
 	}
 	if err := uc.HandshakeContext(ctx); err != nil {
+		if ab.refused.Load() {
+			drainReceived(raw)
+		}
 		return nil, "", fmt.Errorf("server name %s, fingerprint %s: %w: %w", c.serverName, c.profile.name, ErrHandshake, transports.ContextError(ctx, err))
 	}
 	return uc, uc.ConnectionState().NegotiatedProtocol, nil
 }
 
-func (c *TLSClient) client(carrier net.Conn) (*utls.UConn, error) {
+func (c *TLSClient) client(ctx context.Context, ab *abortConn) (*utls.UConn, error) {
 	cfg := &utls.Config{
 		ServerName: c.serverName,
-		// The certificate is not checked here on purpose: the session layer above pins
-		// the gateway's Ed25519 identity and signs the key exchange with it, so a CDN or
-		// a national CA that presents its own certificate still cannot impersonate the
-		// gateway, and operators may use self-signed certificates.
+		// utls's own check is off so that VerifyConnection decides, with the
+		// bridge line's pin=, and so that a refusal ends as a browser's does.
 		InsecureSkipVerify: true,
-		NextProtos:         []string{"h2", "http/1.1"},
+		VerifyConnection: func(cs utls.ConnectionState) error {
+			if err := c.verifier.Verify(cs.PeerCertificates); err != nil {
+				WaitBeforeRefusal(ctx)
+				ab.refuse(cs.Version, cs.CipherSuite)
+				return err
+			}
+			ab.forget()
+			return nil
+		},
+		KeyLogWriter: keyLog{ab},
+		NextProtos:   []string{"h2", "http/1.1"},
 	}
+	carrier := net.Conn(ab)
 	if c.profile.hello == nil {
 		return utls.UClient(carrier, cfg, c.profile.builtin), nil
 	}

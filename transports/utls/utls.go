@@ -5,6 +5,8 @@
 package utls
 
 import (
+	"crypto/x509"
+
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -20,13 +22,21 @@ const (
 	argKey        = "key"
 )
 
-// New returns the utls transport.
+// New returns the utls transport. Its dialers check the server's certificate against
+// the bridge line's pin= or, without one, against roots (nil: the system's roots).
 //
 // Client arguments: servername= (the TLS SNI; required unless the bridge address is a
 // name), fp=chrome|firefox|safari|random (default chrome), frag= (0 off; 1 cuts the
-// ClientHello into TCP segments of random sizes; N ≥ 2 into N-byte segments).
+// ClientHello into TCP segments of random sizes; N ≥ 2 into N-byte segments), pin=
+// (the base64url SHA-256 of the server's key, or several separated by commas; see
+// package trust).
 //
 // Listener arguments: cert= and key= (PEM files of the operator's real certificate), or
-// servername= alone for a self-signed certificate kept in the state directory; fp= is
-// only copied into the printed bridge lines.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+// servername= alone for a self-signed certificate kept in the state directory, whose
+// key's pin= the bridge lines then carry; fp= is only copied into the printed bridge
+// lines.
+func New(roots *x509.CertPool) transports.Transport {
+	return transports.Define(Name, func(addr string, args transports.Args) (*dialer, error) {
+		return newDialer(addr, args, roots)
+	}, listen)
+}

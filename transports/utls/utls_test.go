@@ -21,7 +21,7 @@ func listenLoopback(t *testing.T, args transports.Args) transports.Listener {
 	if args == nil {
 		args = transports.Args{argServerName: testServerName}
 	}
-	ln, err := New().Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: args, StateDir: t.TempDir()})
+	ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: args, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
@@ -36,7 +36,7 @@ func dialerFor(t *testing.T, ln transports.Listener, extra transports.Args) tran
 	for k, v := range extra {
 		args[k] = v
 	}
-	d, err := New().NewDialer(ln.Addr().String(), args)
+	d, err := New(nil).NewDialer(ln.Addr().String(), args)
 	if err != nil {
 		t.Fatalf("NewDialer(%v): %v", args, err)
 	}

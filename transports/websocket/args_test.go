@@ -9,6 +9,7 @@ import (
 	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
@@ -32,7 +33,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().NewDialer("203.0.113.5:443", tt.args)
+			_, err := New(nil).NewDialer("203.0.113.5:443", tt.args)
 			var ae *transports.ArgError
 			if !errors.As(err, &ae) || ae.Key != tt.wantKey {
 				t.Fatalf("NewDialer(%v) = %v, want an ArgError naming %s", tt.args, err, tt.wantKey)
@@ -60,7 +61,7 @@ func TestNewDialerKeepsTheCDNsNamesApart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := New().NewDialer("198.51.100.1:443", tt.args)
+			d, err := New(nil).NewDialer("198.51.100.1:443", tt.args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +91,7 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err == nil {
 				ln.Close()
 			}
@@ -104,22 +105,28 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 
 func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 	tests := []struct {
-		name string
-		args transports.Args
-		want transports.Args
+		name   string
+		args   transports.Args
+		want   transports.Args // besides pin=
+		pinned bool            // clients reach the self-signed listener itself, by its pin=
 	}{
-		{"own front", transports.Args{argServerName: testFront, "path": testPath}, transports.Args{argServerName: testFront, argPath: testPath}},
-		{"origin behind a CDN", originArgs(), transports.Args{argServerName: testFront, argPath: testPath}},
+		{"own front", transports.Args{argServerName: testFront, "path": testPath}, transports.Args{argServerName: testFront, argPath: testPath}, true},
+		{"own front, the operator's certificate", ownFront(t), transports.Args{argServerName: testFront, argPath: testPath}, false},
+		{"origin behind a CDN", originArgs(), transports.Args{argServerName: testFront, argPath: testPath}, false},
 		{"fronted", transports.Args{argServerName: testOrigin, "path": testPath, argHost: "hidden.example", argFront: "allowed.example"},
-			transports.Args{argServerName: "allowed.example", argHost: "hidden.example", argPath: testPath}},
+			transports.Args{argServerName: "allowed.example", argHost: "hidden.example", argPath: testPath}, false},
 		{"host with a port", transports.Args{argServerName: testOrigin, "path": testPath, argHost: "hidden.example:8443"},
-			transports.Args{argServerName: "hidden.example", argHost: "hidden.example:8443", argPath: testPath}},
+			transports.Args{argServerName: "hidden.example", argHost: "hidden.example:8443", argPath: testPath}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ln := listenT(t, "127.0.0.1:0", tt.args)
 			defer ln.Close()
 			got := ln.BridgeArgs()
+			if _, err := trust.ParsePins(got[trust.PinArg]); (err == nil) != tt.pinned {
+				t.Errorf("BridgeArgs pin=%q; want a pin: %v", got[trust.PinArg], tt.pinned)
+			}
+			delete(got, trust.PinArg)
 			if len(got) != len(tt.want) {
 				t.Fatalf("BridgeArgs() = %v, want %v", got, tt.want)
 			}
@@ -128,7 +135,7 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 					t.Fatalf("BridgeArgs() = %v, want %v", got, tt.want)
 				}
 			}
-			if _, err := New().NewDialer("203.0.113.5:443", got); err != nil {
+			if _, err := New(nil).NewDialer("203.0.113.5:443", got); err != nil {
 				t.Fatalf("the printed arguments do not make a dialer: %v", err)
 			}
 		})
@@ -136,9 +143,9 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 }
 
 func TestDialFailsClearlyWhenTheFrontIsWrong(t *testing.T) {
-	ln := listenT(t, "127.0.0.1:0", transports.Args{argServerName: testFront, "path": testPath})
+	ln := listenT(t, "127.0.0.1:0", ownFront(t))
 	defer ln.Close()
-	wrongPath, err := New().NewDialer(ln.Addr().String(), transports.Args{argServerName: testFront, argPath: "/not-the-path"})
+	wrongPath, err := New(webtest.Roots(t)).NewDialer(ln.Addr().String(), transports.Args{argServerName: testFront, argPath: "/not-the-path"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -34,7 +35,7 @@ type dialer struct {
 	client *http.Client
 }
 
-func newDialer(addr string, args transports.Args) (*dialer, error) {
+func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
 	if err := args.Unknown(append([]string{argURL, argHost, argPath}, utls.TLSClientArgs...)...); err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 	for _, k := range []string{argURL, argHost, argPath} {
 		delete(tlsArgs, k)
 	}
-	tc, err := utls.NewTLSClient(hostname, tlsArgs)
+	tc, err := utls.NewTLSClient(hostname, tlsArgs, roots)
 	if err != nil {
 		return nil, err
 	}

@@ -14,18 +14,26 @@ const (
 	testPath   = "/q8wz3r5t1y6u0p2l4k7j"
 )
 
+// dialerTo trusts the test CA, which issued the certificates of nginx and of ownFront.
 func dialerTo(t *testing.T, addr string) transports.Dialer {
 	t.Helper()
-	d, err := New().NewDialer(addr, transports.Args{argServerName: testFront, argPath: testPath})
+	d, err := New(webtest.Roots(t)).NewDialer(addr, transports.Args{argServerName: testFront, argPath: testPath})
 	if err != nil {
 		t.Fatalf("NewDialer(%q): %v", addr, err)
 	}
 	return d
 }
 
+// ownFront are the arguments of a listener that is its own front, with a certificate
+// from the test CA, as an operator's would be from Let's Encrypt.
+func ownFront(t testing.TB) transports.Args {
+	cert, key := webtest.Certificate(t, testFront)
+	return transports.Args{argServerName: testFront, "path": testPath, "cert": cert, "key": key}
+}
+
 func listenT(t *testing.T, addr string, args transports.Args) transports.Listener {
 	t.Helper()
-	ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: addr, Args: args})
+	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: addr, Args: args})
 	if err != nil {
 		t.Fatalf("Listen(%s, %v): %v", addr, args, err)
 	}
@@ -38,7 +46,7 @@ var wsConformance = transporttest.Options{DialerTo: dialerTo, NoHalfClose: true}
 
 func TestConformanceDirect(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
-		ln := listenT(t, "127.0.0.1:0", transports.Args{argServerName: testFront, "path": testPath})
+		ln := listenT(t, "127.0.0.1:0", ownFront(t))
 		return ln, dialerTo(t, ln.Addr().String())
 	}, wsConformance)
 }

@@ -6,14 +6,12 @@ import (
 	"time"
 
 	ws "github.com/coder/websocket"
-
-	"github.com/umbrella-edge/edge/transports"
 )
 
 // TestTextMessagesEndTheCarrier checks that a peer sending anything but binary
 // messages (a browser page, a confused proxy) gets no data through: the carrier ends.
 func TestTextMessagesEndTheCarrier(t *testing.T) {
-	ln := listenT(t, "127.0.0.1:0", transports.Args{argServerName: testFront, "path": testPath})
+	ln := listenT(t, "127.0.0.1:0", ownFront(t))
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()

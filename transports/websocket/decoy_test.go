@@ -36,9 +36,9 @@ func TestProbersOfTheGatewaySeeWhatNginxShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := New().Listen(t.Context(), transports.ListenConfig{
+	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{
 		Addr:  "127.0.0.2:0",
-		Args:  transports.Args{argServerName: testFront, "path": testPath},
+		Args:  ownFront(t),
 		Decoy: h,
 	})
 	if err != nil {

@@ -24,7 +24,7 @@ func FuzzNewDialer(f *testing.F) {
 				args[k] = v
 			}
 		}
-		d, err := New().NewDialer("203.0.113.5:443", args)
+		d, err := New(nil).NewDialer("203.0.113.5:443", args)
 		if err != nil {
 			var ae *transports.ArgError
 			if !errors.As(err, &ae) {

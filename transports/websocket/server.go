@@ -14,6 +14,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 type listener struct {
@@ -60,6 +61,11 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	args := transports.Args{argServerName: front, argPath: opts.Path}
 	if host != front {
 		args[argHost] = host
+	}
+	if opts.Pin != "" && front == opts.ServerName {
+		// Clients reach the gateway itself; behind a CDN they check the CDN's
+		// certificate against their roots, and this pin would refuse it.
+		args[trust.PinArg] = opts.Pin
 	}
 	return &listener{Listener: ln, args: args}, nil
 }

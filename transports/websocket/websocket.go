@@ -5,6 +5,8 @@
 package websocket
 
 import (
+	"crypto/x509"
+
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
@@ -41,4 +43,8 @@ var (
 // sends when it connects to it), plus, for the printed bridge lines, front= (the TLS
 // server name clients send to the CDN; default host=) and host= (the Host clients ask
 // the CDN for; default front=, else servername=).
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New(roots *x509.CertPool) transports.Transport {
+	return transports.Define(Name, func(addr string, args transports.Args) (*dialer, error) {
+		return newDialer(addr, args, roots)
+	}, listen)
+}

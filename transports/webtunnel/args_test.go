@@ -8,6 +8,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
@@ -35,7 +36,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().NewDialer(tt.addr, tt.args)
+			_, err := New(nil).NewDialer(tt.addr, tt.args)
 			var ae *transports.ArgError
 			if !errors.As(err, &ae) || ae.Key != tt.wantKey {
 				t.Fatalf("NewDialer(%q, %v) = %v, want an ArgError naming %s", tt.addr, tt.args, err, tt.wantKey)
@@ -45,7 +46,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New().NewDialer("no-port", transports.Args{argURL: testURL}); err == nil {
+	if _, err := New(nil).NewDialer("no-port", transports.Args{argURL: testURL}); err == nil {
 		t.Fatal("NewDialer accepted a bridge address without a port")
 	}
 }
@@ -71,7 +72,7 @@ func TestNewDialerAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := New().NewDialer("203.0.113.5:443", tt.args)
+			d, err := New(nil).NewDialer("203.0.113.5:443", tt.args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +117,7 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
+			ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: tt.addr, Args: tt.args})
 			if err == nil {
 				ln.Close()
 			}
@@ -130,20 +131,26 @@ func TestListenNamesTheBadArgument(t *testing.T) {
 
 func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 	tests := []struct {
-		name string
-		args transports.Args
-		want transports.Args
+		name   string
+		args   transports.Args
+		want   transports.Args // besides pin=
+		pinned bool            // the self-signed certificate's pin= is printed
 	}{
-		{"url", transports.Args{argURL: testURL}, transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}},
+		{"url", transports.Args{argURL: testURL}, transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}, true},
 		{"url with a port", transports.Args{argURL: "https://" + testServerName + ":8443" + testPath},
-			transports.Args{argURL: "https://" + testServerName + ":8443" + testPath, argServerName: testServerName, argVer: Version}},
-		{"behind nginx", behindNginxArgs(), transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}},
+			transports.Args{argURL: "https://" + testServerName + ":8443" + testPath, argServerName: testServerName, argVer: Version}, true},
+		{"the operator's certificate", ownFront(t), transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}, false},
+		{"behind nginx", behindNginxArgs(), transports.Args{argURL: testURL, argServerName: testServerName, argVer: Version}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ln := listenT(t, "127.0.0.1:0", tt.args)
 			defer ln.Close()
 			got := ln.BridgeArgs()
+			if _, err := trust.ParsePins(got[trust.PinArg]); (err == nil) != tt.pinned {
+				t.Errorf("BridgeArgs pin=%q; want a pin: %v", got[trust.PinArg], tt.pinned)
+			}
+			delete(got, trust.PinArg)
 			if len(got) != len(tt.want) {
 				t.Fatalf("BridgeArgs() = %v, want %v", got, tt.want)
 			}
@@ -152,7 +159,7 @@ func TestBridgeArgsGiveTheClientWhatItSends(t *testing.T) {
 					t.Fatalf("BridgeArgs() = %v, want %v", got, tt.want)
 				}
 			}
-			if _, err := New().NewDialer("203.0.113.5:443", got); err != nil {
+			if _, err := New(nil).NewDialer("203.0.113.5:443", got); err != nil {
 				t.Fatalf("the printed arguments do not make a dialer: %v", err)
 			}
 		})
@@ -190,7 +197,7 @@ func TestGeneratedPathIsSecretAndKept(t *testing.T) {
 // listenT2 starts and stops a listener with stateDir and returns its bridge url=.
 func listenT2(t *testing.T, stateDir string, args transports.Args) string {
 	t.Helper()
-	ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: args, StateDir: stateDir})
+	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: args, StateDir: stateDir})
 	if err != nil {
 		t.Fatal(err)
 	}

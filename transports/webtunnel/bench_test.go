@@ -11,7 +11,7 @@ import (
 // path adds its own copying, which `make bench` measures end to end.
 
 func BenchmarkHandshake(b *testing.B) {
-	ln, err := New().Listen(b.Context(), listenConfig())
+	ln, err := New(nil).Listen(b.Context(), listenConfig(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -19,19 +19,19 @@ func BenchmarkHandshake(b *testing.B) {
 }
 
 func BenchmarkThroughput(b *testing.B) {
-	ln, err := New().Listen(b.Context(), listenConfig())
+	ln, err := New(nil).Listen(b.Context(), listenConfig(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	webtest.BenchThroughput(b, ln, benchDialer(b, ln.Addr().String()))
 }
 
-func listenConfig() transports.ListenConfig {
-	return transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argURL: testURL}}
+func listenConfig(b *testing.B) transports.ListenConfig {
+	return transports.ListenConfig{Addr: "127.0.0.1:0", Args: ownFront(b)}
 }
 
 func benchDialer(b *testing.B, addr string) transports.Dialer {
-	d, err := New().NewDialer(addr, transports.Args{argURL: testURL})
+	d, err := New(webtest.Roots(b)).NewDialer(addr, transports.Args{argURL: testURL})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package webtunnel
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/trust"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
@@ -26,7 +28,7 @@ type dialer struct {
 	request []byte
 }
 
-func newDialer(addr string, args transports.Args) (*dialer, error) {
+func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
 	if err := args.Unknown(append([]string{argURL, argVer, argUTLS}, utls.TLSClientArgs...)...); err != nil {
 		return nil, err
 	}
@@ -42,13 +44,15 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 		return nil, &transports.ArgError{Key: argURL, Err: err}
 	}
 	tlsArgs := transports.Args{argServerName: args.Get(argServerName, u.Hostname())}
-	if f, ok := args[argFrag]; ok {
-		tlsArgs[argFrag] = f
+	for _, k := range []string{argFrag, trust.PinArg} {
+		if v, ok := args[k]; ok {
+			tlsArgs[k] = v
+		}
 	}
 	if tlsArgs[argFP], err = fingerprint(args); err != nil {
 		return nil, err
 	}
-	tc, err := utls.NewTLSClient(u.Hostname(), tlsArgs)
+	tc, err := utls.NewTLSClient(u.Hostname(), tlsArgs, roots)
 	if err != nil {
 		return nil, err
 	}

@@ -42,9 +42,9 @@ func h2Server(t *testing.T) string {
 }
 
 func TestDialFailsClearlyWhenTheFrontIsWrong(t *testing.T) {
-	ln := listenT(t, "127.0.0.1:0", transports.Args{argURL: testURL})
+	ln := listenT(t, "127.0.0.1:0", ownFront(t))
 	defer ln.Close()
-	wrongPath, err := New().NewDialer(ln.Addr().String(), transports.Args{argURL: "https://" + testServerName + "/not-the-path"})
+	wrongPath, err := New(webtest.Roots(t)).NewDialer(ln.Addr().String(), transports.Args{argURL: "https://" + testServerName + "/not-the-path"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestDialFailsClearlyWhenTheFrontIsWrong(t *testing.T) {
 }
 
 func TestDataRightAfterTheUpgradeIsKept(t *testing.T) {
-	ln := listenT(t, "127.0.0.1:0", transports.Args{argURL: testURL})
+	ln := listenT(t, "127.0.0.1:0", ownFront(t))
 	defer ln.Close()
 	// A client that sends its first data in the same write as the request, and a
 	// server that answers in the same write as its 101, must both keep those bytes.

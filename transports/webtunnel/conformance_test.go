@@ -14,18 +14,26 @@ const (
 	testURL        = "https://" + testServerName + testPath
 )
 
+// dialerTo trusts the test CA, which issued the certificates of nginx and of ownFront.
 func dialerTo(t *testing.T, addr string) transports.Dialer {
 	t.Helper()
-	d, err := New().NewDialer(addr, transports.Args{argURL: testURL})
+	d, err := New(webtest.Roots(t)).NewDialer(addr, transports.Args{argURL: testURL})
 	if err != nil {
 		t.Fatalf("NewDialer(%q): %v", addr, err)
 	}
 	return d
 }
 
+// ownFront are the arguments of a listener that is its own front, with a certificate
+// from the test CA, as an operator's would be from Let's Encrypt.
+func ownFront(t testing.TB) transports.Args {
+	cert, key := webtest.Certificate(t, testServerName)
+	return transports.Args{argURL: testURL, "cert": cert, "key": key}
+}
+
 func listenT(t *testing.T, addr string, args transports.Args) transports.Listener {
 	t.Helper()
-	ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: addr, Args: args})
+	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: addr, Args: args})
 	if err != nil {
 		t.Fatalf("Listen(%s, %v): %v", addr, args, err)
 	}
@@ -34,7 +42,7 @@ func listenT(t *testing.T, addr string, args transports.Args) transports.Listene
 
 func TestConformanceAsItsOwnFront(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
-		ln := listenT(t, "127.0.0.1:0", transports.Args{argURL: testURL})
+		ln := listenT(t, "127.0.0.1:0", ownFront(t))
 		return ln, dialerTo(t, ln.Addr().String())
 	}, transporttest.Options{DialerTo: dialerTo})
 }

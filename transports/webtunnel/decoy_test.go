@@ -24,7 +24,7 @@ func TestProbersOfItsOwnFrontSeeWhatNginxShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := New().Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.2:0", Args: transports.Args{argURL: testURL}, Decoy: h})
+	ln, err := New(nil).Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.2:0", Args: ownFront(t), Decoy: h})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func FuzzNewDialer(f *testing.F) {
 		if ver != "" {
 			args[argVer] = ver
 		}
-		d, err := New().NewDialer("203.0.113.5:443", args)
+		d, err := New(nil).NewDialer("203.0.113.5:443", args)
 		if err != nil {
 			var ae *transports.ArgError
 			if !errors.As(err, &ae) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 type listener struct {
@@ -44,11 +45,15 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	if err != nil {
 		return nil, err
 	}
-	return &listener{Listener: ln, args: transports.Args{
+	args = transports.Args{
 		argURL:        "https://" + public.host + opts.Path,
 		argServerName: opts.ServerName,
 		argVer:        Version,
-	}}, nil
+	}
+	if opts.Pin != "" {
+		args[trust.PinArg] = opts.Pin
+	}
+	return &listener{Listener: ln, args: args}, nil
 }
 
 // urlParts is what a listener's url= gives: the host (and port) clients put in Host.

@@ -4,6 +4,8 @@
 package webtunnel
 
 import (
+	"crypto/x509"
+
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
@@ -43,4 +45,8 @@ var (
 // key= or a self-signed certificate; tls=false serves plain HTTP on a loopback address
 // to nginx on the same host (docker/nginx/webtunnel.conf), and allow-public-plain=true
 // lifts the loopback restriction.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New(roots *x509.CertPool) transports.Transport {
+	return transports.Define(Name, func(addr string, args transports.Args) (*dialer, error) {
+		return newDialer(addr, args, roots)
+	}, listen)
+}

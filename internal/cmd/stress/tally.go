@@ -89,7 +89,13 @@ func runSuite(ctx context.Context, args, env []string, label string, t *tally) (
 				}
 				failedTests[e.Package] = true
 			} else if !failedTests[e.Package] {
-				t.byTest[key] = append(t.byTest[key], failure{run: label, output: output[key]})
+				// No test failed by itself: the binary crashed (a panic in a goroutine,
+				// a timeout) while tests ran. Their output holds why.
+				lines := slices.Clone(output[key])
+				for _, k := range unfinished(output, e.Package) {
+					lines = append(lines, output[k]...)
+				}
+				t.byTest[key] = append(t.byTest[key], failure{run: label, output: lines})
 			}
 			fmt.Printf("        FAIL %s\n", key)
 		case "pass", "skip":
@@ -118,6 +124,18 @@ func withSubtests(output map[string][]string, key string) []string {
 		lines = append(lines, output[k]...)
 	}
 	return lines
+}
+
+// unfinished lists the tests of pkg that neither passed nor failed, in order.
+func unfinished(output map[string][]string, pkg string) []string {
+	var keys []string
+	for k := range output {
+		if strings.HasPrefix(k, pkg+" ") {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // print writes the failed tests, most frequent first, with the output of their first

@@ -36,6 +36,10 @@ type Options struct {
 	TLS *tls.Config
 	// ServerName is the name clients reach the site by (the TLS server name).
 	ServerName string
+	// Pin is the pin= of the site's self-signed certificate, for bridge lines whose
+	// clients reach this listener directly; empty behind a reverse proxy or with the
+	// operator's certificate.
+	Pin string
 	// Path is the secret path; every other request gets the decoy site.
 	Path string
 }
@@ -57,10 +61,11 @@ func ParseOptions(addr string, args transports.Args, stateDir string) (Options, 
 		if _, ok := args[ArgAllowPublicPlain]; ok {
 			return Options{}, &transports.ArgError{Key: ArgAllowPublicPlain, Err: fmt.Errorf("only applies with %s=false", ArgTLS)}
 		}
-		o.TLS, o.ServerName, err = utls.ServerTLSConfig(args, stateDir)
-		if err != nil {
+		var id utls.ServerIdentity
+		if o.TLS, id, err = utls.ServerTLSConfig(args, stateDir); err != nil {
 			return Options{}, err
 		}
+		o.ServerName, o.Pin = id.ServerName, id.Pin
 	} else {
 		for _, k := range []string{argCert, argKey} {
 			if _, ok := args[k]; ok {

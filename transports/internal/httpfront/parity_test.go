@@ -16,12 +16,12 @@ import (
 // a real nginx HTTPS site, and wants the same reaction from both, probe by probe.
 func TestTLSFrontMeetsProbesAsNginx(t *testing.T) {
 	nginx := probetest.Nginx(t, "www.example.com")
-	tlsConfig, name, err := utls.ServerTLSConfig(transports.Args{"servername": "www.example.com"}, t.TempDir())
+	tlsConfig, id, err := utls.ServerTLSConfig(transports.Args{"servername": "www.example.com"}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln, err := httpfront.Listen(t.Context(), "127.0.0.1:0", httpfront.Config{
-		Options: httpfront.Options{TLS: tlsConfig, ServerName: name, Path: "/0123456789abcdef"},
+		Options: httpfront.Options{TLS: tlsConfig, ServerName: id.ServerName, Path: "/0123456789abcdef"},
 		Name:    "test",
 		Match:   func(*http.Request) bool { return true },
 		Upgrade: func(c *httpfront.Conn, _ *http.Request) (net.Conn, error) { return c, nil },
