@@ -128,6 +128,15 @@ func (l *Limits) fillDefaults() {
 		l.StreamOpenRate = session.DefaultStreamOpenRate
 	}
 	// MemoryBudget stays 0: the machine's memory is read where the gateway runs.
+	if l.MaxHandshakes == 0 {
+		l.MaxHandshakes = gateway.DefaultMaxHandshakes
+	}
+	if l.FirstBytesTimeout == 0 {
+		l.FirstBytesTimeout = gateway.DefaultFirstBytesTimeout
+	}
+	if l.MaxHeld == 0 {
+		l.MaxHeld = gateway.DefaultMaxHeld
+	}
 }
 
 // check records err, if any, against field.
@@ -381,6 +390,13 @@ func (d *decoder) limits(n *yaml.Node, path string) Limits {
 		},
 		"stream_open_burst": func(v *yaml.Node, f string) { l.StreamOpenBurst = nonNegative(v, f) },
 		"stream_open_rate":  func(v *yaml.Node, f string) { l.StreamOpenRate = nonNegative(v, f) },
+		"max_handshakes":    func(v *yaml.Node, f string) { l.MaxHandshakes = nonNegative(v, f) },
+		"first_bytes_timeout": func(v *yaml.Node, f string) {
+			if l.FirstBytesTimeout = d.duration(v, f); l.FirstBytesTimeout != 0 && l.FirstBytesTimeout < gateway.MinFirstBytesTimeout {
+				d.failf(v.Line, f, "want 0s (the default) or at least %s, the floor for slow links, got %s", gateway.MinFirstBytesTimeout, l.FirstBytesTimeout)
+			}
+		},
+		"max_held": func(v *yaml.Node, f string) { l.MaxHeld = nonNegative(v, f) },
 	})
 	return l
 }

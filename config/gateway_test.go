@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -126,6 +127,8 @@ listeners:
 			`gateway.yaml:5: limits.handshake_timeout: want a duration with a unit, such as 10s or 1m30s, got "10"`},
 		{"negative duration", minimalGateway + "limits: {handshake_timeout: -1s}\n",
 			`gateway.yaml:5: limits.handshake_timeout: want 0s (the default) or more, got -1s`},
+		{"first bytes timeout below the floor", minimalGateway + "limits: {first_bytes_timeout: 100ms}\n",
+			`gateway.yaml:5: limits.first_bytes_timeout: want 0s (the default) or at least 1s, the floor for slow links, got 100ms`},
 		{"negative max_sessions", minimalGateway + "limits:\n  max_sessions: -5\n",
 			`gateway.yaml:6: limits.max_sessions: want 0 (the default) or more, got -5`},
 		{"max_streams not a number", minimalGateway + "limits:\n  max_streams: many\n",
@@ -219,7 +222,8 @@ func TestParseGatewayFillsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20, StreamOpenBurst: 64, StreamOpenRate: 16}
+	want := Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20,
+		StreamOpenBurst: 64, StreamOpenRate: 16, MaxHandshakes: 1024, FirstBytesTimeout: 2 * time.Second, MaxHeld: 4096}
 	if g.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", g.Limits, want)
 	}
@@ -246,8 +250,9 @@ func TestLoadGatewayExample(t *testing.T) {
 		Services: map[string]string{"mls": "127.0.0.1:7000", "probe": "127.0.0.1:7001"},
 		Decoy:    Decoy{Dir: "/srv/www"},
 		Admin:    "127.0.0.1:9090",
-		Limits:   Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20, StreamOpenBurst: 64, StreamOpenRate: 16},
-		Log:      Log{Level: "info"},
+		Limits: Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20,
+			StreamOpenBurst: 64, StreamOpenRate: 16, MaxHandshakes: 1024, FirstBytesTimeout: 2 * time.Second, MaxHeld: 4096},
+		Log: Log{Level: "info"},
 	}
 	g.Source = Source{}
 	if !reflect.DeepEqual(g, want) {
@@ -323,6 +328,7 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 	g.Limits.MaxStreams = session.DefaultMaxStreams
 	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = session.DefaultResumeGrace, session.DefaultResumeBuffer
 	g.Limits.StreamOpenBurst, g.Limits.StreamOpenRate = session.DefaultStreamOpenBurst, session.DefaultStreamOpenRate
+	g.Limits.MaxHandshakes, g.Limits.FirstBytesTimeout, g.Limits.MaxHeld = gateway.DefaultMaxHandshakes, gateway.DefaultFirstBytesTimeout, gateway.DefaultMaxHeld
 	back.Source = Source{}
 	if !reflect.DeepEqual(*back, g) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)

@@ -91,6 +91,15 @@ type Limits struct {
 	// burst, then so many a second. Opens beyond are refused (ErrStreamLimit).
 	StreamOpenBurst int `yaml:"stream_open_burst"` // default session.DefaultStreamOpenBurst
 	StreamOpenRate  int `yaml:"stream_open_rate"`  // a second, default session.DefaultStreamOpenRate
+	// MaxHandshakes bounds the peers each listener holds before they are sessions; a
+	// newcomer to a full listener evicts an old idle one.
+	MaxHandshakes int `yaml:"max_handshakes"` // per listener, default gateway.DefaultMaxHandshakes
+	// FirstBytesTimeout is how long a carrier may stay silent after its transport
+	// handshake before it loses its place.
+	FirstBytesTimeout time.Duration `yaml:"first_bytes_timeout"` // default gateway.DefaultFirstBytesTimeout, at least gateway.MinFirstBytesTimeout
+	// MaxHeld bounds the rejected peers held in silence or the decoy site at once;
+	// past it the oldest is closed early.
+	MaxHeld int `yaml:"max_held"` // default gateway.DefaultMaxHeld
 }
 
 // Log configures logging.

@@ -3,13 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io"
-	"math/rand/v2"
 	"net"
 	"time"
 
 	"github.com/umbrella-edge/edge/session"
-	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/admission"
 )
 
 // serveConn runs one carrier connection from accept to close: admission, the session
@@ -22,24 +20,21 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		log = log.With("client", conn.RemoteAddr().String())
 	}
 
-	// Admission before any work: a full gateway treats a peer like an unauthenticated
-	// one, so load is not something a prober can observe either.
-	select {
-	case g.handshake <- struct{}{}:
-	default:
-		g.metrics.handshakes.WithLabelValues(l.name, "refused", "handshakes").Inc()
-		g.reject(conn, nil, accepted, policy.HandshakeTimeout)
-		return
-	}
-	if g.sessionCount() >= policy.MaxSessions {
-		<-g.handshake
-		g.metrics.handshakes.WithLabelValues(l.name, "refused", "sessions").Inc()
-		g.reject(conn, nil, accepted, policy.HandshakeTimeout)
-		return
-	}
-
+	// Admission before any work. A full listener never turns a newcomer away: it
+	// evicts an old idle peer, the flood's, by cancelling its handshake. A full
+	// gateway treats a peer like an unauthenticated one, so load is not something a
+	// prober can observe either.
 	hctx, cancel := context.WithTimeout(ctx, policy.HandshakeTimeout)
-	sess, err := session.Server(hctx, conn, &session.ServerConfig{
+	defer cancel()
+	ticket := l.pool.Admit(conn, cancel)
+	if g.sessionCount() >= policy.MaxSessions {
+		ticket.Release()
+		g.metrics.handshakes.WithLabelValues(l.name, "refused", "sessions").Inc()
+		g.reject(l, conn, nil, accepted)
+		return
+	}
+	carrier := g.awaitFirstBytes(hctx, conn, ticket)
+	sess, err := session.Server(hctx, carrier, &session.ServerConfig{
 		Identity:     g.cfg.Identity,
 		Secrets:      policy.Secrets,
 		Endpoint:     l.bridge.Endpoint(),
@@ -54,8 +49,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		StreamOpenBurst: policy.StreamOpenBurst,
 		StreamOpenRate:  policy.StreamOpenRate,
 	})
-	cancel()
-	<-g.handshake
+	evicted := ticket.Release()
 	switch {
 	case errors.Is(err, session.ErrResumed):
 		// The session's own goroutine, from its first carrier, serves its streams.
@@ -72,17 +66,13 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		conn.Close()
 		return
 	case err != nil:
-		reason, consumed := "error", []byte(nil)
-		var he *session.HelloError
-		if errors.As(err, &he) {
-			reason, consumed = he.Reason, he.Consumed
-		}
-		g.metrics.handshakes.WithLabelValues(l.name, "failed", reason).Inc()
+		result, reason, consumed := failure(err, evicted, carrier.Spoke())
+		g.metrics.handshakes.WithLabelValues(l.name, result, reason).Inc()
 		if reason == "ticket" {
 			g.metrics.resumes.WithLabelValues("rejected").Inc()
 		}
 		log.Debug("handshake failed", "reason", reason)
-		g.reject(conn, consumed, accepted, policy.HandshakeTimeout)
+		g.reject(l, conn, consumed, accepted)
 		return
 	}
 	g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
@@ -105,42 +95,22 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	log.Info("session ended")
 }
 
-// reject answers a peer that did not open a session with nothing distinguishable.
-// HTTP-like transports serve their decoy site. Raw ones read and discard until a
-// deadline drawn per connection and counted from accept, so neither what was sent
-// nor this gateway's configuration shows in when the connection closes.
-func (g *Gateway) reject(conn net.Conn, consumed []byte, accepted time.Time, t time.Duration) {
-	if !g.holdRejected(conn) {
-		conn.Close()
-		return
+// failure names a failed session handshake for the metrics: refused when the gateway
+// pushed the peer out for a newcomer, and a timeout as first_bytes when the peer never
+// sent anything. consumed is what the handshake read, for the decoy.
+func failure(err error, evicted, spoke bool) (result, reason string, consumed []byte) {
+	reason = "error"
+	var he *session.HelloError
+	if errors.As(err, &he) {
+		reason, consumed = he.Reason, he.Consumed
 	}
-	defer g.releaseRejected(conn)
-	if r, ok := conn.(transports.Rejecter); ok {
-		r.Reject(consumed)
-		return
+	switch {
+	case evicted:
+		return "refused", admission.ReasonEvicted, consumed
+	case reason == "timeout" && !spoke:
+		return "failed", "first_bytes", consumed
 	}
-	deadline := accepted.Add(t + rand.N(t))
-	conn.SetReadDeadline(deadline)
-	io.Copy(io.Discard, conn)
-	conn.Close()
-}
-
-// holdRejected records a rejected conn so that drain can close it; false means the
-// gateway is draining already.
-func (g *Gateway) holdRejected(conn net.Conn) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.draining {
-		return false
-	}
-	g.rejected[conn] = struct{}{}
-	return true
-}
-
-func (g *Gateway) releaseRejected(conn net.Conn) {
-	g.mu.Lock()
-	delete(g.rejected, conn)
-	g.mu.Unlock()
+	return "failed", reason, consumed
 }
 
 func (g *Gateway) sessionCount() int {

@@ -21,6 +21,7 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/admission"
 )
 
 // Defaults of the gateway's own limits, for Config fields left 0. The limits a session
@@ -28,9 +29,19 @@ import (
 const (
 	DefaultHandshakeTimeout   = 10 * time.Second
 	DefaultMaxSessions        = 10000
-	DefaultMaxHandshakes      = 1024
+	DefaultMaxHandshakes      = admission.DefaultSlots
+	DefaultMaxHeld            = admission.DefaultMaxHeld
 	DefaultBackendDialTimeout = 5 * time.Second
 	DefaultDrainTimeout       = 30 * time.Second
+	// DefaultFirstBytesTimeout is how long a carrier may stay silent after its
+	// transport handshake. A client sends its hello at once, in the flight that ends
+	// the transport handshake (or right after TCP's), so it comes within a round trip;
+	// 2 s also covers one lost segment's retransmission (Linux's initial RTO is 1 s,
+	// RFC 6298).
+	DefaultFirstBytesTimeout = 2 * time.Second
+	// MinFirstBytesTimeout is the floor for slow links: a shorter FirstBytesTimeout
+	// is raised to it.
+	MinFirstBytesTimeout = time.Second
 )
 
 // Config is what a gateway runs with. The CLI builds it from a config.Gateway file.
@@ -55,9 +66,18 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// MaxSessions bounds established sessions; 0 means DefaultMaxSessions.
 	MaxSessions int
-	// MaxHandshakes bounds handshakes in progress at once; 0 means
-	// DefaultMaxHandshakes.
+	// MaxHandshakes bounds the peers each listener holds before they are sessions
+	// (in its transport's handshake or the session's); 0 means DefaultMaxHandshakes.
+	// A full listener still takes a newcomer in: it evicts an old idle peer.
 	MaxHandshakes int
+	// FirstBytesTimeout bounds how long a carrier may stay silent after its
+	// transport handshake, counted from when it reaches the gateway (behind nginx,
+	// a CDN or meek's polls too); 0 means DefaultFirstBytesTimeout, and less than
+	// MinFirstBytesTimeout means that.
+	FirstBytesTimeout time.Duration
+	// MaxHeld bounds the rejected peers held in silence or in the decoy site at
+	// once, across listeners; past it the oldest is closed. 0 means DefaultMaxHeld.
+	MaxHeld int
 	// MaxStreams bounds open streams per session; 0 means session.DefaultMaxStreams.
 	MaxStreams int
 	// BackendDialTimeout bounds connecting to a backend service; 0 means
@@ -113,12 +133,12 @@ type Gateway struct {
 	budget  *session.Budget   // what all sessions may buffer together
 
 	listeners []*listener
-	handshake chan struct{} // semaphore of handshakes in progress
+	held      *admission.Held    // rejected peers held in silence or the decoy, capped
+	sources   *admission.Sources // groups peers by a keyed hash of their address
 	policy    atomic.Pointer[Policy]
 
 	mu       sync.Mutex
 	sessions map[*session.Session]struct{}
-	rejected map[net.Conn]struct{} // peers being answered with silence or the decoy
 	draining bool
 	wg       sync.WaitGroup // connection goroutines
 }
@@ -128,6 +148,7 @@ type listener struct {
 	ln     transports.Listener
 	name   string
 	bridge bridge.Line
+	pool   *admission.Pool // its handshake places, shared with its transport
 }
 
 // Listen validates cfg, binds every listener and returns a gateway ready to Serve.
@@ -144,17 +165,18 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 	budget := session.NewBudget(cfg.MemoryBudget, func(id session.ID) {
 		cfg.Logger.Warn("session slowed: it holds more than its share of a tight memory budget", "session", shortID(id[:]))
 	})
+	held := admission.NewHeld(cfg.MaxHeld)
 	g := &Gateway{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		metrics:   newMetrics(live, budget),
-		replay:    replay,
-		store:     session.NewMemoryStore(),
-		live:      live,
-		budget:    budget,
-		handshake: make(chan struct{}, cfg.MaxHandshakes),
-		sessions:  make(map[*session.Session]struct{}),
-		rejected:  make(map[net.Conn]struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		metrics:  newMetrics(live, budget, held),
+		replay:   replay,
+		store:    session.NewMemoryStore(),
+		live:     live,
+		budget:   budget,
+		held:     held,
+		sources:  admission.NewSources(0),
+		sessions: make(map[*session.Session]struct{}),
 	}
 	g.policy.Store(&Policy{
 		Secrets:          cfg.Secrets,
@@ -188,6 +210,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = DefaultMaxHandshakes
+	}
+	if c.FirstBytesTimeout <= 0 {
+		c.FirstBytesTimeout = DefaultFirstBytesTimeout
+	}
+	c.FirstBytesTimeout = max(c.FirstBytesTimeout, MinFirstBytesTimeout)
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = DefaultMaxHeld
 	}
 	if c.MaxStreams <= 0 {
 		c.MaxStreams = session.DefaultMaxStreams
@@ -237,12 +266,15 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	if err != nil {
 		return nil, err
 	}
+	name := lc.Transport.Name()
+	pool := g.newPool(name)
 	ln, err := lc.Transport.Listen(ctx, transports.ListenConfig{
-		Addr:     lc.Listen,
-		Args:     lc.Args,
-		StateDir: stateDir,
-		Decoy:    g.cfg.Decoy,
-		Logger:   g.log.With("transport", lc.Transport.Name()),
+		Addr:      lc.Listen,
+		Args:      lc.Args,
+		StateDir:  stateDir,
+		Decoy:     g.cfg.Decoy,
+		Logger:    g.log.With("transport", name),
+		Admission: pool,
 	})
 	if err != nil {
 		return nil, err
@@ -263,7 +295,7 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
 		Args:      ln.BridgeArgs(),
 	}
-	return &listener{ln: ln, name: lc.Transport.Name(), bridge: line}, nil
+	return &listener{ln: ln, name: name, bridge: line, pool: pool}, nil
 }
 
 // Policy is the part of a gateway's configuration that Reload can change while it
@@ -315,6 +347,9 @@ func (g *Gateway) Reload(p Policy) error {
 	}
 	g.policy.Store(&p)
 	g.budget.SetLimit(p.MemoryBudget)
+	for _, l := range g.listeners {
+		l.pool.SetHold(p.HandshakeTimeout)
+	}
 	return nil
 }
 
@@ -379,12 +414,10 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	g.mu.Lock()
 	g.draining = true
 	n := len(g.sessions)
+	g.mu.Unlock()
 	// Rejected peers are no one's session: they go now, or drain would wait out
 	// their randomised silence (up to twice the handshake timeout).
-	for c := range g.rejected {
-		c.Close()
-	}
-	g.mu.Unlock()
+	g.held.Close()
 	g.closeListeners()
 	loops.Wait() // no connection goroutine starts after this
 	g.live.Drain()

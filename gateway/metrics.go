@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports/admission"
 )
 
 // metrics are one gateway's Prometheus series, in a registry of its own (no global
@@ -19,11 +20,12 @@ type metrics struct {
 	streams    *prometheus.CounterVec // service, result
 	bytes      *prometheus.CounterVec // transport, direction
 	resumes    *prometheus.CounterVec // result
+	drops      *prometheus.CounterVec // transport, reason
 }
 
 // newMetrics registers the gateway's series; live gives the detached-sessions gauge,
-// budget the memory series.
-func newMetrics(live *session.Registry, budget *session.Budget) *metrics {
+// budget the memory series, held the held-peers one.
+func newMetrics(live *session.Registry, budget *session.Budget, held *admission.Held) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -46,12 +48,20 @@ func newMetrics(live *session.Registry, budget *session.Budget) *metrics {
 			Name: "umbrella_gateway_resumes_total",
 			Help: "Resume hellos by result: ok (re-attached), rejected (session gone, or a bad or spent ticket).",
 		}, []string{"result"}),
+		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "umbrella_gateway_admission_drops_total",
+			Help: "Peers dropped under load, by transport and reason: evicted (a newcomer took its handshake place), held_full (a rejected peer closed early because too many were held).",
+		}, []string{"transport", "reason"}),
 	}
 	detached := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "umbrella_gateway_detached_sessions",
 		Help: "Sessions whose carrier died, kept with their backend connections until resumed or their grace period ends.",
 	}, func() float64 { return float64(live.Detached()) })
-	m.registry.MustRegister(m.sessions, m.handshakes, m.streams, m.bytes, m.resumes, detached,
+	heldPeers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "umbrella_gateway_held_peers",
+		Help: "Rejected peers held in silence or in the decoy site now, across transports.",
+	}, func() float64 { return float64(held.Len()) })
+	m.registry.MustRegister(m.sessions, m.handshakes, m.streams, m.bytes, m.resumes, m.drops, detached, heldPeers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(budgetMetrics(budget)...)
 	return m

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/umbrella-edge/edge/transports/admission"
 )
 
 // A Transport makes byte streams that look like something a censor lets through.
@@ -57,6 +59,11 @@ type ListenConfig struct {
 	Decoy http.Handler
 	// Logger receives the transport's own events; nil discards them.
 	Logger *slog.Logger
+	// Admission is the listener's share of the gateway's connection budget: a
+	// transport that runs a handshake of its own before Accept returns a conn (obfs4,
+	// the web fronts) takes each raw conn into it, holds rejected peers through it,
+	// and closes unauthenticated raw peers at its CloseAt. Nil bounds nothing.
+	Admission *admission.Pool
 }
 
 // A Rejecter is a server-side conn whose transport answers an unauthenticated peer in
@@ -66,6 +73,14 @@ type ListenConfig struct {
 // randomised timeout, so a prober sees nothing.
 type Rejecter interface {
 	Reject(prefix []byte)
+}
+
+// A Handshaking conn is one Accept returned before its transport handshake ended (utls
+// runs TLS in the background, so a slow peer cannot hold up Accept). HandshakeDone is
+// closed when the handshake has ended, either way; the gateway starts the clock for the
+// peer's first bytes there.
+type Handshaking interface {
+	HandshakeDone() <-chan struct{}
 }
 
 // ErrUnknownTransport is returned for a transport name no registry entry has.

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/umbrella-edge/edge/internal/lab"
 )
 
 // options are the knobs of one run; their defaults keep a run to a few minutes on 2 cores.
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	prog := newProgress(stderr)
-	if limit, err := raiseFileLimit(65536); err != nil {
+	if limit, err := lab.RaiseFileLimit(65536); err != nil {
 		prog.say("could not raise the open-file limit (now %d): %v", limit, err)
 	}
 
@@ -131,6 +133,7 @@ var steps = []step{
 	{"client-memory", "client memory with all transports configured", measureClientMemory},
 	{"loss", "throughput and round trips under packet loss", measureLoss},
 	{"hoard", "chat and gateway memory beside hoarding sessions", measureHoarding},
+	{"flood", "admission and chat under a flood", measureFlood},
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -150,7 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.coldRuns, "cold-runs", 10, "cold starts per family of transports left open")
 	fs.DurationVar(&o.jitterFor, "jitter-for", 2*time.Minute, "length of the no-false-moves run on a jittery path (half flowing, half idle)")
 	fs.DurationVar(&o.jitterLongFor, "jitter-long-for", 10*time.Minute, "length of the opt-in long no-false-moves run (-steps jitter-long)")
-	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,coldstart,jitter,client-memory,loss,hoard", "comma-separated measurements to run (jitter-long, a 10-minute run, is left out unless named)")
+	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,coldstart,jitter,client-memory,loss,hoard,flood", "comma-separated measurements to run (jitter-long, a 10-minute run, is left out unless named)")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")
@@ -184,26 +187,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// raiseFileLimit lifts RLIMIT_NOFILE so that thousands of sessions fit; the child
-// gateway inherits the new limit. Root may raise the hard limit; others get the hard
-// one. It returns the limit in force.
-func raiseFileLimit(want uint64) (uint64, error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, fmt.Errorf("get RLIMIT_NOFILE: %w", err)
-	}
-	if lim.Cur >= want {
-		return lim.Cur, nil
-	}
-	raised := syscall.Rlimit{Cur: want, Max: max(want, lim.Max)}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err == nil {
-		return want, nil
-	}
-	hard := syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &hard); err != nil {
-		return lim.Cur, fmt.Errorf("set RLIMIT_NOFILE to %d: %w", lim.Max, err)
-	}
-	return hard.Cur, fmt.Errorf("hard limit is %d, below the %d wanted", lim.Max, want)
 }

@@ -163,6 +163,9 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 		StreamOpenRate:   float64(gc.Limits.StreamOpenRate),
 		LogClientIPs:     gc.Log.ClientIPs,
 	}
+	cfg.MaxHandshakes = gc.Limits.MaxHandshakes
+	cfg.FirstBytesTimeout = gc.Limits.FirstBytesTimeout
+	cfg.MaxHeld = gc.Limits.MaxHeld
 	for _, l := range gc.Listeners {
 		t, err := reg.Get(l.Transport)
 		if err != nil {

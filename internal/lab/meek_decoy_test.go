@@ -223,3 +223,36 @@ func serveDecoy(t *testing.T, h http.Handler) string {
 	}()
 	return ln.Addr().String()
 }
+
+// TestMeekOwnFrontAnswersPlainHTTPAsNginx sends plain HTTP to the TLS port of meek's
+// listener fronting itself and to the lab's nginx HTTPS site: both answer nginx's 400
+// and close with it, and bytes sent after it meet the same closed socket. (meek's
+// front once held the connection open through its 5 s linger, where nginx closes at
+// once.)
+func TestMeekOwnFrontAnswersPlainHTTPAsNginx(t *testing.T) {
+	l := startLab(t, Options{Transports: []string{"meek"}})
+	own := direct(l)
+	if len(own) != 1 {
+		t.Fatalf("the lab has %d direct meek lines, want 1", len(own))
+	}
+	for _, tt := range []struct {
+		name string
+		req  string
+	}{
+		{"browser GET", browserGET("/", ServerName)},
+		{"GET without Host", "GET / HTTP/1.1\r\n\r\n"},
+		{"meek POST", meekPOST("/", ServerName, []byte("hello"))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := webtest.ProbeRaw(t, own[0].Listen, []byte(tt.req))
+			want := webtest.ProbeRaw(t, l.Website, []byte(tt.req))
+			if !webtest.Same(got, want) {
+				t.Errorf("meek's own front answered\n%v\nnginx answers\n%v", got, want)
+			}
+			closed := webtest.ClosedAfterAnswer(t, own[0].Listen, []byte(tt.req))
+			if want := webtest.ClosedAfterAnswer(t, l.Website, []byte(tt.req)); closed != want {
+				t.Errorf("bytes sent after the answer: a reset from meek's front %v, from nginx %v", closed, want)
+			}
+		})
+	}
+}

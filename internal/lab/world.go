@@ -70,6 +70,9 @@ type Options struct {
 	// ResumeGrace is how long the gateway keeps a session whose carrier died; 0
 	// means the gateway's default.
 	ResumeGrace time.Duration
+	// MaxHandshakes is the gateway's handshake places per listener; 0 means the
+	// gateway's default.
+	MaxHandshakes int
 	// Logger receives the gateway's and the censor's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -81,6 +84,9 @@ type Line struct {
 	// Fronted is true when the route leads to the CDN, which passes the carrier on
 	// to the gateway.
 	Fronted bool
+	// Listen is the gateway listener's own address, behind the route (and the CDN):
+	// where an attacker who found it connects.
+	Listen string
 }
 
 // Lab is a running loopback network: an echo backend, a gateway on GatewayHost with a
@@ -352,11 +358,12 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 		return fmt.Errorf("lab: identity: %w", err)
 	}
 	cfg := gateway.Config{
-		Identity:    identity,
-		Secrets:     []session.Secret{config.GenerateSecret()},
-		Services:    map[string]string{Service: l.Backend},
-		StateDir:    filepath.Join(l.dir, "gateway"),
-		ResumeGrace: opts.ResumeGrace,
+		Identity:      identity,
+		Secrets:       []session.Secret{config.GenerateSecret()},
+		Services:      map[string]string{Service: l.Backend},
+		StateDir:      filepath.Join(l.dir, "gateway"),
+		ResumeGrace:   opts.ResumeGrace,
+		MaxHandshakes: opts.MaxHandshakes,
 		// Clients are closed before the lab; what is left ends at once.
 		DrainTimeout: 2 * time.Second,
 		Logger:       l.log.With("component", "gateway"),
@@ -379,7 +386,7 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 	go func() { g.Serve(ctx); close(served) }()
 	l.stop.gateway = func() { cancel(); <-served }
 	for i, b := range g.Bridges() {
-		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted})
+		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted, Listen: plans[i].listen})
 	}
 	return nil
 }

@@ -34,13 +34,26 @@ type Reply struct {
 	Body   string
 	// Other counts the bytes received that were not an HTTP response (TLS records).
 	Other int
+	// HeldOpen is true when the server had answered and was done (Connection: close,
+	// or an answer that is not HTTP) but kept the connection open past closeWait:
+	// nginx sends its FIN with such an answer, so a prober would see the difference.
+	HeldOpen bool
 }
+
+// closeWait draws the line between a close that comes with the answer and one held
+// back; nginx's only hold after an answer is its 5 s lingering_timeout. It is no
+// measure of speed.
+const closeWait = 3 * time.Second
 
 func (r Reply) String() string {
 	if r.Status == "" {
 		return fmt.Sprintf("no HTTP response (%d other bytes)", r.Other)
 	}
-	return fmt.Sprintf("%s\n%s\n\n%.200q", r.Status, strings.Join(r.Header, "\n"), r.Body)
+	held := ""
+	if r.HeldOpen {
+		held = fmt.Sprintf("\n(the connection stayed open past %v)", closeWait)
+	}
+	return fmt.Sprintf("%s\n%s\n\n%.200q%s", r.Status, strings.Join(r.Header, "\n"), r.Body, held)
 }
 
 // Probe sends request over TLS to addr with serverName as SNI, offering only
@@ -80,17 +93,50 @@ func ProbeRaw(t testing.TB, addr string, payload []byte) Reply {
 	return readReply(t, c, http.MethodGet)
 }
 
+// ClosedAfterAnswer sends payload on a bare TCP connection to addr, reads what comes
+// back until the server's FIN, then writes more, as a prober does to tell a closed
+// socket from a lingering close: true when those bytes meet a reset (the server had
+// closed its socket), false when they are taken in silence for closeWait.
+func ClosedAfterAnswer(t testing.TB, addr string, payload []byte) bool {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, hangGuard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(hangGuard))
+	if _, err := c.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatalf("waiting for the server's FIN: %v", err)
+	}
+	// A write to a closed socket succeeds locally and draws the reset that fails a
+	// later one; the pause between them only gives the reset its round trip.
+	for deadline := time.Now().Add(closeWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := c.Write([]byte("x")); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // readReply reads one HTTP response to a request with method from c, or counts what
 // else came until c closed.
 func readReply(t testing.TB, c net.Conn, method string) Reply {
 	t.Helper()
 	br := bufio.NewReader(c)
 	if start, _ := br.Peek(5); string(start) != "HTTP/" {
-		n, err := io.Copy(io.Discard, br)
-		if isTimeout(err) {
-			t.Fatalf("server neither answered nor closed within %v", hangGuard)
+		if br.Buffered() == 0 {
+			n, err := io.Copy(io.Discard, br)
+			if isTimeout(err) {
+				t.Fatalf("server neither answered nor closed within %v", hangGuard)
+			}
+			return Reply{Other: int(n)}
 		}
-		return Reply{Other: int(n)}
+		c.SetReadDeadline(time.Now().Add(closeWait))
+		n, err := io.Copy(io.Discard, br)
+		return Reply{Other: int(n), HeldOpen: isTimeout(err)}
 	}
 	var head bytes.Buffer
 	resp, err := http.ReadResponse(bufio.NewReader(io.TeeReader(br, &head)), &http.Request{Method: method})
@@ -102,6 +148,11 @@ func readReply(t testing.TB, c net.Conn, method string) Reply {
 		t.Fatalf("reading the response body: %v", err)
 	}
 	r := Reply{Body: string(body)}
+	if resp.Close {
+		c.SetReadDeadline(time.Now().Add(closeWait))
+		_, err := io.Copy(io.Discard, br)
+		r.HeldOpen = isTimeout(err)
+	}
 	for i, line := range strings.Split(strings.SplitN(head.String(), "\r\n\r\n", 2)[0], "\r\n") {
 		switch {
 		case i == 0:
@@ -122,9 +173,10 @@ func isTimeout(err error) bool {
 
 // Same reports whether two replies look alike to a prober: the same HTTP response
 // (status, fields in order, body), or no HTTP response from either (the TLS alerts of
-// Go and OpenSSL may differ in their bytes).
+// Go and OpenSSL may differ in their bytes); and either both close with their last
+// answer or neither does.
 func Same(a, b Reply) bool {
-	return a.Status == b.Status && a.Body == b.Body && slices.Equal(a.Header, b.Header)
+	return a.Status == b.Status && a.Body == b.Body && slices.Equal(a.Header, b.Header) && a.HeldOpen == b.HeldOpen
 }
 
 // RandomBytes returns n random bytes that do not start a TLS handshake record; with

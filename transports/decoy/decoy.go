@@ -61,8 +61,11 @@ func ServeBy(conn net.Conn, prefix []byte, h http.Handler, headDeadline time.Tim
 		if errors.As(err, &refused) {
 			conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			writeRefusal(bw, refused)
-			discard(conn, io.LimitReader(br, refused.body))
-			linger(conn)
+			var body io.Reader
+			if refused.body > 0 {
+				body = io.LimitReader(br, refused.body)
+			}
+			hangUp(conn, br, body)
 			return
 		}
 		if err != nil {
@@ -73,7 +76,7 @@ func ServeBy(conn net.Conn, prefix []byte, h http.Handler, headDeadline time.Tim
 			// A head nginx takes and net/http cannot represent; rare enough that a
 			// 400 is the best answer there is.
 			writeRefusal(bw, &headError{status: http.StatusBadRequest, method: hd.method})
-			linger(conn)
+			hangUp(conn, br, nil)
 			return
 		}
 		req.RemoteAddr = conn.RemoteAddr().String()
@@ -88,8 +91,7 @@ func ServeBy(conn net.Conn, prefix []byte, h http.Handler, headDeadline time.Tim
 			return
 		}
 		if w.close {
-			discard(conn, req.Body)
-			linger(conn)
+			hangUp(conn, br, req.Body)
 			return
 		}
 		// Skip what the handler left of the body, so the next request starts in step.
@@ -109,12 +111,49 @@ const (
 	lingerBytes = 1 << 20
 )
 
+// hangUp ends the conversation after the last answer, when nginx would: after
+// discarding what is left of the body (nil: none), with HangUp. A body that came
+// whole leaves nothing unread (nginx's ngx_http_discard_request_body runs before its
+// error pages); one still coming does.
+func hangUp(conn net.Conn, br *bufio.Reader, body io.Reader) {
+	whole := true
+	if body != nil {
+		whole = discard(conn, body)
+	}
+	HangUp(conn, !whole || br.Buffered() > 0)
+}
+
+// HangUp closes conn after its last answer as nginx's ngx_http_finalize_connection
+// does: a lingering close while the peer may still be sending (unread says bytes
+// were received past the answered request, or a body was being discarded; bytes
+// waiting in the socket count too), else a close at once. nginx turns lingering off
+// for its 400s (ngx_http_special_response_handler), and a prober that writes after
+// such an answer meets a closed socket's reset; a lingering close would take those
+// bytes in silence, a difference it can see.
+func HangUp(conn net.Conn, unread bool) {
+	if !unread && !pending(conn) {
+		conn.Close()
+		return
+	}
+	linger(conn)
+}
+
+// pending reports whether the peer has sent bytes not read yet, as nginx's read
+// event being ready does. Whatever the probe sent has arrived by the time its answer
+// is written; a millisecond only lets a read find it.
+func pending(conn net.Conn) bool {
+	conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+	n, _ := conn.Read(make([]byte, 1))
+	return n > 0
+}
+
 // discard reads and drops what is left of a request's body before a hang-up, as
 // nginx does (ngx_http_discard_request_body), waiting for it as long as it waits
-// while lingering.
-func discard(conn net.Conn, body io.Reader) {
+// while lingering. It reports whether the body came to its end.
+func discard(conn net.Conn, body io.Reader) (whole bool) {
 	conn.SetReadDeadline(time.Now().Add(lingerTime))
-	io.CopyN(io.Discard, body, maxDrain)
+	_, err := io.CopyN(io.Discard, body, maxDrain)
+	return errors.Is(err, io.EOF)
 }
 
 func linger(conn net.Conn) {

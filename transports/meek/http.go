@@ -26,35 +26,43 @@ const (
 	writeTimeout  = 60 * time.Second
 	maxHeadBytes  = httpfront.MaxHead
 	maxDecoyBody  = 1 << 20
-	lingerTime    = 5 * time.Second
 )
 
 // serveHTTP answers the requests on one connection in turn: meek's POSTs, and the decoy
 // website for everything else. Behind nginx one connection carries many sessions'
 // requests, so a request that is not meek's is answered on its own and the connection
-// goes on.
-func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
+// goes on. The first request's head is due by the deadline set at accept (adm), and
+// until it is read the connection holds a place in the listener's pool.
+func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn, adm *admitted) {
 	br := bufio.NewReaderSize(conn, 16<<10)
+	v := &visitor{pool: l.pool, conn: tc}
+	defer v.leave()
 	for first := true; ; first = false {
 		if !l.setBusy(tc, false) {
 			return
 		}
-		wait := idleTimeout
-		if first {
-			wait = headerTimeout
+		if !first {
+			if !v.wait() {
+				return
+			}
+			conn.SetReadDeadline(time.Now().Add(idleTimeout))
 		}
-		conn.SetReadDeadline(time.Now().Add(wait))
 		head, err := readHead(br)
+		if first && !adm.release() {
+			return // pushed out for a newcomer: cut off as a peer that stalled
+		}
 		switch {
 		case errors.Is(err, errNotHTTP):
 			// nginx's 400 at once; the decoy sees only what was read, so it need not
 			// wait for a line end that may never come.
-			if l.decoyOnce(conn, withBuffered(head, br)) {
-				linger(conn) // the decoy would go on; the bytes after these cannot
+			if v.wait() && l.decoyOnce(conn, withBuffered(head, br), false) {
+				decoy.HangUp(conn, true) // the decoy would go on; the bytes after these cannot
 			}
 			return
 		case errors.Is(err, httpfront.ErrHeadTooLong):
-			decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
+			if v.wait() {
+				decoy.Serve(conn, withBuffered(head, br), l.decoy) // nginx's 400
+			}
 			return
 		case err != nil:
 			return // the peer left, or sent half a request and went silent: nginx closes too
@@ -62,11 +70,20 @@ func (l *listener) serveHTTP(tc *trackedConn, conn net.Conn) {
 		l.setBusy(tc, true)
 		req, err := httpfront.ParseRequest(head)
 		if err != nil {
-			decoy.Serve(conn, withBuffered(head, br), l.decoy) // not HTTP: nginx's 400
+			if v.wait() {
+				decoy.Serve(conn, withBuffered(head, br), l.decoy) // not HTTP: nginx's 400
+			}
 			return
 		}
+		if _, ours := parseMeekRequest(req, l.path); !ours && !v.wait() {
+			return // the decoy answers it: a visitor's from now on
+		}
 		conn.SetReadDeadline(time.Now().Add(bodyTimeout))
-		if !l.serveRequest(conn, br, head, req) {
+		goOn, meek := l.serveRequest(conn, br, head, req)
+		if meek {
+			v.leave() // a session's, or a front's pooled connection
+		}
+		if !goOn {
 			return
 		}
 	}
@@ -188,11 +205,12 @@ type response struct {
 	b    []byte
 }
 
-// serveRequest answers one request and reports whether the connection goes on.
-func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, req *http.Request) bool {
+// serveRequest answers one request and reports whether the connection goes on, and
+// whether the answer was meek's (not the decoy's).
+func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, req *http.Request) (goOn, meek bool) {
 	mr, ok := parseMeekRequest(req, l.path)
 	if !ok {
-		return l.serveOther(conn, br, head, req)
+		return l.serveOther(conn, br, head, req), false
 	}
 	var body []byte
 	if mr.length > 0 {
@@ -200,19 +218,19 @@ func (l *listener) serveRequest(conn net.Conn, br *bufio.Reader, head []byte, re
 		defer bodyPool.Put(buf)
 		body = buf[:mr.length]
 		if _, err := io.ReadFull(br, body); err != nil {
-			return false
+			return false, false
 		}
 	}
 	resp, ok := l.exchange(conn.RemoteAddr(), mr, body)
 	if !ok {
-		return l.decoyOnce(conn, append(head, body...))
+		return l.decoyOnce(conn, append(head, body...), br.Buffered() > 0), false
 	}
 	defer respPool.Put(resp)
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := conn.Write(resp.b); err != nil {
-		return false
+		return false, true
 	}
-	return !req.Close
+	return !req.Close, true
 }
 
 // serveOther answers a request that is not meek's with the decoy website.
@@ -227,16 +245,17 @@ func (l *listener) serveOther(conn net.Conn, br *bufio.Reader, head []byte, req 
 	if _, err := io.ReadFull(br, body); err != nil {
 		return false
 	}
-	return l.decoyOnce(conn, append(head, body...))
+	return l.decoyOnce(conn, append(head, body...), br.Buffered() > 0)
 }
 
 // decoyOnce answers the one request in raw with the decoy website, and reports whether
-// the connection goes on (the decoy keeps it alive as nginx would).
-func (l *listener) decoyOnce(conn net.Conn, raw []byte) bool {
+// the connection goes on (the decoy keeps it alive as nginx would). more says bytes
+// were read past raw: a hang-up then lingers, as nginx's does.
+func (l *listener) decoyOnce(conn net.Conn, raw []byte, more bool) bool {
 	one := &oneRequestConn{Conn: conn}
 	decoy.Serve(one, raw, l.decoy)
 	if one.closes {
-		linger(conn)
+		decoy.HangUp(conn, one.lingered || more)
 		return false
 	}
 	return true
@@ -251,11 +270,17 @@ type oneRequestConn struct {
 	head     []byte
 	headDone bool
 	closes   bool
+	lingered bool // the decoy began a lingering close: it had not read all it was given
 }
 
 func (c *oneRequestConn) Read([]byte) (int, error) { return 0, io.EOF }
 
 func (c *oneRequestConn) Close() error { return nil }
+
+func (c *oneRequestConn) CloseWrite() error {
+	c.lingered = true
+	return nil
+}
 
 func (c *oneRequestConn) Write(p []byte) (int, error) {
 	if !c.headDone {
@@ -269,17 +294,6 @@ func (c *oneRequestConn) Write(p []byte) (int, error) {
 		}
 	}
 	return c.Conn.Write(p)
-}
-
-// linger closes a connection as nginx's lingering close does: stop sending, then read
-// what the peer still sends for a while, so the kernel does not answer it with a reset
-// that could destroy the last response.
-func linger(conn net.Conn) {
-	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
-	conn.SetReadDeadline(time.Now().Add(lingerTime))
-	io.CopyN(io.Discard, conn, maxDecoyBody)
 }
 
 // appendResponse appends a meek response, in nginx's header order and spelling.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/admission"
 	"github.com/umbrella-edge/edge/transports/decoy"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 	"github.com/umbrella-edge/edge/transports/trust"
@@ -33,6 +34,7 @@ type listener struct {
 	decoy       http.Handler
 	bridge      transports.Args
 	log         *slog.Logger
+	pool        *admission.Pool // places for connections until their first request
 	maxSessions int
 	expiry      time.Duration // sessionExpiry; shorter in tests
 
@@ -86,6 +88,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		path:        opts.Path,
 		decoy:       cfg.Decoy,
 		log:         cfg.Logger,
+		pool:        cfg.Admission,
 		maxSessions: maxSessions,
 		expiry:      sessionExpiry,
 		accepted:    make(chan *serverConn, acceptBacklog),
@@ -194,12 +197,14 @@ func (l *listener) acceptLoop() {
 		if err != nil {
 			return
 		}
-		tc := l.track(c)
+		adm := l.admit(c)
+		tc := l.track(adm.conn)
 		if tc == nil {
+			adm.release()
 			c.Close()
 			continue
 		}
-		go l.serveConn(tc)
+		go l.serveConn(tc, adm)
 	}
 }
 
@@ -208,6 +213,15 @@ func (l *listener) acceptLoop() {
 type trackedConn struct {
 	net.Conn
 	busy bool // guarded by listener.mu
+}
+
+// CloseWrite sends the FIN that ends a lingering close, as nginx sends it with its
+// answer; without it the peer would see the connection end only when the linger does.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 func (l *listener) track(c net.Conn) *trackedConn {
@@ -229,8 +243,9 @@ func (l *listener) setBusy(c *trackedConn, busy bool) bool {
 	return !l.shut
 }
 
-func (l *listener) serveConn(tc *trackedConn) {
+func (l *listener) serveConn(tc *trackedConn, adm *admitted) {
 	defer func() {
+		adm.release()
 		tc.Close()
 		l.mu.Lock()
 		delete(l.conns, tc)
@@ -238,24 +253,23 @@ func (l *listener) serveConn(tc *trackedConn) {
 	}()
 	var conn net.Conn = tc
 	if l.tls != nil {
-		if conn = l.handshake(tc); conn == nil {
+		if conn = l.handshake(adm.ctx, tc); conn == nil {
 			return
 		}
 	}
-	l.serveHTTP(tc, conn)
+	l.serveHTTP(tc, conn, adm)
 }
 
 // handshake terminates TLS on c, meeting what is not a TLS client as nginx with
-// OpenSSL does (utls.ServerHandshake), within nginx's client_header_timeout.
-func (l *listener) handshake(c net.Conn) net.Conn {
-	ctx, cancel := context.WithTimeout(context.Background(), decoy.HeaderTimeout)
-	defer cancel()
+// OpenSSL does (utls.ServerHandshake), until ctx ends: nginx's client_header_timeout
+// from accept, which also bounds the first request's head (c's read deadline stays
+// at it).
+func (l *listener) handshake(ctx context.Context, c net.Conn) net.Conn {
 	tc, err := utls.ServerHandshake(ctx, c, l.tls)
 	if err != nil {
 		l.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
 		return nil
 	}
-	c.SetDeadline(time.Time{})
 	return tc
 }
 

@@ -16,6 +16,7 @@ import (
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/admission"
 )
 
 // StateFile is the file in ListenConfig.StateDir that holds the listener's node ID,
@@ -39,6 +40,7 @@ func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (trans
 	l := &listener{
 		ln:       ln,
 		sf:       sf,
+		pool:     cfg.Admission,
 		args:     fromPTArgs(sf.Args()),
 		log:      log,
 		accepted: make(chan net.Conn),
@@ -86,11 +88,12 @@ func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
 // listener runs each peer's obfs4 handshake in the background and hands Accept only
 // the peers that completed it. A peer that fails it (a prober, a replay) never
 // reaches the gateway: the library reads and discards what it sends until a close
-// time fixed per bridge identity and counted from the connect, whatever was sent,
-// exactly as obfs4proxy does.
+// time drawn for that connection and counted from the connect, whatever was sent (see
+// rawConn). Handshakes take places in the gateway's pool, as its own do.
 type listener struct {
 	ln   net.Listener
 	sf   base.ServerFactory
+	pool *admission.Pool
 	args transports.Args
 	log  *slog.Logger
 
@@ -162,17 +165,29 @@ func (l *listener) track(raw net.Conn) bool {
 }
 
 func (l *listener) handshake(raw net.Conn) {
-	oc, err := l.sf.WrapConn(raw)
-	l.mu.Lock()
-	delete(l.pending, raw)
-	l.mu.Unlock()
+	rc := newRawConn(raw.(*net.TCPConn), l.pool)
+	defer func() {
+		l.mu.Lock()
+		delete(l.pending, raw)
+		l.mu.Unlock()
+	}()
+	if !rc.awaitFirstByte() {
+		l.log.Debug("obfs4 handshake failed", "reason", "silent")
+		return
+	}
+	oc, err := l.sf.WrapConn(rc)
 	if err != nil {
 		// The library has already discarded the peer's bytes until its close time
-		// and closed the conn.
+		// and closed the conn, except when it failed before reading.
+		rc.Close()
 		l.log.Debug("obfs4 handshake failed", "reason", handshakeFailure(err))
 		return
 	}
-	c := newConn(oc, raw.(*net.TCPConn))
+	if rc.ticket.Release() {
+		rc.Close() // evicted as it finished: it passed obfs4, so no prober learns anything
+		return
+	}
+	c := newConn(oc, rc.tcp)
 	select {
 	case l.accepted <- c:
 	case <-l.done:

@@ -63,33 +63,18 @@ func TestNoStateDirMeansAFreshIdentityAndNoFiles(t *testing.T) {
 
 func TestStateFromObfs4proxyIsUsed(t *testing.T) {
 	dir := t.TempDir()
-	want := writeState(t, dir, 7)
+	want := writeState(t, dir)
 	if got := listen(t, transports.ListenConfig{StateDir: dir}).BridgeArgs()["cert"]; got != want {
 		t.Errorf("cert = %s, want %s from the state file written beforehand", got, want)
 	}
 }
 
-// writeState writes an obfs4proxy state file into dir whose DRBG seed makes the
-// listener close failed handshakes closeDelay seconds after obfs4's 30 s handshake
-// timeout, and returns the cert it gives.
-func writeState(t *testing.T, dir string, closeDelay int) string {
+// writeState writes an obfs4proxy state file into dir and returns the cert it gives.
+func writeState(t *testing.T, dir string) string {
 	t.Helper()
-	var seed *drbg.Seed
-	for {
-		s, err := drbg.NewSeed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The library draws its close delay this way from the seed (obfs4.go,
-		// ServerFactory): uniform in [0, 60) seconds.
-		d, err := drbg.NewHashDrbg(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rand.New(d).Intn(60) == closeDelay {
-			seed = s
-			break
-		}
+	seed, err := drbg.NewSeed()
+	if err != nil {
+		t.Fatal(err)
 	}
 	id := make([]byte, ntor.NodeIDLength)
 	for i := range id {

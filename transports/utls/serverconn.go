@@ -113,6 +113,9 @@ func (c *serverConn) sleep(dl time.Time, changed <-chan struct{}) bool {
 	return true
 }
 
+// HandshakeDone is closed when the TLS handshake has ended, either way.
+func (c *serverConn) HandshakeDone() <-chan struct{} { return c.done }
+
 // Read is only ever called by one goroutine at a time (the gateway's session), so
 // the watch needs no lock.
 func (c *serverConn) Read(p []byte) (int, error) {

@@ -47,12 +47,13 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		}
 	}
 	ln, err := httpfront.Listen(ctx, cfg.Addr, httpfront.Config{
-		Options: opts,
-		Name:    Name,
-		Decoy:   cfg.Decoy,
-		Logger:  cfg.Logger,
-		Match:   isWebSocketRequest,
-		Upgrade: accept,
+		Options:   opts,
+		Name:      Name,
+		Decoy:     cfg.Decoy,
+		Logger:    cfg.Logger,
+		Match:     isWebSocketRequest,
+		Upgrade:   accept,
+		Admission: cfg.Admission,
 	})
 	if err != nil {
 		return nil, err

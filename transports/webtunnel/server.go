@@ -34,12 +34,13 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		public = &urlParts{host: opts.ServerName}
 	}
 	ln, err := httpfront.Listen(ctx, cfg.Addr, httpfront.Config{
-		Options: opts,
-		Name:    Name,
-		Decoy:   cfg.Decoy,
-		Logger:  cfg.Logger,
-		Match:   isUpgrade,
-		Upgrade: upgrade,
+		Options:   opts,
+		Name:      Name,
+		Decoy:     cfg.Decoy,
+		Logger:    cfg.Logger,
+		Match:     isUpgrade,
+		Upgrade:   upgrade,
+		Admission: cfg.Admission,
 	})
 	if err != nil {
 		return nil, err

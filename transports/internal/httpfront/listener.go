@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/admission"
 	"github.com/umbrella-edge/edge/transports/decoy"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	Match func(*http.Request) bool
 	// Upgrade answers a matched request on c and returns the carrier. An error closes c.
 	Upgrade func(c *Conn, req *http.Request) (net.Conn, error)
+	// Admission bounds the peers in their TLS handshake or request head, and those
+	// in the decoy site (transports.ListenConfig.Admission); nil bounds nothing.
+	Admission *admission.Pool
 }
 
 // Listener accepts TCP, finishes TLS and the HTTP Upgrade of each peer in the
@@ -145,52 +149,76 @@ func (l *Listener) untrack(raw net.Conn) {
 	l.mu.Unlock()
 }
 
-// serve takes one peer from TCP accept to either Accept or the decoy.
+// serve takes one peer from TCP accept to either Accept or the decoy. Until its
+// request is read it holds a place in the listener's pool; a newcomer to a full pool
+// may push it out, and it is then cut off as nginx cuts off a peer that ran out of its
+// patience.
 func (l *Listener) serve(raw net.Conn) {
 	defer l.wg.Done()
+	delivered := false
+	defer func() {
+		if !delivered {
+			l.untrack(raw)
+		}
+	}()
 	deadline := time.Now().Add(decoy.HeaderTimeout) // from accept, as nginx's
 	raw.SetDeadline(deadline)
-	conn, ok := l.handshake(raw, deadline)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	ticket := l.cfg.Admission.Admit(raw, func() { cancel(); raw.SetDeadline(longAgo) })
+	conn, ok := l.handshake(ctx, ticket.Watch(raw, nil))
 	if !ok {
-		l.untrack(raw)
+		ticket.Release()
 		return
 	}
 	got, n, err := ReadHead(conn)
+	if ticket.Release() {
+		conn.Close()
+		return
+	}
 	if err != nil {
 		if len(got) == 0 || isTimeout(err) {
 			// Nothing to answer, or the peer ran out of nginx's patience: nginx closes.
 			conn.Close()
 		} else {
-			decoy.ServeBy(conn, got, l.cfg.Decoy, deadline)
+			l.serveDecoy(conn, got, deadline)
 		}
-		l.untrack(raw)
 		return
 	}
 	req, err := ParseRequest(got[:n])
 	if err != nil || !l.ours(req) {
-		decoy.ServeBy(conn, got, l.cfg.Decoy, deadline)
-		l.untrack(raw)
+		l.serveDecoy(conn, got, deadline)
 		return
 	}
 	carrier, err := l.cfg.Upgrade(NewConn(conn, got[n:], l.remoteAddr(req)), req)
 	if err != nil {
 		l.log.Debug("upgrade failed", "reason", failure(err))
 		conn.Close()
-		l.untrack(raw)
 		return
 	}
 	conn.SetDeadline(time.Time{}) // the carrier's owner sets its own from now on
+	delivered = true
 	l.deliver(raw, carrier)
 }
 
+// serveDecoy answers the peer with the decoy site, as one of the gateway's held
+// peers: when too many are held, the oldest is closed.
+func (l *Listener) serveDecoy(conn net.Conn, got []byte, headDeadline time.Time) {
+	release, ok := l.cfg.Admission.Hold(func() { conn.Close() })
+	if !ok {
+		conn.Close()
+		return
+	}
+	defer release()
+	decoy.ServeBy(conn, got, l.cfg.Decoy, headDeadline)
+}
+
 // handshake runs the TLS handshake when the listener terminates TLS, meeting what is
-// not a TLS client as nginx meets it (utls.ServerHandshake).
-func (l *Listener) handshake(raw net.Conn, deadline time.Time) (net.Conn, bool) {
+// not a TLS client as nginx meets it (utls.ServerHandshake), until ctx ends.
+func (l *Listener) handshake(ctx context.Context, raw net.Conn) (net.Conn, bool) {
 	if l.cfg.TLS == nil {
 		return raw, true
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
 	tc, err := utls.ServerHandshake(ctx, raw, l.cfg.TLS)
 	if err != nil {
 		l.log.Debug("TLS handshake failed", "reason", failure(err))
@@ -235,7 +263,8 @@ func forwardedFor(h http.Header) net.Addr {
 	return &net.TCPAddr{IP: ip}
 }
 
-// deliver hands carrier to Accept, or closes it when the listener closes first.
+// deliver hands carrier to Accept, or closes it when the listener closes first. Once
+// raw is no longer pending, Close leaves it to the select.
 func (l *Listener) deliver(raw, carrier net.Conn) {
 	l.untrack(raw)
 	select {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/admission"
 	"github.com/umbrella-edge/edge/transports/utls"
 )
 
@@ -25,9 +26,16 @@ const hangGuard = 30 * time.Second
 // testPath with an X-Ours header, and whose decoy answers "decoy".
 func listenPlain(t *testing.T, tlsConfig *tls.Config) *Listener {
 	t.Helper()
+	return listenFront(t, tlsConfig, nil)
+}
+
+// listenFront is listenPlain with the gateway's admission pool.
+func listenFront(t *testing.T, tlsConfig *tls.Config, pool *admission.Pool) *Listener {
+	t.Helper()
 	ln, err := Listen(t.Context(), "127.0.0.1:0", Config{
-		Options: Options{TLS: tlsConfig, ServerName: "a.example", Path: testPath},
-		Name:    "test",
+		Admission: pool,
+		Options:   Options{TLS: tlsConfig, ServerName: "a.example", Path: testPath},
+		Name:      "test",
 		Decoy: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "decoy")
 		}),
