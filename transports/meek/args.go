@@ -11,7 +11,7 @@ import (
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 )
 
-// Bridge-line and listener arguments of meek's own; the TLS ones are utls's.
+// Bridge-line and listener arguments of meek's own; the TLS ones are tlskit's.
 const (
 	argServerName  = "servername"
 	argFP          = "fp"

@@ -15,8 +15,8 @@ import (
 	"github.com/umbrella-edge/edge/transports/admission"
 	"github.com/umbrella-edge/edge/transports/decoy"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/trust"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 const (
@@ -261,11 +261,11 @@ func (l *listener) serveConn(tc *trackedConn, adm *admitted) {
 }
 
 // handshake terminates TLS on c, meeting what is not a TLS client as nginx with
-// OpenSSL does (utls.ServerHandshake), until ctx ends: nginx's client_header_timeout
+// OpenSSL does (tlskit.ServerHandshake), until ctx ends: nginx's client_header_timeout
 // from accept, which also bounds the first request's head (c's read deadline stays
 // at it).
 func (l *listener) handshake(ctx context.Context, c net.Conn) net.Conn {
-	tc, err := utls.ServerHandshake(ctx, c, l.tls)
+	tc, err := tlskit.ServerHandshake(ctx, c, l.tls)
 	if err != nil {
 		l.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))
 		return nil

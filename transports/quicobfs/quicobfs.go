@@ -17,7 +17,7 @@ import (
 	"github.com/umbrella-edge/edge/internal/replay"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/quic"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // Name is the transport's name in bridge lines.
@@ -97,7 +97,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 	if err != nil {
 		return nil, err
 	}
-	tlsConfig, _, err := utls.ServerTLSConfig(transports.Args{"servername": tlsName}, "")
+	tlsConfig, _, err := tlskit.ServerConfig(transports.Args{"servername": tlsName}, "")
 	if err != nil {
 		return nil, err
 	}

@@ -6,10 +6,10 @@ import (
 	"net"
 
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
-// Listener arguments read by ParseOptions, besides utls.TLSServerArgs (servername=,
+// Listener arguments read by ParseOptions, besides tlskit.ServerArgs (servername=,
 // cert=, key=).
 const (
 	// ArgTLS: true (default) terminates TLS in the gateway, which then is the web
@@ -28,7 +28,7 @@ const (
 )
 
 // ServerArgs are all the listener arguments ParseOptions reads.
-var ServerArgs = append([]string{ArgTLS, ArgAllowPublicPlain, ArgPath}, utls.TLSServerArgs...)
+var ServerArgs = append([]string{ArgTLS, ArgAllowPublicPlain, ArgPath}, tlskit.ServerArgs...)
 
 // Options are a web front's settings, as ParseOptions reads them from listener args.
 type Options struct {
@@ -61,8 +61,8 @@ func ParseOptions(addr string, args transports.Args, stateDir string) (Options, 
 		if _, ok := args[ArgAllowPublicPlain]; ok {
 			return Options{}, &transports.ArgError{Key: ArgAllowPublicPlain, Err: fmt.Errorf("only applies with %s=false", ArgTLS)}
 		}
-		var id utls.ServerIdentity
-		if o.TLS, id, err = utls.ServerTLSConfig(args, stateDir); err != nil {
+		var id tlskit.ServerIdentity
+		if o.TLS, id, err = tlskit.ServerConfig(args, stateDir); err != nil {
 			return Options{}, err
 		}
 		o.ServerName, o.Pin = id.ServerName, id.Pin

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"net"
@@ -57,11 +57,11 @@ func helloSegments(t *testing.T, frag string) (segments, length int) {
 			got <- result{dataSegmentsIn(t, c), len(b)}
 		}
 	}()
-	d, err := New(nil).NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argFrag: frag})
+	tc, err := NewClient("", transports.Args{ArgServerName: testServerName, ArgFrag: frag}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err := d.Dial(testContext(t)); err == nil {
+	if c, _, err := tc.Dial(testContext(t), ln.Addr().String()); err == nil {
 		c.Close()
 	}
 	r, ok := <-got

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"bytes"
@@ -109,7 +109,7 @@ func TestRefusedCertificateEndsAsChromiumEndsIt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, seen := serveOnce(t, censorCert, tt.version)
-			tc, err := NewTLSClient(testServerName, transports.Args{trust.PinArg: gatewayPin, argFrag: tt.frag}, nil)
+			tc, err := NewClient(testServerName, transports.Args{trust.PinArg: gatewayPin, ArgFrag: tt.frag}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,16 +139,11 @@ func wantEncryptedAlert(t *testing.T, after []byte) {
 	}
 }
 
-// dialWith connects to addr and runs tc's handshake, closing the conn as dialers do.
-func dialWith(t *testing.T, tc *TLSClient, addr string) (net.Conn, error) {
+// dialWith connects to addr with tc, closing the conn when the test ends.
+func dialWith(t *testing.T, tc *Client, addr string) (net.Conn, error) {
 	t.Helper()
-	raw, err := transports.DialTCP(testContext(t), addr)
+	conn, _, err := tc.Dial(testContext(t), addr)
 	if err != nil {
-		t.Fatal(err)
-	}
-	conn, _, err := tc.Handshake(testContext(t), raw)
-	if err != nil {
-		raw.Close()
 		return nil, err
 	}
 	t.Cleanup(func() { conn.Close() })
@@ -185,7 +180,7 @@ func TestCertificateIsCheckedAgainstPinOrRoots(t *testing.T) {
 			if !tt.roots {
 				roots = nil
 			}
-			tc, err := NewTLSClient(testServerName, tt.args, roots)
+			tc, err := NewClient(testServerName, tt.args, roots)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,9 +201,9 @@ func TestCertificateIsCheckedAgainstPinOrRoots(t *testing.T) {
 }
 
 func TestBadPinIsNamed(t *testing.T) {
-	_, err := New(nil).NewDialer("127.0.0.1:443", transports.Args{argServerName: testServerName, trust.PinArg: "not-a-pin"})
+	_, err := NewClient("127.0.0.1", transports.Args{ArgServerName: testServerName, trust.PinArg: "not-a-pin"}, nil)
 	var ae *transports.ArgError
 	if !errors.As(err, &ae) || ae.Key != trust.PinArg {
-		t.Fatalf("NewDialer(pin=not-a-pin) = %v; want an ArgError naming pin", err)
+		t.Fatalf("NewClient(pin=not-a-pin) = %v; want an ArgError naming pin", err)
 	}
 }

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"crypto/ecdsa"
@@ -45,7 +45,7 @@ type ServerIdentity struct {
 
 // BridgeArgs are servername= and, for a self-signed certificate, pin=.
 func (id ServerIdentity) BridgeArgs() transports.Args {
-	a := transports.Args{argServerName: id.ServerName}
+	a := transports.Args{ArgServerName: id.ServerName}
 	if id.Pin != "" {
 		a[trust.PinArg] = id.Pin
 	}
@@ -68,16 +68,16 @@ func loadOrCreateCert(args transports.Args, stateDir string, now time.Time) (tls
 }
 
 func loadOrCreate(args transports.Args, stateDir string, now time.Time) (_ tls.Certificate, serverName string, selfSigned bool, _ error) {
-	certPath, keyPath := args.Get(argCert, ""), args.Get(argKey, "")
-	serverName = args.Get(argServerName, "")
+	certPath, keyPath := args.Get(ArgCert, ""), args.Get(ArgKey, "")
+	serverName = args.Get(ArgServerName, "")
 	if serverName != "" && net.ParseIP(serverName) != nil {
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
 	}
 	switch {
 	case certPath != "" && keyPath == "":
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: argKey, Err: fmt.Errorf("%w: cert= needs its key=", transports.ErrMissingArg)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgKey, Err: fmt.Errorf("%w: cert= needs its key=", transports.ErrMissingArg)}
 	case keyPath != "" && certPath == "":
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: argCert, Err: fmt.Errorf("%w: key= needs its cert=", transports.ErrMissingArg)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgCert, Err: fmt.Errorf("%w: key= needs its cert=", transports.ErrMissingArg)}
 	case certPath != "":
 		cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 		if err != nil {
@@ -85,12 +85,12 @@ func loadOrCreate(args transports.Args, stateDir string, now time.Time) (_ tls.C
 		}
 		if serverName == "" {
 			if serverName = certName(cert.Leaf); serverName == "" {
-				return tls.Certificate{}, "", false, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: certificate %s names no DNS host", transports.ErrMissingArg, certPath)}
+				return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("%w: certificate %s names no DNS host", transports.ErrMissingArg, certPath)}
 			}
 		}
 		return cert, serverName, false, nil
 	case serverName == "":
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: give servername= (self-signed) or cert= and key=", transports.ErrMissingArg)}
+		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("%w: give servername= (self-signed) or cert= and key=", transports.ErrMissingArg)}
 	}
 	if stateDir == "" {
 		cert, _, _, err := newSelfSigned(serverName, now, nil)

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"context"
@@ -19,42 +19,46 @@ const maxFrag = 1 << 14
 // ErrHandshake is wrapped when the TCP connection was made but the TLS handshake failed.
 var ErrHandshake = errors.New("TLS handshake failed")
 
-// TLSClientArgs are the bridge-line arguments NewTLSClient reads; a transport that
-// carries its stream over TLS accepts them alongside its own.
-var TLSClientArgs = []string{argServerName, argFP, argFrag, trust.PinArg}
+// ClientArgs are the bridge-line arguments NewClient reads; a transport that carries
+// its stream over TLS accepts them alongside its own.
+var ClientArgs = []string{ArgServerName, ArgFP, ArgFrag, trust.PinArg}
 
-// A TLSClient makes the browser-mimicking TLS handshakes of every transport that speaks
-// TLS (utls, webtunnel, websocket, meek), so fingerprints, server names and ClientHello
-// fragmentation live in one place, and so does the check of the server's certificate.
-// It is safe for concurrent use.
-type TLSClient struct {
+// A Client makes the browser-mimicking TLS handshakes of everything of ours that speaks
+// TLS over TCP (the utls, webtunnel, websocket and meek transports), so fingerprints,
+// server names, ClientHello fragmentation and the check of the server's certificate
+// live in one place. It is safe for concurrent use.
+type Client struct {
 	serverName string
 	profile    *profile
 	frag       int
 	verifier   trust.Verifier
 }
 
-// NewTLSClient reads servername=, fp=, frag= and pin= from args (see New). host is the
-// server name to use when servername= is absent; it must then be a DNS name, since
-// browsers send no SNI for an IP and a hello with one in it would stand out. The
-// server's certificate must match pin= or, without one, chain to roots (nil: the
-// system's) for the server name.
-func NewTLSClient(host string, args transports.Args, roots *x509.CertPool) (*TLSClient, error) {
-	serverName := args.Get(argServerName, "")
+// NewClient reads servername=, fp=, frag= and pin= from args: the server name (SNI);
+// the browser, FPChrome (the default), FPFirefox, FPSafari or FPRandom; the ClientHello's
+// fragmentation (0, the default, sends it whole; 1 cuts it into TCP segments of random
+// sizes; N ≥ 2 into N-byte segments); and the base64url SHA-256 of the server's key, or
+// several separated by commas (see package trust). host is the server name to use when
+// servername= is absent; it must then be a DNS name, since browsers send no SNI for an
+// IP and a hello with one in it would stand out. The server's certificate must match
+// pin= or, without one, chain to roots (nil: the system's) for the server name.
+// Errors about an argument are *transports.ArgError.
+func NewClient(host string, args transports.Args, roots *x509.CertPool) (*Client, error) {
+	serverName := args.Get(ArgServerName, "")
 	if serverName == "" {
 		if net.ParseIP(host) != nil {
-			return nil, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("%w: the address %s is an IP, so the TLS server name must be given", transports.ErrMissingArg, host)}
+			return nil, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("%w: the address %s is an IP, so the TLS server name must be given", transports.ErrMissingArg, host)}
 		}
 		serverName = host
 	}
 	if net.ParseIP(serverName) != nil {
-		return nil, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
+		return nil, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
 	}
-	p, err := profileFor(args.Get(argFP, FPChrome))
+	p, err := profileFor(args.Get(ArgFP, FPChrome))
 	if err != nil {
-		return nil, &transports.ArgError{Key: argFP, Err: err}
+		return nil, &transports.ArgError{Key: ArgFP, Err: err}
 	}
-	frag, err := args.Int(argFrag, 0, 0, maxFrag)
+	frag, err := args.Int(ArgFrag, 0, 0, maxFrag)
 	if err != nil {
 		return nil, err
 	}
@@ -70,14 +74,27 @@ func NewTLSClient(host string, args transports.Args, roots *x509.CertPool) (*TLS
 			return nil, &transports.ArgError{Key: trust.PinArg, Err: err}
 		}
 	}
-	return &TLSClient{serverName: serverName, profile: p, frag: frag, verifier: v}, nil
+	return &Client{serverName: serverName, profile: p, frag: frag, verifier: v}, nil
 }
 
 // ServerName is the SNI the client sends.
-func (c *TLSClient) ServerName() string { return c.serverName }
+func (c *Client) ServerName() string { return c.serverName }
 
 // Fingerprint names the browser whose ClientHello the client sends.
-func (c *TLSClient) Fingerprint() string { return c.profile.name }
+func (c *Client) Fingerprint() string { return c.profile.name }
+
+// Dial connects to addr over TCP and runs Handshake. On error nothing is left open.
+func (c *Client) Dial(ctx context.Context, addr string) (conn net.Conn, alpn string, err error) {
+	raw, err := transports.DialTCP(ctx, addr)
+	if err != nil {
+		return nil, "", err
+	}
+	if conn, alpn, err = c.Handshake(ctx, raw); err != nil {
+		raw.Close()
+		return nil, "", err
+	}
+	return conn, alpn, nil
+}
 
 // Handshake runs a TLS handshake over raw, offering the browser's own ALPN list (h2 and
 // http/1.1 for Chrome; a hello without h2 is not Chrome's), and returns the TLS conn
@@ -88,7 +105,7 @@ func (c *TLSClient) Fingerprint() string { return c.profile.name }
 // The session layer above would not be fooled by a censor's certificate (it pins
 // the gateway's Ed25519 key), but a client that went on after one would show the
 // censor a non-browser: a browser aborts there.
-func (c *TLSClient) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn, alpn string, err error) {
+func (c *Client) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn, alpn string, err error) {
 	carrier := raw
 	if c.frag > 0 {
 		carrier = &fragConn{Conn: raw, size: c.frag}
@@ -107,7 +124,7 @@ func (c *TLSClient) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn,
 	return uc, uc.ConnectionState().NegotiatedProtocol, nil
 }
 
-func (c *TLSClient) client(ctx context.Context, ab *abortConn) (*utls.UConn, error) {
+func (c *Client) client(ctx context.Context, ab *abortConn) (*utls.UConn, error) {
 	cfg := &utls.Config{
 		ServerName: c.serverName,
 		// utls's own check is off so that VerifyConnection decides, with the

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"crypto/rand"
@@ -75,6 +75,13 @@ func profileFor(fp string) (*profile, error) {
 		return &profile{name: fp, builtin: utls.HelloSafari_Auto}, nil
 	}
 	return nil, fmt.Errorf("%w %q (known: %s, %s, %s, %s)", ErrUnknownFingerprint, fp, FPChrome, FPFirefox, FPSafari, FPRandom)
+}
+
+// CheckFingerprint returns nil if fp names a fingerprint NewClient knows, or an error
+// wrapping ErrUnknownFingerprint: for a listener that copies fp= into its bridge lines.
+func CheckFingerprint(fp string) error {
+	_, err := profileFor(fp)
+	return err
 }
 
 // newestHello returns the embedded capture <browser>-<major>.hello with the highest major.

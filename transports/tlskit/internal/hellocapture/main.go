@@ -1,5 +1,5 @@
-// Command hellocapture records the ClientHello a real browser sends, for the utls
-// transport's fingerprint fixtures. It listens on loopback only, keeps the first
+// Command hellocapture records the ClientHello a real browser sends, for the browser
+// hellos of package tlskit. It listens on loopback only, keeps the first
 // complete ClientHello it receives, writes it as one TLS record, and exits.
 package main
 

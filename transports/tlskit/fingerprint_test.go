@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -35,8 +34,8 @@ func readHelloFrom(r io.Reader) ([]byte, error) {
 	}
 }
 
-// captureOurHello dials a loopback listener with args and returns the ClientHello our
-// dialer sent; the listener hangs up after reading it, so the dial itself fails.
+// captureOurHello dials a loopback listener with a Client of args and returns the
+// ClientHello it sent; the listener hangs up after reading it, so the dial itself fails.
 func captureOurHello(t *testing.T, args transports.Args) []byte {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,13 +56,13 @@ func captureOurHello(t *testing.T, args transports.Args) []byte {
 			got <- b
 		}
 	}()
-	d, err := New(nil).NewDialer(ln.Addr().String(), args)
+	tc, err := NewClient("", args, nil)
 	if err != nil {
-		t.Fatalf("NewDialer(%v): %v", args, err)
+		t.Fatalf("NewClient(%v): %v", args, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if c, err := d.Dial(ctx); err == nil {
+	if c, _, err := tc.Dial(ctx, ln.Addr().String()); err == nil {
 		c.Close()
 		t.Fatal("Dial succeeded against a listener that only reads the ClientHello")
 	}
@@ -85,7 +84,7 @@ func mustParse(t *testing.T, b []byte) *clientHello {
 
 func browserHello(t *testing.T, browser string) *clientHello {
 	t.Helper()
-	b, err := newestCapture(os.DirFS("testdata"), ".", browser)
+	b, err := newestHello(browser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +97,7 @@ func TestOurHelloHasTheBrowsersJA4SNIAndALPN(t *testing.T) {
 	for _, b := range browsers {
 		t.Run(b.fp, func(t *testing.T) {
 			want := browserHello(t, b.capture)
-			got := mustParse(t, captureOurHello(t, transports.Args{argServerName: testServerName, argFP: b.fp}))
+			got := mustParse(t, captureOurHello(t, transports.Args{ArgServerName: testServerName, ArgFP: b.fp}))
 			if got.ja4() != want.ja4() {
 				t.Errorf("JA4 %s, the browser's is %s", got.ja4(), want.ja4())
 			}
@@ -131,7 +130,7 @@ func TestOurHelloCopiesTheBrowsersContents(t *testing.T) {
 	for _, b := range browsers {
 		t.Run(b.fp, func(t *testing.T) {
 			want := browserHello(t, b.capture)
-			got := mustParse(t, captureOurHello(t, transports.Args{argServerName: testServerName, argFP: b.fp}))
+			got := mustParse(t, captureOurHello(t, transports.Args{ArgServerName: testServerName, ArgFP: b.fp}))
 			if !slices.Equal(greaseNormalised(got.CipherSuites), greaseNormalised(want.CipherSuites)) {
 				t.Errorf("cipher suites %04x, the browser's are %04x", got.CipherSuites, want.CipherSuites)
 			}
@@ -216,7 +215,7 @@ func TestChromeHelloVariesPerConnectionAsChromeDoes(t *testing.T) {
 	const n = 12
 	var hellos []*clientHello
 	for range n {
-		hellos = append(hellos, mustParse(t, captureOurHello(t, transports.Args{argServerName: testServerName, argFP: FPChrome})))
+		hellos = append(hellos, mustParse(t, captureOurHello(t, transports.Args{ArgServerName: testServerName, ArgFP: FPChrome})))
 	}
 	orders, greases, shares, echLens := map[string]bool{}, map[uint16]bool{}, map[string]bool{}, map[int]bool{}
 	for _, h := range hellos {
@@ -259,7 +258,7 @@ func TestChromeHelloVariesPerConnectionAsChromeDoes(t *testing.T) {
 func TestFirefoxHelloKeepsFirefoxsOrder(t *testing.T) {
 	want := extensionOrder(browserHello(t, "firefox"))
 	for range 3 {
-		got := extensionOrder(mustParse(t, captureOurHello(t, transports.Args{argServerName: testServerName, argFP: FPFirefox})))
+		got := extensionOrder(mustParse(t, captureOurHello(t, transports.Args{ArgServerName: testServerName, ArgFP: FPFirefox})))
 		if !slices.Equal(got, want) {
 			t.Fatalf("extension order %04x, Firefox's is %04x", got, want)
 		}

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"os"
@@ -112,8 +112,8 @@ func TestJA4OfCapturedBrowsers(t *testing.T) {
 	tests := []struct {
 		file, wantPrefix string
 	}{
-		{"testdata/chromium-156.hello", "t13d1517h2_8daaf6152771_"},
-		{"testdata/firefox-153.hello", "t13d1617h2_"},
+		{"hellos/chromium-156.hello", "t13d1517h2_8daaf6152771_"},
+		{"hellos/firefox-153.hello", "t13d1617h2_"},
 	}
 	for _, tt := range tests {
 		b, err := os.ReadFile(tt.file)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package utls
+package tlskit
 
 import (
 	"net"

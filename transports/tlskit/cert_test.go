@@ -1,9 +1,7 @@
-package utls
+package tlskit
 
 import (
 	"bytes"
-	"context"
-	"crypto/tls"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -14,35 +12,20 @@ import (
 	"github.com/umbrella-edge/edge/transports/trust"
 )
 
-func peerCert(t *testing.T, ln transports.Listener) []byte {
+// servedCert is the certificate ServerConfig serves for a servername= of name, with
+// its state in dir.
+func servedCert(t *testing.T, dir, name string) []byte {
 	t.Helper()
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			c.Read(make([]byte, 1)) // let the handshake finish, then hang up
-			c.Close()
-		}
-	}()
-	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, ServerName: testServerName})
+	cfg, _, err := ServerConfig(transports.Args{ArgServerName: name}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	return c.ConnectionState().PeerCertificates[0].Raw
+	return cfg.Certificates[0].Certificate[0]
 }
 
 func TestSelfSignedCertificateIsKeptInTheStateDirectory(t *testing.T) {
 	dir := t.TempDir()
-	listenIn := func(name string) transports.Listener {
-		ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
-			Addr: "127.0.0.1:0", Args: transports.Args{argServerName: name}, StateDir: dir,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		return ln
-	}
-	first := peerCert(t, listenIn(testServerName))
+	first := servedCert(t, dir, testServerName)
 	for _, f := range []string{certFile, keyFile} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
@@ -52,10 +35,10 @@ func TestSelfSignedCertificateIsKeptInTheStateDirectory(t *testing.T) {
 			t.Errorf("%s has mode %v, want 0600", f, st.Mode().Perm())
 		}
 	}
-	if again := peerCert(t, listenIn(testServerName)); !bytes.Equal(first, again) {
-		t.Error("a second Listen made a new certificate instead of reusing the stored one")
+	if again := servedCert(t, dir, testServerName); !bytes.Equal(first, again) {
+		t.Error("a second ServerConfig made a new certificate instead of reusing the stored one")
 	}
-	if other := peerCert(t, listenIn("cdn.example.net")); bytes.Equal(first, other) {
+	if other := servedCert(t, dir, "cdn.example.net"); bytes.Equal(first, other) {
 		t.Error("a new server name kept the certificate made for the old one")
 	}
 }
@@ -88,13 +71,28 @@ func TestOperatorCertificateIsServedAndNamesTheBridge(t *testing.T) {
 	certPath, keyPath := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
 	os.WriteFile(certPath, certPEM, 0o600)
 	os.WriteFile(keyPath, keyPEM, 0o600)
-	ln := listenLoopback(t, transports.Args{argCert: certPath, argKey: keyPath, argFP: FPFirefox})
-	want := transports.Args{argServerName: "shop.example.org", argFP: FPFirefox}
-	if got := ln.BridgeArgs(); len(got) != len(want) || got[argServerName] != want[argServerName] || got[argFP] != want[argFP] {
-		t.Errorf("BridgeArgs %v, want %v", got, want)
+	cfg, id, err := ServerConfig(transports.Args{ArgCert: certPath, ArgKey: keyPath}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	served := peerCert(t, ln)
-	if block, _ := pem.Decode(certPEM); block == nil || !bytes.Equal(block.Bytes, served) {
-		t.Error("the listener did not serve the operator's certificate")
+	if want := (ServerIdentity{ServerName: "shop.example.org"}); id != want {
+		t.Errorf("identity %+v, want %+v: the name from the certificate, no pin", id, want)
+	}
+	if block, _ := pem.Decode(certPEM); block == nil || !bytes.Equal(block.Bytes, cfg.Certificates[0].Certificate[0]) {
+		t.Error("ServerConfig does not serve the operator's certificate")
+	}
+}
+
+func TestSelfSignedIdentityPinsItsKey(t *testing.T) {
+	cfg, id, err := ServerConfig(transports.Args{ArgServerName: testServerName}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := cfg.Certificates[0].Leaf
+	if id.ServerName != testServerName || id.Pin != trust.PinOf(leaf).String() {
+		t.Fatalf("identity %+v; want %s pinned to the served key", id, testServerName)
+	}
+	if got := id.BridgeArgs(); got[ArgServerName] != testServerName || got[trust.PinArg] != id.Pin {
+		t.Fatalf("BridgeArgs %v; want servername= and pin=", got)
 	}
 }

@@ -1,4 +1,4 @@
-package utls
+package tlskit
 
 import (
 	"encoding/binary"
@@ -147,7 +147,7 @@ func TestParseClientHelloRejectsMalformedInput(t *testing.T) {
 }
 
 func FuzzParseClientHello(f *testing.F) {
-	for _, name := range []string{"testdata/chromium-156.hello", "testdata/firefox-153.hello"} {
+	for _, name := range []string{"hellos/chromium-156.hello", "hellos/firefox-153.hello"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
