@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // TLSFingerprint lets through only TLS flows whose ClientHello fingerprint is on an
@@ -72,11 +71,7 @@ func (p *TLSFingerprint) judgePayload(_ *Censor, _ Flow, fp *firstPayload) (Verd
 	if !h.Complete {
 		return p.action(), "ClientHello incomplete: no fingerprint to allow"
 	}
-	ja4, err := tlskit.JA4(h.records)
-	if err != nil {
-		return p.action(), fmt.Sprintf("ClientHello unreadable for JA4: %v", err)
-	}
-	ja3 := h.JA3Hash()
+	ja4, ja3 := h.JA4(), h.JA3Hash()
 	allow := p.allowList()
 	if slices.Contains(allow, ja4) || slices.Contains(allow, ja3) {
 		return Pass, fmt.Sprintf("JA4 %s JA3 %s is on the allow list", ja4, ja3)

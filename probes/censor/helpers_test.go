@@ -167,7 +167,7 @@ func captureHello(t *testing.T, handshake func(net.Conn) error) []byte {
 		for {
 			n, err := conn.Read(b)
 			buf = append(buf, b[:n]...)
-			if h, herr := parseHelloRecords(buf); herr == nil && h.Complete || err != nil {
+			if h, herr := tlskit.ParseClientHello(buf); herr == nil && h.Complete || err != nil {
 				break
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -28,8 +29,8 @@ func readHelloFrom(r io.Reader) ([]byte, error) {
 			return nil, err
 		}
 		raw = append(append(raw, hdr...), body...)
-		if _, err := readHandshake(raw); err == nil {
-			return raw, nil
+		if _, err := ParseClientHello(raw); !errors.Is(err, ErrTruncatedHello) {
+			return raw, err
 		}
 	}
 }
@@ -73,16 +74,16 @@ func captureOurHello(t *testing.T, args transports.Args) []byte {
 	return b
 }
 
-func mustParse(t *testing.T, b []byte) *clientHello {
+func mustParse(t *testing.T, b []byte) *ClientHello {
 	t.Helper()
-	h, err := parseClientHello(b)
+	h, err := ParseClientHello(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-func browserHello(t *testing.T, browser string) *clientHello {
+func browserHello(t *testing.T, browser string) *ClientHello {
 	t.Helper()
 	b, err := newestHello(browser)
 	if err != nil {
@@ -98,8 +99,8 @@ func TestOurHelloHasTheBrowsersJA4SNIAndALPN(t *testing.T) {
 		t.Run(b.fp, func(t *testing.T) {
 			want := browserHello(t, b.capture)
 			got := mustParse(t, captureOurHello(t, transports.Args{ArgServerName: testServerName, ArgFP: b.fp}))
-			if got.ja4() != want.ja4() {
-				t.Errorf("JA4 %s, the browser's is %s", got.ja4(), want.ja4())
+			if got.JA4() != want.JA4() {
+				t.Errorf("JA4 %s, the browser's is %s", got.JA4(), want.JA4())
 			}
 			if got.ServerName != testServerName {
 				t.Errorf("SNI %q, want %q", got.ServerName, testServerName)
@@ -184,7 +185,7 @@ func greaseMasked(b []byte) []byte {
 }
 
 // keyShareGroups lists the groups of the key_share extension with each share's size.
-func keyShareGroups(t *testing.T, h *clientHello) []uint16 {
+func keyShareGroups(t *testing.T, h *ClientHello) []uint16 {
 	t.Helper()
 	for _, e := range h.Extensions {
 		if e.Type != 0x0033 {
@@ -203,7 +204,7 @@ func keyShareGroups(t *testing.T, h *clientHello) []uint16 {
 	return nil
 }
 
-func extensionOrder(h *clientHello) []uint16 {
+func extensionOrder(h *ClientHello) []uint16 {
 	var order []uint16
 	for _, e := range h.Extensions {
 		order = append(order, e.Type)
@@ -213,7 +214,7 @@ func extensionOrder(h *clientHello) []uint16 {
 
 func TestChromeHelloVariesPerConnectionAsChromeDoes(t *testing.T) {
 	const n = 12
-	var hellos []*clientHello
+	var hellos []*ClientHello
 	for range n {
 		hellos = append(hellos, mustParse(t, captureOurHello(t, transports.Args{ArgServerName: testServerName, ArgFP: FPChrome})))
 	}

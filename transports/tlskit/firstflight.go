@@ -34,11 +34,9 @@ const (
 	alertMissingExtension  = 109
 )
 
-// Extensions TLS 1.3 requires (RFC 8446 section 9.2), besides those hello.go names.
-const (
-	extSupportedGroups = 0x000a
-	extKeyShare        = 0x0033
-)
+// extKeyShare is the extension TLS 1.3 requires (RFC 8446 section 9.2) besides those
+// hello.go names.
+const extKeyShare = 0x0033
 
 // flightAction is what OpenSSL does next with a first flight.
 type flightAction int

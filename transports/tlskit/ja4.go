@@ -8,18 +8,23 @@ import (
 	"strings"
 )
 
-// JA4 returns the JA4 fingerprint (FoxIO's TLS client fingerprint, the one censors and
-// CDNs key on) of a ClientHello as sent over TCP: one or more TLS records.
-// The spec is FoxIO-LLC/ja4, technical_details/JA4.md.
-func JA4(hello []byte) (string, error) {
-	h, err := parseClientHello(hello)
+// JA4 returns the JA4 fingerprint of a whole ClientHello as sent over TCP: one or more
+// TLS records (see ParseClientHello).
+func JA4(records []byte) (string, error) {
+	h, err := ParseClientHello(records)
 	if err != nil {
 		return "", err
 	}
-	return h.ja4(), nil
+	return h.JA4(), nil
 }
 
-func (h *clientHello) ja4() string {
+// JA4 is the hello's JA4 fingerprint (FoxIO's TLS client fingerprint, the one censors
+// and CDNs key on), as over TCP; empty for a hello cut short. The spec is
+// FoxIO-LLC/ja4, technical_details/JA4.md.
+func (h *ClientHello) JA4() string {
+	if !h.Complete {
+		return ""
+	}
 	suites := withoutGREASE(h.CipherSuites)
 	var exts []uint16
 	sni := "i"
@@ -54,7 +59,7 @@ func (h *clientHello) ja4() string {
 
 // ja4Version is the highest non-GREASE supported_versions entry, or the legacy version
 // when the extension is absent.
-func ja4Version(h *clientHello) string {
+func ja4Version(h *ClientHello) string {
 	v := h.LegacyVersion
 	if vs := withoutGREASE(h.SupportedVersions); len(vs) > 0 {
 		v = slices.Max(vs)

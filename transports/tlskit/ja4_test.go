@@ -17,9 +17,9 @@ var (
 // specHello builds the example hello; sigs replaces its signature algorithms and grease
 // sprinkles GREASE values, which JA4 must ignore.
 func specHello(sigs []uint16, grease bool) []byte {
-	var exts []extension
+	var exts []Extension
 	if grease {
-		exts = append(exts, extension{0x5a5a, nil})
+		exts = append(exts, Extension{0x5a5a, nil})
 	}
 	for _, typ := range specExts {
 		switch typ {
@@ -39,13 +39,17 @@ func specHello(sigs []uint16, grease bool) []byte {
 				list = append([]uint16{0xcaca}, sigs...)
 			}
 			exts = append(exts, uint16ListExt(typ, 2, list...))
+		case extSupportedGroups:
+			exts = append(exts, uint16ListExt(typ, 2, 29, 23))
+		case extPointFormats:
+			exts = append(exts, Extension{typ, []byte{1, 0}})
 		default:
-			exts = append(exts, extension{typ, nil})
+			exts = append(exts, Extension{typ, nil})
 		}
 	}
 	suites := specSuites
 	if grease {
-		exts = append(exts, extension{0x9a9a, []byte{0}})
+		exts = append(exts, Extension{0x9a9a, []byte{0}})
 		suites = append([]uint16{0xdada}, specSuites...)
 	}
 	return buildHello(testHello{suites: suites, extensions: exts})
@@ -81,17 +85,17 @@ func TestJA4PartA(t *testing.T) {
 		hello testHello
 		want  string
 	}{
-		{"no SNI means an IP destination", testHello{suites: []uint16{0x1301}, extensions: []extension{alpnExt("h2")}}, "t12i0101h2"},
-		{"TLS 1.2 without supported_versions", testHello{suites: []uint16{0xc02f, 0xc030}, extensions: []extension{sniExt("a.example")}}, "t12d020100"},
+		{"no SNI means an IP destination", testHello{suites: []uint16{0x1301}, extensions: []Extension{alpnExt("h2")}}, "t12i0101h2"},
+		{"TLS 1.2 without supported_versions", testHello{suites: []uint16{0xc02f, 0xc030}, extensions: []Extension{sniExt("a.example")}}, "t12d020100"},
 		{"legacy TLS 1.0", testHello{version: 0x0301, suites: []uint16{0x002f}, noExts: true}, "t10i010000"},
-		{"http/1.1 first", testHello{extensions: []extension{alpnExt("http/1.1", "h2")}}, "t12i0001h1"},
-		{"single-character ALPN", testHello{extensions: []extension{alpnExt("h")}}, "t12i0001hh"},
-		{"empty first ALPN", testHello{extensions: []extension{alpnExt("", "h2")}}, "t12i000100"},
-		{"non-alphanumeric ALPN byte", testHello{extensions: []extension{alpnExt("\xab")}}, "t12i0001ab"},
-		{"two non-alphanumeric bytes", testHello{extensions: []extension{alpnExt("\xab\xcd")}}, "t12i0001ad"},
-		{"non-alphanumeric last byte", testHello{extensions: []extension{alpnExt("0\xab")}}, "t12i00013b"},
-		{"non-alphanumeric tail", testHello{extensions: []extension{alpnExt("01\xab\xcd")}}, "t12i00013d"},
-		{"non-alphanumeric middle only", testHello{extensions: []extension{alpnExt("0\xab\xcd1")}}, "t12i000101"},
+		{"http/1.1 first", testHello{extensions: []Extension{alpnExt("http/1.1", "h2")}}, "t12i0001h1"},
+		{"single-character ALPN", testHello{extensions: []Extension{alpnExt("h")}}, "t12i0001hh"},
+		{"empty first ALPN", testHello{extensions: []Extension{alpnExt("", "h2")}}, "t12i000100"},
+		{"non-alphanumeric ALPN byte", testHello{extensions: []Extension{alpnExt("\xab")}}, "t12i0001ab"},
+		{"two non-alphanumeric bytes", testHello{extensions: []Extension{alpnExt("\xab\xcd")}}, "t12i0001ad"},
+		{"non-alphanumeric last byte", testHello{extensions: []Extension{alpnExt("0\xab")}}, "t12i00013b"},
+		{"non-alphanumeric tail", testHello{extensions: []Extension{alpnExt("01\xab\xcd")}}, "t12i00013d"},
+		{"non-alphanumeric middle only", testHello{extensions: []Extension{alpnExt("0\xab\xcd1")}}, "t12i000101"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +136,7 @@ func TestJA4OfCapturedBrowsers(t *testing.T) {
 
 func FuzzJA4(f *testing.F) {
 	f.Add(specHello(specSigs, true))
-	f.Add(buildHello(testHello{extensions: []extension{alpnExt("\xff")}}))
+	f.Add(buildHello(testHello{extensions: []Extension{alpnExt("\xff")}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, errA := JA4(b)
 		c, errC := JA4(b)
