@@ -156,3 +156,21 @@ func (c *Client) client(ctx context.Context, ab *abortConn) (*utls.UConn, error)
 	}
 	return uc, nil
 }
+
+// JA4 is the JA4 fingerprint of the ClientHellos the client sends (see ParseClientHello),
+// from one hello built and not sent: what varies per connection (GREASE values, Chrome's
+// order of extensions, key shares, fragmentation) leaves JA4 as it is.
+func (c *Client) JA4() (string, error) {
+	uc, err := c.client(context.Background(), &abortConn{})
+	if err != nil {
+		return "", err
+	}
+	if err := uc.BuildHandshakeState(); err != nil {
+		return "", fmt.Errorf("build %s ClientHello: %w", c.profile.name, err)
+	}
+	h, err := ParseClientHelloMessage(uc.HandshakeState.Hello.Raw)
+	if err != nil {
+		return "", err
+	}
+	return h.JA4(), nil
+}

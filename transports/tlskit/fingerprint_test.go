@@ -112,6 +112,25 @@ func TestOurHelloHasTheBrowsersJA4SNIAndALPN(t *testing.T) {
 	}
 }
 
+func TestClientJA4IsThatOfTheHellosItSends(t *testing.T) {
+	for _, fp := range []string{FPChrome, FPFirefox, FPSafari} {
+		t.Run(fp, func(t *testing.T) {
+			args := transports.Args{ArgServerName: testServerName, ArgFP: fp, ArgFrag: "1"}
+			tc, err := NewClient("", args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tc.JA4()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sent := mustParse(t, captureOurHello(t, args)).JA4(); got != sent {
+				t.Fatalf("Client.JA4 = %s; the hello it sent has %s", got, sent)
+			}
+		})
+	}
+}
+
 // Extensions whose contents are per connection: the SNI is ours, key shares and the
 // GREASE ECH payload are fresh random values, padding follows the length.
 var perConnection = map[uint16]bool{extServerName: true, 0x0033: true, 0xfe0d: true, 0x0015: true}
