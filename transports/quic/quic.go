@@ -23,7 +23,7 @@ const Name = "quic"
 // ALPN is the only application protocol the carrier offers and accepts: HTTP/3's.
 const ALPN = "h3"
 
-const argServerName = "servername"
+const argServerName = tlskit.ArgServerName
 
 // New returns the quic transport.
 //

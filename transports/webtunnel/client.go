@@ -16,10 +16,11 @@ import (
 	"github.com/umbrella-edge/edge/transports/trust"
 )
 
+// The TLS client's arguments, which webtunnel reads to map Tor's utls= onto fp=.
 const (
-	argServerName = "servername"
-	argFP         = "fp"
-	argFrag       = "frag"
+	argServerName = tlskit.ArgServerName
+	argFP         = tlskit.ArgFP
+	argFrag       = tlskit.ArgFrag
 )
 
 type dialer struct {

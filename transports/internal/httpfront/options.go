@@ -22,9 +22,9 @@ const (
 	// ArgPath is the secret path; absent, one is generated into the state directory.
 	ArgPath = "path"
 
-	argServerName = "servername"
-	argCert       = "cert"
-	argKey        = "key"
+	argServerName = tlskit.ArgServerName
+	argCert       = tlskit.ArgCert
+	argKey        = tlskit.ArgKey
 )
 
 // ServerArgs are all the listener arguments ParseOptions reads.
