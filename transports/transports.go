@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -112,6 +113,21 @@ func (r *Registry) Get(name string) (Transport, error) {
 		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownTransport, name, r.Names())
 	}
 	return t, nil
+}
+
+// Close closes the transports that run something of their own, those that are
+// io.Closers (the pt transport's client programs), in the order of Names, and returns
+// their errors joined. Their dialers fail afterwards; listeners are closed on their own.
+func (r *Registry) Close() error {
+	var errs []error
+	for _, name := range r.Names() {
+		if c, ok := r.byName[name].(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close transport %s: %w", name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Names lists the registered transports in sorted order.

@@ -28,7 +28,7 @@ line can use (and find) the bridge. The gateway writes them on start, so run it 
 		fs.Usage()
 		return errors.New("bridges: --config is required")
 	}
-	gc, err := config.LoadGateway(*cfgPath, all.Registry().Names())
+	gc, err := config.LoadGateway(*cfgPath, all.Names())
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ network which bridge worked and tries that one first next time.`, stderr)
 		PT:    pt.Config{Binaries: cc.PTPrograms, Logger: log.With("transport", "pt")},
 		Roots: roots,
 	})
+	defer reg.Close() // after the client's: its sessions end before the pt programs do
 	c, err := client.New(client.Config{
 		Bridges:    cc.Bridges,
 		Transports: reg,

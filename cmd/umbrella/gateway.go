@@ -42,7 +42,7 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 		fs.Usage()
 		return errors.New("gateway: --config is required")
 	}
-	gc, err := config.LoadGateway(*cfgPath, all.Registry().Names())
+	gc, err := config.LoadGateway(*cfgPath, all.Names())
 	if err != nil {
 		return err
 	}
@@ -51,6 +51,7 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 		return err
 	}
 	reg := all.RegistryWith(all.Options{PT: pt.Config{Binaries: gc.PTPrograms, Logger: log.With("transport", "pt")}})
+	defer reg.Close()
 	gcfg, err := gatewayConfig(gc, reg)
 	if err != nil {
 		return err

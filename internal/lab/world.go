@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -183,7 +182,7 @@ func start(ctx context.Context, opts Options) (_ *Lab, err error) {
 	}
 	l.stop.files = func() {
 		if opts.Registry == nil {
-			closeTransports(l.Registry)
+			l.Registry.Close()
 		}
 		os.RemoveAll(l.dir)
 	}
@@ -399,16 +398,4 @@ func freeAddr(network, host string) (string, error) {
 		return "", fmt.Errorf("lab: %w", err)
 	}
 	return addr, nil
-}
-
-// closeTransports stops what transports run on their own (the pt transport's client
-// programs).
-func closeTransports(r *transports.Registry) {
-	for _, name := range r.Names() {
-		if t, err := r.Get(name); err == nil {
-			if c, ok := t.(io.Closer); ok {
-				c.Close()
-			}
-		}
-	}
 }
