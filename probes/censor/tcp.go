@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
@@ -25,19 +26,12 @@ const maxHelloBytes = 1 << 16
 
 func (c *Censor) acceptTCP(rt *route) {
 	defer c.wg.Done()
+	log := c.log.With("route", rt.Name)
 	for {
-		conn, err := rt.ln.Accept()
+		// A failing accept (out of file descriptors) is retried after a back-off.
+		conn, err := transports.Accept(rt.ln, c.done, log)
 		if err != nil {
-			if isClosedErr(err) {
-				return
-			}
-			c.log.Warn("accept failed", "route", rt.Name, "err", err)
-			select {
-			case <-c.done:
-				return
-			case <-time.After(50 * time.Millisecond): // out of descriptors, say
-			}
-			continue
+			return
 		}
 		tc := conn.(*net.TCPConn)
 		f := &tcpFlow{c: c, client: tc, stop: make(chan struct{})}
