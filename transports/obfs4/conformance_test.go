@@ -13,8 +13,8 @@ import (
 	"github.com/umbrella-edge/edge/transports/transporttest"
 )
 
-// listen starts a listener on loopback with args and closes it when t ends.
-func listen(t *testing.T, cfg transports.ListenConfig) transports.Listener {
+// listenLoopback starts a listener on loopback with args and closes it when t ends.
+func listenLoopback(t *testing.T, cfg transports.ListenConfig) transports.Listener {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -39,7 +39,7 @@ func dialerFor(t *testing.T, ln transports.Listener) transports.Dialer {
 
 func TestConformance(t *testing.T) {
 	// A peer the suite starts never answers, so any valid identity will do for it.
-	someIdentity := listen(t, transports.ListenConfig{}).BridgeArgs()
+	someIdentity := listenLoopback(t, transports.ListenConfig{}).BridgeArgs()
 	dialerTo := func(t *testing.T, addr string) transports.Dialer {
 		d, err := New().NewDialer(addr, someIdentity)
 		if err != nil {
@@ -61,7 +61,7 @@ func TestConformance(t *testing.T) {
 func TestIATModesCarryData(t *testing.T) {
 	for _, mode := range []string{"1", "2"} {
 		t.Run("iat-mode="+mode, func(t *testing.T) {
-			ln := listen(t, transports.ListenConfig{Args: transports.Args{"iat-mode": mode}})
+			ln := listenLoopback(t, transports.ListenConfig{Args: transports.Args{"iat-mode": mode}})
 			if got := ln.BridgeArgs()["iat-mode"]; got != mode {
 				t.Fatalf("BridgeArgs iat-mode = %q, want %q", got, mode)
 			}

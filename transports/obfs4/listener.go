@@ -24,14 +24,14 @@ import (
 // operator can move an obfs4proxy bridge's identity here (and its cert= stays the same).
 const StateFile = "obfs4_state.json"
 
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
 	sf, err := serverFactory(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+		return nil, err
 	}
 	ln, err := transports.ListenTCP(ctx, cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
