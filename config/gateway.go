@@ -240,7 +240,7 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 		"args": func(v *yaml.Node, f string) { l.Args = d.args(v, f) },
 	})
 	if isNull(n) {
-		d.fail(n.Line, path, fmt.Errorf("%w: an empty listener; want transport: and listen:", ErrMissing))
+		d.fail(n.Line, path, fmt.Errorf("%w: an empty listener (want transport: and listen:)", ErrMissing))
 		return l
 	}
 	if n.Kind != yaml.MappingNode {

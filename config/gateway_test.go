@@ -108,7 +108,7 @@ listeners:
 		{"empty listeners", "state_dir: /s\nservices: {mls: 127.0.0.1:7000}\nlisteners: []\n",
 			`gateway.yaml:3: listeners: required: at least one listener`},
 		{"empty listener", "state_dir: /s\nservices: {mls: 127.0.0.1:7000}\nlisteners:\n  -\n",
-			`gateway.yaml:4: listeners[0]: required: an empty listener; want transport: and listen:`},
+			`gateway.yaml:4: listeners[0]: required: an empty listener (want transport: and listen:)`},
 		{"listeners not a list", "state_dir: /s\nservices: {mls: 127.0.0.1:7000}\nlisteners: tcp\n",
 			`gateway.yaml:3: listeners: want a list, got a value`},
 		{"empty services", strings.Replace(minimalGateway, "{mls: 127.0.0.1:7000}", "{}", 1),

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -290,8 +289,6 @@ func consumed(err error) []byte {
 	}
 	return nil
 }
-
-func isTCP(c carrier) bool { return strings.HasPrefix(c.name, "tcp") }
 
 // waitFor polls cond until it holds; the timeout only stops a hang.
 func waitFor(t testing.TB, what string, cond func() bool) {

@@ -99,7 +99,7 @@ network which bridge worked and tries that one first next time.`, stderr)
 		servers = append(servers, server{"forward:" + service, addr, &proxy.Forward{Dial: dial, Service: service}})
 	}
 	if len(servers) == 0 {
-		return fmt.Errorf("%s: nothing to serve: set socks:, http: or forwards:", *cfgPath)
+		return fmt.Errorf("%s: nothing to serve (set socks:, http: or forwards:)", *cfgPath)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
