@@ -61,6 +61,10 @@ type Config struct {
 	// holds the replay cache's journal; empty keeps the replay cache in memory only,
 	// so that a restart forgets which hellos were answered.
 	StateDir string
+	// Certificates are the TLS certificates the gateway obtains and renews itself
+	// (acmecert's, from an ACME CA), for the TLS listeners whose servername= they
+	// manage; nil: listeners use their cert= files or make self-signed ones.
+	Certificates transports.CertSource
 
 	// HandshakeTimeout bounds a session handshake; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -269,12 +273,13 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	name := lc.Transport.Name()
 	pool := g.newPool(name)
 	ln, err := lc.Transport.Listen(ctx, transports.ListenConfig{
-		Addr:      lc.Listen,
-		Args:      lc.Args,
-		StateDir:  stateDir,
-		Decoy:     g.cfg.Decoy,
-		Logger:    g.log.With("transport", name),
-		Admission: pool,
+		Addr:         lc.Listen,
+		Args:         lc.Args,
+		StateDir:     stateDir,
+		Decoy:        g.cfg.Decoy,
+		Logger:       g.log.With("transport", name),
+		Admission:    pool,
+		Certificates: g.cfg.Certificates,
 	})
 	if err != nil {
 		return nil, err

@@ -57,10 +57,24 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 		return err
 	}
 	gcfg.Logger = log
+	certs, err := newACME(gc, log)
+	if err != nil {
+		return err
+	}
+	if certs != nil {
+		gcfg.Certificates = certs
+	}
 
 	g, err := gateway.Listen(ctx, gcfg)
 	if err != nil {
 		return err
+	}
+	if certs != nil {
+		stopACME, err := runACME(ctx, certs, gc.ACME.HTTP)
+		if err != nil {
+			return err
+		}
+		defer stopACME()
 	}
 	if err := writeBridges(gc.StateDir, g.Bridges()); err != nil {
 		return err

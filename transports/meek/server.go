@@ -73,7 +73,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		}
 		front[argPath] = t.path
 	}
-	opts, err := httpfront.ParseOptions(cfg.Addr, front, cfg.StateDir)
+	opts, err := httpfront.ParseOptions(cfg.Addr, front, cfg.StateDir, cfg.Certificates)
 	if err != nil {
 		return nil, err
 	}

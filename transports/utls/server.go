@@ -31,7 +31,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 			return nil, &transports.ArgError{Key: tlskit.ArgFP, Err: err}
 		}
 	}
-	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir)
+	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir, cfg.Certificates)
 	if err != nil {
 		return nil, err
 	}

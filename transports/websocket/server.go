@@ -26,7 +26,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	if err := cfg.Args.Unknown(append([]string{argHost, argFront}, httpfront.ServerArgs...)...); err != nil {
 		return nil, err
 	}
-	opts, err := httpfront.ParseOptions(cfg.Addr, cfg.Args, cfg.StateDir)
+	opts, err := httpfront.ParseOptions(cfg.Addr, cfg.Args, cfg.StateDir, cfg.Certificates)
 	if err != nil {
 		return nil, err
 	}
