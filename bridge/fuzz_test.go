@@ -45,3 +45,46 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseShare(f *testing.F) {
+	for _, lines := range [][]string{
+		{"utls 203.0.113.5:443 " + sessionArgs + " fp=chrome servername=www.example.com"},
+		{"tcp 192.0.2.1:8443 " + sessionArgs, "obfs4 192.0.2.1:80 " + sessionArgs + " cert=ab=cd iat-mode=0"},
+	} {
+		var parsed []Line
+		for _, s := range lines {
+			l, err := Parse(s)
+			if err != nil {
+				f.Fatal(err)
+			}
+			parsed = append(parsed, l)
+		}
+		code, err := EncodeShare(parsed)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(code)
+		f.Add(strings.ToLower(code))
+		f.Add(code[:len(code)-3])
+	}
+	f.Add("UMBRELLA:1:")
+	f.Add("UMBRELLA:99:AAAA")
+	f.Add("umbrella:1:AAAAAAAA")
+	f.Fuzz(func(t *testing.T, code string) {
+		lines, err := ParseShare(code)
+		if err != nil {
+			return
+		}
+		again, err := EncodeShare(lines)
+		if err != nil {
+			t.Fatalf("lines of a parsed code do not encode: %v", err)
+		}
+		back, err := ParseShare(again)
+		if err != nil {
+			t.Fatalf("re-encoded code does not parse: %v", err)
+		}
+		if !reflect.DeepEqual(back, lines) {
+			t.Fatalf("round trip changed the lines:\n%v\n%v", lines, back)
+		}
+	})
+}
