@@ -96,9 +96,6 @@ func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey
 		sess.end(err, false)
 		return res, a.reject(t.id, err.Error())
 	}
-	if !sess.srv.accepts(&t.rs) {
-		return res, helloError("ticket", a.hello, fmt.Errorf("ticket of session %x already used", t.id[:4]))
-	}
 	ct, shared, err := kemScheme.Encapsulate(pub)
 	if err != nil {
 		return res, helloError("malformed", a.hello, fmt.Errorf("%w: encapsulate: %w", errMalformed, err))
@@ -106,14 +103,18 @@ func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey
 	if res.rs, err = resumptionSecret(shared, t.rs[:], a.resumptionSalt()); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
+	// The new ticket is good from before it is sent: if this carrier dies before the
+	// client has used it, the client may hold either ticket.
+	confirm, ok := sess.srv.tickets.redeem(&t.rs, &res.rs)
+	if !ok {
+		return res, helloError("ticket", a.hello, fmt.Errorf("ticket of session %x already used", t.id[:4]))
+	}
 	sh := serverHelloBody{kind: kindResume, id: t.id, ciphertext: ct}
 	if sh.ticket, err = issueTicket(a.cfg.Identity, t.id, res.rs, a.now); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
 	sh.received, _ = sess.link.offsets()
-	// The new ticket is good from before it is sent: if this carrier dies before the
-	// client has used it, the client may hold either ticket.
-	res.confirm = sess.srv.issued(&t.rs, &res.rs)
+	res.confirm = confirm
 	if res.keys, err = a.answer(&sh, shared, t.rs[:]); err != nil {
 		return res, err
 	}

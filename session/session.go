@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/subtle"
 	"fmt"
 	"net"
 	"sync"
@@ -47,12 +46,11 @@ type serverState struct {
 	store    Store
 	grace    time.Duration
 
-	mu    sync.Mutex
-	state State
-	// The resumption secrets a resume hello may prove: the ticket the client surely
-	// holds, and the one last issued, which the client may not have received.
-	confirmed, pending *[32]byte
-	graceTimer         *time.Timer
+	tickets ticketBook // the tickets a resume hello may present
+
+	mu         sync.Mutex
+	state      State
+	graceTimer *time.Timer
 }
 
 type sessionOptions struct {
@@ -101,7 +99,7 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 	if o.server {
 		s.srv = serverState{registry: o.registry, store: o.store, grace: o.grace, state: res.state}
 		if o.registry != nil {
-			confirm = s.srv.issued(nil, &res.rs)
+			confirm = s.srv.tickets.start(&res.rs)
 			o.registry.add(s)
 		}
 	} else {
@@ -216,40 +214,6 @@ var (
 	errGraceExpired = fmt.Errorf("%w: not resumed within the grace period", ErrClosed)
 	errDrained      = fmt.Errorf("%w: the gateway is shutting down", ErrClosed)
 )
-
-// accepts reports whether rs is the secret of a ticket the session still honours.
-func (st *serverState) accepts(rs *[32]byte) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	ok := false
-	for _, have := range [...]*[32]byte{st.confirmed, st.pending} {
-		if have != nil && subtle.ConstantTimeCompare(have[:], rs[:]) == 1 {
-			ok = true
-		}
-	}
-	return ok
-}
-
-// issued records that a ticket with secret next was sent to a client that proved
-// used (nil for a new session). The returned func, called when the client's first
-// frame arrives on the carrier the ticket came on, retires every older ticket.
-func (st *serverState) issued(used, next *[32]byte) (confirm func()) {
-	next = new(*next)
-	st.mu.Lock()
-	if used != nil {
-		used = new(*used)
-		st.confirmed = used
-	}
-	st.pending = next
-	st.mu.Unlock()
-	return func() {
-		st.mu.Lock()
-		if st.pending == next {
-			st.confirmed, st.pending = next, nil
-		}
-		st.mu.Unlock()
-	}
-}
 
 func (st *serverState) startGrace(l *link, expire func()) {
 	st.mu.Lock()
