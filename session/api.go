@@ -146,10 +146,6 @@ var (
 	// passed, it was closed, or the gateway restarted). The session has ended; open a
 	// new one.
 	ErrResumeRejected = errors.New("session: gateway rejected the resumption")
-	// ErrResumed is returned by Server with the live session a resume hello
-	// re-attached: the carrier now belongs to that session, whose streams are already
-	// being served.
-	ErrResumed = errors.New("session: resumed an existing session")
 )
 
 // HelloError is returned by Server when a peer does not open a valid session. The
@@ -185,21 +181,21 @@ const (
 
 // Compile-time reminders of the API the rest of the project relies on.
 var (
-	_ func(context.Context, net.Conn, *ClientConfig) (*Session, error) = Client
-	_ func(context.Context, net.Conn, *ServerConfig) (*Session, error) = Server
-	_ func(*Session, context.Context, string) (net.Conn, error)        = (*Session).OpenStream
-	_ func(*Session, context.Context) (*Stream, error)                 = (*Session).AcceptStream
-	_ func(*Stream) string                                             = (*Stream).Service
-	_ func(*Stream) (net.Conn, error)                                  = (*Stream).Accept
-	_ func(*Stream, Refusal) error                                     = (*Stream).Refuse
-	_ func(*Session) ID                                                = (*Session).ID
-	_ func(*Session) int                                               = (*Session).NumStreams
-	_ func(*Session) (in, out uint64)                                  = (*Session).Bytes
-	_ func(*Session) <-chan struct{}                                   = (*Session).Done
-	_ func(*Session) error                                             = (*Session).Close
-	_ func(*Session, context.Context, net.Conn, *ClientConfig) error   = (*Session).Resume
-	_ func(*Session) <-chan struct{}                                   = (*Session).CarrierDone
-	_ func(*Session)                                                   = (*Session).DropCarrier
-	_ func(*Session) Progress                                          = (*Session).Progress
-	_ func(*Session, time.Duration)                                    = (*Session).SetIdlePing
+	_ func(context.Context, net.Conn, *ClientConfig) (*Session, error)          = Client
+	_ func(context.Context, net.Conn, *ServerConfig) (*Session, Outcome, error) = Server
+	_ func(*Session, context.Context, string) (net.Conn, error)                 = (*Session).OpenStream
+	_ func(*Session, context.Context) (*Stream, error)                          = (*Session).AcceptStream
+	_ func(*Stream) string                                                      = (*Stream).Service
+	_ func(*Stream) (net.Conn, error)                                           = (*Stream).Accept
+	_ func(*Stream, Refusal) error                                              = (*Stream).Refuse
+	_ func(*Session) ID                                                         = (*Session).ID
+	_ func(*Session) int                                                        = (*Session).NumStreams
+	_ func(*Session) (in, out uint64)                                           = (*Session).Bytes
+	_ func(*Session) <-chan struct{}                                            = (*Session).Done
+	_ func(*Session) error                                                      = (*Session).Close
+	_ func(*Session, context.Context, net.Conn, *ClientConfig) error            = (*Session).Resume
+	_ func(*Session) <-chan struct{}                                            = (*Session).CarrierDone
+	_ func(*Session)                                                            = (*Session).DropCarrier
+	_ func(*Session) Progress                                                   = (*Session).Progress
+	_ func(*Session, time.Duration)                                             = (*Session).SetIdlePing
 )
