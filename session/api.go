@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"net"
 	"time"
 )
 
@@ -161,15 +160,6 @@ type HelloError struct {
 	Err      error
 }
 
-// Session is an established session. Its byte stream outlives the carrier it runs
-// on: when the carrier dies the session is detached, its streams wait, and Resume (on
-// the client) re-attaches it over a new carrier of any transport.
-type Session struct{ impl }
-
-// Stream is a server-side stream that asked for a service; the gateway accepts or
-// refuses it.
-type Stream struct{ streamImpl }
-
 // Refusal says why the gateway refuses a stream.
 type Refusal uint8
 
@@ -177,25 +167,4 @@ const (
 	RefuseUnknownService Refusal = iota + 1
 	RefuseUnavailable
 	RefuseLimit
-)
-
-// Compile-time reminders of the API the rest of the project relies on.
-var (
-	_ func(context.Context, net.Conn, *ClientConfig) (*Session, error)          = Client
-	_ func(context.Context, net.Conn, *ServerConfig) (*Session, Outcome, error) = Server
-	_ func(*Session, context.Context, string) (net.Conn, error)                 = (*Session).OpenStream
-	_ func(*Session, context.Context) (*Stream, error)                          = (*Session).AcceptStream
-	_ func(*Stream) string                                                      = (*Stream).Service
-	_ func(*Stream) (net.Conn, error)                                           = (*Stream).Accept
-	_ func(*Stream, Refusal) error                                              = (*Stream).Refuse
-	_ func(*Session) ID                                                         = (*Session).ID
-	_ func(*Session) int                                                        = (*Session).NumStreams
-	_ func(*Session) (in, out uint64)                                           = (*Session).Bytes
-	_ func(*Session) <-chan struct{}                                            = (*Session).Done
-	_ func(*Session) error                                                      = (*Session).Close
-	_ func(*Session, context.Context, net.Conn, *ClientConfig) error            = (*Session).Resume
-	_ func(*Session) <-chan struct{}                                            = (*Session).CarrierDone
-	_ func(*Session)                                                            = (*Session).DropCarrier
-	_ func(*Session) Progress                                                   = (*Session).Progress
-	_ func(*Session, time.Duration)                                             = (*Session).SetIdlePing
 )

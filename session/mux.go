@@ -65,7 +65,7 @@ func (s *Session) OpenStream(ctx context.Context, service string) (net.Conn, err
 	switch Refusal(reply) {
 	case replyOK:
 		s.streams.Add(1)
-		return &streamConn{stream: st, sess: &s.impl}, nil
+		return &streamConn{stream: st, sess: s}, nil
 	case RefuseUnknownService:
 		err = ErrUnknownService
 	case RefuseUnavailable:
@@ -114,7 +114,7 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 			st.Close()
 			continue
 		}
-		return &Stream{streamImpl{st: st, sess: &s.impl}}, nil
+		return &Stream{st: st, sess: s}, nil
 	}
 }
 

@@ -10,7 +10,10 @@ import (
 	"time"
 )
 
-type impl struct {
+// Session is an established session. Its byte stream outlives the carrier it runs
+// on: when the carrier dies the session is detached, its streams wait, and Resume (on
+// the client) re-attaches it over a new carrier of any transport.
+type Session struct {
 	link       *link
 	mux        *mux
 	acct       *account // the gateway's budget; nil on a client
@@ -77,12 +80,12 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{impl{
+	s := &Session{
 		id:         res.id,
 		server:     o.server,
 		maxStreams: int32(o.maxStreams),
 		done:       make(chan struct{}),
-	}}
+	}
 	var lim muxLimits
 	if o.server {
 		s.acct = o.budget.open(s.id, func(err error) { s.end(err, false) })

@@ -19,9 +19,11 @@ func answer(st *stream, reply byte) error {
 	return err
 }
 
-type streamImpl struct {
+// Stream is a stream the client opened, naming a service; the gateway accepts or
+// refuses it.
+type Stream struct {
 	st       *stream
-	sess     *impl
+	sess     *Session
 	answered atomic.Bool
 }
 
@@ -65,7 +67,7 @@ func (s *Stream) Refuse(r Refusal) error {
 // and leaves the session's stream count when closed.
 type streamConn struct {
 	*stream
-	sess      *impl
+	sess      *Session
 	closeOnce sync.Once
 }
 
