@@ -13,19 +13,6 @@ import (
 // zeroNonce seals both hellos: each hello key is used for exactly one message.
 var zeroNonce [12]byte
 
-func (e *HelloError) Error() string {
-	if e.Err == nil {
-		return "session: bad hello (" + e.Reason + ")"
-	}
-	return "session: bad hello (" + e.Reason + "): " + e.Err.Error()
-}
-
-func (e *HelloError) Unwrap() error { return e.Err }
-
-func helloError(reason string, consumed []byte, err error) *HelloError {
-	return &HelloError{Reason: reason, Consumed: consumed, Err: err}
-}
-
 // readFailure names a failed read of the hello for metrics.
 func readFailure(err error) string {
 	var ne net.Error

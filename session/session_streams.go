@@ -132,6 +132,22 @@ func (s *Session) acquireStream() bool {
 	}
 }
 
+// Refusal says why the gateway refuses a stream. Its value is the reply byte the
+// client reads instead of 0 (docs/protocol.md, "Streams").
+type Refusal uint8
+
+const (
+	// RefuseUnknownService: the gateway has no service of the name the stream asked
+	// for. The client's OpenStream fails with ErrUnknownService.
+	RefuseUnknownService Refusal = iota + 1
+	// RefuseUnavailable: the service is configured but its backend could not be
+	// reached. The client sees ErrServiceUnavailable.
+	RefuseUnavailable
+	// RefuseLimit: the session has as many streams open as the gateway allows.
+	// AcceptStream sends it itself; the client sees ErrStreamLimit.
+	RefuseLimit
+)
+
 // answer writes a stream reply, bounded in time: a peer that stops reading must not
 // hold the gateway.
 func answer(st *stream, reply byte) error {

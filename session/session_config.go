@@ -7,7 +7,6 @@ package session
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"time"
 )
 
@@ -120,58 +119,3 @@ type Store interface {
 	Get(ctx context.Context, id ID) (State, error)
 	Delete(ctx context.Context, id ID) error
 }
-
-// Errors a caller branches on.
-var (
-	// ErrAuth: the gateway did not prove the pinned identity (wrong key, or a
-	// man in the middle). Shown to a person as "this bridge is not who it claims".
-	ErrAuth = errors.New("session: gateway authentication failed")
-	// ErrNoAnswer: the carrier closed or timed out during the handshake, which is what a
-	// client sees when its secret is wrong, its hello was rejected, or a censor cut it.
-	ErrNoAnswer = errors.New("session: gateway did not answer the handshake")
-	// ErrUnknownService: the gateway has no backend service of that name.
-	ErrUnknownService = errors.New("session: unknown service")
-	// ErrServiceUnavailable: the gateway could not reach the backend service.
-	ErrServiceUnavailable = errors.New("session: service unavailable")
-	// ErrStreamLimit: the session has as many streams open as the gateway allows,
-	// opens them faster than it allows, or holds more than its share of the
-	// gateway's memory while it is short. Retry later.
-	ErrStreamLimit = errors.New("session: too many streams")
-	// ErrRecord: a record failed authentication or was malformed; the session is dead.
-	ErrRecord = errors.New("session: bad record")
-	// ErrClosed: the session is closed.
-	ErrClosed = errors.New("session: closed")
-	// ErrResumeRejected: the gateway no longer has the session (its grace period
-	// passed, it was closed, or the gateway restarted). The session has ended; open a
-	// new one.
-	ErrResumeRejected = errors.New("session: gateway rejected the resumption")
-)
-
-// HelloError is returned by Server when a peer does not open a valid session. The
-// gateway must answer it with nothing distinguishable (Consumed goes to the decoy).
-type HelloError struct {
-	// Reason is a short label for metrics: "short", "mark", "stale", "replay",
-	// "unchecked" (the replay cache could not be consulted), "version" (a hello of
-	// another protocol version), "malformed", "ticket" (a resume hello whose ticket or
-	// binder is not valid, or whose ticket was already used), "timeout".
-	Reason string
-	// Consumed holds every byte read from the carrier.
-	Consumed []byte
-	Err      error
-}
-
-// Refusal says why the gateway refuses a stream. Its value is the reply byte the
-// client reads instead of 0 (docs/protocol.md, "Streams").
-type Refusal uint8
-
-const (
-	// RefuseUnknownService: the gateway has no service of the name the stream asked
-	// for. The client's OpenStream fails with ErrUnknownService.
-	RefuseUnknownService Refusal = iota + 1
-	// RefuseUnavailable: the service is configured but its backend could not be
-	// reached. The client sees ErrServiceUnavailable.
-	RefuseUnavailable
-	// RefuseLimit: the session has as many streams open as the gateway allows.
-	// AcceptStream sends it itself; the client sees ErrStreamLimit.
-	RefuseLimit
-)
