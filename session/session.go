@@ -32,30 +32,6 @@ type Session struct {
 	srv    serverState
 }
 
-// clientState is what a client resumes with.
-type clientState struct {
-	gatewayKey ed25519.PublicKey
-	// canResume: the gateway issued a ticket, so it keeps sessions. Set once.
-	canResume bool
-
-	mu     sync.Mutex // one Resume at a time; guards the ticket
-	ticket []byte
-	rs     [32]byte
-}
-
-// serverState is the gateway's side of resumption.
-type serverState struct {
-	registry *Registry
-	store    Store
-	grace    time.Duration
-
-	tickets ticketBook // the tickets a resume hello may present
-
-	mu         sync.Mutex
-	state      State
-	graceTimer *time.Timer
-}
-
 type sessionOptions struct {
 	server     bool
 	idlePing   time.Duration
@@ -217,30 +193,3 @@ var (
 	errGraceExpired = fmt.Errorf("%w: not resumed within the grace period", ErrClosed)
 	errDrained      = fmt.Errorf("%w: the gateway is shutting down", ErrClosed)
 )
-
-func (st *serverState) startGrace(l *link, expire func()) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.graceTimer != nil {
-		st.graceTimer.Stop()
-	}
-	var t *time.Timer
-	t = time.AfterFunc(st.grace, func() {
-		st.mu.Lock()
-		current := st.graceTimer == t
-		st.mu.Unlock()
-		if current && !l.attached() {
-			expire()
-		}
-	})
-	st.graceTimer = t
-}
-
-func (st *serverState) stopGrace() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.graceTimer != nil {
-		st.graceTimer.Stop()
-		st.graceTimer = nil
-	}
-}
