@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -114,6 +115,22 @@ func (s *Session) Err() error {
 	s.causeMu.Lock()
 	defer s.causeMu.Unlock()
 	return s.cause
+}
+
+// deadError explains a failed stream operation: if the session died, it says why and
+// wraps ErrClosed.
+func (s *Session) deadError(what string, err error) error {
+	// The cause is set before anything else ends, so an error that the ending caused
+	// finds it.
+	dead := errors.Is(err, ErrClosed) || s.Err() != nil
+	if !dead {
+		return fmt.Errorf("session: %s: %w", what, err)
+	}
+	cause := s.Err()
+	if cause == nil || errors.Is(cause, ErrClosed) {
+		return fmt.Errorf("session: %s: %w", what, ErrClosed)
+	}
+	return fmt.Errorf("session: %s: %w: %w", what, ErrClosed, cause)
 }
 
 // Close ends the session, its streams and its carrier, telling the peer (if the

@@ -11,29 +11,6 @@ import (
 	"time"
 )
 
-const (
-	// requestTimeout bounds how long a stream reply may take to be written.
-	requestTimeout = 10 * time.Second
-	// storeTimeout bounds the Store.Delete of a closing session.
-	storeTimeout = 5 * time.Second
-)
-
-// deadError explains a failed stream operation: if the session died, it says why and
-// wraps ErrClosed.
-func (s *Session) deadError(what string, err error) error {
-	// The cause is set before anything else ends, so an error that the ending caused
-	// finds it.
-	dead := errors.Is(err, ErrClosed) || s.Err() != nil
-	if !dead {
-		return fmt.Errorf("session: %s: %w", what, err)
-	}
-	cause := s.Err()
-	if cause == nil || errors.Is(cause, ErrClosed) {
-		return fmt.Errorf("session: %s: %w", what, ErrClosed)
-	}
-	return fmt.Errorf("session: %s: %w: %w", what, ErrClosed, cause)
-}
-
 // OpenStream opens a stream to the gateway's service of that name ("mls", never a
 // host:port) and waits for the gateway's answer. A refusal is ErrUnknownService,
 // ErrServiceUnavailable or ErrStreamLimit.
@@ -147,6 +124,9 @@ const (
 	// AcceptStream sends it itself; the client sees ErrStreamLimit.
 	RefuseLimit
 )
+
+// requestTimeout bounds how long a stream reply may take to be written.
+const requestTimeout = 10 * time.Second
 
 // answer writes a stream reply, bounded in time: a peer that stops reading must not
 // hold the gateway.
