@@ -223,17 +223,3 @@ func checkEndpoint(ep Endpoint) error {
 	}
 	return nil
 }
-
-// Stream requests: a stream's open frame names the service; the gateway's first
-// byte back on the stream is a stream reply.
-const maxServiceName = 255
-
-// Stream replies. A Refusal's value is its reply byte.
-const replyOK = 0
-
-func checkServiceName(service string) error {
-	if len(service) == 0 || len(service) > maxServiceName {
-		return fmt.Errorf("session: service name of %d bytes, want 1 to %d", len(service), maxServiceName)
-	}
-	return nil
-}

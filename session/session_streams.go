@@ -109,6 +109,10 @@ func (s *Session) acquireStream() bool {
 	}
 }
 
+// replyOK is the gateway's first byte on a stream it accepts; a Refusal's value is
+// the byte of a refusal.
+const replyOK = 0
+
 // Refusal says why the gateway refuses a stream. Its value is the reply byte the
 // client reads instead of 0 (docs/protocol.md, "Streams").
 type Refusal uint8
