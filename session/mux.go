@@ -54,14 +54,14 @@ type mux struct {
 
 	mu      sync.Mutex
 	err     error // why the mux ended, wrapping ErrClosed; nil while it lives
-	streams map[uint32]*stream
+	streams map[uint32]*muxStream
 	lastID  uint32 // the highest stream ID opened (by us on the client, by the peer on the gateway)
-	backlog []*stream
+	backlog []*muxStream
 	arrived signal // a stream joined the backlog, or the mux ended
 	// The send turn: sending is true while a writer holds it, the others queue for
 	// it in order, one frame a turn.
 	sending bool
-	queue   []*stream
+	queue   []*muxStream
 }
 
 // muxLimits are the gateway's: the budget account its streams' buffers count
@@ -93,7 +93,7 @@ func (m *mux) close(cause error) {
 	m.backlog = nil
 	m.arrived.notify()
 	close(m.done)
-	var streams []*stream
+	var streams []*muxStream
 	if m.server {
 		m.ended.Store(true) // before the release: a frame the reader has still goes nowhere
 		for _, s := range m.streams {
@@ -119,7 +119,7 @@ func (m *mux) closedErr() error {
 }
 
 // open starts a stream to service, which the gateway will accept or reset.
-func (m *mux) open(ctx context.Context, service string) (*stream, error) {
+func (m *mux) open(ctx context.Context, service string) (*muxStream, error) {
 	if m.server {
 		return nil, errors.New("session: the gateway does not open streams")
 	}
@@ -139,7 +139,7 @@ func (m *mux) open(ctx context.Context, service string) (*stream, error) {
 	}
 	// Under mu, so that opens reach the peer in the order of their IDs.
 	m.lastID++
-	s := newStream(m, m.lastID)
+	s := newMuxStream(m, m.lastID)
 	var hdr [muxHeaderSize]byte
 	if err := m.conn.appendFrame(appendMuxHeader(hdr[:0], muxOpen, s.id, len(service)), []byte(service)); err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func (m *mux) open(ctx context.Context, service string) (*stream, error) {
 }
 
 // accept returns the next stream the peer opened.
-func (m *mux) accept(ctx context.Context) (*stream, error) {
+func (m *mux) accept(ctx context.Context) (*muxStream, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for {
@@ -177,16 +177,16 @@ func (m *mux) accept(ctx context.Context) (*stream, error) {
 	}
 }
 
-func (m *mux) addLocked(s *stream) {
+func (m *mux) addLocked(s *muxStream) {
 	if m.streams == nil {
-		m.streams = make(map[uint32]*stream)
+		m.streams = make(map[uint32]*muxStream)
 	}
 	m.streams[s.id] = s
 	m.live.Store(int32(len(m.streams)))
 }
 
 // remove forgets a stream both of whose directions have ended.
-func (m *mux) remove(s *stream) {
+func (m *mux) remove(s *muxStream) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.streams[s.id] == s {
@@ -201,7 +201,7 @@ func (m *mux) remove(s *stream) {
 // acquireTurn waits for s's turn to append a frame. It reports false, with s out of
 // the queue, when wake closes or the mux ends first; the caller then looks again at
 // why it waits.
-func (m *mux) acquireTurn(s *stream, wake <-chan struct{}) bool {
+func (m *mux) acquireTurn(s *muxStream, wake <-chan struct{}) bool {
 	m.mu.Lock()
 	if !m.sending {
 		m.sending = true
@@ -321,7 +321,7 @@ func (m *mux) opened(h muxHeader) error {
 		}
 		return nil
 	}
-	s := newStream(m, h.id)
+	s := newMuxStream(m, h.id)
 	s.service = string(name[:h.n])
 	m.addLocked(s)
 	m.backlog = append(m.backlog, s)

@@ -44,7 +44,7 @@ func (s *Session) OpenStream(ctx context.Context, service string) (net.Conn, err
 	switch Refusal(reply) {
 	case replyOK:
 		s.streams.Add(1)
-		return &streamConn{stream: st, sess: s}, nil
+		return &streamConn{muxStream: st, sess: s}, nil
 	case RefuseUnknownService:
 		err = ErrUnknownService
 	case RefuseUnavailable:
@@ -59,7 +59,7 @@ func (s *Session) OpenStream(ctx context.Context, service string) (net.Conn, err
 }
 
 // readReply reads the gateway's one-byte stream reply, within ctx.
-func readReply(ctx context.Context, st *stream) (byte, error) {
+func readReply(ctx context.Context, st *muxStream) (byte, error) {
 	if d, ok := ctx.Deadline(); ok {
 		st.SetReadDeadline(d)
 	}
@@ -134,7 +134,7 @@ const requestTimeout = 10 * time.Second
 
 // answer writes a stream reply, bounded in time: a peer that stops reading must not
 // hold the gateway.
-func answer(st *stream, reply byte) error {
+func answer(st *muxStream, reply byte) error {
 	st.SetWriteDeadline(time.Now().Add(requestTimeout))
 	_, err := st.Write([]byte{reply})
 	st.SetWriteDeadline(time.Time{})
@@ -144,7 +144,7 @@ func answer(st *stream, reply byte) error {
 // Stream is a stream the client opened, naming a service; the gateway accepts or
 // refuses it.
 type Stream struct {
-	st       *stream
+	st       *muxStream
 	sess     *Session
 	answered atomic.Bool
 }
@@ -165,7 +165,7 @@ func (s *Stream) Accept() (net.Conn, error) {
 		s.sess.streams.Add(-1)
 		return nil, fmt.Errorf("session: accept stream for %q: %w", s.Service(), err)
 	}
-	return &streamConn{stream: s.st, sess: s.sess}, nil
+	return &streamConn{muxStream: s.st, sess: s.sess}, nil
 }
 
 // Refuse tells the client why the stream is not opened, and closes it.
@@ -188,19 +188,19 @@ func (s *Stream) Refuse(r Refusal) error {
 // streamConn is an open stream: a mux stream that counts its bytes for the session
 // and leaves the session's stream count when closed.
 type streamConn struct {
-	*stream
+	*muxStream
 	sess      *Session
 	closeOnce sync.Once
 }
 
 func (c *streamConn) Read(p []byte) (int, error) {
-	n, err := c.stream.Read(p)
+	n, err := c.muxStream.Read(p)
 	c.sess.in.Add(uint64(n))
 	return n, err
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
-	n, err := c.stream.Write(p)
+	n, err := c.muxStream.Write(p)
 	c.sess.out.Add(uint64(n))
 	return n, err
 }
@@ -208,12 +208,12 @@ func (c *streamConn) Write(p []byte) (int, error) {
 // WriteTo keeps the stream's copy without an intermediate buffer (io.Copy uses it),
 // and counts.
 func (c *streamConn) WriteTo(w io.Writer) (int64, error) {
-	return c.stream.WriteTo(countingWriter{w, &c.sess.in})
+	return c.muxStream.WriteTo(countingWriter{w, &c.sess.in})
 }
 
 func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() { c.sess.streams.Add(-1) })
-	return c.stream.Close()
+	return c.muxStream.Close()
 }
 
 type countingWriter struct {
