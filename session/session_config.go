@@ -1,7 +1,3 @@
-// Package session is Umbrella Edge's session layer: it authenticates both ends over any
-// carrier byte stream, agrees hybrid X25519+ML-KEM-768 keys, encrypts and pads records,
-// keeps its byte stream whole across carriers (resumption), and multiplexes streams that
-// name a backend service. It knows nothing of transports.
 package session
 
 import (
