@@ -1,14 +1,8 @@
-// Package session is Umbrella Edge's session layer: it authenticates both ends over any
-// carrier byte stream, agrees hybrid X25519+ML-KEM-768 keys, encrypts and pads records,
-// keeps its byte stream whole across carriers (resumption), and multiplexes streams that
-// name a backend service. It knows nothing of transports.
 package session
 
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
-	"net"
 	"time"
 )
 
@@ -121,85 +115,3 @@ type Store interface {
 	Get(ctx context.Context, id ID) (State, error)
 	Delete(ctx context.Context, id ID) error
 }
-
-// Errors a caller branches on.
-var (
-	// ErrAuth: the gateway did not prove the pinned identity (wrong key, or a
-	// man in the middle). Shown to a person as "this bridge is not who it claims".
-	ErrAuth = errors.New("session: gateway authentication failed")
-	// ErrNoAnswer: the carrier closed or timed out during the handshake, which is what a
-	// client sees when its secret is wrong, its hello was rejected, or a censor cut it.
-	ErrNoAnswer = errors.New("session: gateway did not answer the handshake")
-	// ErrUnknownService: the gateway has no backend service of that name.
-	ErrUnknownService = errors.New("session: unknown service")
-	// ErrServiceUnavailable: the gateway could not reach the backend service.
-	ErrServiceUnavailable = errors.New("session: service unavailable")
-	// ErrStreamLimit: the session has as many streams open as the gateway allows,
-	// opens them faster than it allows, or holds more than its share of the
-	// gateway's memory while it is short. Retry later.
-	ErrStreamLimit = errors.New("session: too many streams")
-	// ErrRecord: a record failed authentication or was malformed; the session is dead.
-	ErrRecord = errors.New("session: bad record")
-	// ErrClosed: the session is closed.
-	ErrClosed = errors.New("session: closed")
-	// ErrResumeRejected: the gateway no longer has the session (its grace period
-	// passed, it was closed, or the gateway restarted). The session has ended; open a
-	// new one.
-	ErrResumeRejected = errors.New("session: gateway rejected the resumption")
-	// ErrResumed is returned by Server with the live session a resume hello
-	// re-attached: the carrier now belongs to that session, whose streams are already
-	// being served.
-	ErrResumed = errors.New("session: resumed an existing session")
-)
-
-// HelloError is returned by Server when a peer does not open a valid session. The
-// gateway must answer it with nothing distinguishable (Consumed goes to the decoy).
-type HelloError struct {
-	// Reason is a short label for metrics: "short", "mark", "stale", "replay",
-	// "unchecked" (the replay cache could not be consulted), "version" (a hello of
-	// another protocol version), "malformed", "ticket" (a resume hello whose ticket or
-	// binder is not valid, or whose ticket was already used), "timeout".
-	Reason string
-	// Consumed holds every byte read from the carrier.
-	Consumed []byte
-	Err      error
-}
-
-// Session is an established session. Its byte stream outlives the carrier it runs
-// on: when the carrier dies the session is detached, its streams wait, and Resume (on
-// the client) re-attaches it over a new carrier of any transport.
-type Session struct{ impl }
-
-// Stream is a server-side stream that asked for a service; the gateway accepts or
-// refuses it.
-type Stream struct{ streamImpl }
-
-// Refusal says why the gateway refuses a stream.
-type Refusal uint8
-
-const (
-	RefuseUnknownService Refusal = iota + 1
-	RefuseUnavailable
-	RefuseLimit
-)
-
-// Compile-time reminders of the API the rest of the project relies on.
-var (
-	_ func(context.Context, net.Conn, *ClientConfig) (*Session, error) = Client
-	_ func(context.Context, net.Conn, *ServerConfig) (*Session, error) = Server
-	_ func(*Session, context.Context, string) (net.Conn, error)        = (*Session).OpenStream
-	_ func(*Session, context.Context) (*Stream, error)                 = (*Session).AcceptStream
-	_ func(*Stream) string                                             = (*Stream).Service
-	_ func(*Stream) (net.Conn, error)                                  = (*Stream).Accept
-	_ func(*Stream, Refusal) error                                     = (*Stream).Refuse
-	_ func(*Session) ID                                                = (*Session).ID
-	_ func(*Session) int                                               = (*Session).NumStreams
-	_ func(*Session) (in, out uint64)                                  = (*Session).Bytes
-	_ func(*Session) <-chan struct{}                                   = (*Session).Done
-	_ func(*Session) error                                             = (*Session).Close
-	_ func(*Session, context.Context, net.Conn, *ClientConfig) error   = (*Session).Resume
-	_ func(*Session) <-chan struct{}                                   = (*Session).CarrierDone
-	_ func(*Session)                                                   = (*Session).DropCarrier
-	_ func(*Session) Progress                                          = (*Session).Progress
-	_ func(*Session, time.Duration)                                    = (*Session).SetIdlePing
-)

@@ -15,7 +15,7 @@ const (
 	// and a watchdog sees progress within a fraction of a second.
 	ackEvery = 32 << 10
 	ackDelay = AckDelay
-	// DefaultIdlePing (api.go) is the keepalive of a carrier with nothing
+	// DefaultIdlePing (session_config.go) is the keepalive of a carrier with nothing
 	// outstanding. While data waits for its acknowledgement, pings go every two
 	// SRTTs, within busyPingMin and busyPingMax, so a carrier frozen in one direction
 	// shows up as no progress.
