@@ -92,7 +92,9 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		log.Warn("session closed: it held the most buffered bytes when the memory budget ran out")
 		return
 	}
-	log.Info("session ended")
+	// Why it ended tells a grace that ran out (the client did not come back) from a
+	// close; the cause carries no address or key.
+	log.Info("session ended", "why", sess.Err())
 }
 
 // failure names a failed session handshake for the metrics: refused when the gateway

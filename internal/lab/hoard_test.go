@@ -38,6 +38,13 @@ const (
 	chatSessions = 20
 	chatMessages = 100 // at least, each; they go on until the hoarder is dealt with
 	chatSize     = 256
+	// heapSlack is what the test process's heap may grow by beside what the hoarder
+	// leaves buffered: the twenty chats' and both sides' records and frames in flight,
+	// more of them on a loaded machine (the growth reached 4.4 MB, 0.2 MB past the
+	// budget, in 2 runs of 10 under load). Without a budget the hoarder alone adds
+	// 6.7 MiB, so the check still tells the two apart; the buffered-bytes metric
+	// below is the exact one.
+	heapSlack = 1 << 20
 	slowedLog    = "session slowed: it holds more than its share of a tight memory budget"
 	closedLog    = "session closed: it held the most buffered bytes when the memory budget ran out"
 )
@@ -68,8 +75,8 @@ func TestHoardingSessionPaysAndChatsLoseNothing(t *testing.T) {
 		t.Fatalf("the gateway did not slow the hoarding session; its memory metrics: %v", memoryMetrics(g))
 	}
 	// The hoarder is stuck now: the gateway sends it nothing more, and it sends nothing.
-	if grew := liveHeap() - base; grew > hoardBudget {
-		t.Errorf("what the hoarder left unacknowledged grew the heap by %d bytes, more than the budget of %d", grew, hoardBudget)
+	if grew := liveHeap() - base; grew > hoardBudget+heapSlack {
+		t.Errorf("what the hoarder left unacknowledged grew the heap by %d bytes, more than the budget of %d (and %d for the rest of the test)", grew, hoardBudget, heapSlack)
 	}
 	// It leaves without a word; its session waits for a resume, its buffers with it,
 	// until an operator lowers the budget (SIGHUP): the heaviest session pays.
