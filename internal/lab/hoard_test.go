@@ -45,8 +45,8 @@ const (
 	// 6.7 MiB, so the check still tells the two apart; the buffered-bytes metric
 	// below is the exact one.
 	heapSlack = 1 << 20
-	slowedLog    = "session slowed: it holds more than its share of a tight memory budget"
-	closedLog    = "session closed: it held the most buffered bytes when the memory budget ran out"
+	slowedLog = "session slowed: it holds more than its share of a tight memory budget"
+	closedLog = "session closed: it held the most buffered bytes when the memory budget ran out"
 )
 
 func TestHoardingSessionPaysAndChatsLoseNothing(t *testing.T) {
