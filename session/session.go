@@ -69,7 +69,10 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 		lim = muxLimits{acct: s.acct, opens: newOpenLimiter(o.openRate, o.openBurst, o.now)}
 	}
 	s.link = newLink(o.buffer, s.acct)
-	if o.idlePing > 0 {
+	switch {
+	case o.server:
+		s.link.idle = GatewayIdlePing
+	case o.idlePing > 0:
 		s.link.idle = o.idlePing
 	}
 	s.link.onDetach = s.detached

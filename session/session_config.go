@@ -43,8 +43,16 @@ type ClientConfig struct {
 	Now func() time.Time
 }
 
-// DefaultIdlePing is the idle keepalive when a config says 0, on either side.
+// DefaultIdlePing is the client's idle keepalive when its config says 0.
 const DefaultIdlePing = 15 * time.Second
+
+// GatewayIdlePing is the gateway's idle keepalive: it pings an idle carrier only when
+// it has heard nothing on it for this long. The client's own pings (every 5 s in the
+// foreground, 60 s in the background: client.IdlePreset) keep the carrier alive, so
+// the gateway's never wake a phone's radio a second time; the carrier of a client
+// that vanished is found dead this long plus carrierTimeout (30 s) after its last
+// word, and its session then waits out the resume grace.
+const GatewayIdlePing = 2 * time.Minute
 
 // ServerConfig is the gateway side of a session.
 type ServerConfig struct {
