@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/chacha20"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // The record layer: after the handshake every byte on the carrier is a record, a
@@ -58,8 +57,8 @@ type direction struct {
 	nonceBuf [12]byte
 }
 
-func newDirection(key, maskKey []byte) (direction, error) {
-	aead, err := chacha20poly1305.New(key)
+func newDirection(id aeadID, key, maskKey []byte) (direction, error) {
+	aead, err := newRecordAEAD(id, key)
 	if err != nil {
 		return direction{}, err
 	}
@@ -81,6 +80,7 @@ func (d *direction) nonce() []byte {
 // carrier fails; the resumable link above it does.
 type recordConn struct {
 	conn net.Conn
+	aead aeadID // what the hellos agreed on
 	// control receives each control frame as it is read, in order with the data; an
 	// error from it ends reading. Nil means a control frame is a violation.
 	control func(control) error
@@ -101,16 +101,25 @@ type recordConn struct {
 	closeErr  error
 }
 
-func newRecordConn(conn net.Conn, readKey, readMask, writeKey, writeMask []byte) (*recordConn, error) {
-	rd, err := newDirection(readKey, readMask)
+// recordConnFor is the record layer on conn under the carrier's keys, the gateway's
+// side (server) or the client's.
+func recordConnFor(conn net.Conn, keys sessionKeys, server bool) (*recordConn, error) {
+	if server {
+		return newRecordConn(conn, keys.aead, keys.c2s, keys.c2sMask, keys.s2c, keys.s2cMask)
+	}
+	return newRecordConn(conn, keys.aead, keys.s2c, keys.s2cMask, keys.c2s, keys.c2sMask)
+}
+
+func newRecordConn(conn net.Conn, aead aeadID, readKey, readMask, writeKey, writeMask []byte) (*recordConn, error) {
+	rd, err := newDirection(aead, readKey, readMask)
 	if err != nil {
 		return nil, fmt.Errorf("session: record keys: %w", err)
 	}
-	wr, err := newDirection(writeKey, writeMask)
+	wr, err := newDirection(aead, writeKey, writeMask)
 	if err != nil {
 		return nil, fmt.Errorf("session: record keys: %w", err)
 	}
-	return &recordConn{conn: conn, rd: rd, wr: wr}, nil
+	return &recordConn{conn: conn, aead: aead, rd: rd, wr: wr}, nil
 }
 
 func (c *recordConn) Read(p []byte) (int, error) {

@@ -37,7 +37,7 @@ var (
 func recordWriter(t testing.TB) (*recordConn, *bytes.Buffer) {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := newRecordConn(bufferConn{r: bytes.NewReader(nil), w: &buf}, otherKey, otherKey, testRecordKey, testRecordMask)
+	w, err := newRecordConn(bufferConn{r: bytes.NewReader(nil), w: &buf}, aeadChaCha20Poly1305, otherKey, otherKey, testRecordKey, testRecordMask)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func recordWriter(t testing.TB) (*recordConn, *bytes.Buffer) {
 // recordReader returns a recordConn that reads wire from r with the writer's keys.
 func recordReader(t testing.TB, r io.Reader) *recordConn {
 	t.Helper()
-	rc, err := newRecordConn(bufferConn{r: r, w: io.Discard}, testRecordKey, testRecordMask, otherKey, otherKey)
+	rc, err := newRecordConn(bufferConn{r: r, w: io.Discard}, aeadChaCha20Poly1305, testRecordKey, testRecordMask, otherKey, otherKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestBadRecordsKillTheConn(t *testing.T) {
 	}
 	masked := func(n int) []byte {
 		mask := make([]byte, 2)
-		d, _ := newDirection(testRecordKey, testRecordMask)
+		d, _ := newDirection(aeadChaCha20Poly1305, testRecordKey, testRecordMask)
 		d.mask.XORKeyStream(mask, mask)
 		return []byte{byte(n>>8) ^ mask[0], byte(n) ^ mask[1]}
 	}
@@ -185,7 +185,7 @@ func TestBadRecordsKillTheConn(t *testing.T) {
 func TestRecordsUnderAnotherKeyFail(t *testing.T) {
 	w, wire := recordWriter(t)
 	w.Write([]byte("secret"))
-	rc, err := newRecordConn(bufferConn{r: wire, w: io.Discard}, otherKey, testRecordMask, otherKey, otherKey)
+	rc, err := newRecordConn(bufferConn{r: wire, w: io.Discard}, aeadChaCha20Poly1305, otherKey, testRecordMask, otherKey, otherKey)
 	if err != nil {
 		t.Fatal(err)
 	}
