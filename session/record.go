@@ -25,6 +25,15 @@ const (
 	frameHeaderSize     = 3 // type, data length
 	maxRecordData       = maxRecordPlaintext - frameHeaderSize
 
+	// sendRecordWire is what a full record we send takes on the wire, header and tag
+	// included: 16 KiB, a TLS record's largest plaintext (RFC 8446, section 5.1). A
+	// TLS carrier (utls, webtunnel) cuts each write into records of that size, so a
+	// write of whole 16 KiB records goes out as that many full TLS records; records of
+	// maxRecordData (16 402 bytes on the wire) left an 18-byte TLS record, one more
+	// seal and one more system call, after every fourth.
+	sendRecordWire = 16 << 10
+	maxSendData    = sendRecordWire - recordHeaderSize - frameHeaderSize - tagSize
+
 	// The first paddedRecords records of each direction carry random padding, and
 	// about half of them are preceded by a padding-only record: the inner handshake
 	// and first messages then show no fixed sizes, which is what TLS-in-TLS
@@ -37,7 +46,7 @@ const (
 	// carries all of it: on loopback the session's cost beside its AEAD is mostly
 	// system calls, and four records a write instead of one took a quarter of them
 	// away. Reads fetch ahead as far.
-	bufSize = (maxBatch/maxRecordData+1)*maxRecordWire + 2*(recordHeaderSize+frameHeaderSize+maxEarlyPadding+tagSize)
+	bufSize = (maxBatch/maxSendData+1)*maxRecordWire + 2*(recordHeaderSize+frameHeaderSize+maxEarlyPadding+tagSize)
 )
 
 // bufPool holds read and write buffers. An idle session holds none: a reader waits
@@ -294,7 +303,7 @@ func (c *recordConn) send(ctl []control, data [][]byte) (int, error) {
 			}
 			out = out[:0]
 		}
-		out = c.appendFrame(out, frameData, &src, min(src.remaining(), maxRecordData))
+		out = c.appendFrame(out, frameData, &src, min(src.remaining(), sendSize(len(out))))
 	}
 	if err := c.flush(out); err != nil {
 		return 0, err
@@ -311,6 +320,25 @@ func (c *recordConn) flush(out []byte) error {
 		return c.werr
 	}
 	return nil
+}
+
+// sendSize is the data the next record carries when the write holds at bytes: a
+// full record, or one short enough that the write reaches a multiple of 16 KiB after
+// the control records before it.
+func sendSize(at int) int {
+	if k := at % sendRecordWire; k < maxSendData/2 {
+		return maxSendData - k
+	}
+	return maxSendData
+}
+
+// controlWire is what ctl takes on the wire as records, after the padded opening.
+func controlWire(ctl []control) int {
+	n := 0
+	for _, f := range ctl {
+		n += recordHeaderSize + frameHeaderSize + controlSize[f.typ] + tagSize
+	}
+	return n
 }
 
 // appendFrame appends a record with a frame of n bytes from src. Among a carrier's

@@ -278,3 +278,32 @@ func TestLengthFieldIsMasked(t *testing.T) {
 		t.Fatalf("a record's length field reads %d in clear, want it masked", n)
 	}
 }
+
+// writeSizes records the size of each write to it.
+type writeSizes struct{ sizes []int }
+
+func (w *writeSizes) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return len(p), nil
+}
+
+// TestFullBatchIsWholeTLSRecords: after the padded opening, a writer's full batch,
+// with the control records before it, goes to the carrier as one write of exactly
+// four 16 KiB records, which a TLS carrier sends as four full TLS records.
+func TestFullBatchIsWholeTLSRecords(t *testing.T) {
+	for _, ctl := range [][]control{nil, {{typ: frameAck, a: 1}}, {{typ: frameAck, a: 1}, {typ: framePing, a: 2}, {typ: frameOffset}}} {
+		w := &writeSizes{}
+		rc, err := newRecordConn(bufferConn{r: bytes.NewReader(nil), w: w}, aeadAES256GCM, otherKey, otherKey, testRecordKey, testRecordMask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.wr.seq = paddedRecords // the opening is over
+		data := make([]byte, maxBatch-controlWire(ctl))
+		if _, err := rc.send(ctl, [][]byte{data[:1000], data[1000:]}); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.sizes) != 1 || w.sizes[0] != 4*sendRecordWire {
+			t.Errorf("%d control records: writes of %v bytes, want one of %d", len(ctl), w.sizes, 4*sendRecordWire)
+		}
+	}
+}
