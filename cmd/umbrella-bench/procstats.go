@@ -59,6 +59,9 @@ func treeCPU(pids ...int) (time.Duration, error) {
 	}
 	in := make(map[int]bool)
 	for _, p := range pids {
+		if _, ok := parents[p]; !ok {
+			return 0, fmt.Errorf("process %d is gone: its CPU time cannot be read", p)
+		}
 		in[p] = true
 	}
 	var total time.Duration
