@@ -100,6 +100,12 @@ type recordConn struct {
 	start int     // rbuf[start:end] is carrier data not yet opened
 	end   int
 	plain []byte // opened data not yet read; aliases rbuf
+	// streaming is set while the carrier's reads return full records: the buffer
+	// is then kept when it drains, and the next read takes a header and what follows
+	// at once, instead of 2 bytes alone (measured on the echo: half the carrier's
+	// reads were those). A read that returns less, as the acks and pings of an
+	// idle session do, gives the buffer back.
+	streaming bool
 	rerr  error
 
 	wmu  sync.Mutex
@@ -147,7 +153,7 @@ func (c *recordConn) Read(p []byte) (int, error) {
 	}
 	n := copy(p, c.plain)
 	c.plain = c.plain[n:]
-	if len(c.plain) == 0 && c.start == c.end {
+	if len(c.plain) == 0 && c.start == c.end && !c.streaming {
 		c.releaseRead()
 	}
 	c.rmu.Unlock()
@@ -164,7 +170,7 @@ func (c *recordConn) releaseRead() {
 // readRecord opens the next record; c.plain holds its data (none for padding and
 // control frames, which have gone to the hook).
 func (c *recordConn) readRecord() error {
-	if c.rbuf != nil && c.start == c.end {
+	if c.rbuf != nil && c.start == c.end && !c.streaming {
 		c.releaseRead()
 	}
 	var n int
@@ -184,6 +190,18 @@ func (c *recordConn) readRecord() error {
 		c.rbuf = bufPool.Get().(*[]byte)
 		c.start, c.end = 0, copy(*c.rbuf, hdr[:])
 	} else {
+		if c.start == c.end {
+			// A kept buffer that drained: the carrier may end here, between records.
+			c.start, c.end = 0, 0
+			k, err := c.conn.Read(*c.rbuf)
+			c.end, c.streaming = k, k >= sendRecordWire
+			if k == 0 && err != nil {
+				if errors.Is(err, io.EOF) {
+					return io.EOF
+				}
+				return carrierError(err)
+			}
+		}
 		if err := c.fill(recordHeaderSize); err != nil {
 			return err
 		}
@@ -247,6 +265,7 @@ func (c *recordConn) fill(need int) error {
 	}
 	for c.end-c.start < need {
 		n, err := c.conn.Read(buf[c.end:])
+		c.streaming = n >= sendRecordWire
 		c.end += n
 		if err != nil && c.end-c.start < need {
 			return carrierError(err)
