@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,6 +200,11 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		g.listeners = append(g.listeners, l)
 	}
+	names := make([]string, len(g.listeners))
+	for i, l := range g.listeners {
+		names[i] = l.name
+	}
+	g.metrics.zero(names, slices.Sorted(maps.Keys(cfg.Services)))
 	return g, nil
 }
 
