@@ -6,10 +6,15 @@ FUZZTIME  ?= 20s
 # is every package here.
 TESTFLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: build test test-containers image nginx-image stress demo bench fuzz lint clean
+.PHONY: build static test test-containers image nginx-image stress demo bench fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN)/umbrella ./cmd/umbrella
+
+# The binary to install on a server or in an image: static (no libc), and holding no
+# path of this machine (-trimpath), so the same commit builds the same binary.
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/umbrella ./cmd/umbrella
 
 test: lint
 	$(GO) test $(TESTFLAGS) ./...
@@ -27,7 +32,7 @@ IMAGE_FLAGS_podman = --format docker --timestamp $(SOURCE_DATE_EPOCH)
 image:
 	rm -rf $(BIN)/image
 	mkdir -p $(BIN)/image/rootfs/usr/local/bin $(BIN)/image/rootfs/etc/umbrella $(BIN)/image/rootfs/var/lib $(BIN)/image/state
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/image/rootfs/usr/local/bin/umbrella ./cmd/umbrella
+	$(MAKE) --no-print-directory static BIN=$(BIN)/image/rootfs/usr/local/bin
 	$(ENGINE) build $(IMAGE_FLAGS_$(ENGINE)) -f docker/Dockerfile -t $(IMAGE) $(BIN)/image
 
 nginx-image:
