@@ -52,9 +52,12 @@ func TestComposeStackCarriesEveryTransport(t *testing.T) {
 	}
 	p := newPodman(t)
 	s := setUpStack(t, p)
-	s.up(t)
+	out := s.runREADME(t)
+	if !strings.ContainsAny(out, "█▀▄") {
+		t.Errorf("umbrella bridges --qr in the gateway container printed no QR code:\n%s", out)
+	}
 
-	lines := s.bridgeLines(t)
+	lines := bridgeLines(out)
 	for _, transport := range []string{"utls", "obfs4", "quic", "quicobfs", "webtunnel", "websocket", "meek"} {
 		t.Run(transport, func(t *testing.T) {
 			line, ok := lines[transport]
@@ -102,9 +105,9 @@ func TestComposeStackCarriesEveryTransport(t *testing.T) {
 	})
 }
 
-// setUpStack copies docker/ and does what the README tells an operator: the host's
-// address in gateway.yaml, secret paths in gateway.yaml and sites.env, the sites'
-// certificate, render-sites, and both images.
+// setUpStack copies docker/ and makes the stack the test's as the README tells an
+// operator to: the host's address in gateway.yaml, secret paths in gateway.yaml and
+// sites.env, the sites' certificate readable by nginx's user.
 func setUpStack(t *testing.T, p *podman) *stack {
 	t.Helper()
 	root := repoRoot(t)
@@ -148,17 +151,72 @@ func setUpStack(t *testing.T, p *podman) *stack {
 			t.Fatal(err)
 		}
 	}
-	p.must(t, "", filepath.Join(compose, "render-sites"))
-
-	bin := filepath.Join(tmp, "bin")
-	p.must(t, root, "make", "--no-print-directory", "image", "nginx-image", "BIN="+bin)
-	s.umbrella = filepath.Join(bin, "image", "rootfs", "usr", "local", "bin", "umbrella")
 	return s
 }
 
-// up starts the stack and stops and removes it, volume and network too, when the test
+// runREADME runs the README's container path as written: the "sh images" block on the
+// build machine (the repository, its binaries in a directory of the test's), and the
+// "sh compose" block in the directory holding the copy of docker/, with the stack's
+// own project name and UMBRELLA_ADDR. apt-get is left out: .ci/run installed the
+// same packages (TestREADMEOperatorBlocksAreAllRun). It returns the last command's
+// output: the bridge lines and their QR codes.
+func (s *stack) runREADME(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(filepath.Dir(s.dir), "bin")
+	for _, line := range blocksTagged(t, "images") {
+		if strings.HasPrefix(line, "make ") {
+			s.p.must(t, repoRoot(t), "bash", "-euo", "pipefail", "-c", line+" BIN="+bin)
+		} else {
+			s.p.must(t, filepath.Dir(s.dir), "bash", "-euo", "pipefail", "-c", line)
+		}
+	}
+	s.umbrella = filepath.Join(bin, "image", "rootfs", "usr", "local", "bin", "umbrella")
+	s.upCleanup(t)
+	var out string
+	for _, line := range blocksTagged(t, "compose") {
+		if strings.HasPrefix(line, "apt-get ") {
+			continue
+		}
+		line = strings.Replace(line, "podman-compose ", "podman-compose -p "+s.project+" ", 1)
+		out = s.runLine(t, line)
+	}
+	return out
+}
+
+// runLine runs one line of the README's compose block where the copy of docker/ is.
+// The gateway writes its bridge lines a moment after up -d returns, so a command that
+// asks for them is asked again until it answers.
+func (s *stack) runLine(t *testing.T, line string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	var out []byte
+	try := func(ctx context.Context) error {
+		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", line)
+		cmd.Dir, cmd.Env = filepath.Dir(s.dir), append(s.p.env, "UMBRELLA_ADDR="+s.addr)
+		var err error
+		if out, err = cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%w\n%s", err, out)
+		}
+		return nil
+	}
+	var err error
+	if strings.Contains(line, " bridges ") {
+		err = ready.Until(ctx, nil, try)
+	} else {
+		err = try(ctx)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	t.Logf("%s: %.1fs", shorten(line), time.Since(start).Seconds())
+	return string(out)
+}
+
+// upCleanup stops and removes the stack, volume and network too, when the test
 // ends, showing its logs if the test failed.
-func (s *stack) up(t *testing.T) {
+func (s *stack) upCleanup(t *testing.T) {
 	t.Helper()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -174,11 +232,6 @@ func (s *stack) up(t *testing.T) {
 		}
 		s.p.output(ctx, "podman", "network", "rm", "-f", s.project+"_default")
 	})
-	start := time.Now()
-	if out, err := s.compose(t.Context(), "up", "-d"); err != nil {
-		t.Fatalf("podman-compose up: %v\n%s", err, out)
-	}
-	t.Logf("podman-compose up -d: %.1fs", time.Since(start).Seconds())
 }
 
 // compose runs podman-compose on the stack, with UMBRELLA_ADDR set as an operator
@@ -193,27 +246,12 @@ func (s *stack) compose(ctx context.Context, args ...string) (string, error) {
 // container is the name podman-compose gives a service's container.
 func (s *stack) container(service string) string { return s.project + "_" + service + "_1" }
 
-// bridgeLines asks the gateway for its lines, as the README does, once it has
-// written them; by transport.
-func (s *stack) bridgeLines(t *testing.T) map[string]string {
-	t.Helper()
-	var out string
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	err := ready.Until(ctx, nil, func(ctx context.Context) error {
-		var err error
-		out, err = s.compose(ctx, "exec", "-T", "gateway", "umbrella", "bridges", "--config", "/etc/umbrella/gateway.yaml")
-		if err != nil {
-			return fmt.Errorf("%w: %s", err, out)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("umbrella bridges in the gateway container: %v", err)
-	}
+// bridgeLines picks the bridge lines, by transport, out of what umbrella bridges
+// printed through podman-compose exec (which prints its own commands among them), QR
+// codes and all.
+func bridgeLines(out string) map[string]string {
 	lines := map[string]string{}
 	for _, l := range strings.Split(out, "\n") {
-		// podman-compose prints its own commands among the program's output.
 		if f := strings.Fields(l); len(f) > 2 && strings.HasPrefix(f[2], "key=") {
 			lines[f[0]] = strings.TrimSpace(l)
 		}

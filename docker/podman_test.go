@@ -103,13 +103,14 @@ func (p *podman) must(t *testing.T, dir, name string, args ...string) string {
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	t.Logf("%s %s: %.1fs", name, firstWords(args, 3), time.Since(start).Seconds())
+	t.Logf("%s: %.1fs", shorten(name+" "+strings.Join(args, " ")), time.Since(start).Seconds())
 	return out
 }
 
-func firstWords(args []string, n int) string {
-	if len(args) > n {
-		args = args[:n]
+// shorten keeps a command short enough for one line of the test's log.
+func shorten(cmd string) string {
+	if len(cmd) > 100 {
+		return cmd[:100] + "…"
 	}
-	return strings.Join(args, " ")
+	return cmd
 }
