@@ -64,10 +64,16 @@ func serverArgs(args transports.Args) (*pt.Args, error) {
 		if err != nil {
 			return nil, err
 		}
+		if iat == iatParanoid {
+			return nil, &transports.ArgError{Key: argIATMode, Err: errParanoidIAT}
+		}
 		ptArgs.Add(argIATMode, strconv.Itoa(iat))
 	}
 	return &ptArgs, nil
 }
+
+// errParanoidIAT is why a listener refuses iat-mode=2: see libraryWrite.
+var errParanoidIAT = errors.New("2 (paranoid) is refused: the reference obfs4 library's paranoid writes fail every few megabytes, and each failure costs a carrier; use 0 or 1")
 
 // checkListen checks the arguments, and that a state file already in the state
 // directory is one that others cannot read (it holds the bridge's private key).
