@@ -40,7 +40,9 @@ type Gateway struct {
 	// Keep it on loopback: metrics reveal that this host is a bridge.
 	Admin  string `yaml:"admin"`
 	Limits Limits `yaml:"limits"`
-	Log    Log    `yaml:"log"`
+	// Probe is the built-in echo service that umbrella probe measures with.
+	Probe Probe `yaml:"probe"`
+	Log   Log   `yaml:"log"`
 	// PTPrograms maps a Tor pluggable-transport method ("obfs4") to the program that
 	// serves it for pt listeners (absolute paths); unlisted methods are looked up in PATH.
 	PTPrograms map[string]string `yaml:"pt_programs"`
