@@ -91,3 +91,28 @@ func TestAFailedBridgeIsTriedLastNextTime(t *testing.T) {
 		t.Errorf("after bridge 0 failed, bridge %d went first, want 1", got)
 	}
 }
+
+// umbrella probe --seed-client: the bridge a probe found best goes first for the next
+// client on this network, which the client names itself (its default Network).
+func TestSeedPutsTheProbedBridgeFirst(t *testing.T) {
+	bridges := startGateway(t, "tcp", "tcp")
+	dir := t.TempDir()
+	if err := client.Seed(dir, bridges, 1, 5*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	c, err := client.New(client.Config{Bridges: bridges, Transports: registry(t), StateDir: dir,
+		HeadStart: time.Hour, OnEvent: rec.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.waitFor(t, client.EventAttempt).Bridge; got != 1 {
+		t.Errorf("after seeding bridge 1, bridge %d went first", got)
+	}
+}
