@@ -207,7 +207,7 @@ func (e *Error) Explain() string {
 	case Silent:
 		return "the bridge went silent after " + first + ": a censor is likely dropping this kind of connection, or the bridge line's secret or address is wrong"
 	case Frozen:
-		return fmt.Sprintf("the connection stopped delivering after %s while staying open: a censor is likely freezing or cutting connections to this server", kB(e.Bytes))
+		return fmt.Sprintf("the connection stopped delivering after %s while staying open: a censor is likely freezing or cutting connections to this server", SizeText(e.Bytes))
 	case Website:
 		return "the gateway answered as a website: the bridge line's secret or address may be wrong, or your clock is off by more than 2 minutes"
 	case Closed:
@@ -262,7 +262,8 @@ func SkewText(skew time.Duration) string {
 	return fmt.Sprintf("%d seconds %s", int(skew.Round(time.Second)/time.Second), dir)
 }
 
-func kB(n int64) string {
+// SizeText says a byte count for a person: "900 bytes", "16 KB".
+func SizeText(n int64) string {
 	if n < 10<<10 {
 		return fmt.Sprintf("%d bytes", n)
 	}
