@@ -55,7 +55,9 @@ func verdict(e *failure.Error, udp bool) string {
 		}
 		return "silent after " + first + ": dropped (fully encrypted traffic, or an address block), or a wrong secret"
 	case failure.Frozen:
-		return fmt.Sprintf("frozen after %s: a censor stalls connections after their first kilobytes", failure.SizeText(e.Bytes))
+		// Bytes the transport delivered after its handshake: the wire carried more
+		// (the handshake, TLS records), which is what a censor counts.
+		return fmt.Sprintf("frozen after %s of data: a censor stalls connections after their first kilobytes", failure.SizeText(e.Bytes))
 	case failure.Website:
 		return "answered as a website: wrong secret or clock"
 	case failure.ClockOff:

@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/internal/jsonschema"
+	"github.com/umbrella-edge/edge/internal/lab"
+	"github.com/umbrella-edge/edge/probes"
+	"github.com/umbrella-edge/edge/probes/censor"
+)
+
+// The probe's tests run the umbrella binary through the censor simulator, one policy
+// at a time, on a lab with every transport and the CDN: the lines a policy hits must
+// fail with the failure string and verdict that name what the censor did, and the
+// lines it lets through must be reported working.
+
+// outcome is what the probe must report for a line; ok false means no assertion.
+type outcome struct {
+	ok      bool
+	works   bool
+	failure string // OONI's failure string
+	step    string // the failed operation; "" for any
+	verdict string // a part of the verdict
+}
+
+var (
+	works      = outcome{ok: true, works: true, verdict: "works"}
+	dontCare   = outcome{}
+	silentTLS  = outcome{ok: true, failure: "generic_timeout_error", step: probes.StepTransport, verdict: "silent after the TLS ClientHello"}
+	noQUIC     = outcome{ok: true, failure: "generic_timeout_error", step: probes.StepConnect, verdict: "no answer to the QUIC handshake"}
+	timedOut   = outcome{ok: true, failure: "generic_timeout_error"}
+	intercepts = func(failure, step string) outcome {
+		return outcome{ok: true, failure: failure, step: step, verdict: "TLS interception"}
+	}
+)
+
+// probeLab is the lab the probe runs against, and its lines in the bridges file: every
+// lab line, and a utls line with utls's Safari profile, a hello no allow list of
+// captured browsers has.
+type probeLab struct {
+	*lab.Lab
+	lines  []lab.Line
+	file   string
+	schema *jsonschema.Schema
+}
+
+func (pl *probeLab) direct(ln lab.Line) bool { return !ln.Fronted }
+func (pl *probeLab) udp(ln lab.Line) bool    { return ln.Route.Network == "udp" }
+func (pl *probeLab) tls(ln lab.Line) bool {
+	return slices.Contains([]string{"utls", "webtunnel", "websocket", "meek"}, ln.Bridge.Transport)
+}
+func (pl *probeLab) raw(ln lab.Line) bool { return !pl.udp(ln) && !pl.tls(ln) }
+
+func startProbeLab(t *testing.T) *probeLab {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := lab.Start(ctx, lab.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	lines := l.Lines()
+	// tcp first: a client that knows nothing of the network tries it first, so that
+	// a seed's effect shows (seedClient).
+	slices.SortStableFunc(lines, func(a, b lab.Line) int {
+		return boolCompare(b.Bridge.Transport == "tcp", a.Bridge.Transport == "tcp")
+	})
+	for _, ln := range lines {
+		if ln.Bridge.Transport == "utls" {
+			ln.Bridge.Args["fp"] = "safari"
+			lines = append(lines, ln)
+			break
+		}
+	}
+	var file bytes.Buffer
+	for _, ln := range lines {
+		file.WriteString(ln.Bridge.String() + "\n")
+	}
+	pl := &probeLab{Lab: l, lines: lines, file: filepath.Join(t.TempDir(), "bridges.txt")}
+	if err := os.WriteFile(pl.file, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if pl.schema, err = jsonschema.FromMarkdown("../../docs/probe-format.md", "## JSON Schema"); err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+// probeOutput is one run of umbrella probe.
+type probeOutput struct {
+	stdout, stderr string
+	json           []byte
+	ms             []probes.Measurement
+}
+
+// run runs umbrella probe on the lab's lines, each step within 3 s, all at once, and
+// checks that its measurements validate against docs/probe-format.md and that nothing
+// it wrote shows a secret or an address.
+func (pl *probeLab) run(t *testing.T, bin string, args ...string) probeOutput {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.jsonl")
+	args = append([]string{"probe", "--bridges", pl.file, "--ca-file", pl.CAFile, "--json", out,
+		"--timeout", "3s", "--parallel", "16"}, args...)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("umbrella %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
+	}
+	po := probeOutput{stdout: stdout.String(), stderr: stderr.String()}
+	var err error
+	if po.json, err = os.ReadFile(out); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(po.json))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if err := pl.schema.Validate(sc.Bytes()); err != nil {
+			t.Errorf("a measurement does not validate against docs/probe-format.md: %v\n%s", err, sc.Bytes())
+		}
+		var m probes.Measurement
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		po.ms = append(po.ms, m)
+	}
+	if len(po.ms) != len(pl.lines) {
+		t.Fatalf("%d measurements for %d lines:\n%s", len(po.ms), len(pl.lines), po.json)
+	}
+	pl.checkNoSecret(t, po)
+	return po
+}
+
+// checkNoSecret fails for any byte string of the lines' secrets, addresses or names
+// that the run's output holds: the key and the secret (raw and in base64url), every
+// argument's value but those that name a profile or a mode (fp=, iat-mode=, method=,
+// tls=, ver=), a URL's path, the address and its parts.
+func (pl *probeLab) checkNoSecret(t *testing.T, po probeOutput) {
+	t.Helper()
+	output := po.stdout + po.stderr + string(po.json)
+	for _, ln := range pl.lines {
+		b := ln.Bridge
+		host, port, _ := strings.Cut(b.Addr, ":")
+		shown := []string{string(b.Key), string(b.Secret[:]), bridge.EncodeKey(b.Key), bridge.EncodeKey(b.Secret[:]),
+			b.String(), b.Redacted(), b.Addr, host, ":" + port}
+		for k, v := range b.Args {
+			if !slices.Contains([]string{"fp", "iat-mode", "method", "tls", "ver"}, k) {
+				shown = append(shown, v)
+			}
+			if u, err := url.Parse(v); err == nil && u.Host != "" && len(u.Path) > 1 {
+				shown = append(shown, u.Path)
+			}
+		}
+		for _, s := range shown {
+			if s != "" && strings.Contains(output, s) {
+				t.Errorf("the probe's output shows %q of the %s line", s, b.Transport)
+			}
+		}
+	}
+	for _, h := range []string{lab.ClientHost, lab.GatewayHost, lab.CDNHost, lab.ServerName, lab.CDNName, lab.MeekHost, lab.OriginName} {
+		if strings.Contains(output, h) {
+			t.Errorf("the probe's output shows %q", h)
+		}
+	}
+}
+
+// check holds each measurement to the outcome want gives its line.
+func (pl *probeLab) check(t *testing.T, po probeOutput, want func(lab.Line) outcome) {
+	t.Helper()
+	for i, ln := range pl.lines {
+		w, m := want(ln), po.ms[i]
+		tk := m.TestKeys
+		if !w.ok {
+			continue
+		}
+		name := ln.Route.Name + " " + ln.Bridge.Args["fp"]
+		got := "works"
+		if tk.Failure != nil {
+			got = *tk.Failure + " at " + *tk.FailedOperation
+		}
+		switch {
+		case w.works && !tk.Success:
+			t.Errorf("%s: %s (%s); want it reported working", name, got, tk.Verdict)
+		case !w.works && tk.Success:
+			t.Errorf("%s: reported working; want %s", name, w.failure)
+		case !w.works && (*tk.Failure != w.failure || w.step != "" && *tk.FailedOperation != w.step):
+			t.Errorf("%s: %s (%s); want %s at %s", name, got, tk.Verdict, w.failure, w.step)
+		}
+		if !strings.Contains(tk.Verdict, w.verdict) {
+			t.Errorf("%s: verdict %q; want it to say %q", name, tk.Verdict, w.verdict)
+		}
+	}
+	if t.Failed() {
+		t.Logf("table:\n%s\nprogress:\n%s\ncensor:\n%s", po.stdout, po.stderr, pl.decisions())
+	}
+}
+
+func (pl *probeLab) decisions() string {
+	var b strings.Builder
+	for _, d := range pl.Censor.Decisions() {
+		b.WriteString(d.Time.Format("15:04:05.000") + " " + d.Policy + " " + d.Flow.Route + " " + string(d.Verdict) + " " + d.Reason + "\n")
+	}
+	return b.String()
+}
+
+func parsedPolicies(t *testing.T, specs ...string) []censor.Policy {
+	t.Helper()
+	var ps []censor.Policy
+	for _, s := range specs {
+		p, err := censor.ParsePolicy(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func TestProbeNamesWhatTheCensorDoes(t *testing.T) {
+	bin := buildBinary(t)
+	pl := startProbeLab(t)
+	for _, tc := range []struct {
+		name     string
+		policies func(t *testing.T) []censor.Policy
+		want     func(lab.Line) outcome
+	}{{
+		// China's rule against fully encrypted traffic reads TCP's first payload and
+		// exempts what starts like TLS or HTTP.
+		name:     "fet",
+		policies: func(t *testing.T) []censor.Policy { return parsedPolicies(t, "fet:p=1") },
+		want: func(ln lab.Line) outcome {
+			if pl.raw(ln) && !pl.exempted(ln) {
+				return outcome{ok: true, failure: "generic_timeout_error", verdict: "silent after the first packet: dropped (fully encrypted traffic"}
+			}
+			return works
+		},
+	}, {
+		name: "sni reset",
+		policies: func(t *testing.T) []censor.Policy {
+			return parsedPolicies(t, "sni:block="+lab.ServerName+":action=reset")
+		},
+		want: func(ln lab.Line) outcome {
+			if pl.direct(ln) && pl.tls(ln) {
+				return outcome{ok: true, failure: "connection_reset", step: probes.StepTransport, verdict: "reset after the TLS ClientHello: SNI or fingerprint filtering"}
+			}
+			return works
+		},
+	}, {
+		name:     "tls-fingerprint",
+		policies: func(t *testing.T) []censor.Policy { return parsedPolicies(t, "tls-fingerprint") },
+		want: func(ln lab.Line) outcome {
+			if ln.Bridge.Args["fp"] == "safari" {
+				return silentTLS
+			}
+			return works
+		},
+	}, {
+		// As in Russia since 2025: connections to a foreign host freeze, a big CDN's
+		// do not. The censor freezes TCP only.
+		name: "freeze",
+		policies: func(*testing.T) []censor.Policy {
+			var routes []string
+			for _, ln := range pl.lines {
+				if pl.direct(ln) && !pl.udp(ln) {
+					routes = append(routes, ln.Route.Name)
+				}
+			}
+			return []censor.Policy{&censor.Freeze{Scope: censor.Scope{Routes: routes}}}
+		},
+		want: func(ln lab.Line) outcome {
+			if pl.direct(ln) && !pl.udp(ln) {
+				return outcome{ok: true, failure: "generic_timeout_error", verdict: "frozen after"}
+			}
+			return works
+		},
+	}, {
+		name:     "udp-block",
+		policies: func(t *testing.T) []censor.Policy { return parsedPolicies(t, "udp-block") },
+		want: func(ln lab.Line) outcome {
+			if pl.udp(ln) {
+				return noQUIC
+			}
+			return works
+		},
+	}, {
+		// The gateway's own address is blocked; the CDN in front of it is not.
+		name:     "ip-block",
+		policies: func(t *testing.T) []censor.Policy { return parsedPolicies(t, "ip-block:addr="+lab.GatewayHost) },
+		want: func(ln lab.Line) outcome {
+			switch {
+			case pl.direct(ln) && pl.udp(ln):
+				return noQUIC
+			case pl.direct(ln):
+				return timedOut
+			}
+			return works
+		},
+	}, {
+		// The clients trust neither the censor's CA nor any key but the pinned one.
+		name:     "mitm",
+		policies: func(t *testing.T) []censor.Policy { return parsedPolicies(t, "mitm:names=*") },
+		want: func(ln lab.Line) outcome {
+			switch {
+			case pl.tls(ln) && ln.Fronted:
+				return intercepts("ssl_unknown_authority", probes.StepTransport)
+			case pl.tls(ln):
+				return intercepts("ssl_invalid_certificate", probes.StepTransport)
+			case ln.Bridge.Transport == "quic":
+				return intercepts("ssl_invalid_certificate", probes.StepConnect)
+			}
+			return works
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl.Censor.SetPolicies(tc.policies(t)...)
+			po := pl.run(t, bin)
+			pl.check(t, po, tc.want)
+			if tc.name == "tls-fingerprint" {
+				pl.checkJA4(t, po)
+			}
+			t.Logf("%s:\n%s", tc.name, po.stdout)
+		})
+	}
+	t.Run("seed-client", func(t *testing.T) { pl.seedClient(t, bin) })
+	t.Run("active-probe", func(t *testing.T) { pl.activeProbe(t, bin) })
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// seedClient: with China's FET rule up, --seed-client writes the line that reached a
+// session soonest, one the rule lets through, into a state directory, and a client
+// with that state_dir and the same lines tries that line first, not the tcp line it
+// would try first knowing nothing, which the rule blocks.
+func (pl *probeLab) seedClient(t *testing.T, bin string) {
+	pl.Censor.SetPolicies(parsedPolicies(t, "fet:p=1")...)
+	dir := t.TempDir()
+	po := pl.run(t, bin, "--seed-client", dir)
+	_, after, ok := strings.Cut(po.stdout, "starts with line ")
+	var best int
+	if _, err := fmt.Sscanf(after, "%d", &best); !ok || err != nil || best < 1 || best > len(pl.lines) {
+		t.Fatalf("the probe names no line it seeded:\n%s", po.stdout)
+	}
+	if ln := pl.lines[best-1]; pl.raw(ln) || !po.ms[best-1].TestKeys.Success {
+		t.Fatalf("seeded line %d (%s), which the probe did not report working", best, ln.Route.Name)
+	}
+	var bridges []bridge.Line
+	for _, ln := range pl.lines {
+		bridges = append(bridges, ln.Bridge)
+	}
+	attempts := make(chan int, len(bridges))
+	c, err := client.New(client.Config{Bridges: bridges, Transports: pl.Registry, StateDir: dir, HeadStart: time.Hour,
+		OnEvent: func(e client.Event) {
+			if e.Kind == client.EventAttempt {
+				attempts <- e.Bridge
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if first := <-attempts; first != best-1 {
+		t.Errorf("the client tried line %d first; the probe seeded line %d", first+1, best)
+	}
+}
+
+// exempted reports whether the censor let one of ln's flows through by one of the FET
+// rule's exemptions: about 0.3 % of random first payloads start with six printable
+// bytes, for one.
+func (pl *probeLab) exempted(ln lab.Line) bool {
+	return slices.ContainsFunc(pl.Censor.Decisions(), func(d censor.Decision) bool {
+		return d.Flow.Route == ln.Route.Name && d.Verdict == censor.Pass && strings.HasPrefix(d.Reason, "exempt: ")
+	})
+}
+
+// checkJA4 holds the JA4 the probe reports for the Safari line to the one the censor
+// refused.
+func (pl *probeLab) checkJA4(t *testing.T, po probeOutput) {
+	t.Helper()
+	i := len(pl.lines) - 1
+	var ja4 string
+	for _, s := range po.ms[i].TestKeys.Steps {
+		if s.TLS != nil {
+			ja4 = s.TLS.JA4
+		}
+	}
+	refused := slices.ContainsFunc(pl.Censor.Decisions(), func(d censor.Decision) bool {
+		return d.Policy == "tls-fingerprint" && d.Verdict == censor.Drop && strings.Contains(d.Reason, "JA4 "+ja4+" ")
+	})
+	if ja4 == "" || !refused {
+		t.Errorf("the probe reports JA4 %q for the Safari line; the censor refused none with it:\n%s", ja4, pl.decisions())
+	}
+}
+
+// activeProbe: the prober compares each server with an ordinary website and blocks
+// those that react otherwise: the gateway's raw listeners, silent by design. Their
+// first flows set the probes off and may pass; once the prober has flagged them, the
+// probe reports them blocked, and the CDN and the UDP lines, which it does not probe,
+// working.
+func (pl *probeLab) activeProbe(t *testing.T, bin string) {
+	pl.Censor.SetPolicies(&censor.ActiveProbe{Reference: netip.MustParseAddrPort(pl.Website), Wait: time.Second})
+	pl.run(t, bin)
+	var raw []lab.Line
+	for _, ln := range pl.lines {
+		if pl.direct(ln) && pl.raw(ln) {
+			raw = append(raw, ln)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, ln := range raw {
+		for !slices.ContainsFunc(pl.Censor.Decisions(), func(d censor.Decision) bool {
+			return d.Policy == "active-probe" && d.Verdict == censor.Drop && d.Flow.Upstream.String() == ln.Route.Upstream
+		}) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the prober never flagged %s's server:\n%s", ln.Route.Name, pl.decisions())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	po := pl.run(t, bin)
+	pl.check(t, po, func(ln lab.Line) outcome {
+		switch {
+		case pl.direct(ln) && pl.raw(ln):
+			return timedOut
+		case ln.Fronted || pl.udp(ln):
+			return works
+		}
+		return dontCare
+	})
+	t.Logf("active-probe, once the prober flagged the raw listeners:\n%s", po.stdout)
+}
