@@ -23,6 +23,7 @@ import (
 //	decoy: {dir: /srv/www}            # or {proxy: https://example.org}
 //	admin: 127.0.0.1:9090
 //	limits: {max_sessions: 5000, resume_grace: 5m}  # see Limits for the defaults
+//	probe: {enabled: true}            # the built-in echo service umbrella probe uses
 //	log: {level: info, client_ips: false}
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
