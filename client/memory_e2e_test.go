@@ -12,13 +12,17 @@ import (
 	"github.com/umbrella-edge/edge/client"
 )
 
-// firstAttempt runs a client of bridges on network with stateDir until it connects and
-// returns the bridge it tried first. The head start is long, so it tries one at a time.
+// firstAttempt runs a client of bridges on network ("": the one the client names
+// itself) with stateDir until it connects and returns the bridge it tried first. The
+// head start is long, so it tries one at a time.
 func firstAttempt(t *testing.T, stateDir, network string, bridges ...bridge.Line) int {
 	t.Helper()
 	rec := newRecorder()
-	c, err := client.New(client.Config{Bridges: bridges, Transports: registry(t), StateDir: stateDir,
-		Network: func() string { return network }, HeadStart: time.Hour, OnEvent: rec.on})
+	cfg := client.Config{Bridges: bridges, Transports: registry(t), StateDir: stateDir, HeadStart: time.Hour, OnEvent: rec.on}
+	if network != "" {
+		cfg.Network = func() string { return network }
+	}
+	c, err := client.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,19 +104,7 @@ func TestSeedPutsTheProbedBridgeFirst(t *testing.T) {
 	if err := client.Seed(dir, bridges, 1, 5*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder()
-	c, err := client.New(client.Config{Bridges: bridges, Transports: registry(t), StateDir: dir,
-		HeadStart: time.Hour, OnEvent: rec.on})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
-	defer cancel()
-	if err := c.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := rec.waitFor(t, client.EventAttempt).Bridge; got != 1 {
+	if got := firstAttempt(t, dir, "", bridges...); got != 1 {
 		t.Errorf("after seeding bridge 1, bridge %d went first", got)
 	}
 }

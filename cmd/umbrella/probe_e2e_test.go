@@ -78,9 +78,10 @@ func startProbeLab(t *testing.T) *probeLab {
 	lines := l.Lines()
 	// tcp first: a client that knows nothing of the network tries it first, so that
 	// a seed's effect shows (seedClient).
-	slices.SortStableFunc(lines, func(a, b lab.Line) int {
-		return boolCompare(b.Bridge.Transport == "tcp", a.Bridge.Transport == "tcp")
-	})
+	if i := slices.IndexFunc(lines, func(ln lab.Line) bool { return ln.Bridge.Transport == "tcp" }); i > 0 {
+		tcp := lines[i]
+		lines = append([]lab.Line{tcp}, slices.Delete(lines, i, i+1)...)
+	}
 	for _, ln := range lines {
 		if ln.Bridge.Transport == "utls" {
 			ln.Bridge.Args["fp"] = "safari"
@@ -339,16 +340,6 @@ func TestProbeNamesWhatTheCensorDoes(t *testing.T) {
 	}
 	t.Run("seed-client", func(t *testing.T) { pl.seedClient(t, bin) })
 	t.Run("active-probe", func(t *testing.T) { pl.activeProbe(t, bin) })
-}
-
-func boolCompare(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }
 
 // seedClient: with China's FET rule up, --seed-client writes the line that reached a
