@@ -142,6 +142,10 @@ type Client struct {
 	// roots alone. It is never in a bridge line: a stranger's line must not choose
 	// whom this client trusts.
 	CAFile string `yaml:"ca_file"`
+	// Idle is how often an idle session pings its gateway: "foreground" (every 5 s,
+	// the default) or "background" (every 60 s, for a device whose battery matters
+	// more than how soon a silent cut is noticed); see client.IdlePreset.
+	Idle   string `yaml:"idle"`
 	Source Source `yaml:"-"`
 }
 

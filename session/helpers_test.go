@@ -139,7 +139,7 @@ func handshake(t testing.TB, c carrier, cc *ClientConfig, sc *ServerConfig) hand
 	var r handshakeResults
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		r.server, r.serverErr = Server(ctx, sw, sc)
+		r.server, _, r.serverErr = Server(ctx, sw, sc)
 		if r.serverErr != nil {
 			sconn.Close()
 		}
@@ -232,7 +232,7 @@ func startServer(t testing.TB, c carrier, ctx context.Context, sc *ServerConfig)
 	so := &serverOnly{client: cconn, server: sconn, written: &sw.written, read: &sw.read, done: make(chan struct{})}
 	go func() {
 		defer close(so.done)
-		so.sess, so.err = Server(ctx, sw, sc)
+		so.sess, _, so.err = Server(ctx, sw, sc)
 	}()
 	t.Cleanup(func() {
 		cconn.Close()

@@ -2,7 +2,6 @@ package session
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 )
 
@@ -18,11 +17,6 @@ const (
 
 // controlSize is the exact data length of each control frame type.
 var controlSize = map[byte]int{frameAck: 16, framePing: 8, frameOffset: 8, frameClose: 0}
-
-// errViolation marks what only an authenticated peer could have done wrong: a frame
-// that opened correctly but breaks the protocol. It ends the session, where a carrier
-// failure only detaches it.
-var errViolation = errors.New("protocol violation")
 
 // control is a control frame to send.
 type control struct {

@@ -13,6 +13,88 @@ import (
 	"time"
 )
 
+// Outcome is what Server made of a valid client hello.
+type Outcome uint8
+
+const (
+	// Opened: a new session. The caller serves its streams (AcceptStream) until it
+	// ends.
+	Opened Outcome = iota + 1
+	// Resumed: a resume hello re-attached a live session, which now owns the
+	// carrier. Its streams are already served by whoever serves them since it opened.
+	Resumed
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Opened:
+		return "opened"
+	case Resumed:
+		return "resumed"
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
+
+// Server runs the gateway side of the handshake on conn, a freshly accepted carrier.
+// It reads no more than the client hello, and writes nothing unless the hello is
+// valid: for anything else it returns a *HelloError holding every byte it read, and
+// the caller still owns conn. When ctx ends first, the reason is "timeout".
+//
+// A valid hello gives a session that owns conn: a new one (Opened), or the live one in
+// cfg.Sessions that a resume hello named (Resumed). If that session is gone, the client
+// is told so and the error wraps ErrResumeRejected; the caller still owns conn.
+func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, Outcome, error) {
+	if err := cfg.check(); err != nil {
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, helloError("timeout", nil, err)
+	}
+	release := bindContext(ctx, conn)
+	res, err := serverHandshake(ctx, conn, cfg)
+	release()
+	if err != nil {
+		var he *HelloError
+		if errors.As(err, &he) && he.Reason == "short" && contextError(ctx) != nil {
+			he.Reason, he.Err = "timeout", fmt.Errorf("%w (%w)", he.Err, contextError(ctx))
+		}
+		return nil, 0, err
+	}
+	if res.resumed != nil {
+		if err := res.resumed.reattach(conn, &res, cfg); err != nil {
+			return nil, 0, err
+		}
+		return res.resumed, Resumed, nil
+	}
+	maxStreams := cfg.MaxStreams
+	if maxStreams <= 0 {
+		maxStreams = DefaultMaxStreams
+	}
+	grace := cfg.ResumeGrace
+	if grace <= 0 {
+		grace = DefaultResumeGrace
+	}
+	sess, err := newSession(conn, res, sessionOptions{
+		server:     true,
+		maxStreams: maxStreams,
+		buffer:     cfg.ResumeBuffer,
+		store:      cfg.Store,
+		registry:   cfg.Sessions,
+		grace:      grace,
+		budget:     cfg.Budget,
+		openRate:   cfg.StreamOpenRate,
+		openBurst:  cfg.StreamOpenBurst,
+		now:        cfg.Now,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return sess, Opened, nil
+}
+
+// DefaultMaxStreams bounds a session's open streams when a config says 0.
+const DefaultMaxStreams = 256
+
 // serverHandshake reads the client hello, checks it from the cheapest test to the
 // most expensive, and answers only a hello that passes them all. Every failure to
 // open a session is a *HelloError and leaves nothing written on conn, except the

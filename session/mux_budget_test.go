@@ -126,7 +126,7 @@ func TestMuxEndReleasesTheBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*stream{accepted, waiting} {
+	for _, c := range []*muxStream{accepted, waiting} {
 		if _, err := c.Write(randomBytes(streamWindow / 2)); err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestMuxEndReleasesTheBudget(t *testing.T) {
 }
 
 // waitFinished waits until s has the peer's FIN, on the stream's own signal.
-func waitFinished(t *testing.T, s *stream) {
+func waitFinished(t *testing.T, s *muxStream) {
 	t.Helper()
 	timeout := time.After(hangTimeout)
 	s.mu.Lock()

@@ -61,3 +61,13 @@ func parseMuxHeader(p *[muxHeaderSize]byte) (muxHeader, error) {
 	}
 	return h, nil
 }
+
+// maxServiceName bounds the service name an open frame carries, which is its payload.
+const maxServiceName = 255
+
+func checkServiceName(service string) error {
+	if len(service) == 0 || len(service) > maxServiceName {
+		return fmt.Errorf("session: service name of %d bytes, want 1 to %d", len(service), maxServiceName)
+	}
+	return nil
+}

@@ -15,7 +15,7 @@ const (
 	// and a watchdog sees progress within a fraction of a second.
 	ackEvery = 32 << 10
 	ackDelay = AckDelay
-	// DefaultIdlePing (api.go) is the keepalive of a carrier with nothing
+	// DefaultIdlePing (session_config.go) is the keepalive of a carrier with nothing
 	// outstanding. While data waits for its acknowledgement, pings go every two
 	// SRTTs, within busyPingMin and busyPingMax, so a carrier frozen in one direction
 	// shows up as no progress.
@@ -125,6 +125,9 @@ func (l *link) work(a *attachment, now time.Time, b *batch) {
 	}
 	l.takeData(a, b)
 	b.wait = l.idle
+	if a.ping == 0 {
+		b.wait = min(b.wait, max(l.nextPing(a).Sub(now), 0))
+	}
 	if !a.ackAt.IsZero() {
 		b.wait = min(b.wait, a.ackAt.Sub(now))
 	}
@@ -173,14 +176,19 @@ func (l *link) takeData(a *attachment, b *batch) {
 }
 
 // nextPing is when a's next ping is due: at once on a new carrier (an RTT sample and
-// a liveness check), soon while data waits or has just arrived, every l.idle
-// otherwise.
+// a liveness check), soon while data waits or has just arrived, and otherwise l.idle
+// after the last ping or the last word from the peer, whichever came later: a peer's
+// own pings keep an idle carrier alive without an answering ping of ours.
 func (l *link) nextPing(a *attachment) time.Time {
 	if a.lastPing.IsZero() {
 		return time.Time{}
 	}
 	if l.buf.unacked() == 0 && time.Since(a.lastData) > recentData {
-		return a.lastPing.Add(l.idle)
+		last := a.lastPing
+		if a.lastHeard.After(last) {
+			last = a.lastHeard
+		}
+		return last.Add(l.idle)
 	}
 	return a.lastPing.Add(min(max(2*l.srtt, busyPingMin), busyPingMax))
 }
@@ -194,6 +202,7 @@ func (l *link) control(a *attachment, c control) error {
 		return l.err // the link ended: the buffer is gone, nothing more to handle
 	}
 	current := l.cur == a
+	a.lastHeard = time.Now()
 	var confirm func()
 	if current && !a.heard {
 		a.heard, confirm = true, a.confirm

@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
+
+// storeTimeout bounds a session's own calls to its Store: Put when it resumes, Delete
+// when it ends.
+const storeTimeout = 5 * time.Second
 
 // ErrNotFound is returned by a Store's Get for an ID it does not hold.
 var ErrNotFound = errors.New("session: no such session")

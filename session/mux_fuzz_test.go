@@ -49,7 +49,7 @@ func FuzzMuxFrames(f *testing.F) {
 			peer := &memPipe{limit: 1 << 20}
 			fatal := make(chan error, 1)
 			m := newMux(memEnd{in: peer, out: &memPipe{limit: 1 << 20}}, server, func(err error) { fatal <- err }, muxLimits{})
-			var streams []*stream
+			var streams []*muxStream
 			if !server {
 				for range 2 {
 					s, err := m.open(context.Background(), "x")

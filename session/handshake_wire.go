@@ -3,7 +3,6 @@ package session
 import (
 	"crypto/ed25519"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/cloudflare/circl/kem/hybrid"
@@ -68,13 +67,6 @@ var (
 	// serverHelloFixed is the body before padding with an empty ticket: version,
 	// kind, session ID, KEM ciphertext, ticket length, bytes received, signature.
 	serverHelloFixed = 1 + 1 + len(ID{}) + kemCiphertextSize + 2 + 8 + ed25519.SignatureSize
-)
-
-// errMalformed is wrapped by every parse failure of this file; errVersion also by a
-// hello body of a protocol version other than ours.
-var (
-	errMalformed = errors.New("malformed message")
-	errVersion   = errors.New("unsupported protocol version")
 )
 
 // clientHelloBody is the sealed part of the client hello.
@@ -228,20 +220,6 @@ func checkEndpoint(ep Endpoint) error {
 		if len(f) > 0xffff {
 			return fmt.Errorf("session: endpoint field of %d bytes is too long", len(f))
 		}
-	}
-	return nil
-}
-
-// Stream requests: a stream's open frame names the service; the gateway's first
-// byte back on the stream is a stream reply.
-const maxServiceName = 255
-
-// Stream replies. A Refusal's value is its reply byte.
-const replyOK = 0
-
-func checkServiceName(service string) error {
-	if len(service) == 0 || len(service) > maxServiceName {
-		return fmt.Errorf("session: service name of %d bytes, want 1 to %d", len(service), maxServiceName)
 	}
 	return nil
 }

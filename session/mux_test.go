@@ -13,7 +13,7 @@ import (
 )
 
 // muxOpen opens a stream on the client and accepts it on the gateway.
-func muxOpenPair(t *testing.T, p *muxPair, service string) (client, server *stream) {
+func muxOpenPair(t *testing.T, p *muxPair, service string) (client, server *muxStream) {
 	t.Helper()
 	c, err := p.client.open(context.Background(), service)
 	if err != nil {
@@ -181,7 +181,7 @@ func TestMuxDeadlines(t *testing.T) {
 func TestMuxAcceptBacklogResetsTheOverflow(t *testing.T) {
 	checkGoroutines(t)
 	p := newMuxPair(t, 1<<20)
-	var open []*stream
+	var open []*muxStream
 	for range acceptBacklog + 1 {
 		c, err := p.client.open(context.Background(), "queued")
 		if err != nil {
@@ -208,14 +208,14 @@ func TestMuxAcceptBacklogResetsTheOverflow(t *testing.T) {
 func TestMuxTurnsGoRoundRobin(t *testing.T) {
 	p := newMuxPair(t, 64<<10)
 	m := p.client
-	streams := []*stream{newStream(m, 1), newStream(m, 2), newStream(m, 3)}
+	streams := []*muxStream{newMuxStream(m, 1), newMuxStream(m, 2), newMuxStream(m, 3)}
 	if !m.acquireTurn(streams[0], nil) {
 		t.Fatal("first turn not given at once")
 	}
 	got := make(chan uint32, 10)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	queue := func(s *stream) {
+	queue := func(s *muxStream) {
 		n := len(m.queue)
 		wg.Go(func() {
 			if m.acquireTurn(s, nil) {
@@ -314,7 +314,7 @@ func TestMuxWindowGrowthStaysWithinTheSessionBudget(t *testing.T) {
 			checkGoroutines(t)
 			p := newMuxPair(t, 64<<10)
 			defer p.close(nil)
-			var c, s *stream
+			var c, s *muxStream
 			for range tt.streams {
 				c, s = muxOpenPair(t, p, "sink")
 			}
@@ -347,7 +347,7 @@ func TestMuxWindowGrowthStaysWithinTheSessionBudget(t *testing.T) {
 
 // waitArrived waits until s has received n bytes from its peer, on the stream's own
 // signal rather than a sleep.
-func waitArrived(t *testing.T, s *stream, n uint64) {
+func waitArrived(t *testing.T, s *muxStream, n uint64) {
 	t.Helper()
 	timeout := time.After(hangTimeout)
 	s.mu.Lock()

@@ -16,10 +16,10 @@ var (
 	errWriteClosed = errors.New("session: write on a stream whose writing side is closed")
 )
 
-// stream is one mux stream, a net.Conn. Closing it sends FIN, and RST too when the
-// peer may still be sending: the peer's writes then fail instead of waiting for
-// credit that will never come, and its reads still get every byte sent before.
-type stream struct {
+// muxStream is one stream of the mux, a net.Conn. Closing it sends FIN, and RST too
+// when the peer may still be sending: the peer's writes then fail instead of waiting
+// for credit that will never come, and its reads still get every byte sent before.
+type muxStream struct {
 	m       *mux
 	id      uint32
 	service string        // the gateway side's: what the client asked for
@@ -43,13 +43,13 @@ type stream struct {
 	rd, wd    deadline
 }
 
-func newStream(m *mux, id uint32) *stream {
-	return &stream{m: m, id: id, granted: streamWindow, window: streamWindow, sendLimit: streamWindow,
+func newMuxStream(m *mux, id uint32) *muxStream {
+	return &muxStream{m: m, id: id, granted: streamWindow, window: streamWindow, sendLimit: streamWindow,
 		recv: recvQueue{acct: m.acct}}
 }
 
 // received handles a frame from the peer (payload, if any, becomes the stream's).
-func (s *stream) received(h muxHeader, payload *[chunkSize]byte) error {
+func (s *muxStream) received(h muxHeader, payload *[chunkSize]byte) error {
 	s.mu.Lock()
 	var err error
 	switch h.typ {
@@ -93,18 +93,18 @@ func (s *stream) received(h muxHeader, payload *[chunkSize]byte) error {
 }
 
 // endedLocked reports whether both directions are over, so the mux can forget s.
-func (s *stream) endedLocked() bool {
+func (s *muxStream) endedLocked() bool {
 	return s.closed || s.rstIn || (s.finIn && s.finOut)
 }
 
 // control appends a control frame for s; with s.mu held, so it keeps its place
 // among s's data frames.
-func (s *stream) control(typ byte, payload []byte) error {
+func (s *muxStream) control(typ byte, payload []byte) error {
 	var hdr [muxHeaderSize]byte
 	return s.m.conn.appendFrame(appendMuxHeader(hdr[:0], typ, s.id, len(payload)), payload)
 }
 
-func (s *stream) Read(p []byte) (int, error) {
+func (s *muxStream) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -128,7 +128,7 @@ func (s *stream) Read(p []byte) (int, error) {
 
 // WriteTo hands the received chunks to w as they come, without a copy into a
 // caller's buffer (io.Copy uses it).
-func (s *stream) WriteTo(w io.Writer) (int64, error) {
+func (s *muxStream) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -162,7 +162,7 @@ func (s *stream) WriteTo(w io.Writer) (int64, error) {
 // readErrLocked is what stops a read even with bytes buffered. A gateway stream whose
 // mux ended fails even after the peer's FIN: its buffered bytes were dropped, and EOF
 // would tell the backend that what it got was whole.
-func (s *stream) readErrLocked() error {
+func (s *muxStream) readErrLocked() error {
 	switch {
 	case s.closed:
 		return opError("read", net.ErrClosed)
@@ -175,7 +175,7 @@ func (s *stream) readErrLocked() error {
 }
 
 // readEndLocked is what ends a read with nothing buffered: EOF after the peer's FIN.
-func (s *stream) readEndLocked() error {
+func (s *muxStream) readEndLocked() error {
 	switch {
 	case s.finIn:
 		return io.EOF
@@ -192,7 +192,7 @@ func (s *stream) readEndLocked() error {
 // window has been read. While the gateway's budget is tight no window grows, and a
 // slowed session's streams get slowWindow: credit is withheld until their reader is
 // that close to what was granted before.
-func (s *stream) consumedLocked(n int) {
+func (s *muxStream) consumedLocked(n int) {
 	s.read += uint64(n)
 	if s.finIn || s.rstIn {
 		return
@@ -219,7 +219,7 @@ func (s *stream) consumedLocked(n int) {
 	s.control(muxCredit, binary.BigEndian.AppendUint32(b[:0], uint32(inc))) // fails only when the session ends
 }
 
-func (s *stream) Write(p []byte) (int, error) {
+func (s *muxStream) Write(p []byte) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	total := 0
@@ -237,7 +237,7 @@ func (s *stream) Write(p []byte) (int, error) {
 // writeFrame appends one data frame of p's first bytes, as many as credit and a frame
 // allow, when s's turn comes and the link has room; it returns 0 and no error when it
 // should be called again.
-func (s *stream) writeFrame(p []byte) (int, error) {
+func (s *muxStream) writeFrame(p []byte) (int, error) {
 	s.mu.Lock()
 	for {
 		if err := s.writeErrLocked(); err != nil {
@@ -276,7 +276,7 @@ func (s *stream) writeFrame(p []byte) (int, error) {
 	return n, nil
 }
 
-func (s *stream) writeErrLocked() error {
+func (s *muxStream) writeErrLocked() error {
 	switch {
 	case s.closed:
 		return opError("write", net.ErrClosed)
@@ -301,7 +301,7 @@ func (m *mux) closedErrOr(err error) error {
 }
 
 // waitLocked waits, with s.mu released, for sig, the deadline d, or the mux's end.
-func (s *stream) waitLocked(sig *signal, d *deadline) {
+func (s *muxStream) waitLocked(sig *signal, d *deadline) {
 	wake, passed := sig.wait(), d.done()
 	s.mu.Unlock()
 	select {
@@ -314,7 +314,7 @@ func (s *stream) waitLocked(sig *signal, d *deadline) {
 
 // CloseWrite sends FIN: the peer reads what was written, then EOF.
 // A Write in progress fails at its next frame.
-func (s *stream) CloseWrite() error {
+func (s *muxStream) CloseWrite() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -336,7 +336,7 @@ func (s *stream) CloseWrite() error {
 
 // Close ends both directions: FIN, then RST unless the peer has finished sending.
 // Unread bytes are dropped. A Write in progress fails.
-func (s *stream) Close() error {
+func (s *muxStream) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -366,12 +366,12 @@ func (s *stream) Close() error {
 	return err
 }
 
-func (s *stream) SetDeadline(t time.Time) error {
+func (s *muxStream) SetDeadline(t time.Time) error {
 	s.SetReadDeadline(t)
 	return s.SetWriteDeadline(t)
 }
 
-func (s *stream) SetReadDeadline(t time.Time) error {
+func (s *muxStream) SetReadDeadline(t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rd.set(&s.mu, t)
@@ -379,7 +379,7 @@ func (s *stream) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
-func (s *stream) SetWriteDeadline(t time.Time) error {
+func (s *muxStream) SetWriteDeadline(t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wd.set(&s.mu, t)
@@ -387,8 +387,8 @@ func (s *stream) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-func (s *stream) LocalAddr() net.Addr  { return streamAddr(s.id) }
-func (s *stream) RemoteAddr() net.Addr { return streamAddr(s.id) }
+func (s *muxStream) LocalAddr() net.Addr  { return streamAddr(s.id) }
+func (s *muxStream) RemoteAddr() net.Addr { return streamAddr(s.id) }
 
 // streamAddr names a stream: its session's ends have no address a stream could
 // give without logging a client's.
