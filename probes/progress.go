@@ -87,9 +87,17 @@ func (p *Progress) status() {
 	for _, i := range running {
 		fmt.Fprintf(&b, "; %d %s: %s…", i+1, p.lines[i].Transport, p.at[i])
 	}
-	fmt.Fprint(p.w, "\r\x1b[K"+b.String())
+	line := []rune(b.String())
+	if len(line) > statusWidth {
+		line = append(line[:statusWidth-1], '…')
+	}
+	fmt.Fprint(p.w, "\r\x1b[K"+string(line))
 	p.showing = true
 }
+
+// statusWidth bounds the status line: a longer one wraps, and a carriage return then
+// rewrites only its last row.
+const statusWidth = 79
 
 func (p *Progress) clear() {
 	if p.showing {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"time"
 
@@ -76,6 +77,10 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := checkProbeNetwork(*cc, *asn); err != nil {
+		fs.Usage()
+		return fmt.Errorf("probe: %w", err)
+	}
 	in, err := loadProbeInput(*bridgesPath, *cfgPath)
 	if err != nil {
 		fs.Usage()
@@ -129,6 +134,23 @@ type probeInput struct {
 	lines      []bridge.Line
 	caFile     string
 	ptPrograms map[string]string
+}
+
+// The shapes OONI gives probe_cc and probe_asn, which docs/probe-format.md's schema
+// holds the measurements to.
+var (
+	countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
+	asNumber    = regexp.MustCompile(`^AS[0-9]+$`)
+)
+
+func checkProbeNetwork(cc, asn string) error {
+	if cc != "" && !countryCode.MatchString(cc) {
+		return fmt.Errorf("--probe-cc %q: want a country's two capital letters, as DE", cc)
+	}
+	if asn != "" && !asNumber.MatchString(asn) {
+		return fmt.Errorf("--probe-asn %q: want AS and a number, as AS3320", asn)
+	}
+	return nil
 }
 
 func clampTimeout(d time.Duration) time.Duration {
