@@ -104,7 +104,7 @@ type Result struct {
 // Works reports whether every step passed.
 func (r *Result) Works() bool { return r.Failure == nil }
 
-// Step names what a step found, for the report.
+// step returns the step called name; nil when it did not run.
 func (r *Result) step(name string) *Step {
 	for _, s := range r.Steps {
 		if s.Name == name {

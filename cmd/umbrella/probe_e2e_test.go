@@ -144,8 +144,35 @@ func (pl *probeLab) run(t *testing.T, bin string, args ...string) probeOutput {
 	if len(po.ms) != len(pl.lines) {
 		t.Fatalf("%d measurements for %d lines:\n%s", len(po.ms), len(pl.lines), po.json)
 	}
-	pl.checkNoSecret(t, po)
+	if slices.Contains(args, "--include-addresses") {
+		pl.checkSecretsOnly(t, po)
+	} else {
+		pl.checkNoSecret(t, po)
+	}
 	return po
+}
+
+// checkSecretsOnly fails for any of the lines' secrets that the run's output holds: a
+// report that includes addresses still shows no key, secret, cert=, pin= or secret path.
+func (pl *probeLab) checkSecretsOnly(t *testing.T, po probeOutput) {
+	t.Helper()
+	output := po.stdout + po.stderr + string(po.json)
+	for _, ln := range pl.lines {
+		b := ln.Bridge
+		secrets := []string{string(b.Key), string(b.Secret[:]), bridge.EncodeKey(b.Key), bridge.EncodeKey(b.Secret[:]),
+			b.Args["cert"], b.Args["pin"], b.Args["path"]}
+		if u, err := url.Parse(b.Args["url"]); err == nil && len(u.Path) > 1 {
+			secrets = append(secrets, u.Path)
+		}
+		for _, s := range secrets {
+			if s != "" && strings.Contains(output, s) {
+				t.Errorf("the probe's output with addresses shows the secret %q of the %s line", s, b.Transport)
+			}
+		}
+	}
+	if !strings.Contains(output, lab.ClientHost) {
+		t.Errorf("the probe's output with --include-addresses shows no address")
+	}
 }
 
 // checkNoSecret fails for any byte string of the lines' secrets, addresses or names
@@ -332,8 +359,13 @@ func TestProbeNamesWhatTheCensorDoes(t *testing.T) {
 			pl.Censor.SetPolicies(tc.policies(t)...)
 			po := pl.run(t, bin)
 			pl.check(t, po, tc.want)
-			if tc.name == "tls-fingerprint" {
+			switch tc.name {
+			case "tls-fingerprint":
 				pl.checkJA4(t, po)
+			case "mitm":
+				// Errors name what was refused and where: with addresses shown, the
+				// report still shows no secret.
+				pl.check(t, pl.run(t, bin, "--include-addresses"), tc.want)
 			}
 			t.Logf("%s:\n%s", tc.name, po.stdout)
 		})
