@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/umbrella-edge/edge/client/failure"
@@ -54,8 +55,8 @@ func (lp *lineProbe) data(ctx context.Context, sess *session.Session, meter *fai
 	defer conn.Close()
 	// The run's end stops a step at once, as its timeout would.
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
-	conn.SetDeadline(time.Now().Add(lp.cfg.StepTimeout))
 	for range Echoes {
+		conn.SetDeadline(time.Now().Add(lp.cfg.StepTimeout)) // each round trip
 		rtt, err := echoOnce(conn)
 		if err != nil {
 			lp.end(s, fail(err))
@@ -68,7 +69,7 @@ func (lp *lineProbe) data(ctx context.Context, sess *session.Session, meter *fai
 	}
 	s = lp.begin(StepTransfer)
 	conn.SetDeadline(time.Now().Add(lp.cfg.StepTimeout))
-	s.Sent, s.Received, err = exchange(conn, TransferSize, time.Time{})
+	s.Sent, s.Received, err = exchange(conn, TransferSize, 0)
 	s.CarrierReceived = meter.Received()
 	if err == nil && s.Received < TransferSize {
 		err = io.ErrUnexpectedEOF
@@ -80,7 +81,7 @@ func (lp *lineProbe) data(ctx context.Context, sess *session.Session, meter *fai
 	lp.end(s, nil)
 	s = lp.begin(StepThroughput)
 	conn.SetDeadline(time.Now().Add(lp.cfg.StepTimeout))
-	s.Sent, s.Received, err = exchange(conn, ThroughputBytes, time.Now().Add(min(ThroughputTime, lp.cfg.StepTimeout)))
+	s.Sent, s.Received, err = exchange(conn, ThroughputBytes, ThroughputTime)
 	s.CarrierReceived = meter.Received()
 	if err != nil && s.Received == 0 {
 		lp.end(s, fail(err))
@@ -108,9 +109,10 @@ func echoOnce(conn net.Conn) (time.Duration, error) {
 }
 
 // exchange sends size random bytes while it reads their echo, until all came back,
-// conn's deadline passes, or, when cut is set, cut passes; a cut sample is no
-// failure. It returns the bytes sent and echoed back.
-func exchange(conn net.Conn, size int, cut time.Time) (sent, received int64, err error) {
+// conn's deadline passes, or, when sample is set, sample has passed since the first
+// echo came back (a slow path is measured, not failed). It returns the bytes sent
+// and echoed back.
+func exchange(conn net.Conn, size int, sample time.Duration) (sent, received int64, err error) {
 	data := make([]byte, size)
 	rand.Read(data)
 	wrote := make(chan int64, 1)
@@ -125,10 +127,8 @@ func exchange(conn net.Conn, size int, cut time.Time) (sent, received int64, err
 		}
 		wrote <- n
 	}()
-	if !cut.IsZero() {
-		stop := time.AfterFunc(time.Until(cut), func() { conn.SetReadDeadline(time.Unix(1, 0)) })
-		defer stop.Stop()
-	}
+	var cut atomic.Bool
+	var timer *time.Timer
 	buf := make([]byte, 32<<10)
 	for received < int64(size) && err == nil {
 		var k int
@@ -136,9 +136,15 @@ func exchange(conn net.Conn, size int, cut time.Time) (sent, received int64, err
 		if k > 0 && !bytes.Equal(buf[:k], data[received:received+int64(k)]) {
 			err = errMismatch
 		}
+		if timer == nil && k > 0 && sample > 0 {
+			timer = time.AfterFunc(sample, func() { cut.Store(true); conn.SetReadDeadline(time.Unix(1, 0)) })
+		}
 		received += int64(k)
 	}
-	if err != nil && !cut.IsZero() && !time.Now().Before(cut) && received > 0 {
+	if timer != nil {
+		timer.Stop()
+	}
+	if err != nil && cut.Load() {
 		err = nil // the sample ran its time
 	}
 	// Unblock a writer the peer stopped reading from; the stream is done with.

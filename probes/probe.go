@@ -29,9 +29,9 @@ const (
 	// TransferSize is the transfer each way: past the 14–20 KB after which Russia's
 	// TSPU freezes connections to foreign hosts (net4people reports, 2025).
 	TransferSize = 24 << 10
-	// ThroughputBytes and ThroughputTime bound the throughput sample: within a
-	// session's burst of the gateway's probe service, so that an idle gateway's
-	// limit is not what it measures.
+	// ThroughputBytes and ThroughputTime bound the throughput sample, from the first
+	// byte echoed back: within a session's burst of the gateway's probe service, so
+	// that an idle gateway's limit is not what it measures.
 	ThroughputBytes = 1 << 20
 	ThroughputTime  = 2 * time.Second
 	// Echoes is how many small messages the echo step sends, one at a time.
@@ -42,8 +42,8 @@ const (
 type Config struct {
 	// Transports resolves the lines' transport names.
 	Transports *transports.Registry
-	// StepTimeout bounds each step of a line; it is clamped to [MinStepTimeout,
-	// MaxStepTimeout]. 0 means DefaultStepTimeout.
+	// StepTimeout bounds each step of a line (each of the echo step's round trips);
+	// it is clamped to [MinStepTimeout, MaxStepTimeout]. 0 means DefaultStepTimeout.
 	StepTimeout time.Duration
 	// Parallel is how many lines are probed at once; 1 probes them one after another,
 	// which is slower but leaves a censor's per-flow state to one line at a time.

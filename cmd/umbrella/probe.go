@@ -23,7 +23,7 @@ const probeHelp = `
 Tests bridge lines from the network this machine is on, as a user's client would use
 them, and says for each whether it works and, if not, where and how it failed.
 
-Each line is tested step by step; each step has --timeout to finish:
+Each line is tested step by step; each step (each echo) has --timeout to finish:
   resolve              the bridge's host name, if it has one (skipped for an IP)
   connect              the TCP connect, or for quic/quicobfs the QUIC handshake
   transport_handshake  TLS (with the JA4 fingerprint of the hello sent), obfs4, the
@@ -32,7 +32,7 @@ Each line is tested step by step; each step has --timeout to finish:
   echo                 5 small round trips through the gateway's built-in probe service
   transfer             24 KiB each way: past the 14-20 KB after which some censors
                        freeze connections
-  throughput           a sample of up to 1 MiB or 2 s
+  throughput           a sample of up to 1 MiB, or of 2 s from the first echo back
 A failure is named by the step, OONI's failure string (connection_reset,
 generic_timeout_error, connection_refused, eof_error, ssl_unknown_authority,
 ssl_invalid_certificate, dns_nxdomain_error, ...) and a verdict in words, such as

@@ -84,6 +84,7 @@ func startProbeLab(t *testing.T) *probeLab {
 	}
 	for _, ln := range lines {
 		if ln.Bridge.Transport == "utls" {
+			ln.Bridge.Args = ln.Bridge.Args.Clone()
 			ln.Bridge.Args["fp"] = "safari"
 			lines = append(lines, ln)
 			break
@@ -103,6 +104,11 @@ func startProbeLab(t *testing.T) *probeLab {
 	return pl
 }
 
+// probeTimeout bounds each step in the tests: what a blocked line waits for, and what a
+// working one has for a step on a loaded machine (a session handshake took a second,
+// echoes 0.9 s each, with the load average at 27 on 2 cores).
+const probeTimeout = "5s"
+
 // probeOutput is one run of umbrella probe.
 type probeOutput struct {
 	stdout, stderr string
@@ -110,14 +116,14 @@ type probeOutput struct {
 	ms             []probes.Measurement
 }
 
-// run runs umbrella probe on the lab's lines, each step within 3 s, all at once, and
+// run runs umbrella probe on the lab's lines, each step within 5 s, all at once, and
 // checks that its measurements validate against docs/probe-format.md and that nothing
 // it wrote shows a secret or an address.
 func (pl *probeLab) run(t *testing.T, bin string, args ...string) probeOutput {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "report.jsonl")
 	args = append([]string{"probe", "--bridges", pl.file, "--ca-file", pl.CAFile, "--json", out,
-		"--timeout", "3s", "--parallel", "16"}, args...)
+		"--timeout", probeTimeout, "--parallel", "16"}, args...)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
