@@ -193,3 +193,47 @@ func startUnbound(t *testing.T) *net.Resolver {
 		return d.DialContext(ctx, network, addr)
 	}}
 }
+
+// Sequentially, a line starts once the one before it has ended: a censor's per-flow
+// state sees one line at a time. In parallel, a line starts while the first is held
+// at its first step.
+func TestSequentialProbesOneLineAtATime(t *testing.T) {
+	a, b := lab.StartGateway(t).Bridge(), lab.StartGateway(t).Bridge()
+	var mu sync.Mutex
+	var order []int // the line of each event
+	rs := run(t, probes.Config{Parallel: 1, OnEvent: func(e probes.Event) {
+		mu.Lock()
+		order = append(order, e.Line)
+		mu.Unlock()
+	}}, a, b)
+	if !rs[0].Works() || !rs[1].Works() || rs[0].Index != 0 || rs[1].Index != 1 {
+		t.Fatalf("results %+v, %+v; want both working, in input order", rs[0], rs[1])
+	}
+	n := len(rs[0].Steps) * 2 // a start and an end each
+	if len(order) != 2*n || slices.Contains(order[:n], 1) || slices.Contains(order[n:], 0) {
+		t.Errorf("sequentially, the lines' events came in the order %v", order)
+	}
+
+	second := make(chan struct{})
+	var once sync.Once
+	guard, cancel := context.WithTimeout(context.Background(), time.Minute) // only keeps a broken run from hanging
+	defer cancel()
+	rs = run(t, probes.Config{Parallel: 2, OnEvent: func(e probes.Event) {
+		if e.Line == 1 {
+			once.Do(func() { close(second) })
+			return
+		}
+		select {
+		case <-second:
+		case <-guard.Done():
+		}
+	}}, a, b)
+	select {
+	case <-second:
+	default:
+		t.Error("in parallel, the second line did not start while the first waited")
+	}
+	if !rs[0].Works() || !rs[1].Works() {
+		t.Errorf("in parallel: %v, %v", rs[0].Failure, rs[1].Failure)
+	}
+}

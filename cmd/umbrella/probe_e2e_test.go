@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -262,4 +265,32 @@ func (pl *probeLab) activeProbe(t *testing.T, bin string) {
 		return dontCare
 	})
 	t.Logf("active-probe, once the prober flagged the raw listeners:\n%s", po.stdout)
+}
+
+// An operator probes every listener of a running gateway with its config, as a user
+// would reach them; a user probes the lines of a client config. Both read the same
+// lines: the gateway's, through umbrella bridges' file.
+func TestProbeReadsGatewayAndClientConfigs(t *testing.T) {
+	bin := buildBinary(t)
+	g := startGateway(t, bin, startEcho(t))
+	lines, err := exec.Command(bin, "bridges", "--config", g.config).Output()
+	if err != nil {
+		t.Fatalf("umbrella bridges: %v", err)
+	}
+	clientConfig := filepath.Join(t.TempDir(), "client.yaml")
+	yaml := "bridges:\n  - " + strings.ReplaceAll(strings.TrimSpace(string(lines)), "\n", "\n  - ") + "\nsocks: 127.0.0.1:0\n"
+	if err := os.WriteFile(clientConfig, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []string{g.config, clientConfig} {
+		out, err := exec.Command(bin, "probe", "--config", cfg, "--sequential").CombinedOutput()
+		if err != nil {
+			t.Fatalf("umbrella probe --config %s: %v\n%s", filepath.Base(cfg), err, out)
+		}
+		for _, want := range []string{" tcp ", " utls ", "2 bridge lines in ", "one at a time", "2 work, 0 failed."} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("umbrella probe --config %s does not say %q:\n%s", filepath.Base(cfg), want, out)
+			}
+		}
+	}
 }
