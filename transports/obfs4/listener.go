@@ -204,13 +204,16 @@ func (l *listener) track(raw net.Conn) bool {
 	return true
 }
 
+// untrack forgets a handshake that ended; it may be called more than once.
+func (l *listener) untrack(raw net.Conn) {
+	l.mu.Lock()
+	delete(l.pending, raw)
+	l.mu.Unlock()
+}
+
 func (l *listener) handshake(raw net.Conn) {
 	rc := newRawConn(raw.(*net.TCPConn), l.pool)
-	defer func() {
-		l.mu.Lock()
-		delete(l.pending, raw)
-		l.mu.Unlock()
-	}()
+	defer l.untrack(raw)
 	if !rc.awaitFirstByte() {
 		l.log.Debug("obfs4 handshake failed", "reason", "silent")
 		return
@@ -228,6 +231,9 @@ func (l *listener) handshake(raw net.Conn) {
 		return
 	}
 	c := newConn(oc, rc.tcp)
+	// Out of pending before Accept can return it: Close closes what is pending, and an
+	// accepted conn outlives the listener. A Close from here on is seen by the select.
+	l.untrack(raw)
 	select {
 	case l.accepted <- c:
 	case <-l.done:
