@@ -132,7 +132,7 @@ func (t *tunnel) send(packets [][]byte) error {
 		return err
 	}
 	key := canonical(name)
-	sq := &sentQuery{nonce: nonce}
+	sq := &sentQuery{nonce: nonce, poll: len(packets) == 0}
 	t.mu.Lock()
 	t.pending[key] = sq
 	sq.timer = time.AfterFunc(queryTimeout, func() { t.lost(key) })
@@ -151,7 +151,10 @@ func (t *tunnel) poll() {
 	}
 }
 
-// backOff lengthens the idle poll interval after an answer that carried nothing.
+// backOff lengthens the idle poll interval after a poll whose answer carried nothing.
+// Empty answers to queries that carried packets do not count: while the tunnel sends,
+// most answers are empty, and a poll must still follow soon once KCP waits for the
+// gateway's acknowledgements.
 func (t *tunnel) backOff() {
 	t.mu.Lock()
 	t.delay = min(2*t.delay, maxPollDelay)

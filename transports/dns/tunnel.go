@@ -49,6 +49,7 @@ type tunnel struct {
 // A sentQuery is a query awaiting its answer, by its name.
 type sentQuery struct {
 	nonce [nonceSize]byte
+	poll  bool // it carried no packets
 	timer *time.Timer
 }
 
@@ -108,11 +109,7 @@ func (t *tunnel) take(name string, answered bool) *sentQuery {
 }
 
 // lost gives up on the answer to the query called name.
-func (t *tunnel) lost(name string) {
-	if t.take(name, false) != nil {
-		t.backOff()
-	}
-}
+func (t *tunnel) lost(name string) { t.take(name, false) }
 
 func (t *tunnel) recvLoop() {
 	for {
@@ -149,18 +146,18 @@ func (t *tunnel) answered(sq *sentQuery, a answer) error {
 	case a.rcode == rcodeNXDomain:
 		// The gateway has not seen the tunnel's first packet yet: the resolver put a
 		// later query before it, as resolvers may.
-		t.backOff()
 		return nil
 	default:
 		if !t.hasHeard() {
 			return fmt.Errorf("%w: the resolver answered %s: is %s delegated to the gateway, and does the resolver serve this network?", ErrResolver, rcodeName(a.rcode), t.domain)
 		}
-		t.backOff() // the resolver's trouble: its answers carry nothing
-		return nil
+		return nil // the resolver's trouble: as a lost query
 	}
 	packets, err := unpackDown(t.mask, sq.nonce, a.payload)
 	if err != nil || len(packets) == 0 {
-		t.backOff()
+		if sq.poll {
+			t.backOff()
+		}
 		return nil
 	}
 	data := false
