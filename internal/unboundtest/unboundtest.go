@@ -103,7 +103,10 @@ func Run(ctx context.Context, dir string, cfg Config) (*Unbound, error) {
 }
 
 // render writes unbound's config. Its choices, beside loopback and no privileges:
-//   - one thread, and room for many DoT and DoH connections (each carrier has one);
+//   - one thread, and room for many DoT and DoH connections (each carrier has one) and
+//     for 4096 queries at once, as a resolver serving many users is configured (the
+//     default, 1024, is for a small one; the conformance suite's 32 tunnels at once
+//     from one machine overran it);
 //   - QNAME minimisation, on by default in unbound and in many resolvers, left on, so
 //     the tunnel is tested against it;
 //   - "." refused and queries sent only from loopback, so that nothing but the stub
@@ -140,7 +143,7 @@ func render(dir string, cfg Config) (string, error) {
 	}
 	for _, l := range []string{
 		`do-ip6: no`, `username: ""`, `chroot: ""`, `pidfile: ""`, `use-syslog: no`,
-		`verbosity: 1`, `num-threads: 1`, `incoming-num-tcp: 512`,
+		`verbosity: 1`, `num-threads: 1`, `incoming-num-tcp: 512`, `num-queries-per-thread: 4096`,
 		`access-control: 127.0.0.0/8 allow`, `do-not-query-localhost: no`,
 		`outgoing-interface: 127.0.0.1`, `qname-minimisation: yes`, `local-zone: "." refuse`,
 	} {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"time"
 
+	kcp "github.com/xtaci/kcp-go/v5"
+
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/trust"
 )
@@ -52,6 +54,7 @@ func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
 		t.Close()
 		return nil, err
 	}
+	t.followLimit(sess.(*kcp.UDPSession))
 
 	// The greeting starts the gateway's KCP session, so Accept returns before the
 	// client has anything to say; its acknowledgement proves the path.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"time"
+
+	kcp "github.com/xtaci/kcp-go/v5"
 )
 
 // Polling. The client sends a query whenever KCP has packets, and polls (queries
@@ -14,11 +16,13 @@ const (
 	// maxInflight bounds the queries awaiting an answer: it caps the tunnel's rate
 	// (that many answers per round trip) and what one client asks of a resolver. The
 	// tunnel starts from initInflight and adapts in between, as TCP's window does:
-	// one more per window of answers, half as many when a query goes unanswered (a
+	// one more per answer up to slowStartEnd (doubling each round trip), then one
+	// more per window of answers, and half as many when a query goes unanswered (a
 	// resolver drops queries when too many are in flight: unbound past its
-	// num-queries-per-thread).
-	maxInflight  = 64
+	// num-queries-per-thread, 1024 by default, which 32 tunnels of 64 overran).
+	maxInflight  = 32
 	initInflight = 8
+	slowStartEnd = 16
 	minInflight  = 2
 	// minPollDelay is the idle poll interval right after data flowed; it doubles with
 	// each empty answer up to maxPollDelay.
@@ -64,6 +68,15 @@ func (t *tunnel) sendLoop() {
 		case <-timer.C:
 		}
 	}
+}
+
+// followLimit makes KCP's send window follow the queries allowed in flight.
+func (t *tunnel) followLimit(s *kcp.UDPSession) {
+	t.mu.Lock()
+	t.window = func(n int) { s.SetWindowSize(n, 0) }
+	n := int(t.limit)
+	t.mu.Unlock()
+	s.SetWindowSize(n, 0)
 }
 
 // waitSlot waits until one more query may be in flight; false once the tunnel ends.
@@ -148,6 +161,18 @@ func (t *tunnel) poll() {
 	select {
 	case t.polls <- struct{}{}:
 	default:
+	}
+}
+
+// park keeps one query at the gateway while the tunnel is active: once none is in
+// flight, a poll goes at once, for the gateway to hold and answer with what it sends
+// next (an echo, a reply) instead of waiting for the next poll interval.
+func (t *tunnel) park() {
+	t.mu.Lock()
+	idle := len(t.pending) == 0 && t.delay == minPollDelay
+	t.mu.Unlock()
+	if idle {
+		t.poll()
 	}
 }
 

@@ -38,7 +38,9 @@ type tunnel struct {
 	mu        sync.Mutex // guards the fields below
 	pending   map[string]*sentQuery
 	limit     float64   // queries allowed in flight
+	threshold float64   // where limit's slow start ends
 	shrunk    time.Time // when a loss last halved limit
+	window    func(int) // gives KCP's send window limit's value
 	delay     time.Duration
 	err       error
 	heardOnce bool
@@ -55,20 +57,21 @@ type sentQuery struct {
 
 func newTunnel(domain string, rc resolverConn, kind resolverKind) *tunnel {
 	t := &tunnel{
-		domain:   canonical(domain),
-		mask:     newMasker(domain),
-		rc:       rc,
-		kind:     kind,
-		capacity: nameCapacity(canonical(domain)) - upHeader,
-		up:       make(chan []byte, 2*kcpWindow),
-		down:     make(chan []byte, 2*kcpWindow),
-		slot:     make(chan struct{}, 1),
-		polls:    make(chan struct{}, maxInflight),
-		limit:    initInflight,
-		heard:    make(chan struct{}),
-		gone:     make(chan struct{}),
-		pending:  make(map[string]*sentQuery),
-		delay:    minPollDelay,
+		domain:    canonical(domain),
+		mask:      newMasker(domain),
+		rc:        rc,
+		kind:      kind,
+		capacity:  nameCapacity(canonical(domain)) - upHeader,
+		up:        make(chan []byte, 2*kcpWindow),
+		down:      make(chan []byte, 2*kcpWindow),
+		slot:      make(chan struct{}, 1),
+		polls:     make(chan struct{}, maxInflight),
+		limit:     initInflight,
+		threshold: slowStartEnd,
+		heard:     make(chan struct{}),
+		gone:      make(chan struct{}),
+		pending:   make(map[string]*sentQuery),
+		delay:     minPollDelay,
 	}
 	rand.Read(t.id[:])
 	t.loops.Go(t.sendLoop)
@@ -85,18 +88,23 @@ func (t *tunnel) take(name string, answered bool) *sentQuery {
 	t.mu.Lock()
 	sq, ok := t.pending[name]
 	delete(t.pending, name)
+	before := int(t.limit)
 	switch {
 	case !ok:
+	case answered && t.limit < t.threshold:
+		t.limit = min(t.limit+1, maxInflight) // slow start: doubling each round trip
 	case answered:
 		t.limit = min(t.limit+1/t.limit, maxInflight)
-
 	case time.Since(t.shrunk) > queryTimeout/2:
 		// Once per burst of losses: the queries lost together were one event.
 		t.limit = max(t.limit/2, minInflight)
-		t.shrunk = time.Now()
-
+		t.threshold, t.shrunk = t.limit, time.Now()
 	}
+	window, after := t.window, int(t.limit)
 	t.mu.Unlock()
+	if window != nil && after != before {
+		window(after)
+	}
 	if !ok {
 		return nil
 	}
@@ -158,6 +166,7 @@ func (t *tunnel) answered(sq *sentQuery, a answer) error {
 		if sq.poll {
 			t.backOff()
 		}
+		t.park()
 		return nil
 	}
 	data := false
@@ -181,6 +190,7 @@ func (t *tunnel) answered(sq *sentQuery, a answer) error {
 			t.poll()
 		}
 	}
+	t.park()
 	return nil
 }
 
