@@ -25,9 +25,10 @@ const (
 	// kcpInterval is KCP's flush interval, in milliseconds: the delay before an ACK
 	// that is not sent at once.
 	kcpInterval = 10
-	// kcpWindow is both sides' send and receive window, in segments: 256 of the
-	// server's 900-byte segments are 230 KB in flight, 2.3 MB/s at a 100 ms RTT,
-	// beyond what DNS carries; 256 of the client's small segments are 34 KB.
+	// kcpWindow is both sides' receive window and the server's send window, in
+	// segments: 256 of the server's 900-byte segments are 230 KB in flight, 2.3 MB/s
+	// at a 100 ms RTT, beyond what DNS carries. The client's send window is its
+	// tunnel's limit (see followLimit).
 	kcpWindow = 256
 	// serverMTU is the server's KCP packet size: what one TXT answer to a query with
 	// the longest name still carries within ednsSize (see TestServerMTUFits).
