@@ -34,7 +34,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		return
 	}
 	carrier := g.awaitFirstBytes(hctx, conn, ticket)
-	sess, err := session.Server(hctx, carrier, &session.ServerConfig{
+	sess, outcome, err := session.Server(hctx, carrier, &session.ServerConfig{
 		Identity:     g.cfg.Identity,
 		Secrets:      policy.Secrets,
 		Endpoint:     l.bridge.Endpoint(),
@@ -51,13 +51,6 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	})
 	evicted := ticket.Release()
 	switch {
-	case errors.Is(err, session.ErrResumed):
-		// The session's own goroutine, from its first carrier, serves its streams.
-		g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
-		g.metrics.resumes.WithLabelValues("ok").Inc()
-		id := sess.ID()
-		log.Info("session resumed", "session", shortID(id[:]))
-		return
 	case errors.Is(err, session.ErrResumeRejected):
 		// The client was told, signed, that its session is gone; it opens a new one.
 		g.metrics.handshakes.WithLabelValues(l.name, "failed", "resume").Inc()
@@ -73,6 +66,13 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		}
 		log.Debug("handshake failed", "reason", reason)
 		g.reject(l, conn, consumed, accepted)
+		return
+	case outcome == session.Resumed:
+		// The session's own goroutine, from its first carrier, serves its streams.
+		g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
+		g.metrics.resumes.WithLabelValues("ok").Inc()
+		id := sess.ID()
+		log.Info("session resumed", "session", shortID(id[:]))
 		return
 	}
 	g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
@@ -92,7 +92,9 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		log.Warn("session closed: it held the most buffered bytes when the memory budget ran out")
 		return
 	}
-	log.Info("session ended")
+	// Why it ended tells a grace that ran out (the client did not come back) from a
+	// close; the cause carries no address or key.
+	log.Info("session ended", "why", sess.Err())
 }
 
 // failure names a failed session handshake for the metrics: refused when the gateway

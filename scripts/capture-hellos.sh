@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# Captures the TLS ClientHello that Debian's Chromium and Firefox send today, so the utls
-# transport looks like the current browsers rather than utls's built-in (older) profiles.
+# Captures the TLS ClientHello that Debian's Chromium and Firefox send today, so our TLS
+# clients (transports/tlskit) look like the current browsers rather than utls's built-in
+# (older) profiles.
 #
 # Everything stays on loopback: each browser is pointed at a real-looking name that its
 # resolver maps to 127.0.0.1, where a small Go listener records the first ClientHello.
-# Writes transports/utls/testdata/<browser>-<major>.hello (the record of the capture) and
-# the same bytes to transports/utls/hellos/ (what the transport embeds and ships), replacing
-# that browser's older fixture there. Re-run it whenever Debian updates the browsers, then
-# run `go test ./transports/utls/` and commit both directories.
+# Writes transports/tlskit/hellos/<browser>-<major>.hello, replacing that browser's older
+# capture: the toolkit embeds and ships these files, and its tests compare our hellos with
+# them. Re-run it whenever Debian updates the browsers, then run
+# `go test ./transports/tlskit/ ./probes/censor/` (the censor's allow list names the
+# browsers' JA4) and commit the directory.
 #
 # Usage: scripts/capture-hellos.sh [SNI]     (default SNI: www.wikipedia.org)
 set -euo pipefail
 
 sni="${1:-www.wikipedia.org}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-testdata="$root/transports/utls/testdata"
-hellos="$root/transports/utls/hellos"
+hellos="$root/transports/tlskit/hellos"
 work="$(mktemp -d)"
 browser_pid=""
 cleanup() {
@@ -42,7 +43,7 @@ capture() {
 	local name="$1" version="$2"
 	shift 2
 	local out="$work/$name.hello" portfile="$work/$name.port"
-	go build -o "$work/hellocapture" "$root/transports/utls/internal/hellocapture"
+	go build -o "$work/hellocapture" "$root/transports/tlskit/internal/hellocapture"
 	"$work/hellocapture" -addr 127.0.0.1:0 -out "$out" -portfile "$portfile" -timeout 60s &
 	local capture_pid=$!
 	for _ in $(seq 100); do [ -s "$portfile" ] && break; sleep 0.1; done
@@ -59,11 +60,10 @@ capture() {
 	wait "$browser_pid" 2>/dev/null || true
 	browser_pid=""
 
-	mkdir -p "$testdata" "$hellos"
-	cp "$out" "$testdata/$name-$version.hello"
+	mkdir -p "$hellos"
 	find "$hellos" -name "$name-*.hello" ! -name "$name-$version.hello" -delete
 	cp "$out" "$hellos/$name-$version.hello"
-	echo "captured $name $version: $(wc -c <"$out") bytes -> $testdata/$name-$version.hello"
+	echo "captured $name $version: $(wc -c <"$out") bytes -> $hellos/$name-$version.hello"
 }
 
 install_browsers

@@ -3,7 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -32,7 +32,7 @@ func BenchmarkServerHandshake(b *testing.B) {
 		}
 		b.ResetTimer()
 		for i := range b.N {
-			s, err := Server(context.Background(), bufferConn{r: bytes.NewReader(hellos[i]), w: io.Discard}, sc)
+			s, _, err := Server(context.Background(), bufferConn{r: bytes.NewReader(hellos[i]), w: io.Discard}, sc)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -44,7 +44,7 @@ func BenchmarkServerHandshake(b *testing.B) {
 		_, sc := testConfigs()
 		garbage := randomBytes(helloPrefixSize)
 		for b.Loop() {
-			if _, err := Server(context.Background(), bufferConn{r: bytes.NewReader(garbage), w: io.Discard}, sc); helloReason(err) != "mark" {
+			if _, _, err := Server(context.Background(), bufferConn{r: bytes.NewReader(garbage), w: io.Discard}, sc); helloReason(err) != "mark" {
 				b.Fatal(err)
 			}
 		}
@@ -62,13 +62,16 @@ func BenchmarkResume(b *testing.B) {
 		c, s := net.Pipe()
 		errc := make(chan error, 1)
 		go func() {
-			_, err := Server(context.Background(), s, sc)
+			_, outcome, err := Server(context.Background(), s, sc)
+			if err == nil && outcome != Resumed {
+				err = fmt.Errorf("Server: %v, want %v", outcome, Resumed)
+			}
 			errc <- err
 		}()
 		if err := client.Resume(context.Background(), c, cc); err != nil {
 			b.Fatal(err)
 		}
-		if err := <-errc; !errors.Is(err, ErrResumed) {
+		if err := <-errc; err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -174,7 +177,7 @@ func bareHandshake(b *testing.B, cc *ClientConfig, sc *ServerConfig) (client, se
 	errc := make(chan error, 1)
 	go func() {
 		var err error
-		server, err = Server(context.Background(), s, sc)
+		server, _, err = Server(context.Background(), s, sc)
 		errc <- err
 	}()
 	client, err := Client(context.Background(), c, cc)

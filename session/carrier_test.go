@@ -97,7 +97,7 @@ func pairUp(t testing.TB, cconn, sconn net.Conn, cc *ClientConfig, sc *ServerCon
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if server, serr = Server(ctx, sconn, sc); serr != nil {
+		if server, _, serr = Server(ctx, sconn, sc); serr != nil {
 			sconn.Close()
 		}
 	}()
@@ -120,7 +120,7 @@ func pairUp(t testing.TB, cconn, sconn net.Conn, cc *ClientConfig, sc *ServerCon
 }
 
 // resumeOnce re-attaches client over a new carrier pair; the gateway side must
-// report ErrResumed. It returns the client's error and the gateway's.
+// report Resumed. It returns the client's error and the gateway's.
 func resumeOnce(t testing.TB, client *Session, cconn, sconn net.Conn, cc *ClientConfig, sc *ServerConfig) (cerr, serr error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
@@ -128,9 +128,9 @@ func resumeOnce(t testing.TB, client *Session, cconn, sconn net.Conn, cc *Client
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s, err := Server(ctx, sconn, sc)
+		s, outcome, err := Server(ctx, sconn, sc)
 		switch {
-		case errors.Is(err, ErrResumed) && s != nil:
+		case err == nil && outcome == Resumed:
 		case err == nil:
 			s.Close()
 			serr = errors.New("Server opened a new session for a resume hello")

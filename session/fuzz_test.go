@@ -46,7 +46,7 @@ func FuzzServerHandshake(f *testing.F) {
 		sc.Sessions = NewRegistry()
 		var written bytes.Buffer
 		src := bytes.NewReader(data)
-		sess, err := Server(context.Background(), bufferConn{r: src, w: &written}, sc)
+		sess, _, err := Server(context.Background(), bufferConn{r: src, w: &written}, sc)
 		if err == nil {
 			sess.Close()
 			return

@@ -13,19 +13,6 @@ import (
 // zeroNonce seals both hellos: each hello key is used for exactly one message.
 var zeroNonce [12]byte
 
-func (e *HelloError) Error() string {
-	if e.Err == nil {
-		return "session: bad hello (" + e.Reason + ")"
-	}
-	return "session: bad hello (" + e.Reason + "): " + e.Err.Error()
-}
-
-func (e *HelloError) Unwrap() error { return e.Err }
-
-func helloError(reason string, consumed []byte, err error) *HelloError {
-	return &HelloError{Reason: reason, Consumed: consumed, Err: err}
-}
-
 // readFailure names a failed read of the hello for metrics.
 func readFailure(err error) string {
 	var ne net.Error
@@ -121,60 +108,3 @@ type handshakeResult struct {
 	resumed *Session
 	confirm func()
 }
-
-// Server runs the gateway side of the handshake on conn, a freshly accepted carrier.
-// It reads no more than the client hello, and writes nothing unless the hello is
-// valid: for anything else it returns a *HelloError holding every byte it read, and
-// the caller still owns conn. When ctx ends first, the reason is "timeout".
-//
-// A valid resume hello re-attaches its session (in cfg.Sessions) to conn: Server then
-// returns that session and ErrResumed, and conn belongs to the session. If the session
-// is gone, the client is told so and the error wraps ErrResumeRejected; the caller
-// still owns conn.
-func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, helloError("timeout", nil, err)
-	}
-	release := bindContext(ctx, conn)
-	res, err := serverHandshake(ctx, conn, cfg)
-	release()
-	if err != nil {
-		var he *HelloError
-		if errors.As(err, &he) && he.Reason == "short" && contextError(ctx) != nil {
-			he.Reason, he.Err = "timeout", fmt.Errorf("%w (%w)", he.Err, contextError(ctx))
-		}
-		return nil, err
-	}
-	if res.resumed != nil {
-		if err := res.resumed.reattach(conn, &res, cfg); err != nil {
-			return nil, err
-		}
-		return res.resumed, ErrResumed
-	}
-	maxStreams := cfg.MaxStreams
-	if maxStreams <= 0 {
-		maxStreams = DefaultMaxStreams
-	}
-	grace := cfg.ResumeGrace
-	if grace <= 0 {
-		grace = DefaultResumeGrace
-	}
-	return newSession(conn, res, sessionOptions{
-		server:     true,
-		maxStreams: maxStreams,
-		buffer:     cfg.ResumeBuffer,
-		store:      cfg.Store,
-		registry:   cfg.Sessions,
-		grace:      grace,
-		budget:     cfg.Budget,
-		openRate:   cfg.StreamOpenRate,
-		openBurst:  cfg.StreamOpenBurst,
-		now:        cfg.Now,
-	})
-}
-
-// DefaultMaxStreams bounds a session's open streams when a config says 0.
-const DefaultMaxStreams = 256

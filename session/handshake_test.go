@@ -334,7 +334,7 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		bad := *sc
 		change(&bad)
-		if _, err := Server(context.Background(), s, &bad); err == nil || helloReason(err) != "" {
+		if _, _, err := Server(context.Background(), s, &bad); err == nil || helloReason(err) != "" {
 			t.Errorf("Server with %s: error %v, want a config error", name, err)
 		}
 	}

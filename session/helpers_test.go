@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,7 +139,7 @@ func handshake(t testing.TB, c carrier, cc *ClientConfig, sc *ServerConfig) hand
 	var r handshakeResults
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		r.server, r.serverErr = Server(ctx, sw, sc)
+		r.server, _, r.serverErr = Server(ctx, sw, sc)
 		if r.serverErr != nil {
 			sconn.Close()
 		}
@@ -233,7 +232,7 @@ func startServer(t testing.TB, c carrier, ctx context.Context, sc *ServerConfig)
 	so := &serverOnly{client: cconn, server: sconn, written: &sw.written, read: &sw.read, done: make(chan struct{})}
 	go func() {
 		defer close(so.done)
-		so.sess, so.err = Server(ctx, sw, sc)
+		so.sess, _, so.err = Server(ctx, sw, sc)
 	}()
 	t.Cleanup(func() {
 		cconn.Close()
@@ -290,8 +289,6 @@ func consumed(err error) []byte {
 	}
 	return nil
 }
-
-func isTCP(c carrier) bool { return strings.HasPrefix(c.name, "tcp") }
 
 // waitFor polls cond until it holds; the timeout only stops a hang.
 func waitFor(t testing.TB, what string, cond func() bool) {

@@ -233,7 +233,7 @@ func TestTamperedRecordKillsTheSession(t *testing.T) {
 			defer cancel()
 			srv := make(chan *Session, 1)
 			go func() {
-				s, err := Server(ctx, fc, sc)
+				s, _, err := Server(ctx, fc, sc)
 				if err != nil {
 					t.Errorf("Server: %v", err)
 					sconn.Close()

@@ -3,10 +3,12 @@ package session
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/cloudflare/circl/kem"
@@ -15,6 +17,30 @@ import (
 // DefaultResumeGrace is how long a gateway keeps a detached session when its config
 // says 0: long enough for a client to notice a dead carrier and race the others.
 const DefaultResumeGrace = 2 * time.Minute
+
+// clientState is what a client resumes with.
+type clientState struct {
+	gatewayKey ed25519.PublicKey
+	// canResume: the gateway issued a ticket, so it keeps sessions. Set once.
+	canResume bool
+
+	mu     sync.Mutex // one Resume at a time; guards the ticket
+	ticket []byte
+	rs     [32]byte
+}
+
+// serverState is the gateway's side of resumption.
+type serverState struct {
+	registry *Registry
+	store    Store
+	grace    time.Duration
+
+	tickets ticketBook // the tickets a resume hello may present
+
+	mu         sync.Mutex
+	state      State
+	graceTimer *time.Timer
+}
 
 // Resume re-attaches the session over carrier, a new connection to the same gateway
 // through any of its bridge lines (cfg: that bridge line's secret and endpoint; the
@@ -96,9 +122,6 @@ func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey
 		sess.end(err, false)
 		return res, a.reject(t.id, err.Error())
 	}
-	if !sess.srv.accepts(&t.rs) {
-		return res, helloError("ticket", a.hello, fmt.Errorf("ticket of session %x already used", t.id[:4]))
-	}
 	ct, shared, err := kemScheme.Encapsulate(pub)
 	if err != nil {
 		return res, helloError("malformed", a.hello, fmt.Errorf("%w: encapsulate: %w", errMalformed, err))
@@ -106,14 +129,18 @@ func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey
 	if res.rs, err = resumptionSecret(shared, t.rs[:], a.resumptionSalt()); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
+	// The new ticket is good from before it is sent: if this carrier dies before the
+	// client has used it, the client may hold either ticket.
+	confirm, ok := sess.srv.tickets.redeem(&t.rs, &res.rs)
+	if !ok {
+		return res, helloError("ticket", a.hello, fmt.Errorf("ticket of session %x already used", t.id[:4]))
+	}
 	sh := serverHelloBody{kind: kindResume, id: t.id, ciphertext: ct}
 	if sh.ticket, err = issueTicket(a.cfg.Identity, t.id, res.rs, a.now); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
 	sh.received, _ = sess.link.offsets()
-	// The new ticket is good from before it is sent: if this carrier dies before the
-	// client has used it, the client may hold either ticket.
-	res.confirm = sess.srv.issued(&t.rs, &res.rs)
+	res.confirm = confirm
 	if res.keys, err = a.answer(&sh, shared, t.rs[:]); err != nil {
 		return res, err
 	}
@@ -152,4 +179,31 @@ func (s *Session) reattach(conn net.Conn, res *handshakeResult, cfg *ServerConfi
 		cancel()
 	}
 	return nil
+}
+
+func (st *serverState) startGrace(l *link, expire func()) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.graceTimer != nil {
+		st.graceTimer.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(st.grace, func() {
+		st.mu.Lock()
+		current := st.graceTimer == t
+		st.mu.Unlock()
+		if current && !l.attached() {
+			expire()
+		}
+	})
+	st.graceTimer = t
+}
+
+func (st *serverState) stopGrace() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.graceTimer != nil {
+		st.graceTimer.Stop()
+		st.graceTimer = nil
+	}
 }

@@ -3,7 +3,7 @@ package session
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -11,7 +11,10 @@ import (
 	"time"
 )
 
-type impl struct {
+// Session is an established session. Its byte stream outlives the carrier it runs
+// on: when the carrier dies the session is detached, its streams wait, and Resume (on
+// the client) re-attaches it over a new carrier of any transport.
+type Session struct {
 	link       *link
 	mux        *mux
 	acct       *account // the gateway's budget; nil on a client
@@ -28,31 +31,6 @@ type impl struct {
 
 	client clientState
 	srv    serverState
-}
-
-// clientState is what a client resumes with.
-type clientState struct {
-	gatewayKey ed25519.PublicKey
-	// canResume: the gateway issued a ticket, so it keeps sessions. Set once.
-	canResume bool
-
-	mu     sync.Mutex // one Resume at a time; guards the ticket
-	ticket []byte
-	rs     [32]byte
-}
-
-// serverState is the gateway's side of resumption.
-type serverState struct {
-	registry *Registry
-	store    Store
-	grace    time.Duration
-
-	mu    sync.Mutex
-	state State
-	// The resumption secrets a resume hello may prove: the ticket the client surely
-	// holds, and the one last issued, which the client may not have received.
-	confirmed, pending *[32]byte
-	graceTimer         *time.Timer
 }
 
 type sessionOptions struct {
@@ -79,19 +57,22 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{impl{
+	s := &Session{
 		id:         res.id,
 		server:     o.server,
 		maxStreams: int32(o.maxStreams),
 		done:       make(chan struct{}),
-	}}
+	}
 	var lim muxLimits
 	if o.server {
 		s.acct = o.budget.open(s.id, func(err error) { s.end(err, false) })
 		lim = muxLimits{acct: s.acct, opens: newOpenLimiter(o.openRate, o.openBurst, o.now)}
 	}
 	s.link = newLink(o.buffer, s.acct)
-	if o.idlePing > 0 {
+	switch {
+	case o.server:
+		s.link.idle = GatewayIdlePing
+	case o.idlePing > 0:
 		s.link.idle = o.idlePing
 	}
 	s.link.onDetach = s.detached
@@ -101,7 +82,7 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 	if o.server {
 		s.srv = serverState{registry: o.registry, store: o.store, grace: o.grace, state: res.state}
 		if o.registry != nil {
-			confirm = s.srv.issued(nil, &res.rs)
+			confirm = s.srv.tickets.start(&res.rs)
 			o.registry.add(s)
 		}
 	} else {
@@ -137,6 +118,22 @@ func (s *Session) Err() error {
 	s.causeMu.Lock()
 	defer s.causeMu.Unlock()
 	return s.cause
+}
+
+// deadError explains a failed stream operation: if the session died, it says why and
+// wraps ErrClosed.
+func (s *Session) deadError(what string, err error) error {
+	// The cause is set before anything else ends, so an error that the ending caused
+	// finds it.
+	dead := errors.Is(err, ErrClosed) || s.Err() != nil
+	if !dead {
+		return fmt.Errorf("session: %s: %w", what, err)
+	}
+	cause := s.Err()
+	if cause == nil || errors.Is(cause, ErrClosed) {
+		return fmt.Errorf("session: %s: %w", what, ErrClosed)
+	}
+	return fmt.Errorf("session: %s: %w: %w", what, ErrClosed, cause)
 }
 
 // Close ends the session, its streams and its carrier, telling the peer (if the
@@ -216,64 +213,3 @@ var (
 	errGraceExpired = fmt.Errorf("%w: not resumed within the grace period", ErrClosed)
 	errDrained      = fmt.Errorf("%w: the gateway is shutting down", ErrClosed)
 )
-
-// accepts reports whether rs is the secret of a ticket the session still honours.
-func (st *serverState) accepts(rs *[32]byte) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	ok := false
-	for _, have := range [...]*[32]byte{st.confirmed, st.pending} {
-		if have != nil && subtle.ConstantTimeCompare(have[:], rs[:]) == 1 {
-			ok = true
-		}
-	}
-	return ok
-}
-
-// issued records that a ticket with secret next was sent to a client that proved
-// used (nil for a new session). The returned func, called when the client's first
-// frame arrives on the carrier the ticket came on, retires every older ticket.
-func (st *serverState) issued(used, next *[32]byte) (confirm func()) {
-	next = new(*next)
-	st.mu.Lock()
-	if used != nil {
-		used = new(*used)
-		st.confirmed = used
-	}
-	st.pending = next
-	st.mu.Unlock()
-	return func() {
-		st.mu.Lock()
-		if st.pending == next {
-			st.confirmed, st.pending = next, nil
-		}
-		st.mu.Unlock()
-	}
-}
-
-func (st *serverState) startGrace(l *link, expire func()) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.graceTimer != nil {
-		st.graceTimer.Stop()
-	}
-	var t *time.Timer
-	t = time.AfterFunc(st.grace, func() {
-		st.mu.Lock()
-		current := st.graceTimer == t
-		st.mu.Unlock()
-		if current && !l.attached() {
-			expire()
-		}
-	})
-	st.graceTimer = t
-}
-
-func (st *serverState) stopGrace() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.graceTimer != nil {
-		st.graceTimer.Stop()
-		st.graceTimer = nil
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,16 @@ type Transport interface {
 type Dialer interface {
 	// Dial opens a new carrier connection. It returns when ctx is done.
 	Dial(ctx context.Context) (net.Conn, error)
+}
+
+// A ListenChecker checks a listener's configuration without listening: the arguments
+// Listen would refuse, and the files they name (certificates, keys, state), generating
+// and binding nothing. The gateway's --check asks each transport that is one; every
+// transport of this module is.
+type ListenChecker interface {
+	// CheckListen returns what Listen would refuse in cfg, its errors naming the
+	// argument (an ArgError) where one is at fault.
+	CheckListen(cfg ListenConfig) error
 }
 
 // A Listener is a net.Listener that also tells what a client needs to reach it.
@@ -112,6 +123,21 @@ func (r *Registry) Get(name string) (Transport, error) {
 		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownTransport, name, r.Names())
 	}
 	return t, nil
+}
+
+// Close closes the transports that run something of their own, those that are
+// io.Closers (the pt transport's client programs), in the order of Names, and returns
+// their errors joined. Their dialers fail afterwards; listeners are closed on their own.
+func (r *Registry) Close() error {
+	var errs []error
+	for _, name := range r.Names() {
+		if c, ok := r.byName[name].(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close transport %s: %w", name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Names lists the registered transports in sorted order.

@@ -38,6 +38,33 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
+// closing is a transport that runs something of its own until it is closed.
+type closing struct {
+	named
+	closed int
+	err    error
+}
+
+func (c *closing) Close() error { c.closed++; return c.err }
+
+func TestRegistryCloseClosesWhatRunsOnItsOwn(t *testing.T) {
+	quiet, failing := &closing{named: "pt"}, &closing{named: "other", err: errors.New("stuck")}
+	r, err := transports.NewRegistry(named("tcp"), quiet, failing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Close()
+	if quiet.closed != 1 || failing.closed != 1 {
+		t.Fatalf("Close closed pt %d times and other %d times; want each once", quiet.closed, failing.closed)
+	}
+	if !errors.Is(err, failing.err) || !strings.Contains(err.Error(), "other") {
+		t.Fatalf("Close = %v; want the failing transport's error, naming it", err)
+	}
+	if empty, _ := transports.NewRegistry(named("tcp")); empty.Close() != nil {
+		t.Fatal("closing a registry of transports that hold nothing failed")
+	}
+}
+
 func TestArgs(t *testing.T) {
 	a := transports.Args{"fp": "chrome", "frag": "300", "flag": "yes"}
 	for _, tc := range []struct {
@@ -118,7 +145,8 @@ func TestDefinePrefixesErrorsWithTheTransport(t *testing.T) {
 	errBad := errors.New("bad")
 	tr := transports.Define("demo",
 		func(string, transports.Args) (transports.Dialer, error) { return nil, errBad },
-		func(context.Context, transports.ListenConfig) (transports.Listener, error) { return nil, errBad })
+		func(context.Context, transports.ListenConfig) (transports.Listener, error) { return nil, errBad },
+		func(transports.ListenConfig) error { return errBad })
 	if tr.Name() != "demo" {
 		t.Fatalf("Name() = %q, want demo", tr.Name())
 	}
@@ -127,6 +155,13 @@ func TestDefinePrefixesErrorsWithTheTransport(t *testing.T) {
 	}
 	if _, err := tr.Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0"}); !errors.Is(err, errBad) || err.Error() != "demo: listen 127.0.0.1:0: bad" {
 		t.Fatalf("Listen error %q, want %q", err, "demo: listen 127.0.0.1:0: bad")
+	}
+	checker, ok := tr.(transports.ListenChecker)
+	if !ok {
+		t.Fatal("a defined transport is not a ListenChecker")
+	}
+	if err := checker.CheckListen(transports.ListenConfig{Addr: "127.0.0.1:0"}); !errors.Is(err, errBad) || err.Error() != "demo: bad" {
+		t.Fatalf("CheckListen error %q, want %q", err, "demo: bad")
 	}
 }
 

@@ -8,10 +8,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/umbrella-edge/edge/internal/relay"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // Defaults for Server's zero fields.
@@ -38,8 +38,8 @@ type Server struct {
 	Logger *slog.Logger
 }
 
-// Serve accepts connections on ln until ctx is done (it then returns nil) or ln fails
-// (it returns the error). Either way it closes ln and every connection it proxied,
+// Serve accepts connections on ln until ctx is done (it then returns nil) or ln is
+// closed under it (it returns the error); other accept errors are logged and retried. Either way it closes ln and every connection it proxied,
 // and returns only after all its goroutines have.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.Handler == nil {
@@ -60,42 +60,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var live liveConns
 	var wg sync.WaitGroup
 	var err error
-	for backoff := time.Duration(0); ; {
-		conn, aerr := ln.Accept()
-		if aerr == nil {
-			backoff = 0
-			wg.Go(func() { s.handle(ctx, log, conn, &live) })
-			continue
-		}
-		if ctx.Err() != nil {
+	for {
+		// A failing accept (out of file descriptors) is retried after a back-off.
+		conn, aerr := transports.Accept(ln, ctx.Done(), log)
+		if aerr != nil {
+			if ctx.Err() == nil {
+				err = fmt.Errorf("proxy: accept on %s: %w", ln.Addr(), aerr)
+			}
 			break
 		}
-		if !temporary(aerr) {
-			err = fmt.Errorf("proxy: accept on %s: %w", ln.Addr(), aerr)
-			break
-		}
-		// Out of file descriptors: wait for some to be released, as net/http does.
-		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-		log.Warn("accept failed, retrying", "err", aerr, "in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-		}
+		wg.Go(func() { s.handle(ctx, log, conn, &live) })
 	}
 	cancel()
 	ln.Close()
 	live.closeAll()
 	wg.Wait()
 	return err
-}
-
-func temporary(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) handle(ctx context.Context, log *slog.Logger, app net.Conn, live *liveConns) {

@@ -122,7 +122,9 @@ func runClientMemoryChild(ctx context.Context, stdin io.Reader, stdout io.Writer
 		}
 		bridges = append(bridges, b)
 	}
-	c, err := client.New(client.Config{Bridges: bridges, Transports: all.Registry()})
+	reg := all.Registry()
+	defer reg.Close()
+	c, err := client.New(client.Config{Bridges: bridges, Transports: reg})
 	if err != nil {
 		return err
 	}

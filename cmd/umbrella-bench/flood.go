@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -27,7 +28,7 @@ const floodAdmissions = 10
 // get in, and the chatters' round trips, under it.
 func measureFlood(ctx context.Context, b *bench) ([]row, error) {
 	p := b.progress
-	l, err := lab.Start(ctx, lab.Options{Transports: []string{"tcp", "utls", "obfs4", "websocket"}})
+	l, err := lab.Start(ctx, lab.Options{Transports: []string{"tcp", "utls", "obfs4", "websocket"}, FirstBytesTimeout: lab.FloodFirstBytesTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -70,20 +71,26 @@ func floodRows(sc lab.FloodScenario, rep *lab.FloodReport) []row {
 	}
 	var rtts latencies
 	sent, echoed, faults := 0, 0, 0
+	why := map[string]int{} // a fault is what a user would see: the row says which
 	for _, results := range rep.Chat {
 		for _, r := range results {
 			rtts = append(rtts, r.RTTs...)
 			sent, echoed = sent+r.Sent, echoed+r.Received
 			if r.Err != nil {
 				faults++
+				why[r.Err.Error()]++
 			}
 		}
+	}
+	faultText := fmt.Sprintf("%d chatters with a fault", faults)
+	for _, e := range slices.Sorted(maps.Keys(why)) {
+		faultText += fmt.Sprintf(" (%d× %s)", why[e], e)
 	}
 	rows = append(rows, row{
 		measure: "Chat round trip under a flood", path: "100 chatters over the 4 flooded lines, through the censor",
 		result: rtts.p50p99(), target: "p99 < 50 ms", met: targetMet(len(rtts) > 0 && rtts.percentile(99) < floodChatTarget && echoed == sent),
-		how: fmt.Sprintf("a 64-byte numbered message every %s per chatter, %d sent, %d echoed intact and in order, %d chatters with a fault; %s; this process's Go heap+stacks %d MiB → %d MiB at peak (both ends of every connection)",
-			sc.Period, sent, echoed, faults, load, rep.Base.InUse()>>20, rep.Peak.InUse()>>20),
+		how: fmt.Sprintf("a 64-byte numbered message every %s per chatter, %d sent, %d echoed intact and in order, %s; %s; this process's Go heap+stacks %d MiB → %d MiB at peak (both ends of every connection)",
+			sc.Period, sent, echoed, faultText, load, rep.Base.InUse()>>20, rep.Peak.InUse()>>20),
 	})
 	return rows
 }

@@ -103,7 +103,8 @@ func startInProcess(ctx context.Context, host string, names []string) (_ *inProc
 	return ip, nil
 }
 
-// Close stops the gateway (closing its sessions at once) and the backends.
+// Close stops the gateway (closing its sessions at once), the backends and the
+// transports.
 func (ip *inProcess) Close() {
 	if ip.cancel != nil {
 		ip.cancel()
@@ -115,6 +116,7 @@ func (ip *inProcess) Close() {
 	if ip.stateDir != "" {
 		os.RemoveAll(ip.stateDir)
 	}
+	ip.registry.Close()
 }
 
 // A path is one way of reaching a backend service: directly over TCP (the baseline) or

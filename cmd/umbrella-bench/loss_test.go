@@ -34,7 +34,9 @@ func TestLossChildServesItsBackendsAndBridges(t *testing.T) {
 		t.Fatalf("bridge lines %q; want a tcp and a quic line on 127.0.0.1", ready.Bridges)
 	}
 
-	paths, err := lossPaths(&bench{inProcess: &inProcess{registry: all.Registry()}}, ready)
+	reg := all.Registry()
+	defer reg.Close()
+	paths, err := lossPaths(&bench{inProcess: &inProcess{registry: reg}}, ready)
 	if err != nil {
 		t.Fatal(err)
 	}

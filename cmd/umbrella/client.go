@@ -59,10 +59,16 @@ network which bridge worked and tries that one first next time.`, stderr)
 		PT:    pt.Config{Binaries: cc.PTPrograms, Logger: log.With("transport", "pt")},
 		Roots: roots,
 	})
+	defer reg.Close() // after the client's: its sessions end before the pt programs do
+	idle := client.Foreground
+	if cc.Idle == "background" {
+		idle = client.Background
+	}
 	c, err := client.New(client.Config{
 		Bridges:    cc.Bridges,
 		Transports: reg,
 		StateDir:   cc.StateDir,
+		Idle:       idle,
 		Logger:     log,
 		OnEvent: func(e client.Event) {
 			if line := eventLine(e, len(cc.Bridges)); line != "" {
@@ -98,7 +104,7 @@ network which bridge worked and tries that one first next time.`, stderr)
 		servers = append(servers, server{"forward:" + service, addr, &proxy.Forward{Dial: dial, Service: service}})
 	}
 	if len(servers) == 0 {
-		return fmt.Errorf("%s: nothing to serve: set socks:, http: or forwards:", *cfgPath)
+		return fmt.Errorf("%s: nothing to serve (set socks:, http: or forwards:)", *cfgPath)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

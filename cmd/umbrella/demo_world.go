@@ -54,7 +54,7 @@ func (d *demo) startWorld(ctx context.Context) (_ *world, err error) {
 			w.close()
 		}
 	}()
-	w.stop = append(w.stop, func() { closeTransports(w.registry) })
+	w.stop = append(w.stop, func() { w.registry.Close() })
 	stateDir, err := os.MkdirTemp("", "umbrella-demo-")
 	if err != nil {
 		return nil, err
@@ -159,17 +159,6 @@ func (d *demo) onDecision(dec censor.Decision) {
 // listener that must be named before it binds.
 func freeLoopback(network string) (string, error) {
 	return freeport.For(network, "127.0.0.1")
-}
-
-// closeTransports stops what transports run on their own (the pt client programs).
-func closeTransports(r *transports.Registry) {
-	for _, name := range r.Names() {
-		if t, err := r.Get(name); err == nil {
-			if c, ok := t.(io.Closer); ok {
-				c.Close()
-			}
-		}
-	}
 }
 
 // probes shows what a censor's prober sees at the gateway's own addresses: no secret,

@@ -107,6 +107,7 @@ stderr. It exits when Tor closes its stdin, or on SIGTERM or SIGINT.`, stderr)
 	go func() {
 		wg.Wait()
 		p.closeClients()
+		p.reg.Close()
 		close(closed)
 	}()
 	select {

@@ -24,6 +24,7 @@ type Chatter struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
+	stopped  bool        // Stop was called: no message is sent after
 	sentAt   []time.Time // by sequence number
 	received int
 	echoed   chan struct{} // closed and replaced at each echo and at the first fault
@@ -54,6 +55,12 @@ type ChatResult struct {
 
 // Stop stops sending, waits up to drain for the echoes still due, and reports.
 func (c *Chatter) Stop(drain time.Duration) ChatResult {
+	// Under mu, so that a message is either counted before Stop looks at what is due,
+	// or never sent: one the writer started after Stop closed the conn would show as a
+	// write that failed.
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
 	close(c.stop)
 	timeout := time.NewTimer(drain)
 	defer timeout.Stop()
@@ -88,6 +95,10 @@ func (c *Chatter) write() {
 			return
 		}
 		c.mu.Lock()
+		if c.stopped {
+			c.mu.Unlock()
+			return
+		}
 		c.sentAt = append(c.sentAt, time.Now())
 		c.mu.Unlock()
 		if _, err := c.conn.Write(chatBody(seq)); err != nil {

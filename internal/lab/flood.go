@@ -32,7 +32,20 @@ type FloodConfig struct {
 	JunkRate int
 	JunkWait time.Duration // 0 means 2 s
 	MaxJunk  int           // 0 means 4·JunkRate
+	// DialRate bounds the connections the flood opens a second, its idle ones (and
+	// their reopening) and its junk together; 0 means DefaultDialRate.
+	DialRate int
 }
+
+// DefaultDialRate is the flood's connection rate unless FloodConfig says otherwise,
+// handed out evenly in 10 ms portions. Thousands of connects in one instant overflow
+// loopback's receive backlog (net.core.netdev_max_backlog, 1000 by default): the
+// kernel drops packets of every flow on the machine, the chat's too, and their 200 ms
+// retransmissions then measure the kernel, not the gateway (seen: 1,045 drops and a
+// 233 ms chat p99 in one run); a flood across a real network meets the same limit at
+// the server's NIC. 4000 a second still fills four listeners' 1024 places, which a
+// silent peer holds for the 2 s first-bytes timeout (512 a second each).
+const DefaultDialRate = 4000
 
 // Flood runs a FloodConfig until Stop.
 type Flood struct {
@@ -49,6 +62,8 @@ type Flood struct {
 	junked atomic.Int64  // junk connections opened in all
 	closed atomic.Int64  // connections the gateway closed
 
+	slots chan struct{} // one per connection the flood may open now (DialRate)
+
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 }
@@ -64,8 +79,13 @@ func StartFlood(cfg FloodConfig) (*Flood, error) {
 	if cfg.JunkWait <= 0 {
 		cfg.JunkWait = 2 * time.Second
 	}
+	if cfg.DialRate <= 0 {
+		cfg.DialRate = DefaultDialRate
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Flood{cfg: cfg, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+	f := &Flood{cfg: cfg, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+		slots: make(chan struct{}, max(cfg.DialRate/paceTicks, 1))}
+	f.wg.Go(f.pace)
 	for range cfg.Idle {
 		f.wg.Go(f.keepIdle)
 	}
@@ -171,8 +191,40 @@ func (f *Flood) junkOne() {
 	})
 }
 
-// dial connects to the next target from the next source.
+// paceTicks is how often a second pace hands out connection slots.
+const paceTicks = 100
+
+// pace hands out DialRate slots a second, in paceTicks portions; slots not taken in
+// their tick are not saved up beyond one tick's worth.
+func (f *Flood) pace() {
+	tick := time.NewTicker(time.Second / paceTicks)
+	defer tick.Stop()
+	start, given := time.Now(), 0
+	for {
+		select {
+		case <-tick.C:
+		case <-f.ctx.Done():
+			return
+		}
+		due := int(time.Since(start).Seconds() * float64(f.cfg.DialRate))
+		for given < due {
+			select {
+			case f.slots <- struct{}{}:
+				given++
+			default:
+				given = due // the flood is not using them: drop the rest
+			}
+		}
+	}
+}
+
+// dial connects to the next target from the next source, once pace allows.
 func (f *Flood) dial() (net.Conn, error) {
+	select {
+	case <-f.slots:
+	case <-f.ctx.Done():
+		return nil, f.ctx.Err()
+	}
 	n := f.next.Add(1)
 	src := f.cfg.Sources[n%uint64(len(f.cfg.Sources))]
 	dst := f.cfg.Targets[n%uint64(len(f.cfg.Targets))]

@@ -20,7 +20,7 @@ import (
 func TestEveryLineCarriesASession(t *testing.T) {
 	l := startLab(t, Options{Resolver: true})
 	lines := l.Lines()
-	if want := len(all.Registry().Names()) + 2; len(lines) != want {
+	if want := len(all.Names()) + 2; len(lines) != want {
 		t.Fatalf("the lab has %d bridge lines, want one per transport and two through the CDN (%d)", len(lines), want)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

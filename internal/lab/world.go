@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -76,6 +75,9 @@ type Options struct {
 	// MaxHandshakes is the gateway's handshake places per listener; 0 means the
 	// gateway's default.
 	MaxHandshakes int
+	// FirstBytesTimeout is how long the gateway keeps a silent carrier's place; 0
+	// means the gateway's default.
+	FirstBytesTimeout time.Duration
 	// Logger receives the gateway's and the censor's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -183,7 +185,7 @@ func start(ctx context.Context, opts Options) (_ *Lab, err error) {
 	}
 	l.stop.files = func() {
 		if opts.Registry == nil {
-			closeTransports(l.Registry)
+			l.Registry.Close()
 		}
 		os.RemoveAll(l.dir)
 	}
@@ -284,12 +286,13 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 		return fmt.Errorf("lab: identity: %w", err)
 	}
 	cfg := gateway.Config{
-		Identity:      identity,
-		Secrets:       []session.Secret{config.GenerateSecret()},
-		Services:      map[string]string{Service: l.Backend},
-		StateDir:      filepath.Join(l.dir, "gateway"),
-		ResumeGrace:   opts.ResumeGrace,
-		MaxHandshakes: opts.MaxHandshakes,
+		Identity:          identity,
+		Secrets:           []session.Secret{config.GenerateSecret()},
+		Services:          map[string]string{Service: l.Backend},
+		StateDir:          filepath.Join(l.dir, "gateway"),
+		ResumeGrace:       opts.ResumeGrace,
+		MaxHandshakes:     opts.MaxHandshakes,
+		FirstBytesTimeout: opts.FirstBytesTimeout,
 		// Clients are closed before the lab; what is left ends at once.
 		DrainTimeout: 2 * time.Second,
 		Logger:       l.log.With("component", "gateway"),
@@ -326,16 +329,4 @@ func freeAddr(network, host string) (string, error) {
 		return "", fmt.Errorf("lab: %w", err)
 	}
 	return addr, nil
-}
-
-// closeTransports stops what transports run on their own (the pt transport's client
-// programs).
-func closeTransports(r *transports.Registry) {
-	for _, name := range r.Names() {
-		if t, err := r.Get(name); err == nil {
-			if c, ok := t.(io.Closer); ok {
-				c.Close()
-			}
-		}
-	}
 }

@@ -20,6 +20,7 @@ func TestLayersImportOnlyWhatIsBelowThem(t *testing.T) {
 		name      string
 		list      []string // go list arguments after -deps
 		forbidden []string // packages of the module, and everything under them
+		allowed   []string // exceptions below a forbidden package
 	}{
 		{
 			name:      "transports and their tests know nothing above them",
@@ -32,30 +33,54 @@ func TestLayersImportOnlyWhatIsBelowThem(t *testing.T) {
 			forbidden: []string{"config"},
 		},
 		{
-			// The probe tool names failures with it; the session's errors are all
+			// The probe tool names failures with it; the session's errors, and the
+			// certificate verdicts of trust (which imports nothing of ours), are all
 			// it needs.
-			name:      "the failure classifier stands on the session alone",
+			name:      "the failure classifier stands on the session and trust alone",
 			list:      []string{module + "/client/failure"},
 			forbidden: []string{"transports", "gateway", "config", "probes", "client/proxy"},
+			allowed:   []string{"transports/trust"},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			imports := deps(t, tt.list...)
-			for _, pkg := range slices.Sorted(maps.Keys(imports)) {
-				if !under(pkg, tt.forbidden) {
-					continue
-				}
-				var by []string
-				for importer, imps := range imports {
-					if slices.Contains(imps, pkg) && !under(importer, tt.forbidden) {
-						by = append(by, importer)
-					}
-				}
-				slices.Sort(by)
-				t.Errorf("go list -deps %s names %s, imported by %s", strings.Join(tt.list, " "), pkg, strings.Join(by, ", "))
+		t.Run(tt.name, func(t *testing.T) { reachesNone(t, tt.list, tt.forbidden, tt.allowed...) })
+	}
+}
+
+// TestTLSToolkitImportsNoTransport holds transports/tlskit, which the TLS transports and
+// the censor share, beneath every transport: none of the packages transports/all
+// registers, nor the web front three of them share.
+func TestTLSToolkitImportsNoTransport(t *testing.T) {
+	forbidden := []string{"transports/internal/httpfront", "transports/all"}
+	for _, imp := range deps(t, module+"/transports/all")[module+"/transports/all"] {
+		if name, ok := strings.CutPrefix(imp, module+"/"); ok && strings.HasPrefix(name, "transports/") {
+			forbidden = append(forbidden, name)
+		}
+	}
+	if len(forbidden) < 5 {
+		t.Fatalf("transports/all imports only %v: not the list of transports this test expects", forbidden)
+	}
+	reachesNone(t, []string{"-test", module + "/transports/tlskit/..."}, forbidden)
+}
+
+// reachesNone fails naming each package of forbidden (module paths, and everything under
+// them, except the packages of allowed) that go list -deps list names, and which allowed
+// package imports it.
+func reachesNone(t *testing.T, list, forbidden []string, allowed ...string) {
+	t.Helper()
+	imports := deps(t, list...)
+	for _, pkg := range slices.Sorted(maps.Keys(imports)) {
+		if !under(pkg, forbidden) || under(pkg, allowed) {
+			continue
+		}
+		var by []string
+		for importer, imps := range imports {
+			if slices.Contains(imps, pkg) && !under(importer, forbidden) {
+				by = append(by, importer)
 			}
-		})
+		}
+		slices.Sort(by)
+		t.Errorf("go list -deps %s names %s, imported by %s", strings.Join(list, " "), pkg, strings.Join(by, ", "))
 	}
 }
 

@@ -31,9 +31,6 @@ type FET struct {
 	blocked map[fetTriplet]time.Time // triplet → end of its block
 }
 
-// fetPublishedP is the blocking probability Wu et al. measured.
-const fetPublishedP = 0.263
-
 // fetResidual is how long Wu et al. saw a triplet stay blocked.
 const fetResidual = 180 * time.Second
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 // TLSFingerprint lets through only TLS flows whose ClientHello fingerprint is on an
@@ -22,7 +21,7 @@ type TLSFingerprint struct {
 }
 
 // BrowserJA4 returns the JA4 fingerprints of the browsers whose hellos
-// transports/utls captured (scripts/capture-hellos.sh): Chromium 156 and Firefox 153.
+// transports/tlskit captured (scripts/capture-hellos.sh): Chromium 156 and Firefox 153.
 // JA4 sorts extensions, so Chrome's per-connection shuffle does not change it; JA3
 // does not, which is why the default list has no JA3.
 func BrowserJA4() []string {
@@ -72,11 +71,7 @@ func (p *TLSFingerprint) judgePayload(_ *Censor, _ Flow, fp *firstPayload) (Verd
 	if !h.Complete {
 		return p.action(), "ClientHello incomplete: no fingerprint to allow"
 	}
-	ja4, err := utls.JA4(h.records)
-	if err != nil {
-		return p.action(), fmt.Sprintf("ClientHello unreadable for JA4: %v", err)
-	}
-	ja3 := h.JA3Hash()
+	ja4, ja3 := h.JA4(), h.JA3Hash()
 	allow := p.allowList()
 	if slices.Contains(allow, ja4) || slices.Contains(allow, ja3) {
 		return Pass, fmt.Sprintf("JA4 %s JA3 %s is on the allow list", ja4, ja3)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // hangGuard bounds every wait in these tests; it only prevents hangs.
@@ -167,7 +167,7 @@ func captureHello(t *testing.T, handshake func(net.Conn) error) []byte {
 		for {
 			n, err := conn.Read(b)
 			buf = append(buf, b[:n]...)
-			if h, herr := parseHelloRecords(buf); herr == nil && h.Complete || err != nil {
+			if h, herr := tlskit.ParseClientHello(buf); herr == nil && h.Complete || err != nil {
 				break
 			}
 		}
@@ -185,7 +185,7 @@ func goHello(t *testing.T, serverName string) []byte {
 }
 
 func utlsHello(t *testing.T, fp, serverName string) []byte {
-	tc, err := utls.NewTLSClient(serverName, transports.Args{"fp": fp}, nil)
+	tc, err := tlskit.NewClient(serverName, transports.Args{"fp": fp}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func utlsHello(t *testing.T, fp, serverName string) []byte {
 }
 
 func capturedHello(t testing.TB, name string) []byte {
-	b, err := os.ReadFile("../../transports/utls/hellos/" + name)
+	b, err := os.ReadFile("../../transports/tlskit/hellos/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

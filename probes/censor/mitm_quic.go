@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	quicgo "github.com/quic-go/quic-go"
+
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // judgeDatagrams reads a QUIC flow's ClientHello from its client Initials, over as many
@@ -26,8 +28,8 @@ func (p *MITM) judgeDatagrams(_ *Censor, _ Flow) func(d []byte) (Verdict, string
 		case err != nil:
 			return Pass, fmt.Sprintf("QUIC: no complete ClientHello, then %v", err)
 		}
-		h, err := parseHelloMessage(crypto)
-		if h == nil && !errors.Is(err, errTruncatedHello) {
+		h, err := tlskit.ParseClientHelloMessage(crypto)
+		if h == nil && !errors.Is(err, tlskit.ErrTruncatedHello) {
 			return Pass, fmt.Sprintf("QUIC Initial without a readable ClientHello: %v", err)
 		}
 		if h == nil || !h.Complete {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/trust"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 // startTLSEcho runs a TLS echo server with a self-signed certificate, as a gateway's
@@ -92,7 +92,7 @@ func TestMITMTerminatesTLSWithTheCensorsCA(t *testing.T) {
 // after a change_cipher_spec, in one encrypted record, and then close.
 func TestMITMRecordsHowAClientRefuses(t *testing.T) {
 	upstream, realCert := startTLSEcho(t, "127.0.0.2")
-	pinned, err := utls.NewTLSClient("gateway.example", transports.Args{trust.PinArg: trust.PinOf(realCert).String()}, nil)
+	pinned, err := tlskit.NewClient("gateway.example", transports.Args{trust.PinArg: trust.PinOf(realCert).String()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // A Policy is one published censorship technique. Build one with ParsePolicy or as a
@@ -88,7 +90,7 @@ type firstPayload struct {
 	// segments.
 	data []byte
 	// hello is the ClientHello data starts with, nil if it starts none.
-	hello *helloInfo
+	hello *tlskit.ClientHello
 }
 
 // ErrUnknownPolicy is wrapped when a --policy names no policy this package has.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // rfc9001ClientInitial is the protected client Initial of RFC 9001 appendix A.2: a
@@ -69,9 +71,9 @@ func TestQUICInitialOfRFC9001DecryptsToItsClientHello(t *testing.T) {
 	if got := hex.EncodeToString(crypto); !strings.HasPrefix(got, rfc9001ClientHelloStart) || len(crypto) != 0xf1 {
 		t.Fatalf("CRYPTO data = %d bytes starting %.56s; want 241 bytes starting %s", len(crypto), got, rfc9001ClientHelloStart)
 	}
-	h, err := parseHelloMessage(crypto)
+	h, err := tlskit.ParseClientHelloMessage(crypto)
 	if err != nil {
-		t.Fatalf("parseHelloMessage: %v", err)
+		t.Fatalf("ParseClientHelloMessage: %v", err)
 	}
 	if h.ServerName != "example.com" || !slices.Equal(h.ALPN, []string{"alpn"}) || !h.Complete {
 		t.Fatalf("hello = %+v; want SNI example.com, ALPN [alpn], complete", h)
@@ -136,7 +138,7 @@ func FuzzQUICClientHello(f *testing.F) {
 		if len(crypto) > maxCryptoOffset {
 			t.Fatalf("%d bytes of CRYPTO data, more than the bound", len(crypto))
 		}
-		parseHelloMessage(crypto)
+		tlskit.ParseClientHelloMessage(crypto)
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/quic"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // rfc9001DCID is the destination connection ID of RFC 9001 appendix A's client Initial.
@@ -302,7 +303,7 @@ func FuzzQUICReassembly(f *testing.F) {
 			if len(crypto) > maxCryptoOffset {
 				t.Fatalf("%d bytes of CRYPTO data, more than the bound", len(crypto))
 			}
-			parseHelloMessage(crypto)
+			tlskit.ParseClientHelloMessage(crypto)
 		}
 		judgeFlow(&SNI{Block: []string{"example.com"}, ReassembleQUIC: true}, [][]byte{d1, d2})
 	})

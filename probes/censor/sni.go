@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // SNI blocks TLS flows by the server name of their ClientHello, with a block list or
@@ -136,8 +137,8 @@ func (p *SNI) judgeDatagrams(_ *Censor, _ Flow) func(d []byte) (Verdict, string)
 		case err != nil:
 			return Pass, fmt.Sprintf("QUIC: no SNI in the ClientHello's first %d bytes, then %v", len(joinCrypto(r.frags)), err)
 		}
-		h, err := parseHelloMessage(crypto)
-		if h == nil && !errors.Is(err, errTruncatedHello) {
+		h, err := tlskit.ParseClientHelloMessage(crypto)
+		if h == nil && !errors.Is(err, tlskit.ErrTruncatedHello) {
 			return Pass, fmt.Sprintf("QUIC Initial without a readable ClientHello: %v", err)
 		}
 		if h == nil || h.ServerName == "" && !h.Complete {

@@ -11,27 +11,27 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // helloWait bounds how long the censor waits for the rest of a ClientHello that
 // spans segments: a client sends its whole hello before it waits for the server.
 const helloWait = 3 * time.Second
 
+// maxHelloBytes bounds what the censor buffers of a ClientHello that spans segments: a
+// hello's extensions block, its largest part, has a 16-bit length.
+const maxHelloBytes = 1 << 16
+
 func (c *Censor) acceptTCP(rt *route) {
 	defer c.wg.Done()
+	log := c.log.With("route", rt.Name)
 	for {
-		conn, err := rt.ln.Accept()
+		// A failing accept (out of file descriptors) is retried after a back-off.
+		conn, err := transports.Accept(rt.ln, c.done, log)
 		if err != nil {
-			if isClosedErr(err) {
-				return
-			}
-			c.log.Warn("accept failed", "route", rt.Name, "err", err)
-			select {
-			case <-c.done:
-				return
-			case <-time.After(50 * time.Millisecond): // out of descriptors, say
-			}
-			continue
+			return
 		}
 		tc := conn.(*net.TCPConn)
 		f := &tcpFlow{c: c, client: tc, stop: make(chan struct{})}
@@ -223,23 +223,20 @@ func (f *tcpFlow) readFirst(ps []Policy) (*firstPayload, error) {
 	}
 	fp := &firstPayload{first: append([]byte(nil), buf[:n]...)}
 	fp.data = fp.first
-	if !looksLikeTLSHandshake(fp.data) {
-		return fp, nil
-	}
-	hello, herr := parseHelloRecords(fp.data)
-	if errors.Is(herr, errTruncatedHello) && readsHello(ps, f.info) && err == nil {
+	hello, herr := tlskit.ParseClientHello(fp.data)
+	if errors.Is(herr, tlskit.ErrTruncatedHello) && readsHello(ps, f.info) && err == nil {
 		f.client.SetReadDeadline(time.Now().Add(helloWait))
-		for errors.Is(herr, errTruncatedHello) && len(fp.data) < maxHelloBytes+1024 {
+		for errors.Is(herr, tlskit.ErrTruncatedHello) && len(fp.data) < maxHelloBytes+1024 {
 			n, err = f.client.Read(buf)
 			fp.data = append(fp.data[:len(fp.data):len(fp.data)], buf[:n]...)
 			if err != nil {
 				break
 			}
-			hello, herr = parseHelloRecords(fp.data)
+			hello, herr = tlskit.ParseClientHello(fp.data)
 		}
 		f.client.SetReadDeadline(time.Time{})
 	}
-	if hello != nil && (herr == nil || errors.Is(herr, errTruncatedHello)) {
+	if hello != nil && (herr == nil || errors.Is(herr, tlskit.ErrTruncatedHello)) {
 		fp.hello = hello
 	}
 	return fp, nil

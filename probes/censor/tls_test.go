@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // judgeHello runs a policy's payload judgement on a hello as it came over TCP.
 func judgeHello(t *testing.T, p payloadJudge, hello []byte) (Verdict, string) {
 	t.Helper()
-	h, err := parseHelloRecords(hello)
+	h, err := tlskit.ParseClientHello(hello)
 	if err != nil {
 		t.Fatalf("parse the test's hello: %v", err)
 	}
@@ -111,13 +113,13 @@ func TestTLSFingerprintAllowsBrowsersAndCatchesGo(t *testing.T) {
 			}
 		})
 	}
-	h, _ := parseHelloRecords(goDefault)
+	h, _ := tlskit.ParseClientHello(goDefault)
 	byJA3 := &TLSFingerprint{Allow: []string{h.JA3Hash()}, Action: Reset}
 	if v, why := judgeHello(t, byJA3, goDefault); v != Pass {
 		t.Fatalf("a JA3 allow list with Go's hash: %s (%s); want pass", v, why)
 	}
 	cut := goDefault[:len(goDefault)-10]
-	hc, _ := parseHelloRecords(cut)
+	hc, _ := tlskit.ParseClientHello(cut)
 	if v, _ := p.judgePayload(nil, Flow{}, &firstPayload{first: cut, data: cut, hello: hc}); v != Drop {
 		t.Fatalf("an incomplete hello: %s; want drop", v)
 	}

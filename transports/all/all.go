@@ -29,10 +29,19 @@ type Options struct {
 	Roots *x509.CertPool
 }
 
-// Registry returns a registry of every shipped transport with default options.
+// Names lists every shipped transport's name, as a registry of them does.
+func Names() []string {
+	r := Registry()
+	defer r.Close()
+	return r.Names()
+}
+
+// Registry returns a registry of every shipped transport with default options. Close
+// it when done.
 func Registry() *transports.Registry { return RegistryWith(Options{}) }
 
-// RegistryWith returns a registry of every shipped transport, configured by o.
+// RegistryWith returns a registry of every shipped transport, configured by o. Close it
+// when done: the pt transport runs programs.
 func RegistryWith(o Options) *transports.Registry {
 	r, err := transports.NewRegistry(
 		tcp.New(),

@@ -164,11 +164,6 @@ func linger(conn net.Conn) {
 	io.CopyN(io.Discard, conn, lingerBytes)
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 // writeRefusal answers a head nginx refuses with nginx's page for it, and ends the
 // conversation.
 func writeRefusal(bw *bufio.Writer, e *headError) {

@@ -6,10 +6,10 @@ import (
 	"net"
 
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
-// This file is the package's one use of the utls family's toolkit: DNS over HTTPS
+// This file is the package's one use of the TLS toolkit: DNS over HTTPS
 // sends the browser ClientHello the TLS transports send, since a browser is what
 // speaks DoH to a public resolver.
 
@@ -19,15 +19,11 @@ type tlsHandshaker interface {
 	Handshake(ctx context.Context, raw net.Conn) (conn net.Conn, alpn string, err error)
 }
 
-// browserTLSArgs are the bridge-line arguments browserTLS reads besides the server
-// name: the browser to look like (fp=) and the resolver's pinned key (pin=).
-var browserTLSArgs = utls.TLSClientArgs
-
 // browserTLS returns the browser-like TLS client for a DoH resolver called serverName,
 // configured by args (fp=, pin=); its certificate must chain to roots (nil: the
 // system's) unless args pin it.
 func browserTLS(serverName string, args transports.Args, roots *x509.CertPool) (tlsHandshaker, error) {
 	a := args.Clone()
 	a["servername"] = serverName
-	return utls.NewTLSClient(serverName, a, roots)
+	return tlskit.NewClient(serverName, a, roots)
 }

@@ -54,7 +54,7 @@ const minCapacity = 96
 func New(roots *x509.CertPool) transports.Transport {
 	return transports.Define(Name, func(addr string, args transports.Args) (*Dialer, error) {
 		return newDialer(addr, args, roots)
-	}, listenZone)
+	}, listenZone, checkZone)
 }
 
 // parseDomain reads domain= and checks that names under it can carry the tunnel.
@@ -140,11 +140,21 @@ func splitDefaultPort(s, def string) (host, port string, err error) {
 	return s, def, nil
 }
 
-func listenZone(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+// zoneDomain reads the listener's arguments: domain= and nothing else.
+func zoneDomain(cfg transports.ListenConfig) (string, error) {
 	if err := cfg.Args.Unknown(argDomain); err != nil {
-		return nil, err
+		return "", err
 	}
-	domain, err := parseDomain(cfg.Args)
+	return parseDomain(cfg.Args)
+}
+
+func checkZone(cfg transports.ListenConfig) error {
+	_, err := zoneDomain(cfg)
+	return err
+}
+
+func listenZone(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+	domain, err := zoneDomain(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -25,8 +25,9 @@ var ErrNoHTTP2 = errors.New("the DoH resolver did not choose HTTP/2")
 // httpsResolver is DNS over HTTPS (RFC 8484): each query is a POST of its own on one
 // HTTP/2 connection, whose TLS handshake is a browser's.
 type httpsResolver struct {
-	url     string
-	conn    net.Conn
+	url  string
+	conn net.Conn
+	//lint:ignore SA1019 net/http's ClientConn dials its own crypto/tls connection; HTTP/2 over the browser handshake we ran needs x/net's, which takes the conn
 	cc      *http2.ClientConn
 	answers chan []byte
 	broken  chan struct{} // closed when a request failed: the connection is gone
@@ -55,6 +56,7 @@ func dialHTTPS(ctx context.Context, addr, url string, tc tlsHandshaker) (*httpsR
 		conn.Close()
 		return nil, fmt.Errorf("%s chose %q: %w", addr, alpn, ErrNoHTTP2)
 	}
+	//lint:ignore SA1019 as for the cc field: only x/net's transport runs HTTP/2 over a conn it did not dial
 	cc, err := (&http2.Transport{}).NewClientConn(conn)
 	if err != nil {
 		conn.Close()

@@ -9,12 +9,13 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
-// Bridge-line and listener arguments of meek's own; the TLS ones are utls's.
+// Bridge-line and listener arguments of meek's own; the TLS ones are tlskit's.
 const (
-	argServerName  = "servername"
-	argFP          = "fp"
+	argServerName  = tlskit.ArgServerName
+	argFP          = tlskit.ArgFP
 	argURL         = "url"
 	argHost        = "host"
 	argPath        = httpfront.ArgPath

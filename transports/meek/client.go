@@ -15,7 +15,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 const (
@@ -30,12 +30,12 @@ const (
 
 type dialer struct {
 	addr   string
-	tls    *utls.TLSClient
+	tls    *tlskit.Client
 	target target
 }
 
 func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
-	known := append([]string{argURL, argHost, argPath}, utls.TLSClientArgs...)
+	known := append([]string{argURL, argHost, argPath}, tlskit.ClientArgs...)
 	if err := args.Unknown(known...); err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer
 		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	tc, err := utls.NewTLSClient(host, args, roots)
+	tc, err := tlskit.NewClient(host, args, roots)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@
 //
 // After Tor's meek (meek-client, meek-server, lyrebird's meek_lite). The client opens
 // a TLS connection to the front (the bridge address; SNI from servername=, a browser's
-// ClientHello from the utls package) and sends on it, one at a time, HTTP/1.1 requests
+// ClientHello from package tlskit) and sends on it, one at a time, HTTP/1.1 requests
 //
 //	POST <path> HTTP/1.1
 //	Host: <the real service, from url= or host=>

@@ -26,32 +26,31 @@ const (
 	argIATMode = "iat-mode" // 0 none, 1 split writes into MTU-sized bursts, 2 paranoid
 )
 
+// iatParanoid is iat-mode=2.
+const iatParanoid = 2
+
 // certLen is the decoded cert=: a 20-byte node ID then a 32-byte Curve25519 key.
 const certLen = 20 + 32
 
-type transport struct{}
-
 // New returns the obfs4 transport. Clients need cert= and may give iat-mode= (default
 // 0); listeners take iat-mode= and keep their identity in ListenConfig.StateDir.
-func New() transports.Transport { return transport{} }
+func New() transports.Transport { return transports.Define(Name, newDialer, listen, checkListen) }
 
-func (transport) Name() string { return Name }
-
-// NewDialer checks the arguments once, so a bad bridge line fails when it is loaded.
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+// newDialer checks the arguments once, so a bad bridge line fails when it is loaded.
+func newDialer(addr string, args transports.Args) (*dialer, error) {
 	if err := transports.CheckHostPort(addr); err != nil {
-		return nil, fmt.Errorf("%s: bridge address %q: %w", Name, addr, err)
+		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
 	ptArgs, err := clientArgs(args)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	cf, err := (&obfs4lib.Transport{}).ClientFactory("")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	if _, err := cf.ParseArgs(ptArgs); err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	return &dialer{addr: addr, cf: cf, args: ptArgs}, nil
 }

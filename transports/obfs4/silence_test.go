@@ -27,7 +27,7 @@ func TestProbersSeeObfs4Silence(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeState(t, dir)
-	ln := listen(t, transports.ListenConfig{StateDir: dir, Admission: admission.NewPool(admission.Config{Hold: testHold})})
+	ln := listenLoopback(t, transports.ListenConfig{StateDir: dir, Admission: admission.NewPool(admission.Config{Hold: testHold})})
 	accepted := acceptAll(t, ln)
 
 	// A real client's first flight, recorded on its way to the listener.
@@ -94,7 +94,7 @@ func TestAnIdlePeerGivesItsHandshakePlaceToANewcomer(t *testing.T) {
 		drops = append(drops, r)
 		mu.Unlock()
 	}})
-	ln := listen(t, transports.ListenConfig{Admission: pool})
+	ln := listenLoopback(t, transports.ListenConfig{Admission: pool})
 	accepted := acceptAll(t, ln)
 	start := time.Now()
 	idle, err := net.Dial("tcp", ln.Addr().String())

@@ -17,7 +17,7 @@ import (
 
 func TestIdentityIsKeptInStateDir(t *testing.T) {
 	dir := t.TempDir()
-	first := listen(t, transports.ListenConfig{StateDir: dir})
+	first := listenLoopback(t, transports.ListenConfig{StateDir: dir})
 	args := first.BridgeArgs()
 	first.Close()
 	if args["cert"] == "" || args["iat-mode"] != "0" {
@@ -31,26 +31,26 @@ func TestIdentityIsKeptInStateDir(t *testing.T) {
 		t.Errorf("%s has mode %v, want 0600 (it holds the private key)", StateFile, fi.Mode().Perm())
 	}
 
-	again := listen(t, transports.ListenConfig{StateDir: dir})
+	again := listenLoopback(t, transports.ListenConfig{StateDir: dir})
 	if got := again.BridgeArgs(); got["cert"] != args["cert"] {
 		t.Errorf("cert changed across a restart: %s, then %s; bridge lines handed out would stop working", args["cert"], got["cert"])
 	}
 	again.Close()
 
 	// iat-mode= in the listener's config changes the mode, and the state keeps it.
-	paranoid := listen(t, transports.ListenConfig{StateDir: dir, Args: transports.Args{"iat-mode": "2"}})
-	if got := paranoid.BridgeArgs(); got["cert"] != args["cert"] || got["iat-mode"] != "2" {
-		t.Errorf("with iat-mode=2: BridgeArgs = %v, want the same cert and iat-mode=2", got)
+	split := listenLoopback(t, transports.ListenConfig{StateDir: dir, Args: transports.Args{"iat-mode": "1"}})
+	if got := split.BridgeArgs(); got["cert"] != args["cert"] || got["iat-mode"] != "1" {
+		t.Errorf("with iat-mode=1: BridgeArgs = %v, want the same cert and iat-mode=1", got)
 	}
-	paranoid.Close()
-	if got := listen(t, transports.ListenConfig{StateDir: dir}).BridgeArgs(); got["iat-mode"] != "2" {
-		t.Errorf("after a restart without iat-mode=: iat-mode=%s, want the 2 kept in the state", got["iat-mode"])
+	split.Close()
+	if got := listenLoopback(t, transports.ListenConfig{StateDir: dir}).BridgeArgs(); got["iat-mode"] != "1" {
+		t.Errorf("after a restart without iat-mode=: iat-mode=%s, want the 1 kept in the state", got["iat-mode"])
 	}
 }
 
 func TestNoStateDirMeansAFreshIdentityAndNoFiles(t *testing.T) {
-	a := listen(t, transports.ListenConfig{}).BridgeArgs()
-	b := listen(t, transports.ListenConfig{}).BridgeArgs()
+	a := listenLoopback(t, transports.ListenConfig{}).BridgeArgs()
+	b := listenLoopback(t, transports.ListenConfig{}).BridgeArgs()
 	if a["cert"] == b["cert"] {
 		t.Error("two listeners without a state directory share a cert")
 	}
@@ -64,7 +64,7 @@ func TestNoStateDirMeansAFreshIdentityAndNoFiles(t *testing.T) {
 func TestStateFromObfs4proxyIsUsed(t *testing.T) {
 	dir := t.TempDir()
 	want := writeState(t, dir)
-	if got := listen(t, transports.ListenConfig{StateDir: dir}).BridgeArgs()["cert"]; got != want {
+	if got := listenLoopback(t, transports.ListenConfig{StateDir: dir}).BridgeArgs()["cert"]; got != want {
 		t.Errorf("cert = %s, want %s from the state file written beforehand", got, want)
 	}
 }

@@ -9,23 +9,23 @@ import (
 	"github.com/umbrella-edge/edge/transports"
 )
 
-// NewDialer checks the bridge line once: method= names a method that a program
+// newDialer checks the bridge line once: method= names a method that a program
 // serves, and the method's arguments fit in SOCKS credentials. No program starts yet.
-func (t *Transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+func (t *Transport) newDialer(addr string, args transports.Args) (*dialer, error) {
 	if _, err := connectRequest(addr); err != nil {
-		return nil, fmt.Errorf("%s: bridge address %q: %w", Name, addr, err)
+		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
 	method, own, err := methodArg(args)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	program, err := t.program(method)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	user, pass, err := socksAuth(own)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	return &dialer{t: t, method: method, program: program, addr: addr, user: user, pass: pass}, nil
 }

@@ -7,38 +7,59 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os/exec"
 	"sync"
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
 )
 
-// Listen runs the method's server program on cfg.Addr in front of an internal
+// checkListen checks method=, the address, and that the method's program is there to
+// run, without running it.
+func (t *Transport) checkListen(cfg transports.ListenConfig) error {
+	method, _, err := methodArg(cfg.Args)
+	if err != nil {
+		return err
+	}
+	if _, err := bindAddr(cfg.Addr); err != nil {
+		return err
+	}
+	program, err := t.program(method)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath(program); err != nil {
+		return fmt.Errorf("method %s: program: %w", method, err)
+	}
+	return nil
+}
+
+// listen runs the method's server program on cfg.Addr in front of an internal
 // loopback port (its TOR_PT_ORPORT), and accepts what the program relays there.
 // cfg.Args holds method= and the program's server options
 // (TOR_PT_SERVER_TRANSPORT_OPTIONS, e.g. iat-mode= for obfs4). The program keeps its
 // keys in cfg.StateDir, so its bridge arguments survive a restart.
-func (t *Transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
+func (t *Transport) listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
 	method, options, err := methodArg(cfg.Args)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+		return nil, err
 	}
 	bind, err := bindAddr(cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+		return nil, err
 	}
 	program, err := t.program(method)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+		return nil, err
 	}
 	state, cleanup, err := stateDir(cfg.StateDir, "server-"+method)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+		return nil, err
 	}
 	orLn, err := transports.ListenTCP(ctx, "127.0.0.1:0")
 	if err != nil {
 		cleanup()
-		return nil, fmt.Errorf("%s: internal port: %w", Name, err)
+		return nil, fmt.Errorf("internal port: %w", err)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -70,7 +91,7 @@ func (t *Transport) Listen(ctx context.Context, cfg transports.ListenConfig) (tr
 		l.cancel()
 		orLn.Close()
 		cleanup()
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+		return nil, err
 	}
 	l.args = sm.args.Clone()
 	l.args[argMethod] = method

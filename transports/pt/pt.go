@@ -67,9 +67,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Transport is the pt transport. Its client side runs one PT program per method,
+// Transport is the pt transport, a transports.Transport whose Name, NewDialer and
+// Listen are transports.Define's. Its client side runs one PT program per method,
 // shared by all its dialers, started at the first dial and again if it dies.
 type Transport struct {
+	defined // Name, NewDialer and Listen, from transports.Define
+
 	cfg Config
 	log *slog.Logger
 
@@ -91,16 +94,22 @@ func New(cfg Config) *Transport {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Transport{
+	t := &Transport{
 		cfg:     cfg,
 		log:     log.With("transport", Name),
 		ctx:     ctx,
 		cancel:  cancel,
 		proxies: make(map[string]*clientProxy),
 	}
+	t.defined = transports.Define(Name, t.newDialer, t.listen, t.checkListen).(defined)
+	return t
 }
 
-func (t *Transport) Name() string { return Name }
+// defined names the embedded transports.Define, whose methods Transport exposes.
+type defined interface {
+	transports.Transport
+	transports.ListenChecker
+}
 
 // Close stops the client-side programs, which ends the connections through them.
 // Listeners are closed on their own.

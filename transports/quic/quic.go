@@ -13,8 +13,8 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/trust"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 // Name is the transport's name in bridge lines.
@@ -23,7 +23,7 @@ const Name = "quic"
 // ALPN is the only application protocol the carrier offers and accepts: HTTP/3's.
 const ALPN = "h3"
 
-const argServerName = "servername"
+const argServerName = tlskit.ArgServerName
 
 // New returns the quic transport.
 //
@@ -35,7 +35,7 @@ const argServerName = "servername"
 func New(roots *x509.CertPool) transports.Transport {
 	return transports.Define(Name, func(addr string, args transports.Args) (*Dialer, error) {
 		return newDialer(addr, args, roots)
-	}, listen)
+	}, listen, checkListen)
 }
 
 func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*Dialer, error) {
@@ -63,7 +63,7 @@ func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*Dialer
 
 // ClientTLS is the carrier's TLS client configuration: the server's certificate must
 // pass v, or the handshake ends as Chromium ends it, with a CONNECTION_CLOSE carrying
-// the TLS alert utls.BrowserAlert (RFC 9001 section 4.8), and the dial's error wraps
+// the TLS alert tlskit.BrowserAlert (RFC 9001 section 4.8), and the dial's error wraps
 // a *trust.Error.
 func ClientTLS(v trust.Verifier) *tls.Config {
 	return &tls.Config{
@@ -74,21 +74,28 @@ func ClientTLS(v trust.Verifier) *tls.Config {
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if err := v.Verify(cs.PeerCertificates); err != nil {
-				utls.WaitBeforeRefusal(context.Background()) // 100 ms at most
+				tlskit.WaitBeforeRefusal(context.Background()) // 100 ms at most
 				// quic-go closes with the first tls.AlertError it finds in the
 				// error, and Go's own (bad_certificate) comes after this one.
-				return fmt.Errorf("%w%.0w", err, tls.AlertError(utls.BrowserAlert))
+				return fmt.Errorf("%w%.0w", err, tls.AlertError(tlskit.BrowserAlert))
 			}
 			return nil
 		},
 	}
 }
 
+func checkListen(cfg transports.ListenConfig) error {
+	if err := cfg.Args.Unknown(tlskit.ServerArgs...); err != nil {
+		return err
+	}
+	return tlskit.CheckServer(cfg.Args, cfg.StateDir)
+}
+
 func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	if err := cfg.Args.Unknown(utls.TLSServerArgs...); err != nil {
+	if err := cfg.Args.Unknown(tlskit.ServerArgs...); err != nil {
 		return nil, err
 	}
-	tlsConfig, id, err := utls.ServerTLSConfig(cfg.Args, cfg.StateDir)
+	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}

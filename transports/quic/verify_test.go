@@ -7,8 +7,8 @@ import (
 	quicgo "github.com/quic-go/quic-go"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/trust"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 func TestRefusedCertificateClosesWithChromiumsAlert(t *testing.T) {
@@ -37,8 +37,8 @@ func TestRefusedCertificateClosesWithChromiumsAlert(t *testing.T) {
 				t.Fatalf("Dial: %v; want a *trust.Error, %v", err, tt.reason)
 			}
 			var qe *quicgo.TransportError
-			if !errors.As(err, &qe) || qe.ErrorCode != 0x100+utls.BrowserAlert || qe.Remote {
-				t.Fatalf("Dial: %v; want our CONNECTION_CLOSE with CRYPTO_ERROR 0x%x (certificate_unknown)", err, 0x100+utls.BrowserAlert)
+			if !errors.As(err, &qe) || qe.ErrorCode != 0x100+tlskit.BrowserAlert || qe.Remote {
+				t.Fatalf("Dial: %v; want our CONNECTION_CLOSE with CRYPTO_ERROR 0x%x (certificate_unknown)", err, 0x100+tlskit.BrowserAlert)
 			}
 		})
 	}

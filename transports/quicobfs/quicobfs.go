@@ -17,7 +17,7 @@ import (
 	"github.com/umbrella-edge/edge/internal/replay"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/quic"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // Name is the transport's name in bridge lines.
@@ -45,7 +45,7 @@ const (
 // Client arguments: cert= (the listener's 32-byte obfuscation key, base64url).
 // Listeners take no arguments: the key is generated in the state directory on first
 // start and given in their bridge lines.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New() transports.Transport { return transports.Define(Name, newDialer, listen, checkListen) }
 
 func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
 	if err := args.Unknown(argCert); err != nil {
@@ -97,7 +97,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 	if err != nil {
 		return nil, err
 	}
-	tlsConfig, _, err := utls.ServerTLSConfig(transports.Args{"servername": tlsName}, "")
+	tlsConfig, _, err := tlskit.ServerConfig(transports.Args{"servername": tlsName}, "")
 	if err != nil {
 		return nil, err
 	}

@@ -14,32 +14,31 @@ import (
 // Name is the transport's name in bridge lines.
 const Name = "tcp"
 
-type transport struct{}
-
 // New returns the tcp transport. It has no client or server arguments.
-func New() transports.Transport { return transport{} }
+func New() transports.Transport { return transports.Define(Name, newDialer, listen, checkListen) }
 
-func (transport) Name() string { return Name }
-
-// NewDialer checks addr once, so a bad bridge line fails when it is loaded rather than
+// newDialer checks addr once, so a bad bridge line fails when it is loaded rather than
 // on every dial.
-func (transport) NewDialer(addr string, args transports.Args) (transports.Dialer, error) {
+func newDialer(addr string, args transports.Args) (*dialer, error) {
 	if err := args.Unknown(); err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	if err := transports.CheckHostPort(addr); err != nil {
-		return nil, fmt.Errorf("%s: bridge address %q: %w", Name, addr, err)
+		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
 	return &dialer{addr: addr}, nil
 }
 
-func (transport) Listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {
-	if err := cfg.Args.Unknown(); err != nil {
-		return nil, fmt.Errorf("%s: listen %s: %w", Name, cfg.Addr, err)
+// checkListen refuses any argument: the tcp listener has none.
+func checkListen(cfg transports.ListenConfig) error { return cfg.Args.Unknown() }
+
+func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
+	if err := checkListen(cfg); err != nil {
+		return nil, err
 	}
 	ln, err := transports.ListenTCP(ctx, cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
+		return nil, err
 	}
 	return &listener{Listener: ln}, nil
 }

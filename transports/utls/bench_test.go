@@ -5,14 +5,15 @@ import (
 	"testing"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // BenchmarkHandshake measures one TCP connect plus TLS 1.3 handshake on loopback per
 // fingerprint, with and without ClientHello fragmentation.
 func BenchmarkHandshake(b *testing.B) {
-	for _, bc := range []struct{ fp, frag string }{{FPChrome, "0"}, {FPFirefox, "0"}, {FPSafari, "0"}, {FPChrome, "1"}} {
+	for _, bc := range []struct{ fp, frag string }{{tlskit.FPChrome, "0"}, {tlskit.FPFirefox, "0"}, {tlskit.FPSafari, "0"}, {tlskit.FPChrome, "1"}} {
 		b.Run(bc.fp+"/frag="+bc.frag, func(b *testing.B) {
-			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName}})
+			ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: transports.Args{tlskit.ArgServerName: testServerName}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -27,7 +28,7 @@ func BenchmarkHandshake(b *testing.B) {
 				}
 			}()
 			args := ln.BridgeArgs()
-			args[argFP], args[argFrag] = bc.fp, bc.frag
+			args[tlskit.ArgFP], args[tlskit.ArgFrag] = bc.fp, bc.frag
 			d, err := New(nil).NewDialer(ln.Addr().String(), args)
 			if err != nil {
 				b.Fatal(err)

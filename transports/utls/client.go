@@ -7,22 +7,23 @@ import (
 	"net"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 type dialer struct {
 	addr string
-	tls  *TLSClient
+	tls  *tlskit.Client
 }
 
 func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
-	if err := args.Unknown(TLSClientArgs...); err != nil {
+	if err := args.Unknown(tlskit.ClientArgs...); err != nil {
 		return nil, err
 	}
 	if err := transports.CheckHostPort(addr); err != nil {
 		return nil, fmt.Errorf("bridge address %q: %w", addr, err)
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	tc, err := NewTLSClient(host, args, roots)
+	tc, err := tlskit.NewClient(host, args, roots)
 	if err != nil {
 		return nil, err
 	}
@@ -30,13 +31,8 @@ func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer
 }
 
 func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
-	raw, err := transports.DialTCP(ctx, d.addr)
+	conn, _, err := d.tls.Dial(ctx, d.addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
-	}
-	conn, _, err := d.tls.Handshake(ctx, raw)
-	if err != nil {
-		raw.Close()
 		return nil, fmt.Errorf("%s: dial %s: %w", Name, d.addr, err)
 	}
 	return conn, nil

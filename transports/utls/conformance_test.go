@@ -5,15 +5,16 @@ import (
 	"testing"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/transporttest"
 )
 
 func TestConformance(t *testing.T) {
-	for _, fp := range []string{FPChrome, FPFirefox} {
+	for _, fp := range []string{tlskit.FPChrome, tlskit.FPFirefox} {
 		t.Run(fp, func(t *testing.T) {
 			// A silent peer never shows a certificate, so no pin is needed.
 			dialerTo := func(t *testing.T, addr string) transports.Dialer {
-				d, err := New(nil).NewDialer(addr, transports.Args{argServerName: testServerName, argFP: fp})
+				d, err := New(nil).NewDialer(addr, transports.Args{tlskit.ArgServerName: testServerName, tlskit.ArgFP: fp})
 				if err != nil {
 					t.Fatalf("NewDialer(%q): %v", addr, err)
 				}
@@ -22,12 +23,12 @@ func TestConformance(t *testing.T) {
 			transporttest.Run(t, func(t *testing.T) (transports.Listener, transports.Dialer) {
 				ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
 					Addr: "127.0.0.1:0",
-					Args: transports.Args{argServerName: testServerName},
+					Args: transports.Args{tlskit.ArgServerName: testServerName},
 				})
 				if err != nil {
 					t.Fatalf("Listen: %v", err)
 				}
-				return ln, dialerFor(t, ln, transports.Args{argFP: fp})
+				return ln, dialerFor(t, ln, transports.Args{tlskit.ArgFP: fp})
 			}, transporttest.Options{DialerTo: dialerTo})
 		})
 	}

@@ -8,42 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
-
-// TLSServerArgs are the listener arguments ServerTLSConfig reads.
-var TLSServerArgs = []string{argServerName, argCert, argKey}
-
-// ServerTLSConfig is the TLS server side of every transport that speaks TLS: the
-// operator's cert= and key= files, or a self-signed certificate for servername= kept in
-// stateDir (in memory when stateDir is empty). It returns what bridge lines say of the
-// certificate: the server name, and the pin of a self-signed certificate's key. The site speaks HTTP/1.1 only: a browser that offers h2 settles for it, as it
-// would with an nginx that has h2 switched off, and an HTTP Upgrade needs HTTP/1.1.
-// Like the nginx it stands for, it takes TLS 1.2 as well as 1.3: a server that
-// refuses a TLS 1.2 hello is not an ordinary website. Our clients always get 1.3.
-func ServerTLSConfig(args transports.Args, stateDir string) (*tls.Config, ServerIdentity, error) {
-	cert, id, err := loadOrCreateCert(args, stateDir, time.Now())
-	if err != nil {
-		return nil, ServerIdentity{}, err
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12, // nginx's ssl_protocols TLSv1.2 TLSv1.3
-		NextProtos:   []string{"http/1.1"},
-		// OpenSSL 3.0's default groups (less X448, which Go lacks). Without them Go
-		// answers a browser's post-quantum key share, and its ServerHello grows from
-		// 122 bytes to over 1200, which no nginx on OpenSSL 3.0 (Debian 12) sends.
-		// The session inside agrees its own hybrid post-quantum keys; TLS here is
-		// the site's cover.
-		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384},
-		// Full records from the start, as OpenSSL writes them (nginx's ssl_buffer_size
-		// is 16k); Go's first records of about 1200 bytes would mark the site as Go's.
-		DynamicRecordSizingDisabled: true,
-	}, id, nil
-}
 
 type listener struct {
 	net.Listener
@@ -53,16 +22,31 @@ type listener struct {
 	log   *slog.Logger
 }
 
-func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
-	if err := cfg.Args.Unknown(append(TLSServerArgs, argFP)...); err != nil {
-		return nil, err
+// checkArgs refuses what listen refuses in the arguments alone.
+func checkArgs(args transports.Args) error {
+	if err := args.Unknown(append(tlskit.ServerArgs, tlskit.ArgFP)...); err != nil {
+		return err
 	}
-	if fp, ok := cfg.Args[argFP]; ok {
-		if _, err := profileFor(fp); err != nil {
-			return nil, &transports.ArgError{Key: argFP, Err: err}
+	if fp, ok := args[tlskit.ArgFP]; ok {
+		if err := tlskit.CheckFingerprint(fp); err != nil {
+			return &transports.ArgError{Key: tlskit.ArgFP, Err: err}
 		}
 	}
-	tlsConfig, id, err := ServerTLSConfig(cfg.Args, cfg.StateDir)
+	return nil
+}
+
+func checkListen(cfg transports.ListenConfig) error {
+	if err := checkArgs(cfg.Args); err != nil {
+		return err
+	}
+	return tlskit.CheckServer(cfg.Args, cfg.StateDir)
+}
+
+func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
+	if err := checkArgs(cfg.Args); err != nil {
+		return nil, err
+	}
+	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +63,8 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		return nil, err
 	}
 	args := id.BridgeArgs()
-	if fp, ok := cfg.Args[argFP]; ok {
-		args[argFP] = fp
+	if fp, ok := cfg.Args[tlskit.ArgFP]; ok {
+		args[tlskit.ArgFP] = fp
 	}
 	return &listener{
 		Listener: ln,
@@ -112,7 +96,7 @@ func handshakeFailure(err error) string {
 	var ne net.Error
 	var oe *net.OpError
 	switch {
-	case errors.Is(err, ErrPlainHTTP), errors.Is(err, ErrRefusedHello):
+	case errors.Is(err, tlskit.ErrPlainHTTP), errors.Is(err, tlskit.ErrRefusedHello):
 		return err.Error()
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return "timeout"

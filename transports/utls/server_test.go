@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umbrella-edge/edge/internal/labca"
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // rejectAll accepts conns on ln, reads what the peer sends first as the gateway would,
@@ -107,7 +110,7 @@ func TestRejectedPeersSeeTheDecoyWebsite(t *testing.T) {
 func TestRejectUsesTheOperatorsDecoy(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "operator site") })
 	ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
-		Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName}, Decoy: h,
+		Addr: "127.0.0.1:0", Args: transports.Args{tlskit.ArgServerName: testServerName}, Decoy: h,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -193,12 +196,12 @@ func TestListenRejectsBadArguments(t *testing.T) {
 		args    transports.Args
 		wantKey string
 	}{
-		{"unknown argument", transports.Args{argServerName: testServerName, "sni": "x"}, "sni"},
-		{"neither server name nor certificate", transports.Args{}, argServerName},
-		{"certificate without key", transports.Args{argCert: filepath.Join(dir, "c.pem")}, argKey},
-		{"key without certificate", transports.Args{argKey: filepath.Join(dir, "k.pem")}, argCert},
-		{"unknown fingerprint", transports.Args{argServerName: testServerName, argFP: "netscape"}, argFP},
-		{"IP as server name", transports.Args{argServerName: "192.0.2.1"}, argServerName},
+		{"unknown argument", transports.Args{tlskit.ArgServerName: testServerName, "sni": "x"}, "sni"},
+		{"neither server name nor certificate", transports.Args{}, tlskit.ArgServerName},
+		{"certificate without key", transports.Args{tlskit.ArgCert: filepath.Join(dir, "c.pem")}, tlskit.ArgKey},
+		{"key without certificate", transports.Args{tlskit.ArgKey: filepath.Join(dir, "k.pem")}, tlskit.ArgCert},
+		{"unknown fingerprint", transports.Args{tlskit.ArgServerName: testServerName, tlskit.ArgFP: "netscape"}, tlskit.ArgFP},
+		{"IP as server name", transports.Args{tlskit.ArgServerName: "192.0.2.1"}, tlskit.ArgServerName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +221,7 @@ func TestListenRejectsBadArguments(t *testing.T) {
 func TestHandshakeFailuresAreLoggedWithoutAddresses(t *testing.T) {
 	var logs bytes.Buffer
 	ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{
-		Addr: "127.0.0.1:0", Args: transports.Args{argServerName: testServerName},
+		Addr: "127.0.0.1:0", Args: transports.Args{tlskit.ArgServerName: testServerName},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -321,5 +324,21 @@ func TestWholeRequestShorterThanAHelloIsAnsweredWithoutWaiting(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Server") != "nginx" {
 		t.Fatalf("got %d from %q, want the decoy site's page", resp.StatusCode, resp.Header.Get("Server"))
+	}
+}
+
+func TestOperatorCertificateNamesTheBridge(t *testing.T) {
+	ca, err := labca.New("Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath, err := ca.WriteKeyPair(t.TempDir(), "shop.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := listenLoopback(t, transports.Args{tlskit.ArgCert: certPath, tlskit.ArgKey: keyPath, tlskit.ArgFP: tlskit.FPFirefox})
+	want := transports.Args{tlskit.ArgServerName: "shop.example.org", tlskit.ArgFP: tlskit.FPFirefox}
+	if got := ln.BridgeArgs(); !maps.Equal(got, want) {
+		t.Errorf("BridgeArgs %v, want %v: the certificate's name and the fingerprint, no pin", got, want)
 	}
 }

@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports/decoy"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // serverConn is an accepted conn whose TLS handshake runs in the background, as nginx
-// runs it (ServerHandshake, within decoy.HeaderTimeout of accept), and which shows the
+// runs it (tlskit.ServerHandshake, within decoy.HeaderTimeout of accept), and which shows the
 // decoy website when the gateway rejects its peer. Deadlines set before the handshake
 // ends bound the caller's wait, not the handshake: a gateway giving up on a session
 // must not cut a TLS handshake short of nginx's timeout, or a prober would see it.
@@ -57,7 +58,7 @@ func newServerConn(raw net.Conn, h http.Handler, log *slog.Logger) *serverConn {
 func (c *serverConn) handshake(config *tls.Config) {
 	ctx, cancel := context.WithDeadline(context.Background(), c.headDeadline)
 	defer cancel()
-	tc, err := ServerHandshake(ctx, c.raw, config)
+	tc, err := tlskit.ServerHandshake(ctx, c.raw, config)
 	c.mu.Lock()
 	if err != nil {
 		c.log.Debug("TLS handshake failed", "reason", handshakeFailure(err))

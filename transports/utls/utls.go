@@ -13,23 +13,18 @@ import (
 // Name is the transport's name in bridge lines.
 const Name = "utls"
 
-// Bridge-line and listener arguments.
-const (
-	argServerName = "servername"
-	argFP         = "fp"
-	argFrag       = "frag"
-	argCert       = "cert"
-	argKey        = "key"
-)
-
 // New returns the utls transport. Its dialers check the server's certificate against
 // the bridge line's pin= or, without one, against roots (nil: the system's roots).
 //
-// Client arguments: servername= (the TLS SNI; required unless the bridge address is a
-// name), fp=chrome|firefox|safari|random (default chrome), frag= (0 off; 1 cuts the
-// ClientHello into TCP segments of random sizes; N ≥ 2 into N-byte segments), pin=
-// (the base64url SHA-256 of the server's key, or several separated by commas; see
-// package trust).
+// The TLS is package tlskit's, which the web transports share: this package adds only
+// what makes TLS a carrier of its own, a listener that runs the handshake off Accept and
+// shows the decoy website to a peer the gateway rejects.
+//
+// Client arguments are tlskit.ClientArgs: servername= (the TLS SNI; required unless the
+// bridge address is a name), fp=chrome|firefox|safari|random (default chrome), frag= (0
+// off; 1 cuts the ClientHello into TCP segments of random sizes; N ≥ 2 into N-byte
+// segments), pin= (the base64url SHA-256 of the server's key, or several separated by
+// commas; see package trust).
 //
 // Listener arguments: cert= and key= (PEM files of the operator's real certificate), or
 // servername= alone for a self-signed certificate kept in the state directory, whose
@@ -38,5 +33,5 @@ const (
 func New(roots *x509.CertPool) transports.Transport {
 	return transports.Define(Name, func(addr string, args transports.Args) (*dialer, error) {
 		return newDialer(addr, args, roots)
-	}, listen)
+	}, listen, checkListen)
 }

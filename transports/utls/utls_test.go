@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 const testServerName = "www.example.com"
@@ -19,7 +20,7 @@ const testServerName = "www.example.com"
 func listenLoopback(t *testing.T, args transports.Args) transports.Listener {
 	t.Helper()
 	if args == nil {
-		args = transports.Args{argServerName: testServerName}
+		args = transports.Args{tlskit.ArgServerName: testServerName}
 	}
 	ln, err := New(nil).Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0", Args: args, StateDir: t.TempDir()})
 	if err != nil {
@@ -66,12 +67,12 @@ func testContext(t *testing.T) context.Context {
 }
 
 func TestRoundTripWithEveryFingerprint(t *testing.T) {
-	for _, fp := range []string{FPChrome, FPFirefox, FPSafari, FPRandom} {
+	for _, fp := range []string{tlskit.FPChrome, tlskit.FPFirefox, tlskit.FPSafari, tlskit.FPRandom} {
 		for _, frag := range []string{"0", "1", "100"} {
 			t.Run(fp+"/frag="+frag, func(t *testing.T) {
 				ln := listenLoopback(t, nil)
 				done := echoOnce(t, ln)
-				c, err := dialerFor(t, ln, transports.Args{argFP: fp, argFrag: frag}).Dial(testContext(t))
+				c, err := dialerFor(t, ln, transports.Args{tlskit.ArgFP: fp, tlskit.ArgFrag: frag}).Dial(testContext(t))
 				if err != nil {
 					t.Fatalf("Dial: %v", err)
 				}

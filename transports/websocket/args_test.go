@@ -9,8 +9,8 @@ import (
 	"github.com/umbrella-edge/edge/internal/webtest"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/trust"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 func TestNewDialerNamesTheBadArgument(t *testing.T) {
@@ -28,7 +28,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 		{"url and path", transports.Args{argURL: "wss://" + testFront + testPath, argPath: testPath}, argPath, nil},
 		{"ws url", transports.Args{argURL: "ws://" + testFront + testPath}, argURL, nil},
 		{"unknown argument", transports.Args{argServerName: testFront, argPath: testPath, "front": "x"}, "front", nil},
-		{"unknown fingerprint", transports.Args{argServerName: testFront, argPath: testPath, "fp": "opera"}, "fp", utls.ErrUnknownFingerprint},
+		{"unknown fingerprint", transports.Args{argServerName: testFront, argPath: testPath, "fp": "opera"}, "fp", tlskit.ErrUnknownFingerprint},
 		{"IP server name", transports.Args{argHost: testFront, argServerName: "203.0.113.5", argPath: testPath}, argServerName, nil},
 	}
 	for _, tt := range tests {

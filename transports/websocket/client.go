@@ -14,7 +14,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // userAgents are the User-Agent headers of the browsers whose ClientHellos utls sends
@@ -22,21 +22,21 @@ import (
 // request, sees a browser rather than Go's default "Go-http-client/1.1", which CDN bot
 // rules may challenge.
 var userAgents = map[string]string{
-	utls.FPChrome:  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
-	utls.FPFirefox: "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0",
-	utls.FPSafari:  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Safari/605.1.15",
+	tlskit.FPChrome:  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+	tlskit.FPFirefox: "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0",
+	tlskit.FPSafari:  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Safari/605.1.15",
 }
 
 type dialer struct {
 	addr   string // the CDN's edge, or the gateway
-	tls    *utls.TLSClient
+	tls    *tlskit.Client
 	url    string
 	header http.Header
 	client *http.Client
 }
 
 func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
-	if err := args.Unknown(append([]string{argURL, argHost, argPath}, utls.TLSClientArgs...)...); err != nil {
+	if err := args.Unknown(append([]string{argURL, argHost, argPath}, tlskit.ClientArgs...)...); err != nil {
 		return nil, err
 	}
 	if err := transports.CheckHostPort(addr); err != nil {
@@ -54,7 +54,7 @@ func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer
 	for _, k := range []string{argURL, argHost, argPath} {
 		delete(tlsArgs, k)
 	}
-	tc, err := utls.NewTLSClient(hostname, tlsArgs, roots)
+	tc, err := tlskit.NewClient(hostname, tlsArgs, roots)
 	if err != nil {
 		return nil, err
 	}

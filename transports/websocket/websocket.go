@@ -9,6 +9,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // Name is the transport's name in bridge lines.
@@ -20,8 +21,8 @@ const (
 	argHost       = "host"
 	argPath       = "path"
 	argFront      = "front"
-	argServerName = "servername"
-	argFrag       = "frag"
+	argServerName = tlskit.ArgServerName
+	argFrag       = tlskit.ArgFrag
 )
 
 // ErrHTTP2 and ErrNoUpgrade are the dial failures that mean the front is set up wrong.
@@ -46,5 +47,5 @@ var (
 func New(roots *x509.CertPool) transports.Transport {
 	return transports.Define(Name, func(addr string, args transports.Args) (*dialer, error) {
 		return newDialer(addr, args, roots)
-	}, listen)
+	}, listen, checkListen)
 }

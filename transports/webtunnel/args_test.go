@@ -8,8 +8,8 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/trust"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
 func TestNewDialerNamesTheBadArgument(t *testing.T) {
@@ -30,7 +30,7 @@ func TestNewDialerNamesTheBadArgument(t *testing.T) {
 		{"utls none", "203.0.113.5:443", transports.Args{argURL: testURL, argUTLS: "none"}, argUTLS, nil},
 		{"utls unknown", "203.0.113.5:443", transports.Args{argURL: testURL, argUTLS: "HelloOpera_Auto"}, argUTLS, nil},
 		{"utls and fp", "203.0.113.5:443", transports.Args{argURL: testURL, argUTLS: "hellochrome_auto", argFP: "chrome"}, argUTLS, nil},
-		{"unknown fp", "203.0.113.5:443", transports.Args{argURL: testURL, argFP: "opera"}, argFP, utls.ErrUnknownFingerprint},
+		{"unknown fp", "203.0.113.5:443", transports.Args{argURL: testURL, argFP: "opera"}, argFP, tlskit.ErrUnknownFingerprint},
 		{"IP as server name", "203.0.113.5:443", transports.Args{argURL: testURL, argServerName: "203.0.113.5"}, argServerName, nil},
 		{"bad frag", "203.0.113.5:443", transports.Args{argURL: testURL, argFrag: "many"}, argFrag, nil},
 	}
@@ -59,16 +59,16 @@ func TestNewDialerAccepts(t *testing.T) {
 		wantFP         string
 		wantRequest    string
 	}{
-		{"url alone", transports.Args{argURL: testURL, argVer: "0.0.3"}, testServerName, utls.FPChrome,
+		{"url alone", transports.Args{argURL: testURL, argVer: "0.0.3"}, testServerName, tlskit.FPChrome,
 			"GET " + testPath + " HTTP/1.1\r\nHost: " + testServerName + "\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"},
-		{"port kept in Host", transports.Args{argURL: "https://" + testServerName + ":8443" + testPath}, testServerName, utls.FPChrome,
+		{"port kept in Host", transports.Args{argURL: "https://" + testServerName + ":8443" + testPath}, testServerName, tlskit.FPChrome,
 			"GET " + testPath + " HTTP/1.1\r\nHost: " + testServerName + ":8443\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"},
-		{"servername beats the url's host", transports.Args{argURL: testURL, argServerName: "cdn.example.net"}, "cdn.example.net", utls.FPChrome, ""},
-		{"Tor's firefox hello", transports.Args{argURL: testURL, argUTLS: "HelloFirefox_120"}, testServerName, utls.FPFirefox, ""},
-		{"Tor's ios hello", transports.Args{argURL: testURL, argUTLS: "helloios_auto"}, testServerName, utls.FPSafari, ""},
-		{"Tor's edge hello", transports.Args{argURL: testURL, argUTLS: "helloedge_auto"}, testServerName, utls.FPChrome, ""},
-		{"empty utls is the default", transports.Args{argURL: testURL, argUTLS: ""}, testServerName, utls.FPChrome, ""},
-		{"our fp", transports.Args{argURL: testURL, argFP: utls.FPFirefox}, testServerName, utls.FPFirefox, ""},
+		{"servername beats the url's host", transports.Args{argURL: testURL, argServerName: "cdn.example.net"}, "cdn.example.net", tlskit.FPChrome, ""},
+		{"Tor's firefox hello", transports.Args{argURL: testURL, argUTLS: "HelloFirefox_120"}, testServerName, tlskit.FPFirefox, ""},
+		{"Tor's ios hello", transports.Args{argURL: testURL, argUTLS: "helloios_auto"}, testServerName, tlskit.FPSafari, ""},
+		{"Tor's edge hello", transports.Args{argURL: testURL, argUTLS: "helloedge_auto"}, testServerName, tlskit.FPChrome, ""},
+		{"empty utls is the default", transports.Args{argURL: testURL, argUTLS: ""}, testServerName, tlskit.FPChrome, ""},
+		{"our fp", transports.Args{argURL: testURL, argFP: tlskit.FPFirefox}, testServerName, tlskit.FPFirefox, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,8 +90,8 @@ func TestNewDialerAccepts(t *testing.T) {
 func TestTorRandomizedHelloIsOneOfOurBrowsers(t *testing.T) {
 	for _, name := range []string{"hellorandomized", "HelloRandomizedALPN", "hellorandomizednoalpn"} {
 		fp, err := fpFromTorUTLS(name)
-		if err != nil || fp != utls.FPRandom {
-			t.Errorf("fpFromTorUTLS(%q) = %q, %v; want %s", name, fp, err, utls.FPRandom)
+		if err != nil || fp != tlskit.FPRandom {
+			t.Errorf("fpFromTorUTLS(%q) = %q, %v; want %s", name, fp, err, tlskit.FPRandom)
 		}
 	}
 }

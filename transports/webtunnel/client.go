@@ -12,24 +12,25 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 	"github.com/umbrella-edge/edge/transports/trust"
-	"github.com/umbrella-edge/edge/transports/utls"
 )
 
+// The TLS client's arguments, which webtunnel reads to map Tor's utls= onto fp=.
 const (
-	argServerName = "servername"
-	argFP         = "fp"
-	argFrag       = "frag"
+	argServerName = tlskit.ArgServerName
+	argFP         = tlskit.ArgFP
+	argFrag       = tlskit.ArgFrag
 )
 
 type dialer struct {
 	addr    string
-	tls     *utls.TLSClient
+	tls     *tlskit.Client
 	request []byte
 }
 
 func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer, error) {
-	if err := args.Unknown(append([]string{argURL, argVer, argUTLS}, utls.TLSClientArgs...)...); err != nil {
+	if err := args.Unknown(append([]string{argURL, argVer, argUTLS}, tlskit.ClientArgs...)...); err != nil {
 		return nil, err
 	}
 	if err := transports.CheckHostPort(addr); err != nil {
@@ -52,7 +53,7 @@ func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*dialer
 	if tlsArgs[argFP], err = fingerprint(args); err != nil {
 		return nil, err
 	}
-	tc, err := utls.NewTLSClient(u.Hostname(), tlsArgs, roots)
+	tc, err := tlskit.NewClient(u.Hostname(), tlsArgs, roots)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func fingerprint(args transports.Args) (string, error) {
 	case hasFP:
 		return fp, nil
 	}
-	return utls.FPChrome, nil
+	return tlskit.FPChrome, nil
 }
 
 // fpFromTorUTLS maps a Tor utls= value, a uTLS ClientHelloID name such as
@@ -97,20 +98,20 @@ func fpFromTorUTLS(name string) (string, error) {
 	s := strings.ToLower(name)
 	switch {
 	case s == "":
-		return utls.FPChrome, nil
+		return tlskit.FPChrome, nil
 	case s == "none" || s == "hellogolang":
 		return "", fmt.Errorf("%q sends Go's own ClientHello, which marks the client as a Go program; use a browser's (hellochrome_auto)", name)
 	case strings.HasPrefix(s, "hellorandomized"):
-		return utls.FPRandom, nil
+		return tlskit.FPRandom, nil
 	}
 	family, _, _ := strings.Cut(strings.TrimPrefix(s, "hello"), "_")
 	switch family {
 	case "chrome", "edge", "360", "qq":
-		return utls.FPChrome, nil
+		return tlskit.FPChrome, nil
 	case "firefox":
-		return utls.FPFirefox, nil
+		return tlskit.FPFirefox, nil
 	case "safari", "ios":
-		return utls.FPSafari, nil
+		return tlskit.FPSafari, nil
 	}
 	return "", fmt.Errorf("unknown uTLS hello %q (want hellochrome_*, hellofirefox_*, hellosafari_*, helloios_*, helloedge_* or hellorandomized*)", name)
 }

@@ -44,9 +44,27 @@ func (t *tally) failures() int {
 	return n
 }
 
-// maxOutputLines bounds what is kept of one failure's output: its last lines hold
-// the failure (a test's own messages, a panic's goroutine dump is cut short).
-const maxOutputLines = 400
+// What is kept of one test's output: its first lines, where a test's own failure
+// messages often are (a test may log pages after them), and its last ones, where a
+// panic or a timeout is; the middle of a long log is dropped.
+const (
+	headLines = 150
+	tailLines = 250
+)
+
+// keep appends line to lines, dropping from the middle once the head and tail are full.
+func keep(lines []string, line string) []string {
+	lines = append(lines, line)
+	if len(lines) > headLines+tailLines+1 {
+		if lines[headLines] != elided {
+			lines = slices.Insert(lines, headLines, elided)
+		}
+		lines = slices.Delete(lines, headLines+1, headLines+2)
+	}
+	return lines
+}
+
+const elided = "        [… lines left out …]"
 
 // runSuite runs go with args, reading its -json events into t.
 func runSuite(ctx context.Context, args, env []string, label string, t *tally) (time.Duration, error) {
@@ -77,11 +95,7 @@ func runSuite(ctx context.Context, args, env []string, label string, t *tally) (
 		}
 		switch e.Action {
 		case "output":
-			lines := append(output[key], strings.TrimRight(e.Output, "\n"))
-			if len(lines) > maxOutputLines {
-				lines = lines[len(lines)-maxOutputLines:]
-			}
-			output[key] = lines
+			output[key] = keep(output[key], strings.TrimRight(e.Output, "\n"))
 		case "fail":
 			if e.Test != "" {
 				if !strings.Contains(e.Test, "/") { // subtests fail with their parent

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 var (
@@ -21,16 +21,11 @@ var (
 	ErrNoUpgrade = errors.New("the server did not switch protocols")
 )
 
-// DialTLS connects to addr and runs tc's browser-like TLS handshake, refusing a server
-// that picks HTTP/2. On error nothing is left open.
-func DialTLS(ctx context.Context, addr string, tc *utls.TLSClient) (net.Conn, error) {
-	raw, err := transports.DialTCP(ctx, addr)
+// DialTLS connects to addr with tc's browser-like TLS, refusing a server that picks
+// HTTP/2. On error nothing is left open.
+func DialTLS(ctx context.Context, addr string, tc *tlskit.Client) (net.Conn, error) {
+	conn, alpn, err := tc.Dial(ctx, addr)
 	if err != nil {
-		return nil, err
-	}
-	conn, alpn, err := tc.Handshake(ctx, raw)
-	if err != nil {
-		raw.Close()
 		return nil, err
 	}
 	if alpn == "h2" {

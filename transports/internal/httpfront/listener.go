@@ -20,7 +20,7 @@ import (
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/admission"
 	"github.com/umbrella-edge/edge/transports/decoy"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // Config is a web front listener's setup.
@@ -214,12 +214,12 @@ func (l *Listener) serveDecoy(conn net.Conn, got []byte, headDeadline time.Time)
 }
 
 // handshake runs the TLS handshake when the listener terminates TLS, meeting what is
-// not a TLS client as nginx meets it (utls.ServerHandshake), until ctx ends.
+// not a TLS client as nginx meets it (tlskit.ServerHandshake), until ctx ends.
 func (l *Listener) handshake(ctx context.Context, raw net.Conn) (net.Conn, bool) {
 	if l.cfg.TLS == nil {
 		return raw, true
 	}
-	tc, err := utls.ServerHandshake(ctx, raw, l.cfg.TLS)
+	tc, err := tlskit.ServerHandshake(ctx, raw, l.cfg.TLS)
 	if err != nil {
 		l.log.Debug("TLS handshake failed", "reason", failure(err))
 		return nil, false

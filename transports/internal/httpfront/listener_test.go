@@ -14,7 +14,7 @@ import (
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/admission"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 const testPath = "/abcdefghijklmnop"
@@ -147,7 +147,7 @@ func TestRequestsThatAreNotOursGetTheDecoy(t *testing.T) {
 }
 
 func TestClientAddressFromTheProxyOnlyInPlainMode(t *testing.T) {
-	tlsConfig, _, err := utls.ServerTLSConfig(transports.Args{"servername": "a.example"}, "")
+	tlsConfig, _, err := tlskit.ServerConfig(transports.Args{"servername": "a.example"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

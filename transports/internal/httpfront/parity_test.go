@@ -8,7 +8,7 @@ import (
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront"
 	"github.com/umbrella-edge/edge/transports/internal/httpfront/probetest"
-	"github.com/umbrella-edge/edge/transports/utls"
+	"github.com/umbrella-edge/edge/transports/tlskit"
 )
 
 // TestTLSFrontMeetsProbesAsNginx sends an active prober's probes to a web front that
@@ -16,7 +16,7 @@ import (
 // a real nginx HTTPS site, and wants the same reaction from both, probe by probe.
 func TestTLSFrontMeetsProbesAsNginx(t *testing.T) {
 	nginx := probetest.Nginx(t, "www.example.com")
-	tlsConfig, id, err := utls.ServerTLSConfig(transports.Args{"servername": "www.example.com"}, t.TempDir())
+	tlsConfig, id, err := tlskit.ServerConfig(transports.Args{"servername": "www.example.com"}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

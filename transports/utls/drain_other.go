@@ -1,9 +1,0 @@
-//go:build !linux
-
-package utls
-
-import "net"
-
-// drainReceived does nothing where it is not written: closing may then send a RST
-// where Chromium sends a FIN.
-func drainReceived(net.Conn) {}
