@@ -146,7 +146,12 @@ others' flows after their first segment; each run is a fresh client, timed from
 client.New to the first byte of an echo. **False moves** delay every route 50 ms ± 25 ms
 each way (the censor's delay policy: a 100 ms ± 50 ms round trip), keep an echo stream
 busy for half the run and leave the client idle for the other half; any move of the
-session off its carrier is false, since nothing was cut. **Client memory** is measured in a child process that holds
+session off its carrier is false, since nothing was cut. **DNS tunnel** rows run the dns
+transport through Debian's unbound (QNAME minimisation on, as by default), with the censor
+simulator between the client and unbound, beside raw TCP through the same censor, with no
+delay and with 100 ms of round trip added by the delay policy; the shutdown row's clients
+hold issue 11's nine lines and a dns line, in the lab, where the censor lets only DNS to
+its unbound through. **Client memory** is measured in a child process that holds
 nothing but the client: Go heap after a forced GC (runtime.MemStats.HeapAlloc), before
 client.New, after it, and with one session and stream open. MB = 10^6 bytes; KiB = 1024 bytes.
 `

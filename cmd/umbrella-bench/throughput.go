@@ -110,6 +110,12 @@ func compareOneStream(rows []row, rates map[string]float64, upload bool) {
 // (which also warms the path up) and grows the size from the rate seen until one
 // transfer lasts at least half of d. It returns the bytes and time of that transfer.
 func transfer(ctx context.Context, pt path, dir byte, d time.Duration) (int64, time.Duration, error) {
+	return transferFrom(ctx, pt, dir, d, warmupSize)
+}
+
+// transferFrom is transfer starting from size bytes, for a path much slower than
+// loopback's.
+func transferFrom(ctx context.Context, pt path, dir byte, d time.Duration, size int64) (int64, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*d+time.Minute)
 	defer cancel()
 	conn, err := pt.open(ctx, serviceBulk)
@@ -120,7 +126,6 @@ func transfer(ctx context.Context, pt path, dir byte, d time.Duration) (int64, t
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
-	size := int64(warmupSize)
 	for {
 		t0 := time.Now()
 		n, err := bulkRequest(conn, dir, size)
@@ -132,6 +137,11 @@ func transfer(ctx context.Context, pt path, dir byte, d time.Duration) (int64, t
 			return n, took, nil
 		}
 		next := int64(float64(size) * d.Seconds() / max(took.Seconds(), 1e-3))
-		size = min(max(next, 2*size), maxTransfer) &^ (1<<20 - 1)
+		// Whole MiB, or 64 KiB below a warm-up's size (a DNS tunnel's transfers).
+		granule := int64(1 << 20)
+		if next < warmupSize {
+			granule = 64 << 10
+		}
+		size = min(max(next, 2*size), maxTransfer) &^ (granule - 1)
 	}
 }
