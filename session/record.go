@@ -106,7 +106,7 @@ type recordConn struct {
 	// reads were those). A read that returns less, as the acks and pings of an
 	// idle session do, gives the buffer back.
 	streaming bool
-	rerr  error
+	rerr      error
 
 	wmu  sync.Mutex
 	wr   direction
