@@ -15,6 +15,9 @@ func FuzzParse(f *testing.F) {
 		"tcp 1.2.3.4 " + sessionArgs,
 		"tcp [fe80::1%eth0]:1 " + sessionArgs,
 		"tcp 1.2.3.4:1 key=" + keyB64 + " secret=" + secretB64 + "=",
+		"utls 1.2.3.4:443 " + sessionArgs + " next-key=" + nextB64,
+		"utls 1.2.3.4:443 " + sessionArgs + " next-key=" + keyB64,
+		"utls 1.2.3.4:443 next-key=" + nextB64 + " " + sessionArgs + " next-key=",
 		"tcp 1.2.3.4:1 key=" + keyB64 + " secret=" + EncodeKey(make([]byte, 32)),
 		"Bridge", "", "a b c=d",
 	} {
@@ -39,6 +42,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if again.String() != printed {
 			t.Fatalf("String is not stable: %q then %q", printed, again.String())
+		}
+		if b.NextKey != nil && (b.NextKey.Equal(b.Key) || b.Args[argNextKey] != "") {
+			t.Fatalf("next-key= parsed as %x beside key= %x, args %v", b.NextKey, b.Key, b.Args)
 		}
 		if red := b.Redacted(); strings.Contains(red, EncodeKey(b.Secret[:])) {
 			t.Fatalf("Redacted() = %q shows the secret", red)
