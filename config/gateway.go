@@ -89,6 +89,7 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 			"log":         func(n *yaml.Node, f string) { g.Log = d.log(n, f) },
 			"pt_programs": func(n *yaml.Node, f string) { g.PTPrograms = d.ptPrograms(n, f) },
 			"acme":        func(n *yaml.Node, f string) { g.ACME = d.acme(n, f, file) },
+			"identity":    func(n *yaml.Node, f string) { g.Identity = d.identity(n, f) },
 		})
 	}
 	d.requireDir(&g.StateDir, "state_dir", rootLine, file,

@@ -87,7 +87,7 @@ listeners:
 		{"unknown listener field", strings.Replace(minimalGateway, "listen:", "lisen: 1, listen:", 1),
 			`gateway.yaml:3: listeners[0].lisen: unknown field (did you mean listen?)`},
 		{"unrelated unknown field lists the known", minimalGateway + "colour: blue\n",
-			`gateway.yaml:5: colour: unknown field (known: acme, admin, decoy, limits, listeners, log, probe, pt_programs, secrets, services, state_dir)`},
+			`gateway.yaml:5: colour: unknown field (known: acme, admin, decoy, identity, limits, listeners, log, probe, pt_programs, secrets, services, state_dir)`},
 		{"field given twice", minimalGateway + "services: {push: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
 		{"a service named as the built-in probe", strings.Replace(minimalGateway, "mls:", "probe:", 1),
 			`gateway.yaml:4: services.probe: "probe" is the gateway's built-in echo service for umbrella probe (see probe:); name yours otherwise`},

@@ -25,6 +25,7 @@ import (
 //	limits: {max_sessions: 5000, resume_grace: 5m}  # see Limits for the defaults
 //	probe: {enabled: true}            # the built-in echo service umbrella probe uses
 //	log: {level: info, client_ips: false}
+//	identity: {next: identity-next.key, switch_at: 2027-01-10T00:00:00Z}  # a key rotation
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
 	// Required. "~/" is the home directory; a relative path is relative to the config
@@ -50,6 +51,9 @@ type Gateway struct {
 	// ACME, when it names domains, gets the TLS certificates of those listeners'
 	// servername= from an ACME CA (Let's Encrypt) and renews them while running.
 	ACME ACME `yaml:"acme,omitempty"`
+	// Identity names the identity key file (StateDir/identity.key by default) and
+	// the rotation to another key under way, if any.
+	Identity Identity `yaml:"identity,omitempty"`
 	// Line numbers of fields, for errors found after parsing (filled by ParseGateway).
 	Source Source `yaml:"-"`
 }

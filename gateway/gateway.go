@@ -50,6 +50,9 @@ const (
 type Config struct {
 	// Identity is the gateway's long-term Ed25519 key, pinned in its bridge lines.
 	Identity ed25519.PrivateKey
+	// Rotation, when set, replaces Identity by its next key at its time; until then
+	// sessions announce the next key and bridge lines carry it (next-key=).
+	Rotation *session.Rotation
 	// Secrets are the accepted bridge secrets; the first is printed in bridge lines.
 	Secrets []session.Secret
 	// Listeners are the transports to serve.
@@ -268,6 +271,8 @@ func (c *Config) validate() error {
 	switch {
 	case len(c.Identity) != ed25519.PrivateKeySize:
 		return errors.New("gateway: no identity key")
+	case c.Rotation != nil && len(c.Rotation.Next) != ed25519.PrivateKeySize:
+		return errors.New("gateway: rotation without a next identity key")
 	case len(c.Secrets) == 0:
 		return errors.New("gateway: no bridge secret")
 	case len(c.Listeners) == 0:
@@ -313,9 +318,9 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	line := bridge.Line{
 		Transport: lc.Transport.Name(),
 		Addr:      public,
-		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
 		Args:      ln.BridgeArgs(),
 	}
+	line.Key, line.NextKey = g.cfg.lineKeys(time.Now())
 	return &listener{ln: ln, name: name, bridge: line, pool: pool}, nil
 }
 
@@ -435,5 +440,19 @@ func (g *Gateway) acceptLoop(ctx context.Context, l *listener) error {
 			defer g.wg.Done()
 			g.serveConn(ctx, l, conn)
 		}()
+	}
+}
+
+// lineKeys are the identity keys bridge lines printed at now carry: the identity and,
+// during a rotation's overlap, the next one; after the switch the next one alone.
+func (c *Config) lineKeys(now time.Time) (key, next ed25519.PublicKey) {
+	r := c.Rotation
+	switch {
+	case r == nil:
+		return c.Identity.Public().(ed25519.PublicKey), nil
+	case now.Before(r.At):
+		return c.Identity.Public().(ed25519.PublicKey), r.Next.Public().(ed25519.PublicKey)
+	default:
+		return r.Next.Public().(ed25519.PublicKey), nil
 	}
 }

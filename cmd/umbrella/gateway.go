@@ -156,7 +156,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 	if err := os.MkdirAll(gc.StateDir, 0o700); err != nil {
 		return gateway.Config{}, fmt.Errorf("state_dir: %w", err)
 	}
-	identity, _, err := config.LoadOrCreateIdentity(filepath.Join(gc.StateDir, config.IdentityFile))
+	identity, rotation, err := config.ResolveIdentity(gc)
 	if err != nil {
 		return gateway.Config{}, err
 	}
@@ -172,6 +172,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 	}
 	cfg := gateway.Config{
 		Identity:         identity,
+		Rotation:         rotation,
 		Secrets:          secrets,
 		Services:         gc.Services,
 		Decoy:            decoyHandler,
