@@ -22,7 +22,7 @@ import (
 //
 // Until switch_at the gateway signs with key and announces next in every session,
 // and its bridge lines carry both (next-key=); from switch_at on it signs with next
-// alone. docs/certificates.md ("Rotating the identity key") has the procedure.
+// alone. docs/identity-rotation.md has the procedure.
 type Identity struct {
 	// Key is the identity key file, under StateDir unless absolute; empty means
 	// IdentityFile.

@@ -14,7 +14,7 @@ import (
 )
 
 // TestIdentityRotationThroughTheBinaries rotates a gateway's identity key as the
-// operator procedure says (docs/certificates.md): the config names the next key and
+// operator procedure says (docs/identity-rotation.md): the config names the next key and
 // the switch; umbrella bridges prints lines with both keys; a client holding a line
 // from before the rotation learns the next key in a session during the overlap; the
 // operator then makes the next key the identity; and the client, restarted with the
