@@ -12,9 +12,9 @@ import (
 )
 
 // Client opens a session over conn, a carrier just dialled for cfg.Endpoint. It sends
-// the client hello and verifies the gateway's answer against cfg.GatewayKey (or one of
-// cfg.NextGatewayKeys). On
-// success the session owns conn; on failure the caller still does.
+// the client hello and verifies the gateway's answer against cfg.GatewayKey or one of
+// cfg.NextGatewayKeys. On success the session owns conn; on failure the caller still
+// does.
 func Client(ctx context.Context, conn net.Conn, cfg *ClientConfig) (*Session, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 	}
 	th, signer := verifyServerHello(keys, endpoint, hello, concat(sealed[:serverRandomSize+signedLen], sb.extRaw), sb.signature)
 	if signer == nil {
-		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key", ErrAuth)
+		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key (nor a next one it accepts)", ErrAuth)
 	}
 	chosen, err := acceptedAEAD(body.ext.aeads, sb.ext)
 	if err != nil {
