@@ -53,6 +53,15 @@ func New(transport, addr string, key ed25519.PublicKey, secret session.Secret, a
 	return Line{Transport: transport, Addr: addr, Key: key, Secret: secret, Args: a}
 }
 
+// NextKeys are the keys besides Key that authenticate the bridge's gateway, for
+// session.ClientConfig.NextGatewayKeys: NextKey during a rotation, else none.
+func (b Line) NextKeys() []ed25519.PublicKey {
+	if b.NextKey == nil {
+		return nil
+	}
+	return []ed25519.PublicKey{b.NextKey}
+}
+
 // Endpoint is what the session's hello is bound to for this bridge: its transport,
 // address and TLS server name, with two exceptions that the client and the gateway both
 // see in the bridge line.

@@ -30,10 +30,7 @@ func (c *Client) learnKey(b bridge.Line, sess *session.Session) {
 // gatewayKeys are the keys besides b.Key that authenticate b's gateway: the line's
 // next-key= and the one learned.
 func (c *Client) gatewayKeys(b bridge.Line) []ed25519.PublicKey {
-	var keys []ed25519.PublicKey
-	if b.NextKey != nil {
-		keys = append(keys, b.NextKey)
-	}
+	keys := b.NextKeys()
 	if k := c.mem.nextKey(b.Key); k != nil {
 		keys = append(keys, k)
 	}
