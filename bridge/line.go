@@ -19,30 +19,47 @@ import (
 //
 //	utls 203.0.113.5:443 key=<base64url Ed25519 public key> secret=<base64url 32 bytes> servername=www.example.com fp=chrome
 //
-// key= and secret= belong to the session layer; every other argument is the transport's.
-// Args never holds "key" or "secret": Parse moves them to Key and Secret, and String
-// prints only those.
+// key=, next-key= and secret= belong to the session layer; every other argument is the
+// transport's. Args never holds them: Parse moves them to Key, NextKey and Secret, and
+// String prints only those.
 type Line struct {
 	Transport string
 	Addr      string
 	Key       ed25519.PublicKey
-	Secret    session.Secret
-	Args      transports.Args
+	// NextKey is the identity key that replaces Key in a rotation under way (a line
+	// printed during its overlap); nil when none is.
+	NextKey ed25519.PublicKey
+	Secret  session.Secret
+	Args    transports.Args
 }
 
 // Names of the bridge-line arguments that belong to the session layer.
 const (
-	argKey    = "key"
-	argSecret = "secret"
+	argKey     = "key"
+	argNextKey = "next-key"
+	argSecret  = "secret"
 )
+
+// isSessionArg reports whether k is one of the session layer's arguments.
+func isSessionArg(k string) bool { return k == argKey || k == argNextKey || k == argSecret }
 
 // New returns the bridge line a gateway prints for one listener. args are the
 // listener's transport arguments; it is copied, without any "key" or "secret" in it.
 func New(transport, addr string, key ed25519.PublicKey, secret session.Secret, args transports.Args) Line {
 	a := args.Clone()
 	delete(a, argKey)
+	delete(a, argNextKey)
 	delete(a, argSecret)
 	return Line{Transport: transport, Addr: addr, Key: key, Secret: secret, Args: a}
+}
+
+// NextKeys are the keys besides Key that authenticate the bridge's gateway, for
+// session.ClientConfig.NextGatewayKeys: NextKey during a rotation, else none.
+func (b Line) NextKeys() []ed25519.PublicKey {
+	if b.NextKey == nil {
+		return nil
+	}
+	return []ed25519.PublicKey{b.NextKey}
 }
 
 // Endpoint is what the session's hello is bound to for this bridge: its transport,
@@ -100,7 +117,7 @@ func (b Line) String() string {
 func (b Line) Redacted() string {
 	return b.format(func(k, v string) string {
 		switch k {
-		case argKey, argSecret, "cert", "path":
+		case argKey, argNextKey, argSecret, "cert", "path":
 			return fingerprint(k, v)
 		case "url":
 			if u, err := url.Parse(v); err == nil && u.Host != "" {
@@ -148,11 +165,14 @@ func (b Line) format(value func(k, v string) string) string {
 	if len(b.Key) > 0 {
 		arg(argKey, EncodeKey(b.Key))
 	}
+	if len(b.NextKey) > 0 {
+		arg(argNextKey, EncodeKey(b.NextKey))
+	}
 	if b.Secret != (session.Secret{}) {
 		arg(argSecret, EncodeKey(b.Secret[:]))
 	}
 	for _, k := range b.Args.Keys() {
-		if k != argKey && k != argSecret {
+		if !isSessionArg(k) {
 			arg(k, b.Args[k])
 		}
 	}

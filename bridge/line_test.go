@@ -20,6 +20,9 @@ var (
 	keyB64      = EncodeKey(testKey)
 	secretB64   = EncodeKey(testSecret[:])
 	sessionArgs = "key=" + keyB64 + " secret=" + secretB64
+	// A rotation's next identity key, in a line printed during its overlap.
+	testNextKey = ed25519.PublicKey(bytes.Repeat([]byte{0x33}, 32))
+	nextB64     = EncodeKey(testNextKey)
 )
 
 func TestParseRoundTrips(t *testing.T) {
@@ -38,6 +41,8 @@ func TestParseRoundTrips(t *testing.T) {
 			"webtunnel bridge.example.org:443 " + sessionArgs + " url=https://bridge.example.org/x"},
 		{"value containing =", "obfs4 192.0.2.1:80 " + sessionArgs + " cert=ab=cd", "obfs4 192.0.2.1:80 " + sessionArgs + " cert=ab=cd"},
 		{"empty value kept", "tcp 192.0.2.1:80 " + sessionArgs + " x=", "tcp 192.0.2.1:80 " + sessionArgs + " x="},
+		{"both keys of a rotation, next-key= after key=", "utls 203.0.113.5:443 fp=chrome next-key=" + nextB64 + " " + sessionArgs,
+			"utls 203.0.113.5:443 key=" + keyB64 + " next-key=" + nextB64 + " secret=" + secretB64 + " fp=chrome"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +95,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"duplicate secret", "utls 1.2.3.4:443 " + sessionArgs + " secret=" + secretB64, "secret=", "bridge line: secret=: given twice"},
 		{"non-ASCII value", "utls 1.2.3.4:443 " + sessionArgs + " fp=chrömé", "fp=", "bridge line: fp=: value has characters other than printable ASCII"},
 		{"missing key", "utls 1.2.3.4:443 secret=" + secretB64, "key=", "bridge line: key=: required"},
+		{"next key cut short", "utls 1.2.3.4:443 " + sessionArgs + " next-key=" + short, "next-key=", "bridge line: next-key=: want 32 bytes of base64url, got 31"},
+		{"next key twice", "utls 1.2.3.4:443 " + sessionArgs + " next-key=" + nextB64 + " next-key=" + nextB64, "next-key=", "bridge line: next-key=: given twice"},
+		{"next key the same as the key", "utls 1.2.3.4:443 " + sessionArgs + " next-key=" + keyB64, "next-key=",
+			"bridge line: next-key=: the same key as key=: a rotation replaces the key with another"},
+		{"next key without a key", "utls 1.2.3.4:443 secret=" + secretB64 + " next-key=" + nextB64, "key=", "bridge line: key=: required"},
 		{"missing secret", "utls 1.2.3.4:443 key=" + keyB64, "secret=", "bridge line: secret=: required"},
 		{"short secret", "utls 1.2.3.4:443 key=" + keyB64 + " secret=" + short, "secret=", "bridge line: secret=: want 32 bytes of base64url, got 31"},
 		{"short key", "utls 1.2.3.4:443 key=" + short + " secret=" + secretB64, "key=", "bridge line: key=: want 32 bytes of base64url, got 31"},

@@ -42,7 +42,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Parse parses a bridge line, with or without the leading "Bridge" word of a torrc
-// line. key= and secret= are required. Errors are *Error.
+// line. key= and secret= are required; next-key=, a rotation's next identity key, is
+// optional. Errors are *Error.
 func Parse(line string) (Line, error) {
 	fields := strings.Fields(line)
 	if len(fields) > 0 && strings.EqualFold(fields[0], "Bridge") {
@@ -78,7 +79,7 @@ func Parse(line string) (Line, error) {
 				Err: errors.New("name: want letters, digits, '_', '-' and '.'")}
 		}
 		field := k + "="
-		if _, dup := b.Args[k]; dup || (k == argKey && haveKey) || (k == argSecret && haveSecret) {
+		if _, dup := b.Args[k]; dup || (k == argKey && haveKey) || (k == argSecret && haveSecret) || (k == argNextKey && b.NextKey != nil) {
 			return Line{}, &Error{Field: field, Err: errors.New("given twice")}
 		}
 		if !isArgValue(v) {
@@ -91,6 +92,12 @@ func Parse(line string) (Line, error) {
 				return Line{}, &Error{Field: field, Err: err}
 			}
 			b.Key, haveKey = key, true
+		case argNextKey:
+			key, err := DecodeKey(v, ed25519.PublicKeySize)
+			if err != nil {
+				return Line{}, &Error{Field: field, Err: err}
+			}
+			b.NextKey = key
 		case argSecret:
 			s, err := ParseSecret(v)
 			if err != nil {
@@ -106,6 +113,9 @@ func Parse(line string) (Line, error) {
 	}
 	if !haveSecret {
 		return Line{}, &Error{Field: argSecret + "=", Err: ErrMissing}
+	}
+	if b.NextKey.Equal(b.Key) {
+		return Line{}, &Error{Field: argNextKey + "=", Err: errors.New("the same key as key=: a rotation replaces the key with another")}
 	}
 	return b, nil
 }

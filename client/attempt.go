@@ -59,7 +59,7 @@ func (c *Client) attempt(ctx context.Context, q queued, cur current, r *round) o
 // sessionConfig is the session's side of bridge line b, its hellos timed with the
 // device's clock plus offset.
 func (c *Client) sessionConfig(b bridge.Line, offset time.Duration) *session.ClientConfig {
-	return &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint(),
+	return &session.ClientConfig{GatewayKey: b.Key, NextGatewayKeys: c.gatewayKeys(b), Secret: b.Secret, Endpoint: b.Endpoint(),
 		Now: c.clock.with(offset), IdlePing: c.idlePing()}
 }
 

@@ -50,6 +50,9 @@ type memory struct {
 type memoryData struct {
 	Version  int                   `json:"version"`
 	Networks map[string]*netMemory `json:"networks"`
+	// Keys are the next identity keys gateways announced (keys.go): a hash of the
+	// pinned key to the next one.
+	Keys map[string]string `json:"keys,omitempty"`
 }
 
 type netMemory struct {

@@ -75,6 +75,7 @@ func sleep(ctx context.Context, d time.Duration) {
 func (c *Client) adopt(network string, old current, won outcome, lostAt time.Time) {
 	b := c.cfg.Bridges[won.idx]
 	if won.resumed {
+		c.learnKey(b, old.sess) // kept before anyone is told of the carrier
 		if !c.update(func() { c.cur.bridge, c.cur.network, c.cur.carrier = won.idx, network, won.meter }) {
 			return
 		}
@@ -82,6 +83,7 @@ func (c *Client) adopt(network string, old current, won outcome, lostAt time.Tim
 		return
 	}
 	next := current{sess: won.sess, key: b.Key, bridge: won.idx, network: network, carrier: won.meter}
+	c.learnKey(b, won.sess) // kept before anyone is told of the session
 	if !c.update(func() { c.cur = next }) {
 		won.sess.Close()
 		return

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,7 +12,7 @@ import (
 const IdentityFile = "identity.key"
 
 // CheckKeys checks the key files a gateway would read when it starts, making none:
-// the state directory, identity.key and the secret files. A missing identity.key or
+// the state directory, the identity key files and the secret files. A missing key or
 // default secret file is fine (the first start makes it); a configured secret file
 // must exist. Every problem is a *FieldError.
 func CheckKeys(g *Gateway) error {
@@ -30,9 +29,7 @@ func CheckKeys(g *Gateway) error {
 		errs = append(errs, g.Source.Wrap("state_dir", fmt.Errorf(
 			"%s: mode %04o: other users may replace the keys in it; run: chmod 700 %s", g.StateDir, fi.Mode().Perm(), g.StateDir)))
 	}
-	if _, err := readKeyFile(filepath.Join(g.StateDir, IdentityFile), ed25519.SeedSize); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		errs = append(errs, g.Source.Wrap("state_dir", err))
-	}
+	errs = append(errs, checkIdentity(g)...)
 	if len(g.Secrets) == 0 {
 		if _, err := LoadSecret(filepath.Join(g.StateDir, DefaultSecretFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, g.Source.Wrap("state_dir", err))

@@ -20,20 +20,35 @@ func LoadClient(path string) (*Client, error) {
 	return ParseClient(path, data)
 }
 
+// LoadClientWith is LoadClient for a client also given bridges on its command line
+// (a share code): they come first, and the file may then list none.
+func LoadClientWith(path string, bridges []bridge.Line) (*Client, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseClient(path, data, bridges)
+}
+
 // ParseClient parses and validates a client config. file names the config in errors and
 // anchors a relative state_dir. Each bridge is a bridge-line string, parsed by
-// bridge.Parse; its errors name the list item and the bridge-line field:
+// bridge.Parse, or a share code holding several (bridge.ParseShare); errors name the
+// list item and the bridge-line field:
 //
 //	client.yaml:5: bridges[2]: bridge line: secret=: want 32 bytes of base64url, got 31
 //
 // The error lists every problem found, each a *FieldError.
 func ParseClient(file string, data []byte) (*Client, error) {
+	return parseClient(file, data, nil)
+}
+
+func parseClient(file string, data []byte, bridges []bridge.Line) (*Client, error) {
 	d := newDecoder(file)
 	root := d.parseDocument(data)
 	if root == nil && len(d.errs) > 0 {
 		return nil, d.err()
 	}
-	c := &Client{}
+	c := &Client{Bridges: bridges}
 	rootLine := 1
 	if root != nil {
 		rootLine = root.Line
@@ -48,12 +63,12 @@ func ParseClient(file string, data []byte) (*Client, error) {
 					if item.Kind != yaml.ScalarNode {
 						return
 					}
-					b, err := bridge.Parse(line)
+					b, err := bridge.ParseLines(line)
 					if err != nil {
 						d.fail(item.Line, f, err)
 						return
 					}
-					c.Bridges = append(c.Bridges, b)
+					c.Bridges = append(c.Bridges, b...)
 				})
 			},
 			"socks":       func(n *yaml.Node, f string) { c.SOCKS = d.localAddr(n, f) },

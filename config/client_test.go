@@ -158,3 +158,44 @@ func TestMarshalledClientParsesBack(t *testing.T) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", back, c)
 	}
 }
+
+func TestParseClientTakesShareCodesAmongItsBridges(t *testing.T) {
+	code := shareCode(t)
+	shared, err := bridge.ParseShare(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseClient("client.yaml", []byte("bridges:\n  - "+bridgeLine+"\n  - "+code+"\nsocks: 127.0.0.1:1080\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, _ := bridge.Parse(bridgeLine)
+	if want := append([]bridge.Line{single}, shared...); !reflect.DeepEqual(c.Bridges, want) {
+		t.Errorf("bridges = %v, want the line then the code's %d lines", c.Bridges, len(shared))
+	}
+
+	typo := code[:20] + map[bool]string{true: "B", false: "A"}[code[20] == 'A'] + code[21:]
+	_, err = ParseClient("client.yaml", []byte("bridges:\n  - "+bridgeLine+"\n  - "+typo+"\n"))
+	fe := wantFieldError(t, err, "client.yaml:3: bridges[1]: "+bridge.ErrShareChecksum.Error())
+	if strings.Contains(fe.Error(), typo[12:30]) {
+		t.Errorf("the error %q repeats the code", fe)
+	}
+}
+
+func TestLoadClientWithBridgesNeedsNoneInTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "client.yaml")
+	if err := os.WriteFile(path, []byte("socks: 127.0.0.1:1080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	given, err := bridge.ParseShare(shareCode(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadClientWith(path, given)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Bridges, given) {
+		t.Errorf("bridges = %v, want the %d given", c.Bridges, len(given))
+	}
+}

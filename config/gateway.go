@@ -88,6 +88,8 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 			"limits":      func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
 			"log":         func(n *yaml.Node, f string) { g.Log = d.log(n, f) },
 			"pt_programs": func(n *yaml.Node, f string) { g.PTPrograms = d.ptPrograms(n, f) },
+			"acme":        func(n *yaml.Node, f string) { g.ACME = d.acme(n, f, file) },
+			"identity":    func(n *yaml.Node, f string) { g.Identity = d.identity(n, f) },
 		})
 	}
 	d.requireDir(&g.StateDir, "state_dir", rootLine, file,
@@ -98,6 +100,7 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 	if len(g.Services) == 0 {
 		d.missing("services", rootLine, "at least one service, such as mls: 127.0.0.1:7000")
 	}
+	d.acmeServed(g)
 	g.Limits.fillDefaults()
 	g.Probe.fillDefaults()
 	if g.Log.Level == "" {

@@ -26,6 +26,13 @@ listeners:
 services: {mls: 127.0.0.1:7000}
 `
 
+// acmeGateway has a utls listener for www.example.com, for the acme cases.
+const acmeGateway = `state_dir: /var/lib/umbrella
+listeners:
+  - {transport: utls, listen: 127.0.0.1:8443, args: {servername: www.example.com}}
+services: {mls: 127.0.0.1:7000}
+`
+
 // fieldErrors flattens the joined errors a parser returns.
 func fieldErrors(t *testing.T, err error) []*FieldError {
 	t.Helper()
@@ -80,7 +87,7 @@ listeners:
 		{"unknown listener field", strings.Replace(minimalGateway, "listen:", "lisen: 1, listen:", 1),
 			`gateway.yaml:3: listeners[0].lisen: unknown field (did you mean listen?)`},
 		{"unrelated unknown field lists the known", minimalGateway + "colour: blue\n",
-			`gateway.yaml:5: colour: unknown field (known: admin, decoy, limits, listeners, log, probe, pt_programs, secrets, services, state_dir)`},
+			`gateway.yaml:5: colour: unknown field (known: acme, admin, decoy, identity, limits, listeners, log, probe, pt_programs, secrets, services, state_dir)`},
 		{"field given twice", minimalGateway + "services: {push: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
 		{"a service named as the built-in probe", strings.Replace(minimalGateway, "mls:", "probe:", 1),
 			`gateway.yaml:4: services.probe: "probe" is the gateway's built-in echo service for umbrella probe (see probe:); name yours otherwise`},
@@ -129,6 +136,16 @@ listeners:
 			`gateway.yaml:1: state_dir: required: the directory for identity.key and secret files, such as /var/lib/umbrella`},
 		{"state_dir of another user", strings.Replace(minimalGateway, "/var/lib/umbrella", "~umbrella/state", 1),
 			`gateway.yaml:1: state_dir: only "~/" is expanded, not "~user/"`},
+		{"rotation without a switch time", minimalGateway + "identity: {next: next.key}\n",
+			`gateway.yaml:5: identity.switch_at: required: when next becomes the identity key, such as 2027-01-10T00:00:00Z`},
+		{"switch time without a next key", minimalGateway + "identity: {switch_at: 2027-01-10T00:00:00Z}\n",
+			`gateway.yaml:5: identity.next: required: the file of the key that replaces key at switch_at`},
+		{"switch time not RFC 3339", minimalGateway + "identity: {next: next.key, switch_at: 10 January}\n",
+			`gateway.yaml:5: identity.switch_at: want a time such as 2027-01-10T00:00:00Z (RFC 3339), got "10 January"`},
+		{"next key is the key", minimalGateway + "identity:\n  key: a.key\n  next: ./a.key\n  switch_at: 2027-01-10T00:00:00Z\n",
+			`gateway.yaml:7: identity.next: ./a.key is the key file itself: a rotation needs another key`},
+		{"unknown identity field", minimalGateway + "identity: {nxt: next.key}\n",
+			`gateway.yaml:5: identity.nxt: unknown field (did you mean next?)`},
 		{"duration without unit", minimalGateway + "limits: {handshake_timeout: 10}\n",
 			`gateway.yaml:5: limits.handshake_timeout: want a duration with a unit, such as 10s or 1m30s, got "10"`},
 		{"negative duration", minimalGateway + "limits: {handshake_timeout: -1s}\n",
@@ -174,6 +191,18 @@ listeners:
 		{"two documents", minimalGateway + "---\nadmin: 127.0.0.1:9090\n",
 			`gateway.yaml:5: a second YAML document (---): a config file holds one`},
 		{"top level is a list", "- a\n", `gateway.yaml:1: want a mapping (key: value), got a list`},
+		{"acme without domains", acmeGateway + "acme: {email: ops@example.com}\n",
+			`gateway.yaml:5: acme.domains: required: the servername= of the TLS listeners that get certificates`},
+		{"acme domain an IP", acmeGateway + "acme: {domains: [203.0.113.5]}\n",
+			`gateway.yaml:5: acme.domains[0]: want a DNS name such as www.example.com, got "203.0.113.5"`},
+		{"acme domain no listener serves", acmeGateway + "acme:\n  domains: [www.example.com, cdn.example.net]\n",
+			`gateway.yaml:6: acme.domains[1]: cdn.example.net is the servername= of no TLS listener without cert=`},
+		{"acme directory not https", acmeGateway + "acme: {domains: [www.example.com], directory: http://127.0.0.1:14000/dir}\n",
+			`gateway.yaml:5: acme.directory: want the CA's https:// directory URL, got "http://127.0.0.1:14000/dir"`},
+		{"acme email without @", acmeGateway + "acme: {domains: [www.example.com], email: ops}\n",
+			`gateway.yaml:5: acme.email: want an address such as ops@example.com, got "ops"`},
+		{"acme http without port", acmeGateway + "acme: {domains: [www.example.com], http: 0.0.0.0}\n",
+			`gateway.yaml:5: acme.http: missing port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,7 +290,8 @@ func TestLoadGatewayExample(t *testing.T) {
 		Admin:    "127.0.0.1:9090",
 		Limits: Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20,
 			StreamOpenBurst: 64, StreamOpenRate: 16, MaxHandshakes: 1024, FirstBytesTimeout: 2 * time.Second, MaxHeld: 4096},
-		Log: Log{Level: "info"},
+		Log:  Log{Level: "info"},
+		ACME: ACME{Domains: []string{"www.example.com"}, Email: "ops@example.com"},
 	}
 	g.Source = Source{}
 	if !reflect.DeepEqual(g, want) {

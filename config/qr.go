@@ -57,3 +57,13 @@ func renderQR(w *bufio.Writer, size int, dark func(x, y int) bool) {
 		w.WriteByte('\n')
 	}
 }
+
+// QRPNG returns text's QR code as a PNG image, 8 pixels a module, dark on light, with
+// the quiet zone: for a web page, a print-out or a phone's screen.
+func QRPNG(text string) ([]byte, error) {
+	code, err := qr.Encode(text, qr.M)
+	if err != nil {
+		return nil, fmt.Errorf("encode QR code of %d bytes: %w", len(text), err)
+	}
+	return code.PNG(), nil
+}

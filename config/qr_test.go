@@ -4,10 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"image"
+	"image/color"
+	"image/png"
 	"strings"
 	"testing"
 
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 	"rsc.io/qr"
+
+	"github.com/umbrella-edge/edge/bridge"
 )
 
 // readQR turns WriteQR's output back into rows of light (true) and dark modules.
@@ -112,5 +119,86 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk ful
 func TestWriteQRReportsWriteErrors(t *testing.T) {
 	if err := WriteQR(failingWriter{}, "x"); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("error %v, want the writer's", err)
+	}
+}
+
+// shareCode is the share code of a gateway's two lines, as umbrella bridges --share
+// prints it.
+func shareCode(t *testing.T) string {
+	t.Helper()
+	key, secret := bridge.EncodeKey(bytes.Repeat([]byte{7}, 32)), bridge.EncodeKey(bytes.Repeat([]byte{9}, 32))
+	var lines []bridge.Line
+	for _, s := range []string{
+		"utls 203.0.113.5:443 key=" + key + " secret=" + secret + " fp=chrome servername=www.example.com",
+		"obfs4 203.0.113.5:9443 key=" + key + " secret=" + secret + " cert=" + strings.Repeat("Ab3", 23) + " iat-mode=0",
+	} {
+		l, err := bridge.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, l)
+	}
+	code, err := bridge.EncodeShare(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// decodeQR reads a QR code out of an image with ZXing's decoder (the Go port), as a
+// phone's scanner would.
+func decodeQR(t *testing.T, img image.Image) string {
+	t.Helper()
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("no QR code read from the image: %v", err)
+	}
+	return res.GetText()
+}
+
+func TestQRPNGDecodesToTheShareCode(t *testing.T) {
+	code := shareCode(t)
+	data, err := QRPNG(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("QRPNG wrote no PNG: %v", err)
+	}
+	if got := decodeQR(t, img); got != code {
+		t.Fatalf("the PNG reads as %q, want the share code %q", got, code)
+	}
+}
+
+func TestTerminalQRDecodesToTheShareCode(t *testing.T) {
+	code := shareCode(t)
+	var out bytes.Buffer
+	if err := WriteQR(&out, code); err != nil {
+		t.Fatal(err)
+	}
+	// A screenshot of a light-on-dark terminal: drawn (light) half blocks white,
+	// blanks black, 4 pixels a module.
+	rows := readQR(t, out.String())
+	const scale = 4
+	img := image.NewGray(image.Rect(0, 0, len(rows[0])*scale, len(rows)*scale))
+	for y, row := range rows {
+		for x, light := range row {
+			if !light {
+				continue
+			}
+			for dy := range scale {
+				for dx := range scale {
+					img.SetGray(x*scale+dx, y*scale+dy, color.Gray{Y: 255})
+				}
+			}
+		}
+	}
+	if got := decodeQR(t, img); got != code {
+		t.Fatalf("the terminal's code reads as %q, want the share code %q", got, code)
 	}
 }

@@ -25,6 +25,7 @@ import (
 //	limits: {max_sessions: 5000, resume_grace: 5m}  # see Limits for the defaults
 //	probe: {enabled: true}            # the built-in echo service umbrella probe uses
 //	log: {level: info, client_ips: false}
+//	identity: {next: identity-next.key, switch_at: 2027-01-10T00:00:00Z}  # a key rotation
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
 	// Required. "~/" is the home directory; a relative path is relative to the config
@@ -47,6 +48,12 @@ type Gateway struct {
 	// PTPrograms maps a Tor pluggable-transport method ("obfs4") to the program that
 	// serves it for pt listeners (absolute paths); unlisted methods are looked up in PATH.
 	PTPrograms map[string]string `yaml:"pt_programs"`
+	// ACME, when it names domains, gets the TLS certificates of those listeners'
+	// servername= from an ACME CA (Let's Encrypt) and renews them while running.
+	ACME ACME `yaml:"acme,omitempty"`
+	// Identity names the identity key file (StateDir/identity.key by default) and
+	// the rotation to another key under way, if any.
+	Identity Identity `yaml:"identity,omitempty"`
 	// Line numbers of fields, for errors found after parsing (filled by ParseGateway).
 	Source Source `yaml:"-"`
 }
@@ -62,6 +69,30 @@ type Listener struct {
 	Public string `yaml:"public"`
 	// Args are the transport's server options.
 	Args transports.Args `yaml:"args"`
+}
+
+// ACME configures certificates from an ACME CA:
+//
+//	acme:
+//	  domains: [www.example.com]       # servername= of TLS listeners
+//	  email: ops@example.com           # optional: the CA's expiry warnings
+//	  directory: https://acme-v02.api.letsencrypt.org/directory   # the default
+//	  ca_file: pebble-api.pem          # roots of the directory's HTTPS; a test CA's
+//	  http: 0.0.0.0:80                 # optional: answer http-01 here too
+//	  renew_before: 720h               # default: a third of the lifetime, at most 30 days
+//
+// The CA validates through the listeners themselves (tls-alpn-01, on port 443), or
+// through http: (http-01, port 80). No domains means no ACME.
+type ACME struct {
+	Domains   []string `yaml:"domains"`
+	Email     string   `yaml:"email"`
+	Directory string   `yaml:"directory"`
+	// CAFile is a PEM file of the roots that the directory's own HTTPS chains to,
+	// trusted beside the system's; relative to the config file. Only a private or
+	// test CA (Pebble) needs it.
+	CAFile      string        `yaml:"ca_file"`
+	HTTP        string        `yaml:"http"`
+	RenewBefore time.Duration `yaml:"renew_before"`
 }
 
 // Decoy is the website shown to peers that fail authentication: files from Dir, or

@@ -36,6 +36,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	carrier := g.awaitFirstBytes(hctx, conn, ticket)
 	sess, outcome, err := session.Server(hctx, carrier, &session.ServerConfig{
 		Identity:     g.cfg.Identity,
+		Rotation:     g.cfg.Rotation,
 		Secrets:      policy.Secrets,
 		Endpoint:     l.bridge.Endpoint(),
 		Replay:       g.replay,

@@ -50,6 +50,9 @@ const (
 type Config struct {
 	// Identity is the gateway's long-term Ed25519 key, pinned in its bridge lines.
 	Identity ed25519.PrivateKey
+	// Rotation, when set, replaces Identity by its next key at its time; until then
+	// sessions announce the next key and bridge lines carry it (next-key=).
+	Rotation *session.Rotation
 	// Secrets are the accepted bridge secrets; the first is printed in bridge lines.
 	Secrets []session.Secret
 	// Listeners are the transports to serve.
@@ -63,6 +66,10 @@ type Config struct {
 	// holds the replay cache's journal; empty keeps the replay cache in memory only,
 	// so that a restart forgets which hellos were answered.
 	StateDir string
+	// Certificates are the TLS certificates the gateway obtains and renews itself
+	// (acmecert's, from an ACME CA), for the TLS listeners whose servername= they
+	// manage; nil: listeners use their cert= files or make self-signed ones.
+	Certificates transports.CertSource
 
 	// HandshakeTimeout bounds a session handshake; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -264,6 +271,8 @@ func (c *Config) validate() error {
 	switch {
 	case len(c.Identity) != ed25519.PrivateKeySize:
 		return errors.New("gateway: no identity key")
+	case c.Rotation != nil && len(c.Rotation.Next) != ed25519.PrivateKeySize:
+		return errors.New("gateway: rotation without a next identity key")
 	case len(c.Secrets) == 0:
 		return errors.New("gateway: no bridge secret")
 	case len(c.Listeners) == 0:
@@ -285,12 +294,13 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	name := lc.Transport.Name()
 	pool := g.newPool(name)
 	ln, err := lc.Transport.Listen(ctx, transports.ListenConfig{
-		Addr:      lc.Listen,
-		Args:      lc.Args,
-		StateDir:  stateDir,
-		Decoy:     g.cfg.Decoy,
-		Logger:    g.log.With("transport", name),
-		Admission: pool,
+		Addr:         lc.Listen,
+		Args:         lc.Args,
+		StateDir:     stateDir,
+		Decoy:        g.cfg.Decoy,
+		Logger:       g.log.With("transport", name),
+		Admission:    pool,
+		Certificates: g.cfg.Certificates,
 	})
 	if err != nil {
 		return nil, err
@@ -308,9 +318,9 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	line := bridge.Line{
 		Transport: lc.Transport.Name(),
 		Addr:      public,
-		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
 		Args:      ln.BridgeArgs(),
 	}
+	line.Key, line.NextKey = g.cfg.lineKeys(time.Now())
 	return &listener{ln: ln, name: name, bridge: line, pool: pool}, nil
 }
 

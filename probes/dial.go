@@ -139,7 +139,7 @@ func (lp *lineProbe) session(ctx context.Context, meter *failure.Meter, tls bool
 	sc := newStepContext(ctx, lp.cfg.StepTimeout)
 	defer sc.stop()
 	b := lp.r.Line
-	sess, err := session.Client(sc, meter, &session.ClientConfig{GatewayKey: b.Key, Secret: b.Secret, Endpoint: b.Endpoint()})
+	sess, err := session.Client(sc, meter, &session.ClientConfig{GatewayKey: b.Key, NextGatewayKeys: b.NextKeys(), Secret: b.Secret, Endpoint: b.Endpoint()})
 	if err != nil {
 		// What the client's attempts keep of a failed carrier (client/attempt.go):
 		// the rest of a website's answer, and the Date a front sent.

@@ -131,6 +131,8 @@ func FuzzParseExtensions(f *testing.F) {
 	f.Add(make([]byte, 16))
 	f.Add(helloExtensions{aeads: []aeadID{aeadAES256GCM, aeadChaCha20Poly1305}}.marshal())
 	f.Add([]byte{0x12, 0x34, 0, 2, 9, 9, 0, extAEAD, 0, 1, 2})
+	f.Add(helloExtensions{aeads: []aeadID{aeadChaCha20Poly1305}, identity: make([]byte, 2*keyIDSize)}.marshal())
+	f.Add(helloExtensions{identity: make([]byte, 32)}.marshal())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, n, err := parseExtensions(data)
 		if err != nil {
@@ -140,8 +142,8 @@ func FuzzParseExtensions(f *testing.F) {
 			t.Fatalf("extensions of %d bytes in %d", n, len(data))
 		}
 		again, _, err := parseExtensions(e.marshal())
-		if err != nil || !slices.Equal(again.aeads, e.aeads) {
-			t.Fatalf("extensions %v marshal to what parses as %v, %v", e.aeads, again.aeads, err)
+		if err != nil || !slices.Equal(again.aeads, e.aeads) || !bytes.Equal(again.identity, e.identity) {
+			t.Fatalf("extensions %v %x marshal to what parses as %v %x, %v", e.aeads, e.identity, again.aeads, again.identity, err)
 		}
 	})
 }
@@ -154,6 +156,8 @@ func FuzzServerHelloBody(f *testing.F) {
 	f.Add(body.marshal(nil, 30))
 	body.kind = kindRejected
 	f.Add(body.marshal(nil, 0))
+	body.kind, body.ext.identity = kindNew, make([]byte, 32)
+	f.Add(body.marshal(nil, 5))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, signedLen, err := parseServerHelloBody(data)
 		if err != nil {

@@ -72,8 +72,10 @@ func (c *ClientConfig) check() error {
 	if c == nil {
 		return errors.New("session: nil client config")
 	}
-	if len(c.GatewayKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("session: gateway key of %d bytes, want %d", len(c.GatewayKey), ed25519.PublicKeySize)
+	for _, k := range c.keys() {
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("session: gateway key of %d bytes, want %d", len(k), ed25519.PublicKeySize)
+		}
 	}
 	return checkEndpoint(c.Endpoint)
 }
@@ -84,6 +86,8 @@ func (c *ServerConfig) check() error {
 		return errors.New("session: nil server config")
 	case len(c.Identity) != ed25519.PrivateKeySize:
 		return fmt.Errorf("session: identity key of %d bytes, want %d", len(c.Identity), ed25519.PrivateKeySize)
+	case c.Rotation != nil && len(c.Rotation.Next) != ed25519.PrivateKeySize:
+		return fmt.Errorf("session: next identity key of %d bytes, want %d", len(c.Rotation.Next), ed25519.PrivateKeySize)
 	case len(c.Secrets) == 0:
 		return errors.New("session: no bridge secrets configured")
 	case c.Replay == nil:
@@ -104,6 +108,9 @@ type handshakeResult struct {
 	// peerReceived is how much of our stream the peer has: sending starts there.
 	peerReceived uint64
 	rtt          time.Duration // the client's hello round trip, a first RTT sample
+	// next is, on the client, the identity key the gateway announced (signed) as its
+	// next one; nil when it announced none.
+	next ed25519.PublicKey
 	// On the gateway, a resume hello's session, and what confirms the new ticket.
 	resumed *Session
 	confirm func()

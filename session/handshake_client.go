@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -13,8 +12,9 @@ import (
 )
 
 // Client opens a session over conn, a carrier just dialled for cfg.Endpoint. It sends
-// the client hello and verifies the gateway's answer against cfg.GatewayKey. On
-// success the session owns conn; on failure the caller still does.
+// the client hello and verifies the gateway's answer against cfg.GatewayKey or one of
+// cfg.NextGatewayKeys. On success the session owns conn; on failure the caller still
+// does.
 func Client(ctx context.Context, conn net.Conn, cfg *ClientConfig) (*Session, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -23,7 +23,7 @@ func Client(ctx context.Context, conn net.Conn, cfg *ClientConfig) (*Session, er
 	if err != nil {
 		return nil, err
 	}
-	return newSession(conn, res, sessionOptions{buffer: cfg.ResumeBuffer, gatewayKey: cfg.GatewayKey, idlePing: cfg.IdlePing})
+	return newSession(conn, res, sessionOptions{buffer: cfg.ResumeBuffer, gatewayKeys: cfg.keys(), idlePing: cfg.IdlePing})
 }
 
 // runClientHandshake runs the client's side of a new or (with r) resume handshake
@@ -64,7 +64,9 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 		return res, fmt.Errorf("session: encode hybrid key: %w", err)
 	}
 	endpoint := appendEndpoint(nil, cfg.Endpoint)
-	body := clientHelloBody{kind: kindNew, publicKey: pubBytes, ext: helloExtensions{aeads: cfg.aeads.offer()}}
+	keys := cfg.keys()
+	body := clientHelloBody{kind: kindNew, publicKey: pubBytes,
+		ext: helloExtensions{aeads: cfg.aeads.offer(), identity: cfg.identityOffer(keys)}}
 	psk := cfg.Secret[:]
 	var rs *[32]byte
 	if r != nil {
@@ -108,13 +110,19 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 	if err != nil {
 		return res, noAnswer("parse server hello", err)
 	}
-	th := transcriptHash(cfg.GatewayKey, endpoint, hello, concat(sealed[:serverRandomSize+signedLen], sb.extRaw))
-	if !ed25519.Verify(cfg.GatewayKey, signatureMessage(th), sb.signature) {
-		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key", ErrAuth)
+	th, signer := verifyServerHello(keys, endpoint, hello, concat(sealed[:serverRandomSize+signedLen], sb.extRaw), sb.signature)
+	if signer == nil {
+		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key (nor a next one it accepts)", ErrAuth)
 	}
 	chosen, err := acceptedAEAD(body.ext.aeads, sb.ext)
 	if err != nil {
 		return res, fmt.Errorf("session: %w", err)
+	}
+	// Only now, under the signature, is the announced key worth anything.
+	if !cfg.legacyIdentity {
+		if res.next, err = announcedKey(sb.ext.identity); err != nil {
+			return res, fmt.Errorf("session: %w", err)
+		}
 	}
 	if err := checkAnswer(body.kind, &sb, r); err != nil {
 		return res, err
@@ -127,7 +135,7 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 		return res, fmt.Errorf("session: %w", err)
 	}
 	res.keys.aead = chosen
-	if res.rs, err = resumptionSecret(shared, psk, transcriptHash(cfg.GatewayKey, endpoint, hello, nil)); err != nil {
+	if res.rs, err = resumptionSecret(shared, psk, transcriptHash(signer, endpoint, hello, nil)); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
 	res.id, res.peerReceived = sb.id, sb.received

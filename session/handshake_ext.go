@@ -21,6 +21,9 @@ import (
 const (
 	extEnd  = 0
 	extAEAD = 1 // client: the record AEADs it takes, preferred first; gateway: the one chosen
+	// client: the IDs of the identity keys it accepts, preferred first; gateway: the
+	// key that replaces its identity (handshake_rotation.go)
+	extIdentity = 2
 
 	extHeaderSize = 4
 	// maxExtensions bounds the extensions of one hello, within the padding's room.
@@ -47,18 +50,24 @@ func (a aeadID) String() string {
 
 // helloExtensions are one hello's extensions. The zero value is none.
 type helloExtensions struct {
-	aeads []aeadID // nil: no AEAD extension
+	aeads    []aeadID // nil: no AEAD extension
+	identity []byte   // nil: no identity extension
 }
 
 // marshal encodes the extensions, or nothing when there are none.
 func (e helloExtensions) marshal() []byte {
-	if e.aeads == nil {
-		return nil
+	var dst []byte
+	if e.aeads != nil {
+		dst = binary.BigEndian.AppendUint16(dst, extAEAD)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.aeads)))
+		for _, a := range e.aeads {
+			dst = append(dst, byte(a))
+		}
 	}
-	dst := binary.BigEndian.AppendUint16(nil, extAEAD)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.aeads)))
-	for _, a := range e.aeads {
-		dst = append(dst, byte(a))
+	if e.identity != nil {
+		dst = binary.BigEndian.AppendUint16(dst, extIdentity)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.identity)))
+		dst = append(dst, e.identity...)
 	}
 	return dst
 }
@@ -87,14 +96,17 @@ func parseExtensions(p []byte) (helloExtensions, int, error) {
 			return e, 0, fmt.Errorf("%w: hello extension %d twice", errMalformed, typ)
 		}
 		seen[typ] = true
-		if typ == extAEAD {
-			if n == 0 {
-				return e, 0, fmt.Errorf("%w: empty AEAD extension", errMalformed)
-			}
+		switch {
+		case typ != extAEAD && typ != extIdentity:
+		case n == 0:
+			return e, 0, fmt.Errorf("%w: empty hello extension %d", errMalformed, typ)
+		case typ == extAEAD:
 			e.aeads = make([]aeadID, n)
 			for i, b := range data[:n] {
 				e.aeads[i] = aeadID(b)
 			}
+		default:
+			e.identity = data[:n:n]
 		}
 		off += extHeaderSize + n
 	}

@@ -156,7 +156,15 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 	if err != nil {
 		return res, helloError("malformed", hello, fmt.Errorf("%w: hybrid public key: %w", errMalformed, err))
 	}
-	a := answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: endpoint, now: now, offer: body.ext.aeads}
+	if err := checkIdentityOffer(body.ext.identity); err != nil {
+		return res, helloError("malformed", hello, err)
+	}
+	current, next := cfg.identities(now)
+	a := answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: endpoint, now: now, offer: body.ext.aeads,
+		signer: cfg.chooseSigner(current, next, body.ext.identity)}
+	if next != nil && a.signer.Equal(current) {
+		a.announce = next.Public().(ed25519.PublicKey)
+	}
 	if body.kind == kindResume {
 		return a.resume(&body, plain[:boundLen], pub)
 	}
@@ -171,7 +179,7 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 		return res, fmt.Errorf("session: %w", err)
 	}
 	if cfg.Sessions != nil {
-		if sh.ticket, err = issueTicket(cfg.Identity, sh.id, res.rs, now); err != nil {
+		if sh.ticket, err = issueTicket(cfg.ticketIdentity(now), sh.id, res.rs, now); err != nil {
 			return res, fmt.Errorf("session: %w", err)
 		}
 	}
@@ -200,10 +208,14 @@ type answerer struct {
 	endpoint []byte
 	now      time.Time
 	offer    []aeadID // the client's AEAD extension; nil when it sent none
+	// signer is the identity that signs the answer; announce the next identity,
+	// when the answer is signed by the current one during a rotation's overlap.
+	signer   ed25519.PrivateKey
+	announce ed25519.PublicKey
 }
 
 func (a *answerer) resumptionSalt() []byte {
-	return transcriptHash(a.cfg.Identity.Public().(ed25519.PublicKey), a.endpoint, a.hello, nil)
+	return transcriptHash(a.signer.Public().(ed25519.PublicKey), a.endpoint, a.hello, nil)
 }
 
 // answer signs sh, sends it, and derives the carrier's keys from the KEM secret and
@@ -216,9 +228,12 @@ func (a *answerer) answer(sh *serverHelloBody, shared, psk []byte) (sessionKeys,
 		aead = chooseAEAD(a.offer, a.cfg.aeads.list())
 		sh.ext.aeads = []aeadID{aead}
 	}
+	if a.announce != nil {
+		sh.ext.identity = a.announce
+	}
 	signed := append(sh.appendSigned(clone(serverRandom)), sh.ext.marshal()...)
-	th := transcriptHash(a.cfg.Identity.Public().(ed25519.PublicKey), a.endpoint, a.hello, signed)
-	sh.signature = ed25519.Sign(a.cfg.Identity, signatureMessage(th))
+	th := transcriptHash(a.signer.Public().(ed25519.PublicKey), a.endpoint, a.hello, signed)
+	sh.signature = ed25519.Sign(a.signer, signatureMessage(th))
 	var keys sessionKeys
 	if shared != nil {
 		var err error

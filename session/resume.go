@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudflare/circl/kem"
@@ -20,7 +22,10 @@ const DefaultResumeGrace = 2 * time.Minute
 
 // clientState is what a client resumes with.
 type clientState struct {
-	gatewayKey ed25519.PublicKey
+	// gatewayKeys are the identities the session was opened accepting; a resume
+	// must reach one of them, or the next one the gateway announced.
+	gatewayKeys []ed25519.PublicKey
+	next        atomic.Pointer[ed25519.PublicKey] // announced in the last handshake
 	// canResume: the gateway issued a ticket, so it keeps sessions. Set once.
 	canResume bool
 
@@ -58,10 +63,10 @@ func (s *Session) Resume(ctx context.Context, carrier net.Conn, cfg *ClientConfi
 	if err := cfg.check(); err != nil {
 		return err
 	}
-	if !bytes.Equal(cfg.GatewayKey, s.client.gatewayKey) {
+	c := &s.client
+	if cfg = c.sameGateway(cfg); cfg == nil {
 		return fmt.Errorf("session: resume: %w: the bridge line's gateway key is not the session's", ErrAuth)
 	}
-	c := &s.client
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := s.Err(); err != nil {
@@ -90,6 +95,7 @@ func (s *Session) Resume(ctx context.Context, carrier net.Conn, cfg *ClientConfi
 		return s.deadError("resume", err)
 	}
 	c.ticket, c.rs = res.ticket, res.rs
+	c.learn(res.next)
 	s.link.sampleRTT(res.rtt)
 	return nil
 }
@@ -98,11 +104,7 @@ func (s *Session) Resume(ctx context.Context, carrier net.Conn, cfg *ClientConfi
 // ticket's secret, and the ticket must be the session's current one.
 func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey) (handshakeResult, error) {
 	var res handshakeResult
-	key, err := ticketKey(a.cfg.Identity)
-	if err != nil {
-		return res, fmt.Errorf("session: %w", err)
-	}
-	t, err := openTicket(key, body.ticket)
+	t, err := a.cfg.openTicket(a.now, body.ticket)
 	if err != nil {
 		return res, helloError("ticket", a.hello, err)
 	}
@@ -136,7 +138,7 @@ func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey
 		return res, helloError("ticket", a.hello, fmt.Errorf("ticket of session %x already used", t.id[:4]))
 	}
 	sh := serverHelloBody{kind: kindResume, id: t.id, ciphertext: ct}
-	if sh.ticket, err = issueTicket(a.cfg.Identity, t.id, res.rs, a.now); err != nil {
+	if sh.ticket, err = issueTicket(a.cfg.ticketIdentity(a.now), t.id, res.rs, a.now); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
 	sh.received, _ = sess.link.offsets()
@@ -206,4 +208,40 @@ func (st *serverState) stopGrace() {
 		st.graceTimer.Stop()
 		st.graceTimer = nil
 	}
+}
+
+// NextGatewayKey is the identity key the gateway announced, in this session's last
+// handshake, as the one that replaces its own after a rotation; nil when it
+// announced none. A client keeps it with the bridge line and accepts it from then on
+// (ClientConfig.NextGatewayKeys), so that it still reaches the gateway after the
+// switch.
+func (s *Session) NextGatewayKey() ed25519.PublicKey {
+	if k := s.client.next.Load(); k != nil {
+		return *k
+	}
+	return nil
+}
+
+func (c *clientState) learn(next ed25519.PublicKey) {
+	if next != nil {
+		c.next.Store(&next)
+	}
+}
+
+// sameGateway returns cfg accepting, besides its own keys, the session's and the one
+// announced (a session opened before a switch resumes after it), or nil when cfg
+// names none of them: a resume must reach the session's gateway.
+func (c *clientState) sameGateway(cfg *ClientConfig) *ClientConfig {
+	known := c.gatewayKeys
+	if next := c.next.Load(); next != nil {
+		known = append(slices.Clip(known), *next)
+	}
+	for _, k := range cfg.keys() {
+		if slices.ContainsFunc(known, func(m ed25519.PublicKey) bool { return bytes.Equal(k, m) }) {
+			out := *cfg
+			out.NextGatewayKeys = append(slices.Clip(cfg.NextGatewayKeys), known...)
+			return &out
+		}
+	}
+	return nil
 }

@@ -34,18 +34,18 @@ type Session struct {
 }
 
 type sessionOptions struct {
-	server     bool
-	idlePing   time.Duration
-	maxStreams int
-	buffer     int
-	store      Store
-	registry   *Registry
-	grace      time.Duration
-	gatewayKey ed25519.PublicKey
-	budget     *Budget
-	openRate   float64
-	openBurst  int
-	now        func() time.Time
+	server      bool
+	idlePing    time.Duration
+	maxStreams  int
+	buffer      int
+	store       Store
+	registry    *Registry
+	grace       time.Duration
+	gatewayKeys []ed25519.PublicKey
+	budget      *Budget
+	openRate    float64
+	openBurst   int
+	now         func() time.Time
 }
 
 func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session, error) {
@@ -82,7 +82,8 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 			o.registry.add(s)
 		}
 	} else {
-		s.client = clientState{gatewayKey: o.gatewayKey, canResume: res.ticket != nil, ticket: res.ticket, rs: res.rs}
+		s.client = clientState{gatewayKeys: o.gatewayKeys, canResume: res.ticket != nil, ticket: res.ticket, rs: res.rs}
+		s.client.learn(res.next)
 		s.link.sampleRTT(res.rtt)
 	}
 	if err := s.link.attach(rc, res.peerReceived, confirm); err != nil {

@@ -28,6 +28,10 @@ type ID [16]byte
 type ClientConfig struct {
 	// GatewayKey is the gateway's pinned Ed25519 identity from the bridge line.
 	GatewayKey ed25519.PublicKey
+	// NextGatewayKeys are further identities that authenticate the gateway: a
+	// rotation's next key, from the bridge line's next-key= or announced in an
+	// earlier session (Session.NextGatewayKey).
+	NextGatewayKeys []ed25519.PublicKey
 	// Secret is the bridge secret from the bridge line.
 	Secret Secret
 	// Endpoint is the bridge line this carrier was dialled for.
@@ -45,6 +49,10 @@ type ClientConfig struct {
 	// aeads replaces what this machine's hardware makes the record AEADs, for tests
 	// of the negotiation (handshake_ext.go).
 	aeads aeadPrefs
+	// legacyIdentity makes the client one from before the identity extension, for
+	// tests of the two together (handshake_rotation.go): it lists no keys and reads
+	// no announcement.
+	legacyIdentity bool
 }
 
 // DefaultIdlePing is the client's idle keepalive when its config says 0.
@@ -62,6 +70,9 @@ const GatewayIdlePing = 2 * time.Minute
 type ServerConfig struct {
 	// Identity is the gateway's long-term signing key.
 	Identity ed25519.PrivateKey
+	// Rotation, when set, replaces Identity by its next key at its time, after an
+	// overlap in which clients learn the next key; nil when none is under way.
+	Rotation *Rotation
 	// Secrets are the bridge secrets accepted (several, for rotation).
 	Secrets []Secret
 	// Endpoint is the listener's public endpoint as printed in its bridge lines.
@@ -98,6 +109,9 @@ type ServerConfig struct {
 	// aeads replaces what this machine's hardware makes the record AEADs, for tests
 	// of the negotiation (handshake_ext.go).
 	aeads aeadPrefs
+	// legacyIdentity makes the gateway one from before the identity extension, for
+	// tests: it signs with Identity whatever the client lists, and announces nothing.
+	legacyIdentity bool
 }
 
 // ReplayCache remembers accepted hellos for as long as they could be fresh, so that

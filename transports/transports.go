@@ -5,6 +5,7 @@ package transports
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +76,23 @@ type ListenConfig struct {
 	// the web fronts) takes each raw conn into it, holds rejected peers through it,
 	// and closes unauthenticated raw peers at its CloseAt. Nil bounds nothing.
 	Admission *admission.Pool
+	// Certificates holds the TLS certificates that the gateway obtains and renews
+	// itself (from an ACME CA). A TLS listener whose servername= it manages serves
+	// those, and its bridge lines carry no pin=. Nil manages none.
+	Certificates CertSource
+}
+
+// A CertSource holds TLS certificates that something other than a listener obtains
+// and renews, such as an ACME client. Safe for concurrent use.
+type CertSource interface {
+	// Manages reports whether the source provides serverName's certificate.
+	Manages(serverName string) bool
+	// Certificate returns serverName's current certificate, or nil while the source
+	// has none yet. A renewal shows in the next call.
+	Certificate(serverName string) *tls.Certificate
+	// Challenge returns the certificate that answers an ACME tls-alpn-01 challenge
+	// (RFC 8737) for hello's server name, or an error when none is pending.
+	Challenge(hello *tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // A Rejecter is a server-side conn whose transport answers an unauthenticated peer in

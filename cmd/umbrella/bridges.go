@@ -11,6 +11,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports/all"
 )
 
@@ -21,6 +22,8 @@ gateway's identity key and bridge secret. Hand them to users out of band; anyone
 line can use (and find) the bridge. The gateway writes them on start, so run it once first.`, stderr)
 	cfgPath := fs.String("config", "", "gateway YAML config `file` (required)")
 	qr := fs.Bool("qr", false, "also print each line as a QR code for a phone to scan")
+	share := fs.Bool("share", false, "print one share code (UMBRELLA:1:…) holding every line, and its QR code")
+	png := fs.String("png", "", "with --share, also write the QR code as a PNG `file` (mode 0600)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -32,6 +35,9 @@ line can use (and find) the bridge. The gateway writes them on start, so run it 
 	if err != nil {
 		return fmt.Errorf("bridges: %w", err)
 	}
+	if *share || *png != "" {
+		return printShare(lines, *png, stdout, stderr)
+	}
 	for _, b := range lines {
 		fmt.Fprintln(stdout, b.String())
 		if *qr {
@@ -40,6 +46,31 @@ line can use (and find) the bridge. The gateway writes them on start, so run it 
 			}
 			fmt.Fprintln(stdout)
 		}
+	}
+	return nil
+}
+
+// printShare prints the share code of lines and its QR code, and writes the QR code to
+// pngPath if it is set. The warning goes to stderr, so that stdout is the code alone.
+func printShare(lines []bridge.Line, pngPath string, stdout, stderr io.Writer) error {
+	code, err := bridge.EncodeShare(lines)
+	if err != nil {
+		return fmt.Errorf("bridges: %w", err)
+	}
+	fmt.Fprintf(stderr, "This code holds %d bridge lines and their secret: whoever has it can use these bridges, and find them.\nHand it only to people you would give the lines to. Clients take it as it is: umbrella client --bridges CODE\n", len(lines))
+	fmt.Fprintln(stdout, code)
+	if err := config.WriteQR(stdout, code); err != nil {
+		return err
+	}
+	if pngPath == "" {
+		return nil
+	}
+	img, err := config.QRPNG(code)
+	if err != nil {
+		return err
+	}
+	if err := statefile.Replace(pngPath, img); err != nil {
+		return fmt.Errorf("bridges: %w", err)
 	}
 	return nil
 }

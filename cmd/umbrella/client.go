@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/client/proxy"
@@ -33,15 +34,22 @@ this machine:
 It prints which transport carries the session whenever that changes, and says so when
 every bridge is blocked (it keeps retrying). With state_dir: set, it remembers per
 network which bridge worked and tries that one first next time.`, stderr)
-	cfgPath := fs.String("config", "", "client YAML config `file` (required)")
+	cfgPath := fs.String("config", "", "client YAML config `file` (required unless --bridges is given)")
+	// Parsed after the flags, so that an error does not repeat the secrets in them
+	// as the flag package's would.
+	var given []string
+	fs.Func("bridges", "a share `code` (UMBRELLA:1:…) or a bridge line, used before the config's bridges; may be repeated. Without --config, the client serves SOCKS5 on "+defaultSOCKS, func(s string) error {
+		given = append(given, s)
+		return nil
+	})
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *cfgPath == "" {
+	if *cfgPath == "" && len(given) == 0 {
 		fs.Usage()
-		return errors.New("client: --config is required")
+		return errors.New("client: --config or --bridges is required")
 	}
-	cc, err := config.LoadClient(*cfgPath)
+	cc, err := loadClientConfig(*cfgPath, given)
 	if err != nil {
 		return err
 	}
@@ -133,6 +141,27 @@ network which bridge worked and tries that one first next time.`, stderr)
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// defaultSOCKS is where a client started with --bridges alone serves SOCKS5: the port
+// Tor Browser's and most apps' SOCKS settings suggest.
+const defaultSOCKS = "127.0.0.1:1080"
+
+// loadClientConfig reads the config file with the bridges given on the command line,
+// or, without a file, makes the config of a SOCKS5 proxy on defaultSOCKS.
+func loadClientConfig(path string, given []string) (*config.Client, error) {
+	var lines []bridge.Line
+	for i, s := range given {
+		l, err := bridge.ParseLines(s)
+		if err != nil {
+			return nil, fmt.Errorf("client: --bridges %d: %w", i+1, err)
+		}
+		lines = append(lines, l...)
+	}
+	if path != "" {
+		return config.LoadClientWith(path, lines)
+	}
+	return &config.Client{Bridges: lines, SOCKS: defaultSOCKS, Log: config.Log{Level: config.DefaultLogLevel}}, nil
 }
 
 // eventLine is what the client prints for a person when its carrier changes: the

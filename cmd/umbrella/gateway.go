@@ -65,10 +65,24 @@ It prints every problem as file:line: field: what, and exits 1 if there is one.`
 		return err
 	}
 	gcfg.Logger = log
+	certs, err := newACME(gc, log)
+	if err != nil {
+		return err
+	}
+	if certs != nil {
+		gcfg.Certificates = certs
+	}
 
 	g, err := gateway.Listen(ctx, gcfg)
 	if err != nil {
 		return err
+	}
+	if certs != nil {
+		stopACME, err := runACME(ctx, certs, gc.ACME.HTTP)
+		if err != nil {
+			return err
+		}
+		defer stopACME()
 	}
 	if err := writeBridges(gc.StateDir, g.Bridges()); err != nil {
 		return err
@@ -142,7 +156,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 	if err := os.MkdirAll(gc.StateDir, 0o700); err != nil {
 		return gateway.Config{}, fmt.Errorf("state_dir: %w", err)
 	}
-	identity, _, err := config.LoadOrCreateIdentity(filepath.Join(gc.StateDir, config.IdentityFile))
+	identity, rotation, err := config.ResolveIdentity(gc)
 	if err != nil {
 		return gateway.Config{}, err
 	}
@@ -158,6 +172,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 	}
 	cfg := gateway.Config{
 		Identity:         identity,
+		Rotation:         rotation,
 		Secrets:          secrets,
 		Services:         gc.Services,
 		Decoy:            decoyHandler,

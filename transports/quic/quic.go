@@ -95,7 +95,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 	if err := cfg.Args.Unknown(tlskit.ServerArgs...); err != nil {
 		return nil, err
 	}
-	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir)
+	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir, cfg.Certificates)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listen
 	if err != nil {
 		return nil, err
 	}
-	tlsConfig, _, err := tlskit.ServerConfig(transports.Args{"servername": tlsName}, "")
+	tlsConfig, _, err := tlskit.ServerConfig(transports.Args{"servername": tlsName}, "", nil)
 	if err != nil {
 		return nil, err
 	}

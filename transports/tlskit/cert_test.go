@@ -16,7 +16,7 @@ import (
 // its state in dir.
 func servedCert(t *testing.T, dir, name string) []byte {
 	t.Helper()
-	cfg, _, err := ServerConfig(transports.Args{ArgServerName: name}, dir)
+	cfg, _, err := ServerConfig(transports.Args{ArgServerName: name}, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestOperatorCertificateIsServedAndNamesTheBridge(t *testing.T) {
 	certPath, keyPath := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
 	os.WriteFile(certPath, certPEM, 0o600)
 	os.WriteFile(keyPath, keyPEM, 0o600)
-	cfg, id, err := ServerConfig(transports.Args{ArgCert: certPath, ArgKey: keyPath}, t.TempDir())
+	cfg, id, err := ServerConfig(transports.Args{ArgCert: certPath, ArgKey: keyPath}, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestOperatorCertificateIsServedAndNamesTheBridge(t *testing.T) {
 }
 
 func TestSelfSignedIdentityPinsItsKey(t *testing.T) {
-	cfg, id, err := ServerConfig(transports.Args{ArgServerName: testServerName}, "")
+	cfg, id, err := ServerConfig(transports.Args{ArgServerName: testServerName}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

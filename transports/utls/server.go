@@ -46,7 +46,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	if err := checkArgs(cfg.Args); err != nil {
 		return nil, err
 	}
-	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir)
+	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir, cfg.Certificates)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := httpfront.ParseOptions(cfg.Addr, args, cfg.StateDir)
+	opts, err := httpfront.ParseOptions(cfg.Addr, args, cfg.StateDir, cfg.Certificates)
 	if err != nil {
 		return nil, err
 	}

@@ -147,7 +147,7 @@ func TestRequestsThatAreNotOursGetTheDecoy(t *testing.T) {
 }
 
 func TestClientAddressFromTheProxyOnlyInPlainMode(t *testing.T) {
-	tlsConfig, _, err := tlskit.ServerConfig(transports.Args{"servername": "a.example"}, "")
+	tlsConfig, _, err := tlskit.ServerConfig(transports.Args{"servername": "a.example"}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestParseOptionsPlainMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o, err := ParseOptions(tt.addr, tt.args, "")
+			o, err := ParseOptions(tt.addr, tt.args, "", nil)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("ParseOptions(%s, %v) = %v, want error %v", tt.addr, tt.args, err, tt.wantErr)
 			}

@@ -49,9 +49,10 @@ type Options struct {
 }
 
 // ParseOptions reads tls=, allow-public-plain=, path=, servername=, cert= and key= for a
-// listener on addr, keeping generated state (certificate, secret path) in stateDir.
+// listener on addr, keeping generated state (certificate, secret path) in stateDir;
+// certs supplies the certificates of the names it manages (see tlskit.ServerConfig).
 // Errors name the argument.
-func ParseOptions(addr string, args transports.Args, stateDir string) (Options, error) {
+func ParseOptions(addr string, args transports.Args, stateDir string, certs transports.CertSource) (Options, error) {
 	useTLS, err := checkArgs(addr, args)
 	if err != nil {
 		return Options{}, err
@@ -59,7 +60,7 @@ func ParseOptions(addr string, args transports.Args, stateDir string) (Options, 
 	var o Options
 	if useTLS {
 		var id tlskit.ServerIdentity
-		if o.TLS, id, err = tlskit.ServerConfig(args, stateDir); err != nil {
+		if o.TLS, id, err = tlskit.ServerConfig(args, stateDir, certs); err != nil {
 			return Options{}, err
 		}
 		o.ServerName, o.Pin = id.ServerName, id.Pin

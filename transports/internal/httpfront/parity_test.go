@@ -16,7 +16,7 @@ import (
 // a real nginx HTTPS site, and wants the same reaction from both, probe by probe.
 func TestTLSFrontMeetsProbesAsNginx(t *testing.T) {
 	nginx := probetest.Nginx(t, "www.example.com")
-	tlsConfig, id, err := tlskit.ServerConfig(transports.Args{"servername": "www.example.com"}, t.TempDir())
+	tlsConfig, id, err := tlskit.ServerConfig(transports.Args{"servername": "www.example.com"}, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func Nginx(t *testing.T, serverName string) string {
 	dir := t.TempDir()
 	// The same kind of certificate as the gateway's (self-signed ECDSA): OpenSSL's
 	// refusals of some hellos depend on the key.
-	if _, _, err := tlskit.ServerConfig(transports.Args{"servername": serverName}, dir); err != nil {
+	if _, _, err := tlskit.ServerConfig(transports.Args{"servername": serverName}, dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	cert, key := filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")
