@@ -235,12 +235,15 @@ func story(events []Event) string {
 	return strings.Join(parts, ", ")
 }
 
-// untried returns the lines of hit that the client, given order, never attempted.
+// untried returns the lines of hit whose attempts, if the client, given order, made
+// any, never failed: an attempt abandoned when another line won the round (a hedge,
+// or a parallel attempt) may have been cancelled before the censor saw its flow, so
+// only a failure says that the policy had its turn.
 func untried(hit, order []Line, events []Event) []Line {
 	var out []Line
 	for _, ln := range hit {
 		i := slices.IndexFunc(order, func(o Line) bool { return label(o) == label(ln) })
-		if !slices.ContainsFunc(events, func(e Event) bool { return e.Kind == client.EventAttempt && e.Bridge == i }) {
+		if !slices.ContainsFunc(events, func(e Event) bool { return e.Kind == client.EventFailed && e.Bridge == i }) {
 			out = append(out, ln)
 		}
 	}
