@@ -104,7 +104,9 @@ type handshakeResult struct {
 	// peerReceived is how much of our stream the peer has: sending starts there.
 	peerReceived uint64
 	rtt          time.Duration // the client's hello round trip, a first RTT sample
-	// On the gateway, a resume hello's session, and what confirms the new ticket.
+	// On the gateway, a resume hello's session, and what confirms the new ticket;
+	// or relayed: the hello and its carrier went to the edge holding the session.
 	resumed *Session
 	confirm func()
+	relayed bool
 }
