@@ -84,6 +84,11 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 			"limits":      func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
 			"log":         func(n *yaml.Node, f string) { g.Log = d.log(n, f) },
 			"pt_programs": func(n *yaml.Node, f string) { g.PTPrograms = d.ptPrograms(n, f) },
+			"fleet": func(n *yaml.Node, f string) {
+				if !isNull(n) {
+					g.Fleet = d.fleet(n, f, file)
+				}
+			},
 		})
 	}
 	d.requireDir(&g.StateDir, "state_dir", rootLine, file,

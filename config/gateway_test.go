@@ -80,7 +80,7 @@ listeners:
 		{"unknown listener field", strings.Replace(minimalGateway, "listen:", "lisen: 1, listen:", 1),
 			`gateway.yaml:3: listeners[0].lisen: unknown field (did you mean listen?)`},
 		{"unrelated unknown field lists the known", minimalGateway + "colour: blue\n",
-			`gateway.yaml:5: colour: unknown field (known: admin, decoy, limits, listeners, log, pt_programs, secrets, services, state_dir)`},
+			`gateway.yaml:5: colour: unknown field (known: admin, decoy, fleet, limits, listeners, log, pt_programs, secrets, services, state_dir)`},
 		{"field given twice", minimalGateway + "services: {probe: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
 		{"listen without port", strings.Replace(minimalGateway, "127.0.0.1:8443", "127.0.0.1", 1),
 			`gateway.yaml:3: listeners[0].listen: missing port`},
@@ -166,6 +166,18 @@ listeners:
 		{"two documents", minimalGateway + "---\nadmin: 127.0.0.1:9090\n",
 			`gateway.yaml:5: a second YAML document (---): a config file holds one`},
 		{"top level is a list", "- a\n", `gateway.yaml:1: want a mapping (key: value), got a list`},
+		{"fleet without redis", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443}\n",
+			`gateway.yaml:5: fleet.redis.addr: required: the fleet's Redis, host:port`},
+		{"fleet edge name with a space", minimalGateway + "fleet: {edge: edge a, link: 10.0.0.5:7443, redis: {addr: 10.0.0.9:6379}}\n",
+			`gateway.yaml:5: fleet.edge: edge name "edge a": want 1 to 64 letters, digits, '.', '_' or '-'`},
+		{"fleet link on a wildcard", minimalGateway + "fleet: {edge: a, link: 0.0.0.0:7443, redis: {addr: 10.0.0.9:6379}}\n",
+			`gateway.yaml:5: fleet.link_public: required: the address other edges dial, since link "0.0.0.0:7443" is a wildcard`},
+		{"fleet redis without port", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443, redis: {addr: 10.0.0.9}}\n",
+			`gateway.yaml:5: fleet.redis.addr: want host:port: address 10.0.0.9: missing port in address`},
+		{"fleet redis client certificate without key", minimalGateway + "fleet:\n  edge: a\n  link: 10.0.0.5:7443\n  redis: {addr: r:6379, tls: {cert_file: c.pem}}\n",
+			`gateway.yaml:8: fleet.redis.tls: cert_file and key_file go together: a client certificate needs its key`},
+		{"fleet wait negative", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443, redis: {addr: r:6379}, wait: -1s}\n",
+			`gateway.yaml:5: fleet.wait: want 0s (the default) or more, got -1s`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,6 +265,9 @@ func TestLoadGatewayExample(t *testing.T) {
 		Limits: Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20,
 			StreamOpenBurst: 64, StreamOpenRate: 16, MaxHandshakes: 1024, FirstBytesTimeout: 2 * time.Second, MaxHeld: 4096},
 		Log: Log{Level: "info"},
+		Fleet: &Fleet{Edge: "edge-a", Link: "10.0.0.5:7443", Wait: 500 * time.Millisecond, Lease: 10 * time.Minute,
+			Redis: FleetRedis{Addr: "10.0.0.9:6379", Username: "umbrella", PasswordFile: "redis.password", Prefix: "umbrella:",
+				TLS: &FleetTLS{CAFile: filepath.Join("testdata", "redis-ca.pem"), ServerName: "redis.internal"}}},
 	}
 	g.Source = Source{}
 	if !reflect.DeepEqual(g, want) {

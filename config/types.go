@@ -24,6 +24,7 @@ import (
 //	admin: 127.0.0.1:9090
 //	limits: {max_sessions: 5000, resume_grace: 5m}  # see Limits for the defaults
 //	log: {level: info, client_ips: false}
+//	fleet: {edge: edge-a, link: 10.0.0.5:7443, redis: {addr: 10.0.0.9:6379}}  # see Fleet
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
 	// Required. "~/" is the home directory; a relative path is relative to the config
@@ -44,6 +45,9 @@ type Gateway struct {
 	// PTPrograms maps a Tor pluggable-transport method ("obfs4") to the program that
 	// serves it for pt listeners (absolute paths); unlisted methods are looked up in PATH.
 	PTPrograms map[string]string `yaml:"pt_programs"`
+	// Fleet makes this gateway an edge of a fleet (see Fleet); nil runs it alone,
+	// with all its state in memory and state_dir.
+	Fleet *Fleet `yaml:"fleet,omitempty"`
 	// Line numbers of fields, for errors found after parsing (filled by ParseGateway).
 	Source Source `yaml:"-"`
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/fleet"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/decoy"
@@ -57,6 +59,14 @@ SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
 		return err
 	}
 	gcfg.Logger = log
+	if gc.Fleet != nil {
+		f, err := openFleet(ctx, gc, gcfg.Identity, log)
+		if err != nil {
+			return err
+		}
+		defer f.Close() // after Serve: the carriers it relays end last
+		gcfg.Fleet = f
+	}
 
 	g, err := gateway.Listen(ctx, gcfg)
 	if err != nil {
@@ -177,6 +187,21 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 		})
 	}
 	return cfg, nil
+}
+
+// openFleet joins the fleet the config names: Redis, the link, this edge's link key.
+func openFleet(ctx context.Context, gc *config.Gateway, identity ed25519.PrivateKey, log *slog.Logger) (*fleet.Fleet, error) {
+	fc, err := config.FleetConfig(gc, identity)
+	if err != nil {
+		return nil, err
+	}
+	fc.Logger = log
+	f, err := fleet.Open(ctx, fc)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("fleet edge", "edge", fc.Edge, "link", f.LinkAddr().String(), "redis", fc.Redis.Addr)
+	return f, nil
 }
 
 func writeBridges(stateDir string, bridges []bridge.Line) error {
