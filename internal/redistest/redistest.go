@@ -159,7 +159,6 @@ func (s *Server) Output() string {
 	return out.String()
 }
 
-
 // lockedWriter is the server's output, written by the process's pipes and read by
 // the test.
 type lockedWriter struct {
