@@ -93,6 +93,7 @@ type Fleet struct {
 	revoked *revocations
 	relays  *relays
 	changed news // Redis lost or found, a revocation applied
+	epoch   epoch
 
 	mu    sync.Mutex
 	local localKeys // the gateway's own replay cache, reseeded into Redis after an outage
@@ -180,8 +181,14 @@ func (f *Fleet) LinkAddr() net.Addr { return f.link.ln.Addr() }
 func (f *Fleet) Up() bool { return f.health.isUp() }
 
 // AwaitUp returns once Redis answers and this edge has joined the fleet (or come
-// back after an outage), or with ctx's error.
-func (f *Fleet) AwaitUp(ctx context.Context) error { return f.health.awaitUp(ctx) }
+// back after an outage, and the fleet has settled after Redis lost its data), or
+// with ctx's error.
+func (f *Fleet) AwaitUp(ctx context.Context) error {
+	if err := f.health.awaitUp(ctx); err != nil {
+		return err
+	}
+	return f.settled(ctx)
+}
 
 // Changed returns a channel closed at the next change this edge sees: Redis lost or
 // found again, a revocation applied. Tests and tools wait on it, never on a clock.

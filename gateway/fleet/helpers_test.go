@@ -76,3 +76,13 @@ func await(t *testing.T, f *Fleet, what string, cond func() bool) {
 }
 
 func newLocal() session.ReplayCache { return session.NewReplayCache(0) }
+
+// rejoined waits until f has found Redis again and settled.
+func rejoined(t *testing.T, f *Fleet) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := f.AwaitUp(ctx); err != nil {
+		t.Fatalf("edge %s did not come back: %v", f.Edge(), err)
+	}
+}

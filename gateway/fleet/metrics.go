@@ -7,6 +7,7 @@ type metrics struct {
 	redisUp      prometheus.Gauge
 	outages      prometheus.Counter
 	downSeconds  prometheus.Counter
+	dataLosses   prometheus.Counter
 	replayChecks *prometheus.CounterVec // result
 	replayWait   prometheus.Histogram
 	revocations  prometheus.Gauge
@@ -29,6 +30,10 @@ func newMetrics() *metrics {
 		downSeconds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "umbrella_fleet_redis_down_seconds_total",
 			Help: "Seconds Redis was unreachable, counted when it came back: the gaps during which new sessions and resumes were refused.",
+		}),
+		dataLosses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "umbrella_fleet_redis_data_losses_total",
+			Help: "Times this edge found Redis restarted without its data (a new epoch) and wrote back what it knew.",
 		}),
 		replayChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "umbrella_fleet_replay_checks_total",
@@ -65,7 +70,7 @@ func newMetrics() *metrics {
 // Collectors are the fleet's series, for the gateway's registry.
 func (f *Fleet) Collectors() []prometheus.Collector {
 	m := f.metrics
-	return []prometheus.Collector{m.redisUp, m.outages, m.downSeconds, m.replayChecks, m.replayWait,
+	return []prometheus.Collector{m.redisUp, m.outages, m.downSeconds, m.dataLosses, m.replayChecks, m.replayWait,
 		m.revocations, m.relays, m.relaying, m.relayedBytes, m.handoffs}
 }
 

@@ -194,10 +194,19 @@ func (f *Fleet) watch(ctx context.Context) {
 	}
 }
 
+// beat writes this edge's heartbeat and reads the fleet's epoch, in one round trip.
 func (f *Fleet) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Wait)
 	defer cancel()
-	f.do(f.rdb.Set(ctx, f.keys.edge(f.cfg.Edge), f.link.public, edgeTTL).Err())
+	pipe := f.rdb.Pipeline()
+	pipe.Set(ctx, f.keys.edge(f.cfg.Edge), f.link.public, edgeTTL)
+	epoch := pipe.Get(ctx, f.keys.epoch())
+	if err := f.do(execAll(ctx, pipe)); err != nil {
+		return
+	}
+	if !f.sameEpoch(epoch.Val()) {
+		f.health.fail(errLostData)
+	}
 }
 
 // recover brings this edge back into the fleet after Redis was unreachable (or
@@ -209,6 +218,9 @@ func (f *Fleet) recover(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*f.cfg.Wait)
 	defer cancel()
 	if err := f.checkIdentity(ctx); err != nil {
+		return err
+	}
+	if err := f.joinEpoch(ctx); err != nil {
 		return err
 	}
 	if err := f.rdb.Set(ctx, f.keys.edge(f.cfg.Edge), f.link.public, edgeTTL).Err(); err != nil {

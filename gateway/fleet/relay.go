@@ -25,6 +25,11 @@ var errRefused = errors.New("fleet: the edge holding the session did not answer"
 // and the client is told so at once, not after a timeout.
 func (f *Fleet) Relay(ctx context.Context, id session.ID, h *session.Handoff, carrier net.Conn) error {
 	err := f.relay(ctx, id, h, carrier)
+	if errors.Is(err, session.ErrNotFound) && f.settling() {
+		// Redis restarted empty a moment ago: the holder may not have written its
+		// entry back yet. Silence makes the client try again, not start anew.
+		err = fmt.Errorf("fleet: %v, while the edges write back what Redis lost", err)
+	}
 	switch {
 	case err == nil:
 		f.metrics.relays.WithLabelValues("ok").Inc()

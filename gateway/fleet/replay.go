@@ -51,6 +51,10 @@ func (c *replayCache) CheckAndAdd(ctx context.Context, key [32]byte, expiry time
 		f.metrics.replayChecks.WithLabelValues("unchecked").Inc()
 		return false, fmt.Errorf("fleet: replay check: Redis unreachable: %w", err)
 	}
+	if err := f.settled(ctx); err != nil {
+		f.metrics.replayChecks.WithLabelValues("unchecked").Inc()
+		return false, fmt.Errorf("fleet: replay check: %w", err)
+	}
 	err := f.do(f.rdb.SetArgs(ctx, f.keys.replay(key), 1, redis.SetArgs{Mode: "NX", ExpireAt: expiry}).Err())
 	switch {
 	case err == redis.Nil:

@@ -116,7 +116,7 @@ func TestTheDirectoryNamesTheHolder(t *testing.T) {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	await(t, a, "edge a to come back", a.Up)
+	rejoined(t, a)
 	if h := holder(); h != "a" {
 		t.Fatalf("after Redis restarted empty, edge b reads %q as the holder; want a", h)
 	}
