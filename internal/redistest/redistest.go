@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,15 +107,37 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// UsedMemory returns the bytes the server's allocator holds for its data
+// (used_memory in INFO memory), as the server counts them.
+func (s *Server) UsedMemory(ctx context.Context) (int64, error) {
+	var used int64 = -1
+	err := s.ask(ctx, "INFO memory", func(line string) (bool, error) {
+		v, ok := strings.CutPrefix(line, "used_memory:")
+		if !ok {
+			return false, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		used = n
+		return true, err
+	})
+	return used, err
+}
+
 // ping asks the plain-text server PING, as a client would, with AUTH first if needed.
 func (s *Server) ping(ctx context.Context) error {
+	return s.ask(ctx, "PING", func(line string) (bool, error) { return line == "+PONG", nil })
+}
+
+// ask sends one inline command (after AUTH, if the server wants a password) and reads
+// reply lines until done says it found its line.
+func (s *Server) ask(ctx context.Context, command string, done func(line string) (bool, error)) error {
 	c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", s.Addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Second))
-	req := "PING\r\n"
+	req := command + "\r\n"
 	if s.opts.Password != "" {
 		req = fmt.Sprintf("AUTH %s\r\n%s", s.opts.Password, req)
 	}
@@ -127,11 +150,12 @@ func (s *Server) ping(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		switch line = strings.TrimSpace(line); {
-		case line == "+PONG":
-			return nil
-		case strings.HasPrefix(line, "-"):
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "-") {
 			return errors.New(line)
+		}
+		if ok, err := done(line); ok || err != nil {
+			return err
 		}
 	}
 }
@@ -144,8 +168,24 @@ func (s *Server) Kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Process.Signal(syscall.SIGKILL) // a frozen process dies too
 	<-exited
+}
+
+// Freeze stops the server (SIGSTOP) without closing its connections, as a network
+// partition looks to its clients; Thaw (SIGCONT) lets it go on, with its data.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw lets a frozen server go on.
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Signal(sig)
+	}
 }
 
 // Output is what the server printed, for failure messages.
