@@ -25,7 +25,7 @@ const settle = 3 * time.Second
 var errLostData = errors.New("fleet: Redis lost its data (its epoch changed)")
 
 type epoch struct {
-	mu    sync.Mutex
+	mu     sync.Mutex
 	seen   string    // the epoch this edge last saw
 	until  time.Time // what needs Redis's data is refused until then
 	losses int       // epochs changed under this edge

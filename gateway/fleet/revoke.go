@@ -5,10 +5,15 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/umbrella-edge/edge/session"
 )
@@ -183,21 +188,44 @@ func (r *revocations) reconcile(ctx context.Context) error {
 	return r.publish(ctx)
 }
 
-// listen applies revocations as Redis publishes them, until ctx ends. The client
-// subscribes again by itself after an outage; reconcile covers what it missed.
+// listen applies revocations as Redis publishes them, until ctx ends. Whenever the
+// subscription is (re)made, the whole set is read too: what was revoked while it was
+// down, or before it was first made, is applied at once, not at the next reconcile.
+// A subscription quiet for pubsubCheck is pinged, so that a connection that died
+// without a word is found and made again.
 func (r *revocations) listen(ctx context.Context) {
 	ps := r.f.rdb.Subscribe(ctx, r.f.keys.revocations())
-	defer ps.Close()
-	msgs := ps.Channel()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
+	// A Receive blocked in a read does not see ctx end; closing the subscription
+	// ends it at once, so that Close (and a gateway's drain) does not wait pubsubCheck.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer func() {
+		if stop() {
+			ps.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		msg, err := ps.ReceiveTimeout(ctx, pubsubCheck)
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				r.reconcile(ctx)
 			}
+		case *redis.Message:
 			r.apply(m.Payload, "published")
+		}
+		var ne net.Error
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.As(err, &ne) && ne.Timeout():
+			ps.Ping(ctx)
+		default:
+			select { // Redis is away: the next Receive subscribes again
+			case <-time.After(probeDown):
+			case <-ctx.Done():
+			}
 		}
 	}
 }
+
+// pubsubCheck is how long the subscription may stay quiet before it is pinged.
+const pubsubCheck = 15 * time.Second
