@@ -62,6 +62,13 @@ func ParseClient(file string, data []byte) (*Client, error) {
 			"hosts":       func(n *yaml.Node, f string) { c.Hosts = d.hosts(n, f) },
 			"log":         func(n *yaml.Node, f string) { c.Log = d.log(n, f) },
 			"pt_programs": func(n *yaml.Node, f string) { c.PTPrograms = d.ptPrograms(n, f) },
+			"idle": func(n *yaml.Node, f string) {
+				switch c.Idle = d.str(n, f); c.Idle {
+				case "", "foreground", "background":
+				default:
+					d.failf(n.Line, f, "want foreground or background, got %s", describe(n))
+				}
+			},
 			"ca_file": func(n *yaml.Node, f string) {
 				c.CAFile = d.str(n, f)
 				d.expand(&c.CAFile, f, file)

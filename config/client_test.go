@@ -43,6 +43,8 @@ func TestParseClientErrorsNameFileLineAndField(t *testing.T) {
 			`client.yaml:3: hosts["chat.example.org"]: required: a service name`},
 		{"relative PT program", "bridges: [" + bridgeLine + "]\npt_programs:\n  obfs4: lyrebird\n",
 			`client.yaml:3: pt_programs.obfs4: want an absolute path to the program, such as /usr/bin/lyrebird`},
+		{"unknown idle preset", "bridges: [" + bridgeLine + "]\nidle: sleepy\n",
+			`client.yaml:2: idle: want foreground or background, got "sleepy"`},
 		{"bad host name", "bridges: [" + bridgeLine + "]\nhosts: {\"a b\": mls}\n",
 			`client.yaml:2: hosts["a b"]: want a host name such as chat.example.org`},
 		{"two proxies on one port", "bridges: [" + bridgeLine + "]\nsocks: 127.0.0.1:1080\nhttp: 127.0.0.1:1080\n",
@@ -106,6 +108,9 @@ func TestLoadClientExample(t *testing.T) {
 	}
 	if c.CAFile != "/etc/umbrella/private-ca.pem" {
 		t.Errorf("ca_file = %q", c.CAFile)
+	}
+	if c.Idle != "background" {
+		t.Errorf("idle = %q, want background", c.Idle)
 	}
 	if line := c.Source.Line("bridges[1]"); line != 11 {
 		t.Errorf("bridges[1] is on line %d of the example, want 11", line)

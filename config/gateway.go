@@ -74,11 +74,15 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 					g.Listeners = append(g.Listeners, d.listener(item, f, knownTransports))
 				})
 			},
-			"services": func(n *yaml.Node, f string) { g.Services = d.services(n, f) },
-			"decoy":    func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
+			"services": func(n *yaml.Node, f string) {
+				g.Services = d.services(n, f)
+				d.checkProbeName(g.Services, f)
+			},
+			"probe": func(n *yaml.Node, f string) { g.Probe = d.probe(n, f) },
+			"decoy": func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
 			"admin": func(n *yaml.Node, f string) {
 				if g.Admin = d.str(n, f); g.Admin != "" {
-					d.check(n.Line, f, transports.CheckListenAddr(g.Admin))
+					d.check(n.Line, f, checkAdminAddr(g.Admin))
 				}
 			},
 			"limits":      func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
@@ -100,6 +104,7 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 		d.missing("services", rootLine, "at least one service, such as mls: 127.0.0.1:7000")
 	}
 	g.Limits.fillDefaults()
+	g.Probe.fillDefaults()
 	if g.Log.Level == "" {
 		g.Log.Level = DefaultLogLevel
 	}
@@ -261,6 +266,20 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 			"the address clients dial, since listen %q does not say which of this machine's addresses that is", l.Listen))
 	}
 	return l
+}
+
+// checkAdminAddr accepts a loopback listen address only: metrics reveal traffic
+// volumes, and that this host is a bridge, and must not be reachable from the
+// censored network.
+func checkAdminAddr(addr string) error {
+	if err := transports.CheckListenAddr(addr); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return errors.New("must be a loopback address (127.0.0.1:PORT or [::1]:PORT): metrics show that this host is a bridge")
+	}
+	return nil
 }
 
 func checkTransport(name string, known []string) error {

@@ -23,6 +23,7 @@ import (
 //	decoy: {dir: /srv/www}            # or {proxy: https://example.org}
 //	admin: 127.0.0.1:9090
 //	limits: {max_sessions: 5000, resume_grace: 5m}  # see Limits for the defaults
+//	probe: {enabled: true}            # the built-in echo service umbrella probe uses
 //	log: {level: info, client_ips: false}
 //	fleet: {edge: edge-a, link: 10.0.0.5:7443, redis: {addr: 10.0.0.9:6379}}  # see Fleet
 type Gateway struct {
@@ -41,7 +42,9 @@ type Gateway struct {
 	// Keep it on loopback: metrics reveal that this host is a bridge.
 	Admin  string `yaml:"admin"`
 	Limits Limits `yaml:"limits"`
-	Log    Log    `yaml:"log"`
+	// Probe is the built-in echo service that umbrella probe measures with.
+	Probe Probe `yaml:"probe"`
+	Log   Log   `yaml:"log"`
 	// PTPrograms maps a Tor pluggable-transport method ("obfs4") to the program that
 	// serves it for pt listeners (absolute paths); unlisted methods are looked up in PATH.
 	PTPrograms map[string]string `yaml:"pt_programs"`
@@ -143,6 +146,10 @@ type Client struct {
 	// roots alone. It is never in a bridge line: a stranger's line must not choose
 	// whom this client trusts.
 	CAFile string `yaml:"ca_file"`
+	// Idle is how often an idle session pings its gateway: "foreground" (every 5 s,
+	// the default) or "background" (every 60 s, for a device whose battery matters
+	// more than how soon a silent cut is noticed); see client.IdlePreset.
+	Idle   string `yaml:"idle"`
 	Source Source `yaml:"-"`
 }
 

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +107,10 @@ type Config struct {
 	StreamOpenBurst int
 	StreamOpenRate  float64
 
+	// Probe configures the built-in service named ProbeService, which the probe tool
+	// measures with; the zero value serves it at the default rates.
+	Probe ProbeConfig
+
 	// Fleet, when not nil, makes this gateway an edge of a fleet: its replay cache,
 	// revocations and session directory are shared through Redis, and a resume for a
 	// session another edge holds is relayed there (docs/fleet.md). Nil keeps all of
@@ -139,6 +145,7 @@ type Gateway struct {
 	store   session.Store
 	live    *session.Registry // sessions a resume hello may re-attach
 	budget  *session.Budget   // what all sessions may buffer together
+	probe   *probeService     // the built-in probe service; nil when off
 
 	listeners []*listener
 	held      *admission.Held    // rejected peers held in silence or the decoy, capped
@@ -186,6 +193,7 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		held:     held,
 		sources:  admission.NewSources(0),
 		sessions: make(map[*session.Session]struct{}),
+		probe:    newProbeService(cfg.Probe),
 	}
 	g.joinFleet()
 	g.policy.Store(&Policy{
@@ -208,6 +216,11 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		g.listeners = append(g.listeners, l)
 	}
+	names := make([]string, len(g.listeners))
+	for i, l := range g.listeners {
+		names[i] = l.name
+	}
+	g.metrics.zero(names, slices.Sorted(maps.Keys(cfg.Services)))
 	return g, nil
 }
 
@@ -268,6 +281,9 @@ func (c *Config) validate() error {
 	case len(c.Services) == 0:
 		return errors.New("gateway: no backend services")
 	}
+	if _, ok := c.Services[ProbeService]; ok {
+		return fmt.Errorf("gateway: the service name %q is the gateway's own (Config.Probe)", ProbeService)
+	}
 	return nil
 }
 
@@ -308,15 +324,24 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	return &listener{ln: ln, name: name, bridge: line, pool: pool}, nil
 }
 
-// listenerStateDir gives each listener a state directory of its own, named after its
-// transport and bind address so it survives reordering the config: two listeners of one
+// ListenerStateDir is the state directory of a listener of a gateway whose state
+// directory is stateDir ("" for none): one of its own, named after its transport and
+// bind address so it survives reordering the config, since two listeners of one
 // transport (two certificates, two obfs4 identities) must not overwrite each other.
-func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
-	if g.cfg.StateDir == "" {
-		return "", nil
+func ListenerStateDir(stateDir string, lc ListenerConfig) string {
+	if stateDir == "" {
+		return ""
 	}
 	name := lc.Transport.Name() + "-" + strings.NewReplacer(":", "_", "[", "", "]", "").Replace(lc.Listen)
-	dir := filepath.Join(g.cfg.StateDir, "listeners", name)
+	return filepath.Join(stateDir, "listeners", name)
+}
+
+// listenerStateDir makes the listener's ListenerStateDir.
+func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
+	dir := ListenerStateDir(g.cfg.StateDir, lc)
+	if dir == "" {
+		return "", nil
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("state directory: %w", err)
 	}

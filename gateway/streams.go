@@ -30,10 +30,18 @@ func (g *Gateway) serveStreams(log *slog.Logger, transport string, sess *session
 	defer wg.Wait()
 	up := g.metrics.bytes.WithLabelValues(transport, "up")
 	down := g.metrics.bytes.WithLabelValues(transport, "down")
+	var probe func() *probeSession // the session's side of the probe service, once asked for
+	if g.probe != nil {
+		probe = sync.OnceValue(g.probe.newSession)
+	}
 	for {
 		st, err := sess.AcceptStream(context.Background())
 		if err != nil {
 			return
+		}
+		if st.Service() == ProbeService && probe != nil {
+			wg.Go(func() { g.serveProbe(alive, st, probe(), up, down) })
+			continue
 		}
 		wg.Go(func() { g.serveStream(alive, log, st, up, down) })
 	}

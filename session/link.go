@@ -97,6 +97,7 @@ type attachment struct {
 	pingAt     time.Time
 	lastPing   time.Time
 	lastData   time.Time // when data last arrived on this carrier
+	lastHeard  time.Time // when any record last arrived on this carrier
 	closing    bool      // the link ended: send what is buffered and a close frame
 	closeSent  bool
 }
@@ -279,6 +280,7 @@ func (l *link) deliver(a *attachment, p []byte) (int, error) {
 	n := copy(p, p[skip:])
 	l.recvd += uint64(n)
 	a.lastData = time.Now()
+	a.lastHeard = a.lastData
 	if l.recvd-a.ackSent >= ackEvery {
 		a.ackDue = true
 		a.kick()

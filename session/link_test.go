@@ -245,19 +245,21 @@ func TestSessionWithoutTicketEndsWithItsCarrier(t *testing.T) {
 func TestPingRateFollowsArrivingData(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
-		name     string
-		lastData time.Time
-		want     time.Duration
+		name      string
+		lastData  time.Time
+		lastHeard time.Time
+		want      time.Duration
 	}{
-		{"nothing arrived", time.Time{}, DefaultIdlePing},
-		{"data just arrived", now, busyPingMax},
-		{"data arrived long ago", now.Add(-2 * recentData), DefaultIdlePing},
+		{"nothing arrived", time.Time{}, time.Time{}, DefaultIdlePing},
+		{"data just arrived", now, now, busyPingMax},
+		{"data arrived long ago", now.Add(-2 * recentData), now.Add(-2 * recentData), DefaultIdlePing},
+		{"the peer pinged after our ping", time.Time{}, now.Add(3 * time.Second), DefaultIdlePing + 3*time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLink(0, nil)
 			l.srtt = time.Hour // clamped to busyPingMax
-			a := &attachment{lastPing: now, lastData: tt.lastData}
+			a := &attachment{lastPing: now, lastData: tt.lastData, lastHeard: tt.lastHeard}
 			if got := l.nextPing(a).Sub(now); got != tt.want {
 				t.Fatalf("next ping in %v, want %v", got, tt.want)
 			}
@@ -298,6 +300,32 @@ func TestIdlePingFollowsTheSetting(t *testing.T) {
 		default:
 			t.Errorf("setIdlePing(%v) did not wake the carrier's writer", d)
 		}
+	}
+}
+
+// The gateway does not answer a client's keepalive with its own: on an idle carrier it
+// pings only after hearing nothing for GatewayIdlePing, so a phone's radio wakes for
+// the client's pings alone (client.Background pings once a minute).
+func TestGatewayWaitsOutTheClientsKeepalive(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := resumableConfigs()
+	cc.IdlePing = 20 * time.Millisecond
+	cconn, sconn := tcpPair(t)
+	client, server := pairUp(t, cconn, sconn, cc, sc)
+	for deadline := time.Now().Add(hangTimeout); ; time.Sleep(5 * time.Millisecond) {
+		if n, answered := pingsAnswered(client.link); n >= 3 && answered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client's keepalives were not answered")
+		}
+	}
+	server.link.mu.Lock()
+	next, idle := server.link.nextPing(server.link.cur), server.link.idle
+	heard := server.link.cur.lastHeard
+	server.link.mu.Unlock()
+	if idle != GatewayIdlePing || next.Before(heard.Add(GatewayIdlePing)) {
+		t.Errorf("the gateway's next ping is due %v after it last heard the client (keepalive %v); want %v after", next.Sub(heard), idle, GatewayIdlePing)
 	}
 }
 

@@ -28,8 +28,9 @@ const (
 	// carrierTimeout: a ping unanswered this long, with no acknowledgement either,
 	// means the carrier is dead (the client's watchdog usually decides much sooner).
 	carrierTimeout = 30 * time.Second
-	// maxBatch is what a writer takes from the buffer for one carrier write.
-	maxBatch = 4 * maxRecordData
+	// maxBatch is what a writer takes from the buffer for one carrier write: four
+	// full records, 64 KiB on the wire with the control records before them.
+	maxBatch = 4 * maxSendData
 )
 
 // batch is one round of the writer's work.
@@ -125,6 +126,9 @@ func (l *link) work(a *attachment, now time.Time, b *batch) {
 	}
 	l.takeData(a, b)
 	b.wait = l.idle
+	if a.ping == 0 {
+		b.wait = min(b.wait, max(l.nextPing(a).Sub(now), 0))
+	}
 	if !a.ackAt.IsZero() {
 		b.wait = min(b.wait, a.ackAt.Sub(now))
 	}
@@ -163,7 +167,7 @@ func (l *link) takeData(a *attachment, b *batch) {
 		b.ctl = append(b.ctl, control{typ: frameOffset, a: from})
 		a.offsetSent, a.sendOff = true, from
 	}
-	b.data = l.buf.slices(b.data, from, maxBatch)
+	b.data = l.buf.slices(b.data, from, maxBatch-controlWire(b.ctl))
 	l.buf.hold(from)
 	for _, d := range b.data {
 		b.n += len(d)
@@ -173,14 +177,19 @@ func (l *link) takeData(a *attachment, b *batch) {
 }
 
 // nextPing is when a's next ping is due: at once on a new carrier (an RTT sample and
-// a liveness check), soon while data waits or has just arrived, every l.idle
-// otherwise.
+// a liveness check), soon while data waits or has just arrived, and otherwise l.idle
+// after the last ping or the last word from the peer, whichever came later: a peer's
+// own pings keep an idle carrier alive without an answering ping of ours.
 func (l *link) nextPing(a *attachment) time.Time {
 	if a.lastPing.IsZero() {
 		return time.Time{}
 	}
 	if l.buf.unacked() == 0 && time.Since(a.lastData) > recentData {
-		return a.lastPing.Add(l.idle)
+		last := a.lastPing
+		if a.lastHeard.After(last) {
+			last = a.lastHeard
+		}
+		return last.Add(l.idle)
 	}
 	return a.lastPing.Add(min(max(2*l.srtt, busyPingMin), busyPingMax))
 }
@@ -194,6 +203,7 @@ func (l *link) control(a *attachment, c control) error {
 		return l.err // the link ended: the buffer is gone, nothing more to handle
 	}
 	current := l.cur == a
+	a.lastHeard = time.Now()
 	var confirm func()
 	if current && !a.heard {
 		a.heard, confirm = true, a.confirm

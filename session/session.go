@@ -49,11 +49,7 @@ type sessionOptions struct {
 }
 
 func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session, error) {
-	readKey, readMask, writeKey, writeMask := res.keys.s2c, res.keys.s2cMask, res.keys.c2s, res.keys.c2sMask
-	if o.server {
-		readKey, readMask, writeKey, writeMask = writeKey, writeMask, readKey, readMask
-	}
-	rc, err := newRecordConn(conn, readKey, readMask, writeKey, writeMask)
+	rc, err := recordConnFor(conn, res.keys, o.server)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +65,10 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 		lim = muxLimits{acct: s.acct, opens: newOpenLimiter(o.openRate, o.openBurst, o.now)}
 	}
 	s.link = newLink(o.buffer, s.acct)
-	if o.idlePing > 0 {
+	switch {
+	case o.server:
+		s.link.idle = GatewayIdlePing
+	case o.idlePing > 0:
 		s.link.idle = o.idlePing
 	}
 	s.link.onDetach = s.detached

@@ -41,10 +41,22 @@ type ClientConfig struct {
 	IdlePing time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// aeads replaces what this machine's hardware makes the record AEADs, for tests
+	// of the negotiation (handshake_ext.go).
+	aeads aeadPrefs
 }
 
-// DefaultIdlePing is the idle keepalive when a config says 0, on either side.
+// DefaultIdlePing is the client's idle keepalive when its config says 0.
 const DefaultIdlePing = 15 * time.Second
+
+// GatewayIdlePing is the gateway's idle keepalive: it pings an idle carrier only when
+// it has heard nothing on it for this long. The client's own pings (every 5 s in the
+// foreground, 60 s in the background: client.IdlePreset) keep the carrier alive, so
+// the gateway's never wake a phone's radio a second time; the carrier of a client
+// that vanished is found dead this long plus carrierTimeout (30 s) after its last
+// word, and its session then waits out the resume grace.
+const GatewayIdlePing = 2 * time.Minute
 
 // ServerConfig is the gateway side of a session.
 type ServerConfig struct {
@@ -86,6 +98,10 @@ type ServerConfig struct {
 	Budget *Budget
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// aeads replaces what this machine's hardware makes the record AEADs, for tests
+	// of the negotiation (handshake_ext.go).
+	aeads aeadPrefs
 }
 
 // ReplayCache remembers accepted hellos for as long as they could be fresh, so that

@@ -13,11 +13,14 @@ import (
 // keepalive, address checks and dial errors behave the same in all of them.
 
 // tcpKeepAlive notices a peer that vanished (a phone that lost its network, a NAT that
-// dropped the mapping) on an idle carrier. Idle 30 s keeps NAT mappings alive on mobile
-// networks whose TCP timeouts are a few minutes; 3 probes 10 s apart give up on a dead
-// peer after about a minute.
+// dropped the mapping) on a carrier that carries nothing at all. The session's own
+// pings come more often (a client's every 5 s in the foreground and 60 s in the
+// background, see client.IdlePreset) and keep NAT mappings alive, so the kernel's
+// probes start only after 90 s of silence: sooner, they would wake a phone's radio
+// beside every background ping, from both ends. 3 probes 10 s apart then give up on a
+// dead peer.
 func tcpKeepAlive() net.KeepAliveConfig {
-	return net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
+	return net.KeepAliveConfig{Enable: true, Idle: 90 * time.Second, Interval: 10 * time.Second, Count: 3}
 }
 
 // DialTCP connects to addr with the carriers' keepalive and Nagle off, and tells ctx's

@@ -43,24 +43,38 @@ func (b *bench) withChild(ctx context.Context, maxSessions int, fn func(*childGa
 
 // withChildLimits is withChild with the child's limits: section (0 fields: defaults).
 func (b *bench) withChildLimits(ctx context.Context, limits config.Limits, fn func(*childGateway) ([]row, error)) ([]row, error) {
-	if b.childBin == "" {
-		dir, err := os.MkdirTemp("", "umbrella-bench-child-")
-		if err != nil {
-			return nil, err
-		}
-		b.childDir = dir
-		if b.opts.gatewayBin == "" {
-			b.progress.say("  building ./cmd/umbrella")
-		}
-		if b.childBin, err = buildGateway(ctx, b.opts.gatewayBin, dir); err != nil {
-			return nil, err
-		}
+	return b.withChildListeners(ctx, limits, nil, fn)
+}
+
+// withChildListeners is withChildLimits with the child's listeners (none: one tcp
+// listener).
+func (b *bench) withChildListeners(ctx context.Context, limits config.Limits, listeners []config.Listener, fn func(*childGateway) ([]row, error)) ([]row, error) {
+	if err := b.buildChild(ctx); err != nil {
+		return nil, err
 	}
-	g, err := startChild(ctx, b.childBin, b.childDir, b.backends.services(), limits)
+	g, err := startChild(ctx, b.childBin, b.childDir, b.backends.services(), limits, listeners)
 	if err != nil {
 		return nil, err
 	}
 	defer g.stop()
 	b.progress.say("  child gateway pid %d listening on %s", g.cmd.Process.Pid, g.bridge.Addr)
 	return fn(g)
+}
+
+// buildChild builds the umbrella binary the children run, once.
+func (b *bench) buildChild(ctx context.Context) error {
+	if b.childBin == "" {
+		dir, err := os.MkdirTemp("", "umbrella-bench-child-")
+		if err != nil {
+			return err
+		}
+		b.childDir = dir
+		if b.opts.gatewayBin == "" {
+			b.progress.say("  building ./cmd/umbrella")
+		}
+		if b.childBin, err = buildGateway(ctx, b.opts.gatewayBin, dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"time"
@@ -184,7 +183,8 @@ func measureCrossEdgeResume(ctx context.Context, b *bench, w *fleetWorld) ([]row
 				c.Close()
 				return err
 			}
-			return echoOnce(stream)
+			_, err = echoOnce(stream, 16)
+			return err
 		}
 	}
 	p := b.progress
@@ -204,16 +204,6 @@ func measureCrossEdgeResume(ctx context.Context, b *bench, w *fleetWorld) ([]row
 		{measure: "Resume through another edge (relayed over the link)", path: "fleet (tcp)", result: cross.p50p99(),
 			baseline: fmt.Sprintf("+%v at p50", extra.Round(10*time.Microsecond)), how: how + "; mutual TLS 1.3 to the holder per resume"},
 	}, nil
-}
-
-func echoOnce(c net.Conn) error {
-	msg := []byte("resumed, echoed.")
-	if _, err := c.Write(msg); err != nil {
-		return err
-	}
-	got := make([]byte, len(msg))
-	_, err := io.ReadFull(c, got)
-	return err
 }
 
 // errNotApplied is a revocation that did not reach the other edge in fleetGuard.

@@ -60,10 +60,15 @@ network which bridge worked and tries that one first next time.`, stderr)
 		Roots: roots,
 	})
 	defer reg.Close() // after the client's: its sessions end before the pt programs do
+	idle := client.Foreground
+	if cc.Idle == "background" {
+		idle = client.Background
+	}
 	c, err := client.New(client.Config{
 		Bridges:    cc.Bridges,
 		Transports: reg,
 		StateDir:   cc.StateDir,
+		Idle:       idle,
 		Logger:     log,
 		OnEvent: func(e client.Event) {
 			if line := eventLine(e, len(cc.Bridges)); line != "" {

@@ -38,15 +38,8 @@ const (
 	chatSessions = 20
 	chatMessages = 100 // at least, each; they go on until the hoarder is dealt with
 	chatSize     = 256
-	// heapSlack is what the test process's heap may grow by beside what the hoarder
-	// leaves buffered: the twenty chats' and both sides' records and frames in flight,
-	// more of them on a loaded machine (the growth reached 4.4 MB, 0.2 MB past the
-	// budget, in 2 runs of 10 under load). Without a budget the hoarder alone adds
-	// 6.7 MiB, so the check still tells the two apart; the buffered-bytes metric
-	// below is the exact one.
-	heapSlack = 1 << 20
-	slowedLog = "session slowed: it holds more than its share of a tight memory budget"
-	closedLog = "session closed: it held the most buffered bytes when the memory budget ran out"
+	slowedLog    = "session slowed: it holds more than its share of a tight memory budget"
+	closedLog    = "session closed: it held the most buffered bytes when the memory budget ran out"
 )
 
 func TestHoardingSessionPaysAndChatsLoseNothing(t *testing.T) {
@@ -75,8 +68,11 @@ func TestHoardingSessionPaysAndChatsLoseNothing(t *testing.T) {
 		t.Fatalf("the gateway did not slow the hoarding session; its memory metrics: %v", memoryMetrics(g))
 	}
 	// The hoarder is stuck now: the gateway sends it nothing more, and it sends nothing.
-	if grew := liveHeap() - base; grew > hoardBudget+heapSlack {
-		t.Errorf("what the hoarder left unacknowledged grew the heap by %d bytes, more than the budget of %d (and %d for the rest of the test)", grew, hoardBudget, heapSlack)
+	// The heap holds no more than what the gateway counts against its budget, so the
+	// budget is a bound on memory, not only on a counter.
+	grew, buffered := liveHeap()-base, int64(memoryMetrics(g)["umbrella_gateway_memory_buffered_bytes"])
+	if grew > buffered+heapSlack() {
+		t.Errorf("the heap grew by %d bytes while the gateway counted %d buffered (allowing %d for the rest of the test): it holds what its budget does not see", grew, buffered, heapSlack())
 	}
 	// It leaves without a word; its session waits for a resume, its buffers with it,
 	// until an operator lowers the budget (SIGHUP): the heaviest session pays.
@@ -106,6 +102,18 @@ func TestHoardingSessionPaysAndChatsLoseNothing(t *testing.T) {
 			t.Errorf("%s (session %s), not the hoarder", e.msg, e.session)
 		}
 	}
+}
+
+// heapSlack is what the test process's heap may grow by beside what the gateway counts
+// as buffered: the twenty chats' and both sides' records in flight, 0.4 MB measured.
+// Under the race detector, whose sync.Pool drops a quarter of what is put back, the
+// heap keeps 2.3 to 4.8 MB more in this test (measured); a leak of the size the
+// budget exists for (the hoarder's 24 streams of 256 KiB and more) still shows.
+func heapSlack() int64 {
+	if raceEnabled {
+		return 6 << 20
+	}
+	return 1 << 20
 }
 
 // hoarding is the adversary's session, its carrier and its streams.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 	obfs4lib "gitlab.com/yawning/obfs4.git/transports/obfs4"
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
+	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/admission"
 )
@@ -51,19 +53,57 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	return l, nil
 }
 
-// serverFactory loads the listener's obfs4 identity from cfg.StateDir, making one on
-// first start, with iat-mode= from cfg.Args when given (and then kept in the state).
-func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
-	if err := cfg.Args.Unknown(argIATMode); err != nil {
+// serverArgs reads a listener's iat-mode=, its only argument, as the library takes it.
+func serverArgs(args transports.Args) (*pt.Args, error) {
+	if err := args.Unknown(argIATMode); err != nil {
 		return nil, err
 	}
 	ptArgs := pt.Args{}
-	if _, ok := cfg.Args[argIATMode]; ok {
-		iat, err := cfg.Args.Int(argIATMode, 0, 0, 2)
+	if _, ok := args[argIATMode]; ok {
+		iat, err := args.Int(argIATMode, 0, 0, 2)
 		if err != nil {
 			return nil, err
 		}
+		if iat == iatParanoid {
+			return nil, &transports.ArgError{Key: argIATMode, Err: errParanoidIAT}
+		}
 		ptArgs.Add(argIATMode, strconv.Itoa(iat))
+	}
+	return &ptArgs, nil
+}
+
+// errParanoidIAT is why a listener refuses iat-mode=2: see libraryWrite.
+var errParanoidIAT = errors.New("2 (paranoid) is refused: the reference obfs4 library's paranoid writes fail every few megabytes, and each failure costs a carrier; use 0 or 1")
+
+// checkListen checks the arguments, and that a state file already in the state
+// directory is one that others cannot read (it holds the bridge's private key).
+func checkListen(cfg transports.ListenConfig) error {
+	if _, err := serverArgs(cfg.Args); err != nil {
+		return err
+	}
+	if cfg.StateDir == "" {
+		return nil
+	}
+	path := filepath.Join(cfg.StateDir, StateFile)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // made on first start
+	case err != nil:
+		return fmt.Errorf("state: %w", err)
+	}
+	if err := statefile.CheckPrivate(path, fi); err != nil {
+		return fmt.Errorf("state %w", err)
+	}
+	return nil
+}
+
+// serverFactory loads the listener's obfs4 identity from cfg.StateDir, making one on
+// first start, with iat-mode= from cfg.Args when given (and then kept in the state).
+func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
+	ptArgs, err := serverArgs(cfg.Args)
+	if err != nil {
+		return nil, err
 	}
 	dir := cfg.StateDir
 	if dir == "" {
@@ -78,7 +118,7 @@ func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	sf, err := (&obfs4lib.Transport{}).ServerFactory(dir, &ptArgs)
+	sf, err := (&obfs4lib.Transport{}).ServerFactory(dir, ptArgs)
 	if err != nil {
 		return nil, fmt.Errorf("state in %s: %w", dir, err)
 	}
@@ -164,13 +204,16 @@ func (l *listener) track(raw net.Conn) bool {
 	return true
 }
 
+// untrack forgets a handshake that ended; it may be called more than once.
+func (l *listener) untrack(raw net.Conn) {
+	l.mu.Lock()
+	delete(l.pending, raw)
+	l.mu.Unlock()
+}
+
 func (l *listener) handshake(raw net.Conn) {
 	rc := newRawConn(raw.(*net.TCPConn), l.pool)
-	defer func() {
-		l.mu.Lock()
-		delete(l.pending, raw)
-		l.mu.Unlock()
-	}()
+	defer l.untrack(raw)
 	if !rc.awaitFirstByte() {
 		l.log.Debug("obfs4 handshake failed", "reason", "silent")
 		return
@@ -188,6 +231,9 @@ func (l *listener) handshake(raw net.Conn) {
 		return
 	}
 	c := newConn(oc, rc.tcp)
+	// Out of pending before Accept can return it: Close closes what is pending, and an
+	// accepted conn outlives the listener. A Close from here on is seen by the select.
+	l.untrack(raw)
 	select {
 	case l.accepted <- c:
 	case <-l.done:

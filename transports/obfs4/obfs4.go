@@ -26,12 +26,15 @@ const (
 	argIATMode = "iat-mode" // 0 none, 1 split writes into MTU-sized bursts, 2 paranoid
 )
 
+// iatParanoid is iat-mode=2.
+const iatParanoid = 2
+
 // certLen is the decoded cert=: a 20-byte node ID then a 32-byte Curve25519 key.
 const certLen = 20 + 32
 
 // New returns the obfs4 transport. Clients need cert= and may give iat-mode= (default
 // 0); listeners take iat-mode= and keep their identity in ListenConfig.StateDir.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New() transports.Transport { return transports.Define(Name, newDialer, listen, checkListen) }
 
 // newDialer checks the arguments once, so a bad bridge line fails when it is loaded.
 func newDialer(addr string, args transports.Args) (*dialer, error) {

@@ -31,8 +31,12 @@ const (
 	// default idle timeout.
 	idleTimeout = 30 * time.Second
 	// keepAlive keeps an idle carrier's NAT mappings (often 30 s for UDP) and the
-	// idle timeout from expiring; the client sends the PINGs.
-	keepAlive = 10 * time.Second
+	// idle timeout from expiring; the client sends the PINGs, and only when nothing
+	// arrived for that long, so the session's foreground pings (every 5 s) leave
+	// none to send. quic-go sends them at most every half of idleTimeout, which this
+	// is: a background session (pings every 60 s) costs a QUIC PING every 15 s, the
+	// price of Chrome's 30 s idle timeout, which a censor can read in the handshake.
+	keepAlive = idleTimeout / 2
 )
 
 // Handshake timeouts, scaled to the path's round-trip time, so that where a censor
