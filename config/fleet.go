@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/gateway/fleet"
+	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports"
 )
 
@@ -159,29 +161,57 @@ func (d *decoder) fleetTLS(n *yaml.Node, path, file string) *FleetTLS {
 // (state_dir/link.key, generated on first start). identity is the gateway's.
 func FleetConfig(g *Gateway, identity ed25519.PrivateKey) (fleet.Config, error) {
 	f := g.Fleet
-	linkKey, _, err := LoadOrCreateLinkKey(filepath.Join(g.StateDir, "link.key"))
+	linkKey, _, err := LoadOrCreateLinkKey(filepath.Join(g.StateDir, LinkKeyFile))
 	if err != nil {
 		return fleet.Config{}, g.Source.Wrap("fleet", err)
 	}
-	cfg := fleet.Config{
-		Edge: f.Edge, Identity: identity, LinkKey: linkKey, Link: f.Link, LinkPublic: f.LinkPublic,
-		Wait: f.Wait, Lease: f.Lease,
-		Redis: fleet.RedisConfig{Addr: f.Redis.Addr, Username: f.Redis.Username, DB: f.Redis.DB, Prefix: f.Redis.Prefix},
+	rc, err := fleetRedis(g)
+	if err != nil {
+		return fleet.Config{}, err
 	}
-	if p := f.Redis.PasswordFile; p != "" {
+	return fleet.Config{
+		Edge: f.Edge, Identity: identity, LinkKey: linkKey, Link: f.Link, LinkPublic: f.LinkPublic,
+		Wait: f.Wait, Lease: f.Lease, Redis: rc,
+	}, nil
+}
+
+// LinkKeyFile is this edge's own key for the inter-edge link, in state_dir.
+const LinkKeyFile = "link.key"
+
+// CheckFleet tests what FleetConfig would read, making nothing: the Redis password
+// file, the TLS files, and the link key if one was made. It reaches no Redis.
+func CheckFleet(g *Gateway) error {
+	if g.Fleet == nil {
+		return nil
+	}
+	_, err := fleetRedis(g)
+	if _, kerr := readKeyFile(filepath.Join(g.StateDir, LinkKeyFile), ed25519.SeedSize); kerr != nil && !errors.Is(kerr, fs.ErrNotExist) {
+		err = errors.Join(err, g.Source.Wrap("fleet", kerr))
+	}
+	return err
+}
+
+// fleetRedis reads the files the fleet's redis block names, each error naming its field.
+func fleetRedis(g *Gateway) (fleet.RedisConfig, error) {
+	r := g.Fleet.Redis
+	rc := fleet.RedisConfig{Addr: r.Addr, Username: r.Username, DB: r.DB, Prefix: r.Prefix}
+	var errs []error
+	if p := r.PasswordFile; p != "" {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(g.StateDir, p)
 		}
-		if cfg.Redis.Password, err = readPasswordFile(p); err != nil {
-			return fleet.Config{}, g.Source.Wrap("fleet.redis.password_file", err)
+		var err error
+		if rc.Password, err = readPasswordFile(p); err != nil {
+			errs = append(errs, g.Source.Wrap("fleet.redis.password_file", err))
 		}
 	}
-	if f.Redis.TLS != nil {
-		if cfg.Redis.TLS, err = f.Redis.TLS.config(f.Redis.Addr); err != nil {
-			return fleet.Config{}, g.Source.Wrap("fleet.redis.tls", err)
+	if r.TLS != nil {
+		var err error
+		if rc.TLS, err = r.TLS.config(r.Addr); err != nil {
+			errs = append(errs, g.Source.Wrap("fleet.redis.tls", err))
 		}
 	}
-	return cfg, nil
+	return rc, errors.Join(errs...)
 }
 
 func (t *FleetTLS) config(addr string) (*tls.Config, error) {
@@ -221,8 +251,8 @@ func readPasswordFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read password file: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("read password file %s: mode %04o: %w; run: chmod 600 %s", path, perm, ErrKeyFileMode, path)
+	if err := statefile.CheckPrivate(path, fi); err != nil {
+		return "", fmt.Errorf("read password file %w", err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
