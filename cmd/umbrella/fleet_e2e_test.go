@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -243,6 +244,15 @@ func (e *fleetEdge) metric(t *testing.T, series string) string {
 		}
 	}
 	return ""
+}
+
+// wantMetric fails the test unless series on e's /metrics holds a value ok accepts.
+func (e *fleetEdge) wantMetric(t *testing.T, series string, ok func(float64) bool, what string) {
+	t.Helper()
+	v := e.metric(t, series)
+	if f, err := strconv.ParseFloat(v, 64); err != nil || !ok(f) {
+		t.Errorf("%s %s = %q; want %s", e.name, series, v, what)
+	}
 }
 
 // newSession opens a session to edge e's route-facing listener with secret, directly,
@@ -502,6 +512,9 @@ func (w *fleetWorld) throughRedisOutage(t *testing.T) {
 		})
 	}
 	t.Logf("Redis killed → every edge said so within %v", time.Since(killed).Round(time.Millisecond))
+	for _, e := range w.edges {
+		e.wantMetric(t, "umbrella_fleet_redis_up", func(v float64) bool { return v == 0 }, "0 while Redis is down")
+	}
 	got := chat.delivered()
 	app.waitFor(t, "messages flowing with Redis down", func() bool { return chat.delivered() >= got+200 })
 
@@ -513,6 +526,9 @@ func (w *fleetWorld) throughRedisOutage(t *testing.T) {
 	t.Logf("a new hello with Redis down: no answer, the connection closed after %v; the hellos waited %s s in all (%s hellos)",
 		time.Since(began).Round(time.Millisecond), open.metric(t, "umbrella_fleet_replay_wait_seconds_sum"),
 		open.metric(t, "umbrella_fleet_replay_wait_seconds_count"))
+
+	open.wantMetric(t, `umbrella_fleet_replay_checks_total{result="unchecked"}`, func(v float64) bool { return v > 0 },
+		"the refused hello counted")
 
 	failed := strings.Count(w.client.out.String(), "bridge failed")
 	resumed := w.resumedThrough(w.open)
@@ -526,6 +542,16 @@ func (w *fleetWorld) throughRedisOutage(t *testing.T) {
 	restarted := time.Now()
 	app.waitFor(t, "the session resumed after Redis came back", func() bool { return w.resumedThrough(w.open) > resumed })
 	t.Logf("Redis back (empty) → the session resumed after %v", time.Since(restarted).Round(time.Millisecond))
+	// The resume passed the shared replay check at that edge: it had found Redis again,
+	// and the new epoch that says Redis lost its data.
+	for series, want := range map[string]func(float64) bool{
+		"umbrella_fleet_redis_up":                 func(v float64) bool { return v == 1 },
+		"umbrella_fleet_redis_outages_total":      func(v float64) bool { return v >= 1 },
+		"umbrella_fleet_redis_down_seconds_total": func(v float64) bool { return v > 0 },
+		"umbrella_fleet_redis_data_losses_total":  func(v float64) bool { return v >= 1 },
+	} {
+		open.wantMetric(t, series, want, "after the outage")
+	}
 	app.waitFor(t, "every message back", func() bool { return chat.delivered() == int64(chat.count) })
 	<-done
 	if _, err := app.read(); err != nil {
