@@ -39,6 +39,7 @@ import (
 //	    tls: {ca_file: redis-ca.pem, server_name: redis.internal}
 //	  wait: 500ms                   # the longest a hello waits for Redis
 //	  lease: 10m                    # how long a directory entry lives unrenewed
+//	  revoked_link_keys: [KEY]      # link keys of edges whose state_dir leaked
 type Fleet struct {
 	Edge       string        `yaml:"edge"`
 	Link       string        `yaml:"link"`
@@ -46,6 +47,24 @@ type Fleet struct {
 	Redis      FleetRedis    `yaml:"redis"`
 	Wait       time.Duration `yaml:"wait"`  // default fleet.DefaultWait
 	Lease      time.Duration `yaml:"lease"` // default fleet.DefaultLease
+	// RevokedLinkKeys are public link keys (as an edge logs its own at start) that
+	// every edge of the fleet refuses on the link, applied at start and on SIGHUP.
+	RevokedLinkKeys []LinkKey `yaml:"revoked_link_keys"`
+}
+
+// LinkKey is an edge's public link key, written in config as bridge lines write keys.
+type LinkKey ed25519.PublicKey
+
+// MarshalYAML writes the key as the config holds it.
+func (k LinkKey) MarshalYAML() (any, error) { return bridge.EncodeKey(k), nil }
+
+// LinkKeys are the keys as RevokeKeys takes them.
+func (f *Fleet) LinkKeys() []ed25519.PublicKey {
+	out := make([]ed25519.PublicKey, len(f.RevokedLinkKeys))
+	for i, k := range f.RevokedLinkKeys {
+		out[i] = ed25519.PublicKey(k)
+	}
+	return out
 }
 
 // FleetRedis is how an edge reaches the fleet's Redis.
@@ -90,6 +109,16 @@ func (d *decoder) fleet(n *yaml.Node, path, file string) *Fleet {
 		"redis": func(v *yaml.Node, fl string) { f.Redis = d.fleetRedis(v, fl, file) },
 		"wait":  func(v *yaml.Node, fl string) { f.Wait = d.positive(v, fl) },
 		"lease": func(v *yaml.Node, fl string) { f.Lease = d.positive(v, fl) },
+		"revoked_link_keys": func(v *yaml.Node, fl string) {
+			d.list(v, fl, func(item *yaml.Node, field string) {
+				k, err := bridge.DecodeKey(d.str(item, field), ed25519.PublicKeySize)
+				if err != nil {
+					d.fail(item.Line, field, fmt.Errorf("want an edge's public link key, as it logs it (link_key=): %w", err))
+					return
+				}
+				f.RevokedLinkKeys = append(f.RevokedLinkKeys, LinkKey(k))
+			})
+		},
 	})
 	if f.Edge == "" {
 		d.missing(path+".edge", n.Line, "this edge's name in the fleet, such as edge-a")

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -184,6 +186,8 @@ listeners:
 			`gateway.yaml:5: fleet.redis.addr: want host:port: address 10.0.0.9: missing port in address`},
 		{"fleet redis client certificate without key", minimalGateway + "fleet:\n  edge: a\n  link: 10.0.0.5:7443\n  redis: {addr: r:6379, tls: {cert_file: c.pem}}\n",
 			`gateway.yaml:8: fleet.redis.tls: cert_file and key_file go together: a client certificate needs its key`},
+		{"fleet revoked link key not a key", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443, redis: {addr: r:6379}, revoked_link_keys: [edge-b]}\n",
+			`gateway.yaml:5: fleet.revoked_link_keys[0]: want an edge's public link key, as it logs it (link_key=): want 32 bytes of base64url: illegal base64 data at input byte 4`},
 		{"fleet wait negative", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443, redis: {addr: r:6379}, wait: -1s}\n",
 			`gateway.yaml:5: fleet.wait: want 0s (the default) or more, got -1s`},
 	}
@@ -276,7 +280,8 @@ func TestLoadGatewayExample(t *testing.T) {
 		Log: Log{Level: "info"},
 		Fleet: &Fleet{Edge: "edge-a", Link: "10.0.0.5:7443", Wait: 500 * time.Millisecond, Lease: 10 * time.Minute,
 			Redis: FleetRedis{Addr: "10.0.0.9:6379", Username: "umbrella", PasswordFile: "redis.password", Prefix: "umbrella:",
-				TLS: &FleetTLS{CAFile: filepath.Join("testdata", "redis-ca.pem"), ServerName: "redis.internal"}}},
+				TLS: &FleetTLS{CAFile: filepath.Join("testdata", "redis-ca.pem"), ServerName: "redis.internal"}},
+			RevokedLinkKeys: []LinkKey{bytes.Repeat([]byte{0x11}, ed25519.PublicKeySize)}},
 	}
 	g.Source = Source{}
 	if !reflect.DeepEqual(g, want) {

@@ -96,14 +96,14 @@ It prints every problem as file:line: field: what, and exits 1 if there is one.`
 		defer stopAdmin()
 		log.Info("admin listening", "addr", gc.Admin, "paths", "/metrics /healthz")
 	}
-	go reloadOnHangup(ctx, *cfgPath, reg, g, log)
+	go reloadOnHangup(ctx, *cfgPath, reg, g, gcfg.Fleet, log)
 	return g.Serve(ctx)
 }
 
 // reloadOnHangup re-reads the config file on SIGHUP and applies its secrets and limits
-// to new carriers: an operator revokes a leaked secret without dropping anyone else.
-// Listeners and services need a restart.
-func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, g *gateway.Gateway, log *slog.Logger) {
+// to new carriers, and a fleet's revoked link keys: an operator revokes a leaked secret
+// without dropping anyone else. Listeners and services need a restart.
+func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, g *gateway.Gateway, f *fleet.Fleet, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -136,6 +136,7 @@ func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, 
 			if err != nil {
 				return err
 			}
+			revokeLinkKeys(ctx, f, gc, log)
 			return writeBridges(gc.StateDir, g.Bridges())
 		}()
 		if err != nil {
@@ -209,8 +210,21 @@ func openFleet(ctx context.Context, gc *config.Gateway, identity ed25519.Private
 	if err != nil {
 		return nil, err
 	}
-	log.Info("fleet edge", "edge", fc.Edge, "link", f.LinkAddr().String(), "redis", fc.Redis.Addr)
+	log.Info("fleet edge", "edge", fc.Edge, "link", f.LinkAddr().String(), "link_key", bridge.EncodeKey(f.LinkKey()),
+		"redis", fc.Redis.Addr)
+	revokeLinkKeys(ctx, f, gc, log)
 	return f, nil
+}
+
+// revokeLinkKeys revokes, for the whole fleet, the link keys the config lists.
+// Revoking is idempotent, so the list is applied whole at every start and reload.
+func revokeLinkKeys(ctx context.Context, f *fleet.Fleet, gc *config.Gateway, log *slog.Logger) {
+	if f == nil || gc.Fleet == nil || len(gc.Fleet.RevokedLinkKeys) == 0 {
+		return
+	}
+	if err := f.RevokeKeys(ctx, gc.Fleet.LinkKeys()...); err != nil {
+		log.Warn("link keys revoked on this edge only, for now", "keys", len(gc.Fleet.RevokedLinkKeys), "err", err)
+	}
 }
 
 func writeBridges(stateDir string, bridges []bridge.Line) error {

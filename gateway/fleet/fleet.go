@@ -174,6 +174,9 @@ func (c *Config) setDefaults() error {
 // Edge is this edge's name.
 func (f *Fleet) Edge() string { return f.cfg.Edge }
 
+// LinkKey is this edge's public link key, which RevokeKeys takes.
+func (f *Fleet) LinkKey() ed25519.PublicKey { return f.cfg.LinkKey.Public().(ed25519.PublicKey) }
+
 // LinkAddr is the address the link listens on.
 func (f *Fleet) LinkAddr() net.Addr { return f.link.ln.Addr() }
 
