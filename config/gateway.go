@@ -90,6 +90,11 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 			"pt_programs": func(n *yaml.Node, f string) { g.PTPrograms = d.ptPrograms(n, f) },
 			"acme":        func(n *yaml.Node, f string) { g.ACME = d.acme(n, f, file) },
 			"identity":    func(n *yaml.Node, f string) { g.Identity = d.identity(n, f) },
+			"fleet": func(n *yaml.Node, f string) {
+				if !isNull(n) {
+					g.Fleet = d.fleet(n, f, file)
+				}
+			},
 		})
 	}
 	d.requireDir(&g.StateDir, "state_dir", rootLine, file,

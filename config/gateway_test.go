@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -87,7 +89,7 @@ listeners:
 		{"unknown listener field", strings.Replace(minimalGateway, "listen:", "lisen: 1, listen:", 1),
 			`gateway.yaml:3: listeners[0].lisen: unknown field (did you mean listen?)`},
 		{"unrelated unknown field lists the known", minimalGateway + "colour: blue\n",
-			`gateway.yaml:5: colour: unknown field (known: acme, admin, decoy, identity, limits, listeners, log, probe, pt_programs, secrets, services, state_dir)`},
+			`gateway.yaml:5: colour: unknown field (known: acme, admin, decoy, fleet, identity, limits, listeners, log, probe, pt_programs, secrets, services, state_dir)`},
 		{"field given twice", minimalGateway + "services: {push: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
 		{"a service named as the built-in probe", strings.Replace(minimalGateway, "mls:", "probe:", 1),
 			`gateway.yaml:4: services.probe: "probe" is the gateway's built-in echo service for umbrella probe (see probe:); name yours otherwise`},
@@ -203,6 +205,20 @@ listeners:
 			`gateway.yaml:5: acme.email: want an address such as ops@example.com, got "ops"`},
 		{"acme http without port", acmeGateway + "acme: {domains: [www.example.com], http: 0.0.0.0}\n",
 			`gateway.yaml:5: acme.http: missing port`},
+		{"fleet without redis", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443}\n",
+			`gateway.yaml:5: fleet.redis.addr: required: the fleet's Redis, host:port`},
+		{"fleet edge name with a space", minimalGateway + "fleet: {edge: edge a, link: 10.0.0.5:7443, redis: {addr: 10.0.0.9:6379}}\n",
+			`gateway.yaml:5: fleet.edge: edge name "edge a": want 1 to 64 letters, digits, '.', '_' or '-'`},
+		{"fleet link on a wildcard", minimalGateway + "fleet: {edge: a, link: 0.0.0.0:7443, redis: {addr: 10.0.0.9:6379}}\n",
+			`gateway.yaml:5: fleet.link_public: required: the address other edges dial, since link "0.0.0.0:7443" is a wildcard`},
+		{"fleet redis without port", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443, redis: {addr: 10.0.0.9}}\n",
+			`gateway.yaml:5: fleet.redis.addr: want host:port: address 10.0.0.9: missing port in address`},
+		{"fleet redis client certificate without key", minimalGateway + "fleet:\n  edge: a\n  link: 10.0.0.5:7443\n  redis: {addr: r:6379, tls: {cert_file: c.pem}}\n",
+			`gateway.yaml:8: fleet.redis.tls: cert_file and key_file go together: a client certificate needs its key`},
+		{"fleet revoked link key not a key", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443, redis: {addr: r:6379}, revoked_link_keys: [edge-b]}\n",
+			`gateway.yaml:5: fleet.revoked_link_keys[0]: want an edge's public link key, as it logs it (link_key=): want 32 bytes of base64url: illegal base64 data at input byte 4`},
+		{"fleet wait negative", minimalGateway + "fleet: {edge: a, link: 10.0.0.5:7443, redis: {addr: r:6379}, wait: -1s}\n",
+			`gateway.yaml:5: fleet.wait: want 0s (the default) or more, got -1s`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,6 +308,10 @@ func TestLoadGatewayExample(t *testing.T) {
 			StreamOpenBurst: 64, StreamOpenRate: 16, MaxHandshakes: 1024, FirstBytesTimeout: 2 * time.Second, MaxHeld: 4096},
 		Log:  Log{Level: "info"},
 		ACME: ACME{Domains: []string{"www.example.com"}, Email: "ops@example.com"},
+		Fleet: &Fleet{Edge: "edge-a", Link: "10.0.0.5:7443", Wait: 500 * time.Millisecond, Lease: 10 * time.Minute,
+			Redis: FleetRedis{Addr: "10.0.0.9:6379", Username: "umbrella", PasswordFile: "redis.password", Prefix: "umbrella:",
+				TLS: &FleetTLS{CAFile: filepath.Join("testdata", "redis-ca.pem"), ServerName: "redis.internal"}},
+			RevokedLinkKeys: []LinkKey{bytes.Repeat([]byte{0x11}, ed25519.PublicKeySize)}},
 	}
 	g.Source = Source{}
 	if !reflect.DeepEqual(g, want) {

@@ -26,6 +26,7 @@ import (
 //	probe: {enabled: true}            # the built-in echo service umbrella probe uses
 //	log: {level: info, client_ips: false}
 //	identity: {next: identity-next.key, switch_at: 2027-01-10T00:00:00Z}  # a key rotation
+//	fleet: {edge: edge-a, link: 10.0.0.5:7443, redis: {addr: 10.0.0.9:6379}}  # see Fleet
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
 	// Required. "~/" is the home directory; a relative path is relative to the config
@@ -54,6 +55,9 @@ type Gateway struct {
 	// Identity names the identity key file (StateDir/identity.key by default) and
 	// the rotation to another key under way, if any.
 	Identity Identity `yaml:"identity,omitempty"`
+	// Fleet makes this gateway an edge of a fleet (see Fleet); nil runs it alone,
+	// with all its state in memory and state_dir.
+	Fleet *Fleet `yaml:"fleet,omitempty"`
 	// Line numbers of fields, for errors found after parsing (filled by ParseGateway).
 	Source Source `yaml:"-"`
 }

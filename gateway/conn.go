@@ -34,22 +34,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		return
 	}
 	carrier := g.awaitFirstBytes(hctx, conn, ticket)
-	sess, outcome, err := session.Server(hctx, carrier, &session.ServerConfig{
-		Identity:     g.cfg.Identity,
-		Rotation:     g.cfg.Rotation,
-		Secrets:      policy.Secrets,
-		Endpoint:     l.bridge.Endpoint(),
-		Replay:       g.replay,
-		Store:        g.store,
-		Sessions:     g.live,
-		ResumeGrace:  policy.ResumeGrace,
-		ResumeBuffer: policy.ResumeBuffer,
-		MaxStreams:   policy.MaxStreams,
-		Budget:       g.budget,
-
-		StreamOpenBurst: policy.StreamOpenBurst,
-		StreamOpenRate:  policy.StreamOpenRate,
-	})
+	sess, outcome, err := session.Server(hctx, carrier, g.serverConfig(policy, l.bridge.Endpoint()))
 	evicted := ticket.Release()
 	switch {
 	case errors.Is(err, session.ErrResumeRejected):
@@ -67,6 +52,12 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		}
 		log.Debug("handshake failed", "reason", reason)
 		g.reject(l, conn, consumed, accepted)
+		return
+	case outcome == session.Relayed:
+		// The carrier is the fleet's now, joined to the edge holding the session.
+		g.metrics.handshakes.WithLabelValues(l.name, "ok", "").Inc()
+		g.metrics.resumes.WithLabelValues("relayed").Inc()
+		log.Debug("resume relayed to the edge holding the session")
 		return
 	case outcome == session.Resumed:
 		// The session's own goroutine, from its first carrier, serves its streams.
@@ -96,6 +87,28 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	// Why it ended tells a grace that ran out (the client did not come back) from a
 	// close; the cause carries no address or key.
 	log.Info("session ended", "why", sess.Err())
+}
+
+// serverConfig is the session layer's side of this gateway under policy, for a hello
+// sent to endpoint.
+func (g *Gateway) serverConfig(policy *Policy, endpoint session.Endpoint) *session.ServerConfig {
+	return &session.ServerConfig{
+		Identity:     g.cfg.Identity,
+		Rotation:     g.cfg.Rotation,
+		Secrets:      g.secrets(policy),
+		Endpoint:     endpoint,
+		Replay:       g.replay,
+		Store:        g.store,
+		Sessions:     g.live,
+		Relay:        g.relayer(),
+		ResumeGrace:  policy.ResumeGrace,
+		ResumeBuffer: policy.ResumeBuffer,
+		MaxStreams:   policy.MaxStreams,
+		Budget:       g.budget,
+
+		StreamOpenBurst: policy.StreamOpenBurst,
+		StreamOpenRate:  policy.StreamOpenRate,
+	}
 }
 
 // failure names a failed session handshake for the metrics: refused when the gateway

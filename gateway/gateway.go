@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/gateway/fleet"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/admission"
@@ -117,6 +118,12 @@ type Config struct {
 	// measures with; the zero value serves it at the default rates.
 	Probe ProbeConfig
 
+	// Fleet, when not nil, makes this gateway an edge of a fleet: its replay cache,
+	// revocations and session directory are shared through Redis, and a resume for a
+	// session another edge holds is relayed there (docs/fleet.md). Nil keeps all of
+	// it in this process. The gateway does not close it: close it after Serve.
+	Fleet *fleet.Fleet
+
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// LogClientIPs puts client addresses in logs. Off by default: logs are evidence.
@@ -140,7 +147,8 @@ type Gateway struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
-	replay  session.ReplayCache
+	journal session.ReplayCache // this process's own: in memory, or a journal
+	replay  session.ReplayCache // the journal, or the fleet's in front of it
 	store   session.Store
 	live    *session.Registry // sessions a resume hello may re-attach
 	budget  *session.Budget   // what all sessions may buffer together
@@ -171,7 +179,7 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	replay, err := openReplayCache(cfg.StateDir)
+	journal, err := openReplayCache(cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +192,8 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  newMetrics(live, budget, held),
-		replay:   replay,
+		journal:  journal,
+		replay:   journal,
 		store:    session.NewMemoryStore(),
 		live:     live,
 		budget:   budget,
@@ -193,6 +202,7 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		sessions: make(map[*session.Session]struct{}),
 		probe:    newProbeService(cfg.Probe),
 	}
+	g.joinFleet()
 	g.policy.Store(&Policy{
 		Secrets:          cfg.Secrets,
 		HandshakeTimeout: cfg.HandshakeTimeout,
@@ -351,7 +361,7 @@ func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
 // Bridges returns the bridge line of every listener, in configuration order, with the
 // current first secret.
 func (g *Gateway) Bridges() []bridge.Line {
-	secret := g.policy.Load().Secrets[0]
+	secret := g.bridgeSecret()
 	out := make([]bridge.Line, len(g.listeners))
 	for i, l := range g.listeners {
 		out[i] = l.bridge
@@ -386,6 +396,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	for _, l := range g.listeners {
 		loops.Go(func() { acceptErr <- g.acceptLoop(ctx, l) })
 	}
+	stopLink := g.serveLink(ctx, &loops)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -399,6 +410,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	// their randomised silence (up to twice the handshake timeout).
 	g.held.Close()
 	g.closeListeners()
+	stopLink()
 	loops.Wait() // no connection goroutine starts after this
 	g.live.Drain()
 	g.log.Info("draining", "sessions", n, "timeout", g.cfg.DrainTimeout)

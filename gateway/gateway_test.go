@@ -27,6 +27,7 @@ type fixture struct {
 	bridge  bridge.Line
 	reg     *transports.Registry
 	backend string
+	addr    string // where carriers dial: the bridge line's address unless set
 }
 
 // newFixture runs a gateway with one tcp listener in front of an echo service.

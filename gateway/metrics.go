@@ -46,7 +46,7 @@ func newMetrics(live *session.Registry, budget *session.Budget, held *admission.
 		}, []string{"transport", "direction"}),
 		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "umbrella_gateway_resumes_total",
-			Help: "Resume hellos by result: ok (re-attached), rejected (session gone, or a bad or spent ticket).",
+			Help: "Resume hellos by result: ok (re-attached), relayed (to the edge of the fleet holding the session), rejected (session gone, or a bad or spent ticket).",
 		}, []string{"result"}),
 		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "umbrella_gateway_admission_drops_total",

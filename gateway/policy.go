@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -24,7 +25,8 @@ type Policy struct {
 
 // Reload replaces the policy for carriers accepted from now on; a zero limit keeps
 // the current one. Established sessions keep theirs, except the memory budget, which
-// they share: a lower one closes the heaviest sessions until the rest fit.
+// they share: a lower one closes the heaviest sessions until the rest fit. In a fleet,
+// a secret the new policy no longer holds is revoked for every edge.
 func (g *Gateway) Reload(p Policy) error {
 	if len(p.Secrets) == 0 {
 		return errors.New("gateway: reload: no bridge secret")
@@ -55,6 +57,7 @@ func (g *Gateway) Reload(p Policy) error {
 		p.StreamOpenRate = cur.StreamOpenRate
 	}
 	g.policy.Store(&p)
+	g.revokeRemoved(context.Background(), cur.Secrets, p.Secrets)
 	g.budget.SetLimit(p.MemoryBudget)
 	for _, l := range g.listeners {
 		l.pool.SetHold(p.HandshakeTimeout)

@@ -33,7 +33,7 @@ func openReplayCache(stateDir string) (session.ReplayCache, error) {
 
 // closeReplay writes out and releases the replay cache's journal, if it has one.
 func (g *Gateway) closeReplay() {
-	if c, ok := g.replay.(io.Closer); ok {
+	if c, ok := g.journal.(io.Closer); ok {
 		if err := c.Close(); err != nil {
 			g.log.Error("replay cache", "err", err)
 		}

@@ -22,7 +22,11 @@ const hangTimeout = 30 * time.Second
 // carrier dials the fixture's tcp listener, as the tcp transport does.
 func (f *fixture) carrier(t *testing.T) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", f.bridge.Addr, hangTimeout)
+	addr := f.addr
+	if addr == "" {
+		addr = f.bridge.Addr
+	}
+	c, err := net.DialTimeout("tcp", addr, hangTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,9 @@ type handshakeResult struct {
 	// next is, on the client, the identity key the gateway announced (signed) as its
 	// next one; nil when it announced none.
 	next ed25519.PublicKey
-	// On the gateway, a resume hello's session, and what confirms the new ticket.
+	// On the gateway, a resume hello's session, and what confirms the new ticket;
+	// or relayed: the hello and its carrier went to the edge holding the session.
 	resumed *Session
 	confirm func()
+	relayed bool
 }

@@ -79,21 +79,31 @@ type helloKeys struct {
 	client     cipher.AEAD
 	clientMask [2]byte
 	serverBase []byte
+	material   [helloKeySize]byte // HK, which an edge hands on with a relayed hello
 }
+
+// helloKeySize is the length of the hello key material HK.
+const helloKeySize = 2*chacha20poly1305.KeySize + 4
 
 func deriveHelloKeys(s *Secret, random, mark []byte) (k helloKeys, err error) {
 	salt := make([]byte, 0, randomSize+markSize)
 	salt = append(append(salt, random...), mark...)
-	okm, err := hkdf.Key(sha256.New, s[:], salt, labelHello, 2*chacha20poly1305.KeySize+4)
+	okm, err := hkdf.Key(sha256.New, s[:], salt, labelHello, helloKeySize)
 	if err != nil {
 		return k, fmt.Errorf("derive hello keys: %w", err)
 	}
+	return helloKeysFrom(okm)
+}
+
+// helloKeysFrom lays the hello keys out of their material HK.
+func helloKeysFrom(okm []byte) (k helloKeys, err error) {
 	if k.client, err = chacha20poly1305.New(okm[:32]); err != nil {
 		return k, fmt.Errorf("derive hello keys: %w", err)
 	}
 	copy(k.clientMask[:], okm[64:66])
 	// Bytes 32-64 and 66-68 were the server hello's key and mask in version 1.
 	k.serverBase = concat(okm[32:64], okm[66:68])
+	copy(k.material[:], okm)
 	return k, nil
 }
 

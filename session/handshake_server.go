@@ -23,6 +23,10 @@ const (
 	// Resumed: a resume hello re-attached a live session, which now owns the
 	// carrier. Its streams are already served by whoever serves them since it opened.
 	Resumed
+	// Relayed: a resume hello for a session another edge of the fleet holds went to
+	// that edge, which answered it; the carrier is the Relayer's (ServerConfig.Relay)
+	// from now on, and there is no session here.
+	Relayed
 )
 
 func (o Outcome) String() string {
@@ -31,6 +35,8 @@ func (o Outcome) String() string {
 		return "opened"
 	case Resumed:
 		return "resumed"
+	case Relayed:
+		return "relayed"
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
@@ -41,8 +47,10 @@ func (o Outcome) String() string {
 // the caller still owns conn. When ctx ends first, the reason is "timeout".
 //
 // A valid hello gives a session that owns conn: a new one (Opened), or the live one in
-// cfg.Sessions that a resume hello named (Resumed). If that session is gone, the client
-// is told so and the error wraps ErrResumeRejected; the caller still owns conn.
+// cfg.Sessions that a resume hello named (Resumed). A resume hello for a session that
+// another edge holds goes there through cfg.Relay, with conn (Relayed, no session). If
+// the session is gone, the client is told so and the error wraps ErrResumeRejected;
+// the caller still owns conn.
 func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, Outcome, error) {
 	if err := cfg.check(); err != nil {
 		return nil, 0, err
@@ -59,6 +67,9 @@ func Server(ctx context.Context, conn net.Conn, cfg *ServerConfig) (*Session, Ou
 			he.Reason, he.Err = "timeout", fmt.Errorf("%w (%w)", he.Err, contextError(ctx))
 		}
 		return nil, 0, err
+	}
+	if res.relayed {
+		return nil, Relayed, nil
 	}
 	if res.resumed != nil {
 		if err := res.resumed.reattach(conn, &res, cfg); err != nil {
@@ -166,7 +177,7 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 		a.announce = next.Public().(ed25519.PublicKey)
 	}
 	if body.kind == kindResume {
-		return a.resume(&body, plain[:boundLen], pub)
+		return a.resume(ctx, &body, plain[:boundLen], pub)
 	}
 
 	ct, shared, err := kemScheme.Encapsulate(pub)

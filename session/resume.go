@@ -101,8 +101,9 @@ func (s *Session) Resume(ctx context.Context, carrier net.Conn, cfg *ClientConfi
 }
 
 // resume answers a resume hello: its ticket must open, its binder must prove the
-// ticket's secret, and the ticket must be the session's current one.
-func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey) (handshakeResult, error) {
+// ticket's secret, and the ticket must be the session's current one. A session this
+// gateway does not hold is another edge's to answer for, if there is a Relay.
+func (a *answerer) resume(ctx context.Context, body *clientHelloBody, bound []byte, pub kem.PublicKey) (handshakeResult, error) {
 	var res handshakeResult
 	t, err := a.cfg.openTicket(a.now, body.ticket)
 	if err != nil {
@@ -116,6 +117,9 @@ func (a *answerer) resume(body *clientHelloBody, bound []byte, pub kem.PublicKey
 		return res, helloError("ticket", a.hello, fmt.Errorf("%w: resume hello binder does not verify", errMalformed))
 	}
 	sess := a.cfg.Sessions.get(t.id)
+	if sess == nil && a.cfg.Relay != nil {
+		return a.relay(ctx, t.id)
+	}
 	if sess == nil || sess.ending.Load() {
 		return res, a.reject(t.id, "the gateway has no such session")
 	}

@@ -16,7 +16,7 @@ const storeTimeout = 5 * time.Second
 var ErrNotFound = errors.New("session: no such session")
 
 // NewMemoryStore returns a Store that keeps state in this process: enough for one
-// edge; several edges sharing sessions need a Store backed by a shared database.
+// edge; a fleet's edges share theirs in Redis (gateway/fleet).
 func NewMemoryStore() Store {
 	return &memoryStore{m: make(map[ID]State)}
 }

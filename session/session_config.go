@@ -85,6 +85,10 @@ type ServerConfig struct {
 	// resumption off: no tickets are issued, a session ends with its carrier, and a
 	// resume hello is told its session is gone.
 	Sessions *Registry
+	// Relay hands a resume hello for a session this gateway does not hold to the
+	// edge of its fleet that holds it; nil means such a hello is told its session is
+	// gone.
+	Relay Relayer
 	// ResumeGrace is how long a session whose carrier died waits for a resume before
 	// it ends; 0 means DefaultResumeGrace.
 	ResumeGrace time.Duration
@@ -136,10 +140,10 @@ type State struct {
 	Resumed time.Time
 }
 
-// Store keeps session state behind an interface, so that a session can later be
-// resumed through a different edge than the one it started on. That needs more than
-// State: the other edge would also need the session's unacknowledged bytes and its
-// streams' backend connections, which only the edge holding the session has.
+// Store keeps session state behind an interface. In a fleet it is the directory that
+// tells every edge which one holds a session: the session's unacknowledged bytes and
+// its streams' backend connections never leave that edge, so a resume reaching
+// another is relayed to it (Relayer).
 type Store interface {
 	Put(ctx context.Context, st State) error
 	Get(ctx context.Context, id ID) (State, error)

@@ -143,6 +143,7 @@ var steps = []step{
 	{"hoard", "chat and gateway memory beside hoarding sessions", measureHoarding},
 	{"flood", "admission and chat under a flood", measureFlood},
 	{"dns", "the dns transport through unbound, and connecting in a shutdown", measureDNS},
+	{"fleet", "a fleet of edges: cross-edge resume, revocation, Redis outages and memory", measureFleet},
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -162,7 +163,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.coldRuns, "cold-runs", 10, "cold starts per family of transports left open")
 	fs.DurationVar(&o.jitterFor, "jitter-for", 2*time.Minute, "length of the no-false-moves run on a jittery path (half flowing, half idle)")
 	fs.DurationVar(&o.jitterLongFor, "jitter-long-for", 10*time.Minute, "length of the opt-in long no-false-moves run (-steps jitter-long)")
-	fs.StringVar(&stepNames, "steps", "throughput,echo,handshake,rtt,rate,memory,failover,coldstart,jitter,client-memory,loss,hoard,flood,dns", "comma-separated measurements to run (jitter-long, a 10-minute run, is left out unless named)")
+	fs.StringVar(&stepNames, "steps", "throughput,echo,handshake,rtt,rate,memory,failover,coldstart,jitter,client-memory,loss,hoard,flood,dns,fleet", "comma-separated measurements to run (jitter-long, a 10-minute run, is left out unless named)")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")

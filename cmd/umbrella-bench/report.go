@@ -153,7 +153,16 @@ delay and with 100 ms of round trip added by the delay policy; the shutdown row'
 hold issue 11's nine lines and a dns line, in the lab, where the censor lets only DNS to
 its unbound through. **Client memory** is measured in a child process that holds
 nothing but the client: Go heap after a forced GC (runtime.MemStats.HeapAlloc), before
-client.New, after it, and with one session and stream open. MB = 10^6 bytes; KiB = 1024 bytes.
+client.New, after it, and with one session and stream open. **Fleet** runs two in-process
+gateways of one fleet sharing Debian's redis-server: one session is dropped and resumed
+again and again, at the same edge, then through the other (which relays it to the holder
+over the mutual-TLS link, a new link connection per resume), each timed from the dial to
+Resume's return and a 16-byte echo; a secret revoked at one edge is timed until the other
+refuses it; Redis's memory per directory entry and per replay key is its own used_memory
+over 20 000 of each; the outage rows freeze Redis (SIGSTOP, as a partition looks), then
+kill it and start it empty, and time how soon the edge notices, how long a hello waits
+before it is refused, and how soon hellos are checked again once Redis is back.
+MB = 10^6 bytes; KiB = 1024 bytes.
 `
 
 // machine describes the host, for the report's header.

@@ -26,7 +26,7 @@ func checkGateway(path string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return checkFailed(path, err, stderr)
 	}
-	errs := []error{config.CheckKeys(gc)}
+	errs := []error{config.CheckKeys(gc), config.CheckFleet(gc)}
 	if gc.Decoy.Dir != "" || gc.Decoy.Proxy != "" {
 		if _, err := decoy.NewHandler(gc.Decoy.Dir, gc.Decoy.Proxy); err != nil {
 			field := "decoy.dir"

@@ -15,7 +15,8 @@ import (
 )
 
 // checkSetup is config/testdata/gateway.yaml made to pass gateway --check in dir: its
-// state directory, secret file and decoy site exist there.
+// state directory, secret file, decoy site, and the fleet's Redis password file and
+// CA exist there.
 type checkSetup struct {
 	dir, stateDir, config string
 	text                  string // the config as written
@@ -26,6 +27,16 @@ func newCheckSetup(t *testing.T) *checkSetup {
 	dir := t.TempDir()
 	s := &checkSetup{dir: dir, stateDir: filepath.Join(dir, "state"), config: filepath.Join(dir, "gateway.yaml")}
 	if _, _, err := config.LoadOrCreateSecret(filepath.Join(s.stateDir, config.DefaultSecretFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.stateDir, "redis.password"), []byte("fleet-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := labca.New("check test Redis CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WriteFile(filepath.Join(dir, "redis-ca.pem")); err != nil {
 		t.Fatal(err)
 	}
 	www := filepath.Join(dir, "www")
@@ -108,8 +119,8 @@ func TestCheckPassesTheShippedConfigAndStartsNothing(t *testing.T) {
 		t.Errorf("gateway --check printed %q, want the ok line", out)
 	}
 	left, _ := os.ReadDir(s.stateDir)
-	if len(left) != 1 || left[0].Name() != config.DefaultSecretFile {
-		t.Errorf("the state directory holds %v after --check; it must make nothing (no identity.key, no listener state)", left)
+	if len(left) != 2 || left[0].Name() != "redis.password" || left[1].Name() != config.DefaultSecretFile {
+		t.Errorf("the state directory holds %v after --check; it must make nothing (no identity.key, no link.key, no listener state)", left)
 	}
 }
 
@@ -213,6 +224,24 @@ func TestCheckNamesEachBrokenFieldWithItsLine(t *testing.T) {
 			}},
 		{name: "state directory others can write", wantLine: "state_dir:", wantField: "state_dir",
 			break_: func(t *testing.T, s *checkSetup) { os.Chmod(s.stateDir, 0o777) }},
+		{name: "fleet without the edge's name", wantLine: "link: 10.0.0.5:7443      #", wantField: "fleet.edge",
+			break_: func(t *testing.T, s *checkSetup) { s.edit(t, "edge: edge-a", "") }},
+		{name: "Redis address without port", wantLine: "addr: 10.0.0.9", wantField: "fleet.redis.addr",
+			break_: func(t *testing.T, s *checkSetup) { s.edit(t, "addr: 10.0.0.9:6379", "addr: 10.0.0.9") }},
+		{name: "Redis password file missing", wantLine: "password_file:", wantField: "fleet.redis.password_file",
+			break_: func(t *testing.T, s *checkSetup) { os.Remove(filepath.Join(s.stateDir, "redis.password")) }},
+		{name: "Redis password file others can read", wantLine: "password_file:", wantField: "fleet.redis.password_file",
+			break_: func(t *testing.T, s *checkSetup) { os.Chmod(filepath.Join(s.stateDir, "redis.password"), 0o644) }},
+		{name: "Redis CA file missing", wantLine: "tls: {ca_file", wantField: "fleet.redis.tls",
+			break_: func(t *testing.T, s *checkSetup) { os.Remove(filepath.Join(s.dir, "redis-ca.pem")) }},
+		{name: "link key others can read", wantLine: "fleet:", wantField: "fleet",
+			break_: func(t *testing.T, s *checkSetup) {
+				path := filepath.Join(s.stateDir, config.LinkKeyFile)
+				if _, _, err := config.LoadOrCreateLinkKey(path); err != nil {
+					t.Fatal(err)
+				}
+				os.Chmod(path, 0o644)
+			}},
 		{name: "decoy directory missing", wantLine: "  dir: ", wantField: "decoy.dir",
 			break_: func(t *testing.T, s *checkSetup) { os.Remove(filepath.Join(s.dir, "www")) }},
 	}

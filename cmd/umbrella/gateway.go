@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/fleet"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/decoy"
@@ -72,6 +74,14 @@ It prints every problem as file:line: field: what, and exits 1 if there is one.`
 	if certs != nil {
 		gcfg.Certificates = certs
 	}
+	if gc.Fleet != nil {
+		f, err := openFleet(ctx, gc, gcfg.Identity, log)
+		if err != nil {
+			return err
+		}
+		defer f.Close() // after Serve: the carriers it relays end last
+		gcfg.Fleet = f
+	}
 
 	g, err := gateway.Listen(ctx, gcfg)
 	if err != nil {
@@ -100,14 +110,14 @@ It prints every problem as file:line: field: what, and exits 1 if there is one.`
 		defer stopAdmin()
 		log.Info("admin listening", "addr", gc.Admin, "paths", "/metrics /healthz")
 	}
-	go reloadOnHangup(ctx, *cfgPath, reg, g, log)
+	go reloadOnHangup(ctx, *cfgPath, reg, g, gcfg.Fleet, log)
 	return g.Serve(ctx)
 }
 
 // reloadOnHangup re-reads the config file on SIGHUP and applies its secrets and limits
-// to new carriers: an operator revokes a leaked secret without dropping anyone else.
-// Listeners and services need a restart.
-func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, g *gateway.Gateway, log *slog.Logger) {
+// to new carriers, and a fleet's revoked link keys: an operator revokes a leaked secret
+// without dropping anyone else. Listeners and services need a restart.
+func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, g *gateway.Gateway, f *fleet.Fleet, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -140,6 +150,7 @@ func reloadOnHangup(ctx context.Context, path string, reg *transports.Registry, 
 			if err != nil {
 				return err
 			}
+			revokeLinkKeys(ctx, f, gc, log)
 			return writeBridges(gc.StateDir, g.Bridges())
 		}()
 		if err != nil {
@@ -201,6 +212,34 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 		})
 	}
 	return cfg, nil
+}
+
+// openFleet joins the fleet the config names: Redis, the link, this edge's link key.
+func openFleet(ctx context.Context, gc *config.Gateway, identity ed25519.PrivateKey, log *slog.Logger) (*fleet.Fleet, error) {
+	fc, err := config.FleetConfig(gc, identity)
+	if err != nil {
+		return nil, err
+	}
+	fc.Logger = log
+	f, err := fleet.Open(ctx, fc)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("fleet edge", "edge", fc.Edge, "link", f.LinkAddr().String(), "link_key", bridge.EncodeKey(f.LinkKey()),
+		"redis", fc.Redis.Addr)
+	revokeLinkKeys(ctx, f, gc, log)
+	return f, nil
+}
+
+// revokeLinkKeys revokes, for the whole fleet, the link keys the config lists.
+// Revoking is idempotent, so the list is applied whole at every start and reload.
+func revokeLinkKeys(ctx context.Context, f *fleet.Fleet, gc *config.Gateway, log *slog.Logger) {
+	if f == nil || gc.Fleet == nil || len(gc.Fleet.RevokedLinkKeys) == 0 {
+		return
+	}
+	if err := f.RevokeKeys(ctx, gc.Fleet.LinkKeys()...); err != nil {
+		log.Warn("link keys revoked on this edge only, for now", "keys", len(gc.Fleet.RevokedLinkKeys), "err", err)
+	}
 }
 
 func writeBridges(stateDir string, bridges []bridge.Line) error {

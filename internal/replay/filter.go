@@ -129,6 +129,18 @@ func (f *Filter) live() []entry {
 	return out
 }
 
+// Each calls fn with every unexpired key and its expiry, oldest first: what a fleet
+// writes back into a shared store that lost its keys. fn runs after the filter's
+// lock is released, so it may take its time.
+func (f *Filter) Each(fn func(key [32]byte, expiry time.Time)) {
+	f.mu.Lock()
+	live := f.live()
+	f.mu.Unlock()
+	for _, e := range live {
+		fn(e.key, time.Unix(0, e.expiry))
+	}
+}
+
 // Len reports how many keys the filter holds, expired ones not yet dropped included.
 func (f *Filter) Len() int {
 	f.mu.Lock()
