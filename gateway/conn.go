@@ -81,20 +81,25 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		sess.Close()
 		return
 	}
-	defer g.removeSession(sess)
 	g.metrics.sessions.WithLabelValues(l.name).Inc()
-	defer g.metrics.sessions.WithLabelValues(l.name).Dec()
 	id := sess.ID()
 	log = log.With("session", shortID(id[:]))
 	log.Info("session established")
-	g.serveStreams(log, l.name, sess)
-	if errors.Is(sess.Err(), session.ErrOverBudget) {
-		log.Warn("session closed: it held the most buffered bytes when the memory budget ran out")
-		return
-	}
-	// Why it ended tells a grace that ran out (the client did not come back) from a
-	// close; the cause carries no address or key.
-	log.Info("session ended", "why", sess.Err())
+	// The session outlives this goroutine, whose stack the handshake grew: Serve's
+	// drain waits for it by the count taken here, given back when it has ended.
+	g.wg.Add(1)
+	g.serveSession(log, l.name, sess, func() {
+		defer g.wg.Done()
+		g.removeSession(sess)
+		g.metrics.sessions.WithLabelValues(l.name).Dec()
+		if errors.Is(sess.Err(), session.ErrOverBudget) {
+			log.Warn("session closed: it held the most buffered bytes when the memory budget ran out")
+			return
+		}
+		// Why it ended tells a grace that ran out (the client did not come back) from
+		// a close; the cause carries no address or key.
+		log.Info("session ended", "why", sess.Err())
+	})
 }
 
 // failure names a failed session handshake for the metrics: refused when the gateway
