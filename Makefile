@@ -6,13 +6,43 @@ FUZZTIME  ?= 20s
 # is every package here.
 TESTFLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: build test stress demo bench fuzz lint clean
+.PHONY: build static test test-containers image nginx-image stress demo bench fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN)/umbrella ./cmd/umbrella
 
+# The binary to install on a server or in an image: static (no libc), and holding no
+# path of this machine (-trimpath), so the same commit builds the same binary.
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/umbrella ./cmd/umbrella
+
 test: lint
 	$(GO) test $(TESTFLAGS) ./...
+
+# The container images, built without pulling anything (no registry is reachable from
+# CI): the binary is compiled here, static, and copied into an image FROM scratch;
+# nginx is Debian's, from this machine's packages (docker/nginx/rootfs.sh). Podman
+# keeps the HEALTHCHECK only with --format docker; --timestamp dates the image (and
+# its files) at the last commit, so the same commit and packages give the same image.
+ENGINE           ?= podman
+IMAGE            ?= localhost/umbrella-edge:latest
+NGINX_IMAGE      ?= localhost/umbrella-nginx:latest
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_FLAGS_podman = --format docker --timestamp $(SOURCE_DATE_EPOCH)
+image:
+	rm -rf $(BIN)/image
+	mkdir -p $(BIN)/image/rootfs/usr/local/bin $(BIN)/image/rootfs/etc/umbrella $(BIN)/image/rootfs/var/lib $(BIN)/image/state
+	$(MAKE) --no-print-directory static BIN=$(BIN)/image/rootfs/usr/local/bin
+	$(ENGINE) build $(IMAGE_FLAGS_$(ENGINE)) -f docker/Dockerfile -t $(IMAGE) $(BIN)/image
+
+nginx-image:
+	docker/nginx/rootfs.sh $(BIN)/nginx-image
+	$(ENGINE) build $(IMAGE_FLAGS_$(ENGINE)) -t $(NGINX_IMAGE) $(BIN)/nginx-image
+
+# The container test on its own: both images, the compose stack, a client through each
+# of its transports (it also runs in make test; see docker/containers_test.go).
+test-containers:
+	$(GO) test -count=1 -timeout 20m -run 'TestCompose' -v ./docker/
 
 # The whole suite STRESS_ROUNDS times without and with -race, part of the time beside a
 # CPU hog or on one CPU; lists every test that failed even once (whole outputs in

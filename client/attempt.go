@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -30,20 +31,28 @@ func (c *Client) attempt(ctx context.Context, q queued, cur current, r *round) o
 	if cur.sess != nil && bytes.Equal(cur.key, b.Key) {
 		timeout := c.cfg.HandshakeTimeout
 		if rtt, ok := r.knownRTT(); ok {
-			timeout = min(timeout, handshakeBudget(rtt))
+			timeout = min(timeout, c.patience[i].budget(rtt))
 		}
 		err := r.turns.resume(ctx, timeout, func(ctx context.Context) error {
 			return cur.sess.Resume(ctx, t.meter, cc)
 		})
 		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				c.patience[i].lateAnswer()
+			}
 			return outcome{idx: i, offset: q.offset, err: t.fail(failure.StepSession, fmt.Errorf("resume: %w", err))}
 		}
+		c.patience[i].answered()
 		return outcome{idx: i, offset: q.offset, meter: t.meter, resumed: true, took: time.Since(t.began)}
 	}
 	sess, err := session.Client(t.dl.ctx, t.meter, cc)
 	if err != nil {
+		if t.dl.passed() {
+			c.patience[i].lateAnswer()
+		}
 		return outcome{idx: i, offset: q.offset, err: t.fail(failure.StepSession, t.dl.err(fmt.Errorf("session: %w", err)))}
 	}
+	c.patience[i].answered()
 	return outcome{idx: i, offset: q.offset, sess: sess, meter: t.meter, took: time.Since(t.began)}
 }
 
@@ -92,14 +101,14 @@ func (c *Client) dial(ctx context.Context, i int, r *round, offset time.Duration
 	limit := t.began.Add(c.cfg.HandshakeTimeout)
 	first := limit
 	if rtt, ok := r.knownRTT(); ok {
-		first = earlier(limit, t.began.Add(handshakeBudget(rtt)))
+		first = earlier(limit, t.began.Add(c.patience[i].budget(rtt)))
 	}
 	t.dl = newDeadline(ctx, first)
 	var connected atomic.Bool
 	trace := &transports.Trace{Connected: func(_ string, rtt time.Duration) {
 		if connected.CompareAndSwap(false, true) {
 			r.sawRTT(rtt)
-			t.dl.reset(earlier(limit, time.Now().Add(handshakeBudget(rtt))))
+			t.dl.reset(earlier(limit, time.Now().Add(c.patience[i].budget(rtt))))
 		}
 	}}
 	conn, err := c.dialers[i].Dial(transports.WithClock(transports.WithTrace(t.dl.ctx, trace), t.now))

@@ -69,6 +69,7 @@ type Client struct {
 	dialers  []transports.Dialer
 	keys     []string // each bridge's name in the memory
 	families []family // each bridge's family
+	patience []patience
 	mem      *memory
 	clock    clock
 	wg       sync.WaitGroup // the run loop and the attempts it started
@@ -118,6 +119,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, cur: current{bridge: -1}, idle: cfg.Idle, changed: make(chan struct{})}
 	c.clock.device = cfg.Now
+	c.patience = make([]patience, len(cfg.Bridges))
 	mem, err := loadMemory(cfg.StateDir)
 	if err != nil {
 		c.log.Warn("client: network memory", "err", err)

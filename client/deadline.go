@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,32 @@ const (
 func handshakeBudget(rtt time.Duration) time.Duration {
 	return max(handshakeRTTs*rtt, handshakeFloor)
 }
+
+// maxPatience bounds how often a bridge's budget doubles: eight times the round trips'
+// budget (12 s at the floor), below Config.HandshakeTimeout's 15 s default anyway.
+const maxPatience = 3
+
+// patience lengthens the budget of a bridge whose server was reached but answered too
+// late: it doubles after each such cut and is forgotten once the bridge answers. A
+// censor that blackholes a flow after its first segment looks the same, and is let
+// through its longer budgets only on a bridge tried again; but a gateway at capacity
+// answers late, and clients that cut every attempt at the same short budget would come
+// straight back and add to its queue.
+type patience struct{ doublings atomic.Int32 }
+
+// budget is handshakeBudget(rtt) doubled for each late answer.
+func (p *patience) budget(rtt time.Duration) time.Duration {
+	return handshakeBudget(rtt) << p.doublings.Load()
+}
+
+// lateAnswer records that the bridge was reached and cut by its budget.
+func (p *patience) lateAnswer() {
+	if n := p.doublings.Load(); n < maxPatience {
+		p.doublings.CompareAndSwap(n, n+1)
+	}
+}
+
+func (p *patience) answered() { p.doublings.Store(0) }
 
 // errAttemptDeadline is why an attempt was cut short by its deadline.
 var errAttemptDeadline = fmt.Errorf("attempt deadline: %w", context.DeadlineExceeded)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/umbrella-edge/edge/bridge"
+	"github.com/umbrella-edge/edge/internal/statefile"
 )
 
 // Errors a caller branches on. They are wrapped in a *FieldError (config files) or a
@@ -16,8 +17,9 @@ var (
 	// ErrMissing: a required field or bridge-line argument is absent or empty. It is
 	// bridge.ErrMissing, so that one errors.Is covers a file and the bridge lines in it.
 	ErrMissing = bridge.ErrMissing
-	// ErrKeyFileMode: a key file can be read by other users, so it is refused.
-	ErrKeyFileMode = errors.New("key file readable by other users")
+	// ErrKeyFileMode: a key file can be read by other users, so it is refused. It is
+	// the error of every key file of the module (TLS keys, transport state) alike.
+	ErrKeyFileMode = statefile.ErrNotPrivate
 )
 
 // FieldError is a problem with one field of a config file:

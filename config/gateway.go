@@ -78,7 +78,7 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 			"decoy":    func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
 			"admin": func(n *yaml.Node, f string) {
 				if g.Admin = d.str(n, f); g.Admin != "" {
-					d.check(n.Line, f, transports.CheckListenAddr(g.Admin))
+					d.check(n.Line, f, checkAdminAddr(g.Admin))
 				}
 			},
 			"limits":      func(n *yaml.Node, f string) { g.Limits = d.limits(n, f) },
@@ -256,6 +256,20 @@ func (d *decoder) listener(n *yaml.Node, path string, known []string) Listener {
 			"the address clients dial, since listen %q does not say which of this machine's addresses that is", l.Listen))
 	}
 	return l
+}
+
+// checkAdminAddr accepts a loopback listen address only: metrics reveal traffic
+// volumes, and that this host is a bridge, and must not be reachable from the
+// censored network.
+func checkAdminAddr(addr string) error {
+	if err := transports.CheckListenAddr(addr); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return errors.New("must be a loopback address (127.0.0.1:PORT or [::1]:PORT): metrics show that this host is a bridge")
+	}
+	return nil
 }
 
 func checkTransport(name string, known []string) error {

@@ -150,6 +150,8 @@ listeners:
 		{"decoy proxy not http", minimalGateway + "decoy: {proxy: ftp://example.org}\n",
 			`gateway.yaml:5: decoy.proxy: want an http:// or https:// URL`},
 		{"admin without port", minimalGateway + "admin: 127.0.0.1\n", `gateway.yaml:5: admin: missing port`},
+		{"admin on a public address", minimalGateway + "admin: 0.0.0.0:9090\n",
+			`gateway.yaml:5: admin: must be a loopback address (127.0.0.1:PORT or [::1]:PORT): metrics show that this host is a bridge`},
 		{"short inline secret", minimalGateway + "secrets:\n  - secret.key\n  - " + bridge.EncodeKey(make([]byte, 31)) + "\n",
 			`gateway.yaml:7: secrets[1]: inline secret: want 32 bytes of base64url, got 31`},
 		{"mangled inline secret", minimalGateway + "secrets: [" + secretB64[:42] + "B]\n",

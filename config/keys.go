@@ -110,9 +110,8 @@ func readKeyFile(path string, size int) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("read key file %s: not a regular file", path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("read key file %s: mode %04o: %w; if nobody else has seen it, run: chmod 600 %s",
-			path, perm, ErrKeyFileMode, path)
+	if err := statefile.CheckPrivate(path, fi); err != nil {
+		return nil, fmt.Errorf("read key file %w", err)
 	}
 	// A key file is a few lines; a larger one is not a key file.
 	data, err := io.ReadAll(io.LimitReader(f, 4096))

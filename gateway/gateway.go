@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,6 +200,11 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		g.listeners = append(g.listeners, l)
 	}
+	names := make([]string, len(g.listeners))
+	for i, l := range g.listeners {
+		names[i] = l.name
+	}
+	g.metrics.zero(names, slices.Sorted(maps.Keys(cfg.Services)))
 	return g, nil
 }
 
@@ -298,15 +305,24 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	return &listener{ln: ln, name: name, bridge: line, pool: pool}, nil
 }
 
-// listenerStateDir gives each listener a state directory of its own, named after its
-// transport and bind address so it survives reordering the config: two listeners of one
+// ListenerStateDir is the state directory of a listener of a gateway whose state
+// directory is stateDir ("" for none): one of its own, named after its transport and
+// bind address so it survives reordering the config, since two listeners of one
 // transport (two certificates, two obfs4 identities) must not overwrite each other.
-func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
-	if g.cfg.StateDir == "" {
-		return "", nil
+func ListenerStateDir(stateDir string, lc ListenerConfig) string {
+	if stateDir == "" {
+		return ""
 	}
 	name := lc.Transport.Name() + "-" + strings.NewReplacer(":", "_", "[", "", "]", "").Replace(lc.Listen)
-	dir := filepath.Join(g.cfg.StateDir, "listeners", name)
+	return filepath.Join(stateDir, "listeners", name)
+}
+
+// listenerStateDir makes the listener's ListenerStateDir.
+func (g *Gateway) listenerStateDir(lc ListenerConfig) (string, error) {
+	dir := ListenerStateDir(g.cfg.StateDir, lc)
+	if dir == "" {
+		return "", nil
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("state directory: %w", err)
 	}

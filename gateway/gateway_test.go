@@ -313,3 +313,25 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// A dashboard's rates over a fresh gateway show 0, not "no data": every series that
+// can be known ahead is there, at 0, before the first client.
+func TestMetricsExistAtZeroFromTheStart(t *testing.T) {
+	f := newFixture(t, nil)
+	m := f.metrics(t)
+	for _, want := range []string{
+		`umbrella_gateway_sessions{transport="tcp"} 0`,
+		`umbrella_gateway_handshakes_total{reason="",result="ok",transport="tcp"} 0`,
+		`umbrella_gateway_bytes_total{direction="up",transport="tcp"} 0`,
+		`umbrella_gateway_bytes_total{direction="down",transport="tcp"} 0`,
+		`umbrella_gateway_streams_total{result="ok",service="echo"} 0`,
+		`umbrella_gateway_resumes_total{result="ok"} 0`,
+		`umbrella_gateway_resumes_total{result="rejected"} 0`,
+		`umbrella_gateway_admission_drops_total{reason="evicted",transport="tcp"} 0`,
+		`umbrella_gateway_admission_drops_total{reason="held_full",transport="tcp"} 0`,
+	} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("a fresh gateway's metrics lack %s", want)
+		}
+	}
+}

@@ -96,6 +96,27 @@ func budgetMetrics(b *session.Budget) []prometheus.Collector {
 	}
 }
 
+// zero makes the series of a gateway with these listener transports and services exist
+// from its start, at 0: a rate over a series that appears only with its first event
+// shows a dashboard no data where it should show 0 (Prometheus's instrumentation
+// practices: initialise the label values you know of). Failure reasons are not known
+// ahead, so failed handshakes appear as they come.
+func (m *metrics) zero(transports []string, services []string) {
+	for _, t := range transports {
+		m.sessions.WithLabelValues(t)
+		m.handshakes.WithLabelValues(t, "ok", "")
+		m.bytes.WithLabelValues(t, "up")
+		m.bytes.WithLabelValues(t, "down")
+		m.drops.WithLabelValues(t, admission.ReasonEvicted)
+		m.drops.WithLabelValues(t, admission.ReasonHeldFull)
+	}
+	for _, s := range services {
+		m.streams.WithLabelValues(s, "ok")
+	}
+	m.resumes.WithLabelValues("ok")
+	m.resumes.WithLabelValues("rejected")
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }

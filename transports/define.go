@@ -5,10 +5,11 @@ import (
 	"fmt"
 )
 
-// Define returns the Transport called name whose dialers come from newDialer and whose
-// listeners come from listen, with their errors prefixed by the transport's name (and
-// the listen address), so a transport package writes only its two constructors.
-func Define[D Dialer, L Listener](name string, newDialer func(addr string, args Args) (D, error), listen func(ctx context.Context, cfg ListenConfig) (L, error)) Transport {
+// Define returns the Transport called name whose dialers come from newDialer, whose
+// listeners come from listen and whose listener configs check checks (it is a
+// ListenChecker), with their errors prefixed by the transport's name (and the listen
+// address), so a transport package writes only its constructors.
+func Define[D Dialer, L Listener](name string, newDialer func(addr string, args Args) (D, error), listen func(ctx context.Context, cfg ListenConfig) (L, error), check func(cfg ListenConfig) error) Transport {
 	return defined{
 		name: name,
 		dial: func(addr string, args Args) (Dialer, error) {
@@ -25,6 +26,12 @@ func Define[D Dialer, L Listener](name string, newDialer func(addr string, args 
 			}
 			return l, nil
 		},
+		check: func(cfg ListenConfig) error {
+			if err := check(cfg); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		},
 	}
 }
 
@@ -32,6 +39,7 @@ type defined struct {
 	name   string
 	dial   func(addr string, args Args) (Dialer, error)
 	listen func(ctx context.Context, cfg ListenConfig) (Listener, error)
+	check  func(cfg ListenConfig) error
 }
 
 func (t defined) Name() string { return t.name }
@@ -41,3 +49,5 @@ func (t defined) NewDialer(addr string, args Args) (Dialer, error) { return t.di
 func (t defined) Listen(ctx context.Context, cfg ListenConfig) (Listener, error) {
 	return t.listen(ctx, cfg)
 }
+
+func (t defined) CheckListen(cfg ListenConfig) error { return t.check(cfg) }

@@ -37,6 +37,16 @@ type Dialer interface {
 	Dial(ctx context.Context) (net.Conn, error)
 }
 
+// A ListenChecker checks a listener's configuration without listening: the arguments
+// Listen would refuse, and the files they name (certificates, keys, state), generating
+// and binding nothing. The gateway's --check asks each transport that is one; every
+// transport of this module is.
+type ListenChecker interface {
+	// CheckListen returns what Listen would refuse in cfg, its errors naming the
+	// argument (an ArgError) where one is at fault.
+	CheckListen(cfg ListenConfig) error
+}
+
 // A Listener is a net.Listener that also tells what a client needs to reach it.
 type Listener interface {
 	net.Listener

@@ -145,7 +145,8 @@ func TestDefinePrefixesErrorsWithTheTransport(t *testing.T) {
 	errBad := errors.New("bad")
 	tr := transports.Define("demo",
 		func(string, transports.Args) (transports.Dialer, error) { return nil, errBad },
-		func(context.Context, transports.ListenConfig) (transports.Listener, error) { return nil, errBad })
+		func(context.Context, transports.ListenConfig) (transports.Listener, error) { return nil, errBad },
+		func(transports.ListenConfig) error { return errBad })
 	if tr.Name() != "demo" {
 		t.Fatalf("Name() = %q, want demo", tr.Name())
 	}
@@ -154,6 +155,13 @@ func TestDefinePrefixesErrorsWithTheTransport(t *testing.T) {
 	}
 	if _, err := tr.Listen(context.Background(), transports.ListenConfig{Addr: "127.0.0.1:0"}); !errors.Is(err, errBad) || err.Error() != "demo: listen 127.0.0.1:0: bad" {
 		t.Fatalf("Listen error %q, want %q", err, "demo: listen 127.0.0.1:0: bad")
+	}
+	checker, ok := tr.(transports.ListenChecker)
+	if !ok {
+		t.Fatal("a defined transport is not a ListenChecker")
+	}
+	if err := checker.CheckListen(transports.ListenConfig{Addr: "127.0.0.1:0"}); !errors.Is(err, errBad) || err.Error() != "demo: bad" {
+		t.Fatalf("CheckListen error %q, want %q", err, "demo: bad")
 	}
 }
 

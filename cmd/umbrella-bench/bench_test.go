@@ -175,6 +175,11 @@ func TestFlowTimesEchoesAndNoticesALostRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
+			// The echo server says when it has read record 3, so the mark below comes
+			// after record 3 was sent however late a loaded machine sent it; a mark
+			// taken from the clock alone could fall before records 0 to 2, whose echoes
+			// then answered the wait before the loss of record 3 was seen.
+			sawRecord3 := make(chan struct{})
 			go func() {
 				c, err := ln.Accept()
 				if err != nil {
@@ -189,6 +194,9 @@ func TestFlowTimesEchoesAndNoticesALostRecord(t *testing.T) {
 					if i != tt.drop {
 						c.Write(rec)
 					}
+					if i == 3 {
+						close(sawRecord3)
+					}
 				}
 			}()
 			conn, err := net.Dial("tcp", ln.Addr().String())
@@ -197,7 +205,8 @@ func TestFlowTimesEchoesAndNoticesALostRecord(t *testing.T) {
 			}
 			f := startFlow(conn)
 			defer f.close()
-			mark := time.Now().Add(5 * flowInterval) // after record 3 was sent
+			<-sawRecord3
+			mark := time.Now()
 			got, err := f.echoSentAfter(t.Context(), mark)
 			if tt.wantErr {
 				if err == nil {

@@ -28,7 +28,7 @@ const floodAdmissions = 10
 // get in, and the chatters' round trips, under it.
 func measureFlood(ctx context.Context, b *bench) ([]row, error) {
 	p := b.progress
-	l, err := lab.Start(ctx, lab.Options{Transports: []string{"tcp", "utls", "obfs4", "websocket"}})
+	l, err := lab.Start(ctx, lab.Options{Transports: []string{"tcp", "utls", "obfs4", "websocket"}, FirstBytesTimeout: lab.FloodFirstBytesTimeout})
 	if err != nil {
 		return nil, err
 	}

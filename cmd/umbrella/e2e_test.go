@@ -280,6 +280,10 @@ func TestEndToEnd(t *testing.T) {
 		if got := httpGet(t, "http://"+g.admin+"/healthz"); strings.TrimSpace(got) != "ok" {
 			t.Errorf("/healthz = %q", got)
 		}
+		// What the container image's HEALTHCHECK runs.
+		if out, err := exec.Command(bin, "health", "--config", g.config).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "ok" {
+			t.Errorf("umbrella health --config: %v: %s", err, out)
+		}
 	})
 
 	t.Run("logs", func(t *testing.T) {

@@ -33,14 +33,22 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 Runs an edge gateway: listens on the transports of the config file, admits clients
 that hold a bridge secret, and connects their streams to the named backend services.
 On first start it generates its identity key and a bridge secret into state_dir.
-SIGTERM or Ctrl-C stops accepting and drains established sessions.`, stderr)
+SIGTERM or Ctrl-C stops accepting and drains established sessions.
+
+--check tests the config instead, as nginx -t does: the file, its key files and
+their modes, the decoy, and each listener's arguments and files, starting nothing.
+It prints every problem as file:line: field: what, and exits 1 if there is one.`, stderr)
 	cfgPath := fs.String("config", "", "gateway YAML config `file` (required)")
+	check := fs.Bool("check", false, "test the config, its files and its listeners' arguments, and exit without starting")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
 		fs.Usage()
 		return errors.New("gateway: --config is required")
+	}
+	if *check {
+		return checkGateway(*cfgPath, stdout, stderr)
 	}
 	gc, err := config.LoadGateway(*cfgPath, all.Names())
 	if err != nil {
@@ -134,7 +142,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 	if err := os.MkdirAll(gc.StateDir, 0o700); err != nil {
 		return gateway.Config{}, fmt.Errorf("state_dir: %w", err)
 	}
-	identity, _, err := config.LoadOrCreateIdentity(filepath.Join(gc.StateDir, "identity.key"))
+	identity, _, err := config.LoadOrCreateIdentity(filepath.Join(gc.StateDir, config.IdentityFile))
 	if err != nil {
 		return gateway.Config{}, err
 	}
@@ -193,16 +201,10 @@ func writeBridges(stateDir string, bridges []bridge.Line) error {
 	return os.Rename(tmp, path)
 }
 
-// serveAdmin serves the admin handler on a loopback address only: metrics reveal
-// traffic volumes and must not be reachable from the censored network.
+// serveAdmin serves the admin handler on addr, which the config has checked is a
+// loopback address: metrics reveal traffic volumes and must not be reachable from the
+// censored network.
 func serveAdmin(addr string, h http.Handler) (stop func(), err error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("admin %q: must be a loopback address (127.0.0.1:PORT or [::1]:PORT)", addr)
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)

@@ -37,7 +37,7 @@ secrets: (keep the old one listed until users have the new lines), then send SIG
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
-	idPath := filepath.Join(*dir, "identity.key")
+	idPath := filepath.Join(*dir, config.IdentityFile)
 	id, created, err := config.LoadOrCreateIdentity(idPath)
 	if err != nil {
 		return err

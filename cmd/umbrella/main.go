@@ -28,6 +28,8 @@ func commands() []command {
 		{"tor-pt", "run as a Tor pluggable transport, so Tor's bridges use umbrella's transports", runTorPT},
 		{"keygen", "generate a gateway identity key and a bridge secret", runKeygen},
 		{"bridges", "print the bridge lines of a gateway configuration (optionally as QR codes)", runBridges},
+		{"health", "ask a running gateway's /healthz (the container image's health check)", runHealth},
+		{"echo", "run a stand-in backend that echoes streams back, to try a gateway out", runEcho},
 		{"demo", "run a gateway, a backend and two chatting clients on loopback", runDemo},
 		{"censor", "run a censor simulator between clients and gateways (lab and tests)", runCensor},
 	}
@@ -44,7 +46,11 @@ func main() {
 		if !errors.As(err, &pe) {
 			fmt.Fprintln(os.Stderr, "umbrella:", err)
 		}
-		os.Exit(2)
+		code := 2
+		if ee := (exitError{}); errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
 	}
 }
 
@@ -99,6 +105,16 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 type flagError struct{ error }
 
 func (e flagError) Unwrap() error { return e.error }
+
+// exitError is an error whose command asks for an exit status other than 2 (health's
+// 1, which container engines read as "unhealthy").
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {

@@ -31,7 +31,8 @@ func TestAFloodLocksNoOneOut(t *testing.T) {
 	if raceEnabled {
 		scale = 5
 	}
-	l := startLab(t, Options{Transports: []string{"tcp", "utls", "obfs4", "websocket"}, MaxHandshakes: gateway.DefaultMaxHandshakes / scale})
+	l := startLab(t, Options{Transports: []string{"tcp", "utls", "obfs4", "websocket"},
+		MaxHandshakes: gateway.DefaultMaxHandshakes / scale, FirstBytesTimeout: FloodFirstBytesTimeout})
 	lines := append(routes(l, "tcp", "utls", "obfs4"), routes(l, "websocket"+CDNSuffix)...)
 	if len(lines) != 4 {
 		t.Fatalf("the lab has %d of the 4 lines under test", len(lines))

@@ -72,6 +72,9 @@ type Options struct {
 	// MaxHandshakes is the gateway's handshake places per listener; 0 means the
 	// gateway's default.
 	MaxHandshakes int
+	// FirstBytesTimeout is how long the gateway keeps a silent carrier's place; 0
+	// means the gateway's default.
+	FirstBytesTimeout time.Duration
 	// Logger receives the gateway's and the censor's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -357,12 +360,13 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 		return fmt.Errorf("lab: identity: %w", err)
 	}
 	cfg := gateway.Config{
-		Identity:      identity,
-		Secrets:       []session.Secret{config.GenerateSecret()},
-		Services:      map[string]string{Service: l.Backend},
-		StateDir:      filepath.Join(l.dir, "gateway"),
-		ResumeGrace:   opts.ResumeGrace,
-		MaxHandshakes: opts.MaxHandshakes,
+		Identity:          identity,
+		Secrets:           []session.Secret{config.GenerateSecret()},
+		Services:          map[string]string{Service: l.Backend},
+		StateDir:          filepath.Join(l.dir, "gateway"),
+		ResumeGrace:       opts.ResumeGrace,
+		MaxHandshakes:     opts.MaxHandshakes,
+		FirstBytesTimeout: opts.FirstBytesTimeout,
 		// Clients are closed before the lab; what is left ends at once.
 		DrainTimeout: 2 * time.Second,
 		Logger:       l.log.With("component", "gateway"),

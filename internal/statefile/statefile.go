@@ -10,6 +10,18 @@ import (
 	"path/filepath"
 )
 
+// ErrNotPrivate: a key file that group or other users may read, so it is refused.
+var ErrNotPrivate = errors.New("key file readable by other users")
+
+// CheckPrivate refuses a key file at path whose mode fi gives that group or other
+// users may read or write (0600 and 0400 pass), saying how to fix it.
+func CheckPrivate(path string, fi fs.FileInfo) error {
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s: mode %04o: %w; if nobody else has seen it, run: chmod 600 %s", path, perm, ErrNotPrivate, path)
+	}
+	return nil
+}
+
 // Create writes data to path only if no file is there yet, so a key that bridge lines
 // were handed out with is never overwritten; created is false when one was. The file
 // appears whole or not at all: it is written under a temporary name and hard-linked,

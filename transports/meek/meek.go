@@ -91,5 +91,5 @@ var (
 func New(roots *x509.CertPool) transports.Transport {
 	return transports.Define(Name, func(addr string, args transports.Args) (*dialer, error) {
 		return newDialer(addr, args, roots)
-	}, listen)
+	}, listen, checkListen)
 }

@@ -49,35 +49,66 @@ type listener struct {
 	conns    map[*trackedConn]struct{}
 }
 
-func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
-	args := cfg.Args
+// serverArgs is a listener's arguments read: max-sessions=, url='s target (nil
+// without url=), and the web front's own arguments (tls=, servername=, path=, …),
+// which the other web transports read alike; url= is meek's way of giving host and
+// path.
+type serverArgs struct {
+	maxSessions int
+	target      *target
+	front       transports.Args
+}
+
+func parseServerArgs(args transports.Args) (serverArgs, error) {
 	known := append([]string{argURL, argHost, argMaxSessions, argFP}, httpfront.ServerArgs...)
 	if err := args.Unknown(known...); err != nil {
-		return nil, err
+		return serverArgs{}, err
 	}
 	maxSessions, err := args.Int(argMaxSessions, defaultMaxSessions, 1, 1<<20)
 	if err != nil {
-		return nil, err
+		return serverArgs{}, err
 	}
-	// The web front's own arguments (tls=, servername=, path=, …) are read as the
-	// other web transports read them; url= is meek's way of giving host and path.
-	front := args.Clone()
+	sa := serverArgs{maxSessions: maxSessions, front: args.Clone()}
 	for _, k := range []string{argURL, argHost, argMaxSessions, argFP} {
-		delete(front, k)
+		delete(sa.front, k)
 	}
-	var t target
-	_, hasURL := args[argURL]
-	if hasURL {
-		if t, err = parseTarget(args, "", ""); err != nil {
-			return nil, err
+	if _, hasURL := args[argURL]; hasURL {
+		t, err := parseTarget(args, "", "")
+		if err != nil {
+			return serverArgs{}, err
 		}
-		front[argPath] = t.path
+		sa.target = &t
+		sa.front[argPath] = t.path
+	} else if host, ok := args[argHost]; ok {
+		if err := checkHost(host); err != nil {
+			return serverArgs{}, &transports.ArgError{Key: argHost, Err: err}
+		}
 	}
-	opts, err := httpfront.ParseOptions(cfg.Addr, front, cfg.StateDir)
+	return sa, nil
+}
+
+func checkListen(cfg transports.ListenConfig) error {
+	sa, err := parseServerArgs(cfg.Args)
+	if err != nil {
+		return err
+	}
+	return httpfront.CheckOptions(cfg.Addr, sa.front, cfg.StateDir)
+}
+
+func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
+	args := cfg.Args
+	sa, err := parseServerArgs(args)
 	if err != nil {
 		return nil, err
 	}
-	if !hasURL {
+	opts, err := httpfront.ParseOptions(cfg.Addr, sa.front, cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	var t target
+	if sa.target != nil {
+		t = *sa.target
+	} else {
 		t = target{host: args.Get(argHost, opts.ServerName), path: opts.Path}
 		if err := checkHost(t.host); err != nil {
 			return nil, &transports.ArgError{Key: argHost, Err: err}
@@ -89,7 +120,7 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 		decoy:       cfg.Decoy,
 		log:         cfg.Logger,
 		pool:        cfg.Admission,
-		maxSessions: maxSessions,
+		maxSessions: sa.maxSessions,
 		expiry:      sessionExpiry,
 		accepted:    make(chan *serverConn, acceptBacklog),
 		closed:      make(chan struct{}),

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 	obfs4lib "gitlab.com/yawning/obfs4.git/transports/obfs4"
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
+	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/admission"
 )
@@ -51,19 +53,51 @@ func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error)
 	return l, nil
 }
 
-// serverFactory loads the listener's obfs4 identity from cfg.StateDir, making one on
-// first start, with iat-mode= from cfg.Args when given (and then kept in the state).
-func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
-	if err := cfg.Args.Unknown(argIATMode); err != nil {
+// serverArgs reads a listener's iat-mode=, its only argument, as the library takes it.
+func serverArgs(args transports.Args) (*pt.Args, error) {
+	if err := args.Unknown(argIATMode); err != nil {
 		return nil, err
 	}
 	ptArgs := pt.Args{}
-	if _, ok := cfg.Args[argIATMode]; ok {
-		iat, err := cfg.Args.Int(argIATMode, 0, 0, 2)
+	if _, ok := args[argIATMode]; ok {
+		iat, err := args.Int(argIATMode, 0, 0, 2)
 		if err != nil {
 			return nil, err
 		}
 		ptArgs.Add(argIATMode, strconv.Itoa(iat))
+	}
+	return &ptArgs, nil
+}
+
+// checkListen checks the arguments, and that a state file already in the state
+// directory is one that others cannot read (it holds the bridge's private key).
+func checkListen(cfg transports.ListenConfig) error {
+	if _, err := serverArgs(cfg.Args); err != nil {
+		return err
+	}
+	if cfg.StateDir == "" {
+		return nil
+	}
+	path := filepath.Join(cfg.StateDir, StateFile)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // made on first start
+	case err != nil:
+		return fmt.Errorf("state: %w", err)
+	}
+	if err := statefile.CheckPrivate(path, fi); err != nil {
+		return fmt.Errorf("state %w", err)
+	}
+	return nil
+}
+
+// serverFactory loads the listener's obfs4 identity from cfg.StateDir, making one on
+// first start, with iat-mode= from cfg.Args when given (and then kept in the state).
+func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
+	ptArgs, err := serverArgs(cfg.Args)
+	if err != nil {
+		return nil, err
 	}
 	dir := cfg.StateDir
 	if dir == "" {
@@ -78,7 +112,7 @@ func serverFactory(cfg transports.ListenConfig) (base.ServerFactory, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	sf, err := (&obfs4lib.Transport{}).ServerFactory(dir, &ptArgs)
+	sf, err := (&obfs4lib.Transport{}).ServerFactory(dir, ptArgs)
 	if err != nil {
 		return nil, fmt.Errorf("state in %s: %w", dir, err)
 	}

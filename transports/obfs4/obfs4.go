@@ -31,7 +31,7 @@ const certLen = 20 + 32
 
 // New returns the obfs4 transport. Clients need cert= and may give iat-mode= (default
 // 0); listeners take iat-mode= and keep their identity in ListenConfig.StateDir.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New() transports.Transport { return transports.Define(Name, newDialer, listen, checkListen) }
 
 // newDialer checks the arguments once, so a bad bridge line fails when it is loaded.
 func newDialer(addr string, args transports.Args) (*dialer, error) {

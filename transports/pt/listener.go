@@ -7,11 +7,32 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os/exec"
 	"sync"
 	"time"
 
 	"github.com/umbrella-edge/edge/transports"
 )
+
+// checkListen checks method=, the address, and that the method's program is there to
+// run, without running it.
+func (t *Transport) checkListen(cfg transports.ListenConfig) error {
+	method, _, err := methodArg(cfg.Args)
+	if err != nil {
+		return err
+	}
+	if _, err := bindAddr(cfg.Addr); err != nil {
+		return err
+	}
+	program, err := t.program(method)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath(program); err != nil {
+		return fmt.Errorf("method %s: program: %w", method, err)
+	}
+	return nil
+}
 
 // listen runs the method's server program on cfg.Addr in front of an internal
 // loopback port (its TOR_PT_ORPORT), and accepts what the program relays there.

@@ -101,12 +101,15 @@ func New(cfg Config) *Transport {
 		cancel:  cancel,
 		proxies: make(map[string]*clientProxy),
 	}
-	t.defined = transports.Define(Name, t.newDialer, t.listen)
+	t.defined = transports.Define(Name, t.newDialer, t.listen, t.checkListen).(defined)
 	return t
 }
 
 // defined names the embedded transports.Define, whose methods Transport exposes.
-type defined = transports.Transport
+type defined interface {
+	transports.Transport
+	transports.ListenChecker
+}
 
 // Close stops the client-side programs, which ends the connections through them.
 // Listeners are closed on their own.

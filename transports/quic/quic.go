@@ -35,7 +35,7 @@ const argServerName = tlskit.ArgServerName
 func New(roots *x509.CertPool) transports.Transport {
 	return transports.Define(Name, func(addr string, args transports.Args) (*Dialer, error) {
 		return newDialer(addr, args, roots)
-	}, listen)
+	}, listen, checkListen)
 }
 
 func newDialer(addr string, args transports.Args, roots *x509.CertPool) (*Dialer, error) {
@@ -82,6 +82,13 @@ func ClientTLS(v trust.Verifier) *tls.Config {
 			return nil
 		},
 	}
+}
+
+func checkListen(cfg transports.ListenConfig) error {
+	if err := cfg.Args.Unknown(tlskit.ServerArgs...); err != nil {
+		return err
+	}
+	return tlskit.CheckServer(cfg.Args, cfg.StateDir)
 }
 
 func listen(ctx context.Context, cfg transports.ListenConfig) (transports.Listener, error) {

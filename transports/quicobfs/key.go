@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/umbrella-edge/edge/internal/statefile"
+	"github.com/umbrella-edge/edge/transports"
 )
 
 // keyFile holds a listener's obfuscation key in its state directory: one line of
@@ -33,6 +34,21 @@ func DecodeKey(s string) ([]byte, error) {
 		return nil, fmt.Errorf("want %d bytes of base64url, got %d", KeySize, len(key))
 	}
 	return key, nil
+}
+
+// checkListen refuses arguments (there are none) and a key in the state directory
+// that is unreadable or that others may read.
+func checkListen(cfg transports.ListenConfig) error {
+	if err := cfg.Args.Unknown(); err != nil {
+		return err
+	}
+	if cfg.StateDir == "" {
+		return nil
+	}
+	if _, err := readKey(filepath.Join(cfg.StateDir, keyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // loadOrCreateKey returns the key in dir, generating it on first start; with no dir,
@@ -64,8 +80,8 @@ func readKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("obfuscation key %s is mode %v; want 0600 (chmod 600 it)", path, fi.Mode().Perm())
+	if err := statefile.CheckPrivate(path, fi); err != nil {
+		return nil, fmt.Errorf("obfuscation key %w", err)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

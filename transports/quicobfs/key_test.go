@@ -36,7 +36,7 @@ func TestBadKeyFilesAreRefused(t *testing.T) {
 		mode          os.FileMode
 		want          string
 	}{
-		{"readable by others", "# key\n" + EncodeKey(newKey()) + "\n", 0o644, "want 0600"},
+		{"readable by others", "# key\n" + EncodeKey(newKey()) + "\n", 0o644, "chmod 600"},
 		{"not base64url", "# key\nnot a key!\n", 0o600, "delete the file"},
 		{"too short", EncodeKey(make([]byte, 16)) + "\n", 0o600, "want 32 bytes"},
 		{"empty", "# nothing\n", 0o600, "holds no key"},
@@ -49,9 +49,14 @@ func TestBadKeyFilesAreRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.Chmod(path, tt.mode)
-			_, err := New().Listen(t.Context(), transports.ListenConfig{Addr: "127.0.0.1:0", StateDir: dir})
+			cfg := transports.ListenConfig{Addr: "127.0.0.1:0", StateDir: dir}
+			_, err := New().Listen(t.Context(), cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Listen with a key file that is %s: %v; want an error saying %q", tt.name, err, tt.want)
+			}
+			err = New().(transports.ListenChecker).CheckListen(cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckListen with a key file that is %s: %v; want an error saying %q", tt.name, err, tt.want)
 			}
 		})
 	}

@@ -45,7 +45,7 @@ const (
 // Client arguments: cert= (the listener's 32-byte obfuscation key, base64url).
 // Listeners take no arguments: the key is generated in the state directory on first
 // start and given in their bridge lines.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New() transports.Transport { return transports.Define(Name, newDialer, listen, checkListen) }
 
 func newDialer(addr string, args transports.Args) (*quic.Dialer, error) {
 	if err := args.Unknown(argCert); err != nil {

@@ -15,7 +15,7 @@ import (
 const Name = "tcp"
 
 // New returns the tcp transport. It has no client or server arguments.
-func New() transports.Transport { return transports.Define(Name, newDialer, listen) }
+func New() transports.Transport { return transports.Define(Name, newDialer, listen, checkListen) }
 
 // newDialer checks addr once, so a bad bridge line fails when it is loaded rather than
 // on every dial.
@@ -29,8 +29,11 @@ func newDialer(addr string, args transports.Args) (*dialer, error) {
 	return &dialer{addr: addr}, nil
 }
 
+// checkListen refuses any argument: the tcp listener has none.
+func checkListen(cfg transports.ListenConfig) error { return cfg.Args.Unknown() }
+
 func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
-	if err := cfg.Args.Unknown(); err != nil {
+	if err := checkListen(cfg); err != nil {
 		return nil, err
 	}
 	ln, err := transports.ListenTCP(ctx, cfg.Addr)

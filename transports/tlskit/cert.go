@@ -68,36 +68,97 @@ func loadOrCreateCert(args transports.Args, stateDir string, now time.Time) (tls
 }
 
 func loadOrCreate(args transports.Args, stateDir string, now time.Time) (_ tls.Certificate, serverName string, selfSigned bool, _ error) {
-	certPath, keyPath := args.Get(ArgCert, ""), args.Get(ArgKey, "")
-	serverName = args.Get(ArgServerName, "")
-	if serverName != "" && net.ParseIP(serverName) != nil {
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", serverName)}
+	ca, err := parseCertArgs(args)
+	if err != nil {
+		return tls.Certificate{}, "", false, err
 	}
-	switch {
-	case certPath != "" && keyPath == "":
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgKey, Err: fmt.Errorf("%w: cert= needs its key=", transports.ErrMissingArg)}
-	case keyPath != "" && certPath == "":
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgCert, Err: fmt.Errorf("%w: key= needs its cert=", transports.ErrMissingArg)}
-	case certPath != "":
-		cert, err := tls.LoadX509KeyPair(certPath, keyPath)
-		if err != nil {
-			return tls.Certificate{}, "", false, fmt.Errorf("load certificate %s and key %s: %w", certPath, keyPath, err)
-		}
-		if serverName == "" {
-			if serverName = certName(cert.Leaf); serverName == "" {
-				return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("%w: certificate %s names no DNS host", transports.ErrMissingArg, certPath)}
-			}
-		}
-		return cert, serverName, false, nil
-	case serverName == "":
-		return tls.Certificate{}, "", false, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("%w: give servername= (self-signed) or cert= and key=", transports.ErrMissingArg)}
+	if ca.certPath != "" {
+		cert, serverName, err := ca.loadOperatorCert()
+		return cert, serverName, false, err
 	}
 	if stateDir == "" {
-		cert, _, _, err := newSelfSigned(serverName, now, nil)
-		return cert, serverName, true, err
+		cert, _, _, err := newSelfSigned(ca.serverName, now, nil)
+		return cert, ca.serverName, true, err
 	}
-	cert, err := stateCert(stateDir, serverName, now)
-	return cert, serverName, true, err
+	cert, err := stateCert(stateDir, ca.serverName, now)
+	return cert, ca.serverName, true, err
+}
+
+// CheckServer checks what ServerConfig would refuse in a listener's args without
+// making anything: the arguments, the operator's cert= and key= files (a key others
+// may read is refused), and a self-signed certificate already kept in stateDir.
+func CheckServer(args transports.Args, stateDir string) error {
+	ca, err := parseCertArgs(args)
+	if err != nil {
+		return err
+	}
+	if ca.certPath != "" {
+		_, _, err := ca.loadOperatorCert()
+		return err
+	}
+	if stateDir == "" {
+		return nil
+	}
+	keyPath := filepath.Join(stateDir, keyFile)
+	fi, err := os.Stat(keyPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // made on first start
+	}
+	if err != nil {
+		return fmt.Errorf("self-signed certificate: %w", err)
+	}
+	if err := statefile.CheckPrivate(keyPath, fi); err != nil {
+		return fmt.Errorf("self-signed certificate key %w", err)
+	}
+	if _, err := tls.LoadX509KeyPair(filepath.Join(stateDir, certFile), keyPath); err != nil {
+		return fmt.Errorf("load self-signed certificate from %s: %w", stateDir, err)
+	}
+	return nil
+}
+
+// certArgs are what a listener's arguments say of its certificate: the operator's
+// files, or the name of a self-signed one.
+type certArgs struct {
+	certPath, keyPath, serverName string
+}
+
+func parseCertArgs(args transports.Args) (certArgs, error) {
+	ca := certArgs{certPath: args.Get(ArgCert, ""), keyPath: args.Get(ArgKey, ""), serverName: args.Get(ArgServerName, "")}
+	if ca.serverName != "" && net.ParseIP(ca.serverName) != nil {
+		return ca, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("want a DNS name, got the IP %s", ca.serverName)}
+	}
+	switch {
+	case ca.certPath != "" && ca.keyPath == "":
+		return ca, &transports.ArgError{Key: ArgKey, Err: fmt.Errorf("%w: cert= needs its key=", transports.ErrMissingArg)}
+	case ca.keyPath != "" && ca.certPath == "":
+		return ca, &transports.ArgError{Key: ArgCert, Err: fmt.Errorf("%w: key= needs its cert=", transports.ErrMissingArg)}
+	case ca.certPath == "" && ca.serverName == "":
+		return ca, &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("%w: give servername= (self-signed) or cert= and key=", transports.ErrMissingArg)}
+	}
+	return ca, nil
+}
+
+// loadOperatorCert loads the cert= and key= files, refusing a key file that others
+// may read, and names the server after the certificate when servername= is absent.
+func (ca certArgs) loadOperatorCert() (tls.Certificate, string, error) {
+	fi, err := os.Stat(ca.keyPath)
+	if err != nil {
+		return tls.Certificate{}, "", &transports.ArgError{Key: ArgKey, Err: err}
+	}
+	if err := statefile.CheckPrivate(ca.keyPath, fi); err != nil {
+		return tls.Certificate{}, "", &transports.ArgError{Key: ArgKey, Err: err}
+	}
+	cert, err := tls.LoadX509KeyPair(ca.certPath, ca.keyPath)
+	if err != nil {
+		return tls.Certificate{}, "", fmt.Errorf("load certificate %s and key %s: %w", ca.certPath, ca.keyPath, err)
+	}
+	serverName := ca.serverName
+	if serverName == "" {
+		if serverName = certName(cert.Leaf); serverName == "" {
+			return tls.Certificate{}, "", &transports.ArgError{Key: ArgServerName, Err: fmt.Errorf("%w: certificate %s names no DNS host", transports.ErrMissingArg, ca.certPath)}
+		}
+	}
+	return cert, serverName, nil
 }
 
 // stateCert reuses the self-signed certificate in dir while it is valid for serverName,

@@ -22,14 +22,29 @@ type listener struct {
 	log   *slog.Logger
 }
 
-func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
-	if err := cfg.Args.Unknown(append(tlskit.ServerArgs, tlskit.ArgFP)...); err != nil {
-		return nil, err
+// checkArgs refuses what listen refuses in the arguments alone.
+func checkArgs(args transports.Args) error {
+	if err := args.Unknown(append(tlskit.ServerArgs, tlskit.ArgFP)...); err != nil {
+		return err
 	}
-	if fp, ok := cfg.Args[tlskit.ArgFP]; ok {
+	if fp, ok := args[tlskit.ArgFP]; ok {
 		if err := tlskit.CheckFingerprint(fp); err != nil {
-			return nil, &transports.ArgError{Key: tlskit.ArgFP, Err: err}
+			return &transports.ArgError{Key: tlskit.ArgFP, Err: err}
 		}
+	}
+	return nil
+}
+
+func checkListen(cfg transports.ListenConfig) error {
+	if err := checkArgs(cfg.Args); err != nil {
+		return err
+	}
+	return tlskit.CheckServer(cfg.Args, cfg.StateDir)
+}
+
+func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
+	if err := checkArgs(cfg.Args); err != nil {
+		return nil, err
 	}
 	tlsConfig, id, err := tlskit.ServerConfig(cfg.Args, cfg.StateDir)
 	if err != nil {

@@ -22,15 +22,35 @@ type listener struct {
 	args transports.Args
 }
 
-func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
-	if err := cfg.Args.Unknown(append([]string{argHost, argFront}, httpfront.ServerArgs...)...); err != nil {
-		return nil, err
+// checkArgs refuses what listen refuses in the arguments alone, and returns front=.
+func checkArgs(args transports.Args) (front string, err error) {
+	if err := args.Unknown(append([]string{argHost, argFront}, httpfront.ServerArgs...)...); err != nil {
+		return "", err
 	}
-	opts, err := httpfront.ParseOptions(cfg.Addr, cfg.Args, cfg.StateDir)
+	if front, err = frontName(args); err != nil {
+		return "", err
+	}
+	if host, ok := args[argHost]; ok {
+		if err := httpfront.CheckHost(host); err != nil {
+			return "", &transports.ArgError{Key: argHost, Err: err}
+		}
+	}
+	return front, nil
+}
+
+func checkListen(cfg transports.ListenConfig) error {
+	if _, err := checkArgs(cfg.Args); err != nil {
+		return err
+	}
+	return httpfront.CheckOptions(cfg.Addr, cfg.Args, cfg.StateDir)
+}
+
+func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
+	front, err := checkArgs(cfg.Args)
 	if err != nil {
 		return nil, err
 	}
-	front, err := frontName(cfg.Args)
+	opts, err := httpfront.ParseOptions(cfg.Addr, cfg.Args, cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}

@@ -18,11 +18,24 @@ type listener struct {
 	args transports.Args
 }
 
-func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
-	if err := cfg.Args.Unknown(append([]string{argURL}, httpfront.ServerArgs...)...); err != nil {
-		return nil, err
+// serverArgs refuses unknown arguments and turns url= into the web front's own.
+func serverArgs(args transports.Args) (transports.Args, *urlParts, error) {
+	if err := args.Unknown(append([]string{argURL}, httpfront.ServerArgs...)...); err != nil {
+		return nil, nil, err
 	}
-	args, public, err := fromURL(cfg.Args)
+	return fromURL(args)
+}
+
+func checkListen(cfg transports.ListenConfig) error {
+	args, _, err := serverArgs(cfg.Args)
+	if err != nil {
+		return err
+	}
+	return httpfront.CheckOptions(cfg.Addr, args, cfg.StateDir)
+}
+
+func listen(ctx context.Context, cfg transports.ListenConfig) (*listener, error) {
+	args, public, err := serverArgs(cfg.Args)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,12 @@ package httpfront
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/tlskit"
@@ -48,51 +52,95 @@ type Options struct {
 // listener on addr, keeping generated state (certificate, secret path) in stateDir.
 // Errors name the argument.
 func ParseOptions(addr string, args transports.Args, stateDir string) (Options, error) {
-	useTLS, err := args.Bool(ArgTLS, true)
-	if err != nil {
-		return Options{}, err
-	}
-	allowPublic, err := args.Bool(ArgAllowPublicPlain, false)
+	useTLS, err := checkArgs(addr, args)
 	if err != nil {
 		return Options{}, err
 	}
 	var o Options
 	if useTLS {
-		if _, ok := args[ArgAllowPublicPlain]; ok {
-			return Options{}, &transports.ArgError{Key: ArgAllowPublicPlain, Err: fmt.Errorf("only applies with %s=false", ArgTLS)}
-		}
 		var id tlskit.ServerIdentity
 		if o.TLS, id, err = tlskit.ServerConfig(args, stateDir); err != nil {
 			return Options{}, err
 		}
 		o.ServerName, o.Pin = id.ServerName, id.Pin
 	} else {
-		for _, k := range []string{argCert, argKey} {
-			if _, ok := args[k]; ok {
-				return Options{}, &transports.ArgError{Key: k, Err: fmt.Errorf("with %s=false the reverse proxy holds the certificate; remove it here", ArgTLS)}
-			}
-		}
-		if o.ServerName, err = args.Required(argServerName); err != nil {
-			return Options{}, err
-		}
-		if net.ParseIP(o.ServerName) != nil {
-			return Options{}, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want the site's DNS name, got the IP %s", o.ServerName)}
-		}
-		if !allowPublic && !isLoopback(addr) {
-			return Options{}, &transports.ArgError{Key: ArgTLS, Err: fmt.Errorf(
-				"false serves unencrypted HTTP, and %s is not a loopback address: listen on 127.0.0.1 behind the web server, or set %s=true if the proxy reaches this host over a private network",
-				addr, ArgAllowPublicPlain)}
-		}
+		o.ServerName = args[argServerName] // checked present
 	}
 	if p, ok := args[ArgPath]; ok {
-		if err := CheckPath(p); err != nil {
-			return Options{}, &transports.ArgError{Key: ArgPath, Err: err}
-		}
-		o.Path = p
+		o.Path = p // checked
 	} else if o.Path, err = StatePath(stateDir); err != nil {
 		return Options{}, err
 	}
 	return o, nil
+}
+
+// CheckOptions checks what ParseOptions would refuse, making nothing: the arguments,
+// the certificate files (tlskit.CheckServer), and a secret path kept in stateDir.
+func CheckOptions(addr string, args transports.Args, stateDir string) error {
+	useTLS, err := checkArgs(addr, args)
+	if err != nil {
+		return err
+	}
+	if useTLS {
+		if err := tlskit.CheckServer(args, stateDir); err != nil {
+			return err
+		}
+	}
+	if _, ok := args[ArgPath]; ok || stateDir == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(stateDir, pathFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // made on first start
+	case err != nil:
+		return fmt.Errorf("read secret path: %w", err)
+	}
+	if err := CheckPath(strings.TrimSpace(string(b))); err != nil {
+		return fmt.Errorf("secret path in %s (delete the file to generate a new one): %w", filepath.Join(stateDir, pathFile), err)
+	}
+	return nil
+}
+
+// checkArgs refuses what ParseOptions refuses in the arguments alone, and tells
+// whether the listener terminates TLS.
+func checkArgs(addr string, args transports.Args) (useTLS bool, err error) {
+	if useTLS, err = args.Bool(ArgTLS, true); err != nil {
+		return false, err
+	}
+	allowPublic, err := args.Bool(ArgAllowPublicPlain, false)
+	if err != nil {
+		return false, err
+	}
+	if p, ok := args[ArgPath]; ok {
+		if err := CheckPath(p); err != nil {
+			return false, &transports.ArgError{Key: ArgPath, Err: err}
+		}
+	}
+	if useTLS {
+		if _, ok := args[ArgAllowPublicPlain]; ok {
+			return false, &transports.ArgError{Key: ArgAllowPublicPlain, Err: fmt.Errorf("only applies with %s=false", ArgTLS)}
+		}
+		return true, nil
+	}
+	for _, k := range []string{argCert, argKey} {
+		if _, ok := args[k]; ok {
+			return false, &transports.ArgError{Key: k, Err: fmt.Errorf("with %s=false the reverse proxy holds the certificate; remove it here", ArgTLS)}
+		}
+	}
+	serverName, err := args.Required(argServerName)
+	if err != nil {
+		return false, err
+	}
+	if net.ParseIP(serverName) != nil {
+		return false, &transports.ArgError{Key: argServerName, Err: fmt.Errorf("want the site's DNS name, got the IP %s", serverName)}
+	}
+	if !allowPublic && !isLoopback(addr) {
+		return false, &transports.ArgError{Key: ArgTLS, Err: fmt.Errorf(
+			"false serves unencrypted HTTP, and %s is not a loopback address: listen on 127.0.0.1 behind the web server, or set %s=true if the proxy reaches this host over a private network",
+			addr, ArgAllowPublicPlain)}
+	}
+	return false, nil
 }
 
 // isLoopback reports whether addr's host is a loopback IP or "localhost"; an empty
