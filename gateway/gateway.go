@@ -151,6 +151,7 @@ type listener struct {
 	name   string
 	bridge bridge.Line
 	pool   *admission.Pool // its handshake places, shared with its transport
+	log    *slog.Logger    // the gateway's, naming the transport: built once, not per carrier
 }
 
 // Listen validates cfg, binds every listener and returns a gateway ready to Serve.
@@ -275,12 +276,13 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	}
 	name := lc.Transport.Name()
 	pool := g.newPool(name)
+	log := g.log.With("transport", name)
 	ln, err := lc.Transport.Listen(ctx, transports.ListenConfig{
 		Addr:      lc.Listen,
 		Args:      lc.Args,
 		StateDir:  stateDir,
 		Decoy:     g.cfg.Decoy,
-		Logger:    g.log.With("transport", name),
+		Logger:    log,
 		Admission: pool,
 	})
 	if err != nil {
@@ -302,7 +304,7 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
 		Args:      ln.BridgeArgs(),
 	}
-	return &listener{ln: ln, name: name, bridge: line, pool: pool}, nil
+	return &listener{ln: ln, name: name, bridge: line, pool: pool, log: log}, nil
 }
 
 // ListenerStateDir is the state directory of a listener of a gateway whose state
@@ -412,7 +414,7 @@ func (g *Gateway) closeSessions() {
 
 func (g *Gateway) acceptLoop(ctx context.Context, l *listener) error {
 	for {
-		conn, err := transports.Accept(l.ln, ctx.Done(), g.log.With("transport", l.name))
+		conn, err := transports.Accept(l.ln, ctx.Done(), l.log)
 		if err != nil {
 			return nil
 		}

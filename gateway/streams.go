@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"sync"
 
@@ -17,7 +16,7 @@ import (
 // no goroutine of the gateway's, only callbacks (a stream's handler runs while its
 // stream is open, and the session's end runs done). Streams only ever reach
 // configured services.
-func (g *Gateway) serveSession(log *slog.Logger, transport string, sess *session.Session, done func()) {
+func (g *Gateway) serveSession(log sessionLog, transport string, sess *session.Session, done func()) {
 	up := g.metrics.bytes.WithLabelValues(transport, "up")
 	down := g.metrics.bytes.WithLabelValues(transport, "down")
 	streams := new(handlers)
@@ -47,7 +46,7 @@ func (g *Gateway) serveSession(log *slog.Logger, transport string, sess *session
 
 // openStream connects st to the backend of the service it names and accepts it, or
 // refuses it and reports false.
-func (g *Gateway) openStream(alive context.Context, log *slog.Logger, st *session.Stream) (conn, backend net.Conn, ok bool) {
+func (g *Gateway) openStream(alive context.Context, log sessionLog, st *session.Stream) (conn, backend net.Conn, ok bool) {
 	service := st.Service()
 	addr, ok := g.cfg.Services[service]
 	if !ok {
