@@ -43,18 +43,8 @@ func (b *bench) withChild(ctx context.Context, maxSessions int, fn func(*childGa
 
 // withChildLimits is withChild with the child's limits: section (0 fields: defaults).
 func (b *bench) withChildLimits(ctx context.Context, limits config.Limits, fn func(*childGateway) ([]row, error)) ([]row, error) {
-	if b.childBin == "" {
-		dir, err := os.MkdirTemp("", "umbrella-bench-child-")
-		if err != nil {
-			return nil, err
-		}
-		b.childDir = dir
-		if b.opts.gatewayBin == "" {
-			b.progress.say("  building ./cmd/umbrella")
-		}
-		if b.childBin, err = buildGateway(ctx, b.opts.gatewayBin, dir); err != nil {
-			return nil, err
-		}
+	if err := b.buildChild(ctx); err != nil {
+		return nil, err
 	}
 	g, err := startChild(ctx, b.childBin, b.childDir, b.backends.services(), limits)
 	if err != nil {
@@ -63,4 +53,22 @@ func (b *bench) withChildLimits(ctx context.Context, limits config.Limits, fn fu
 	defer g.stop()
 	b.progress.say("  child gateway pid %d listening on %s", g.cmd.Process.Pid, g.bridge.Addr)
 	return fn(g)
+}
+
+// buildChild builds the umbrella binary the children run, once.
+func (b *bench) buildChild(ctx context.Context) error {
+	if b.childBin == "" {
+		dir, err := os.MkdirTemp("", "umbrella-bench-child-")
+		if err != nil {
+			return err
+		}
+		b.childDir = dir
+		if b.opts.gatewayBin == "" {
+			b.progress.say("  building ./cmd/umbrella")
+		}
+		if b.childBin, err = buildGateway(ctx, b.opts.gatewayBin, dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }
