@@ -54,6 +54,9 @@ func New(transport, addr string, key ed25519.PublicKey, secret session.Secret, a
 //   - A bridge reached through a CDN or another front (it names the origin with host= or
 //     url=) binds to that origin's name alone: a CDN has many addresses and front names,
 //     any of which a user may dial, while the origin names one gateway.
+//   - A dns bridge binds to its domain= alone, for the same reason: its address is a
+//     recursive resolver's, which a user may change for any other (doh=, dot= too),
+//     while the domain is delegated to one gateway.
 func (b Line) Endpoint() session.Endpoint {
 	ep := session.Endpoint{Transport: b.Transport, Address: b.Addr, ServerName: b.Args["servername"]}
 	if method := b.Args["method"]; b.Transport == "pt" && method != "" {
@@ -65,8 +68,12 @@ func (b Line) Endpoint() session.Endpoint {
 	return ep
 }
 
-// origin is the host a fronted bridge's HTTP requests name, or "".
+// origin is the host a fronted bridge's HTTP requests name, or a dns bridge's domain,
+// or "".
 func (b Line) origin() string {
+	if b.Transport == "dns" {
+		return strings.ToLower(strings.TrimSuffix(b.Args["domain"], "."))
+	}
 	if host := b.Args["host"]; host != "" {
 		return host
 	}

@@ -244,6 +244,8 @@ func TestEndpoint(t *testing.T) {
 			session.Endpoint{Transport: "websocket", Address: "origin.example"}},
 		{"or to its URL's host", "webtunnel", "104.16.0.2:443", transports.Args{"servername": "front.example", "url": "https://origin.example/p"},
 			session.Endpoint{Transport: "webtunnel", Address: "origin.example"}},
+		{"a dns bridge binds to its domain, not the resolver", "dns", "192.0.2.53:53", transports.Args{"domain": "T.Example.org.", "doh": "https://resolver.example/dns-query"},
+			session.Endpoint{Transport: "dns", Address: "t.example.org"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

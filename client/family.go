@@ -32,7 +32,7 @@ var families = map[string]family{
 	"utls": familyTLS, "webtunnel": familyTLS,
 	"websocket": familyCDN, "meek": familyCDN, "meek_lite": familyCDN,
 	"quic": familyUDP, "quicobfs": familyUDP,
-	"dnstt": familyDNS,
+	"dns": familyDNS, "dnstt": familyDNS,
 }
 
 // familyOf returns b's family: a pt bridge's is its PT method's.
@@ -52,6 +52,6 @@ func (f family) speaksTLS() bool { return f == familyTLS || f == familyCDN }
 
 // FamilyOf names the family of transports bridge line b belongs to: "stream-random"
 // (tcp, obfs4), "tls" (utls, webtunnel), "cdn" (websocket, meek), "udp" (quic,
-// quicobfs), "dns", or the transport's own name for one in no family. The client tries
-// the best line of each family before a second of any.
+// quicobfs), "dns" (dns, and Tor's dnstt), or the transport's own name for one in no
+// family. The client tries the best line of each family before a second of any.
 func FamilyOf(b bridge.Line) string { return string(familyOf(b)) }

@@ -12,13 +12,17 @@ import (
 	"github.com/umbrella-edge/edge/client"
 )
 
-// firstAttempt runs a client of bridges on network with stateDir until it connects and
-// returns the bridge it tried first. The head start is long, so it tries one at a time.
+// firstAttempt runs a client of bridges on network ("": the one the client names
+// itself) with stateDir until it connects and returns the bridge it tried first. The
+// head start is long, so it tries one at a time.
 func firstAttempt(t *testing.T, stateDir, network string, bridges ...bridge.Line) int {
 	t.Helper()
 	rec := newRecorder()
-	c, err := client.New(client.Config{Bridges: bridges, Transports: registry(t), StateDir: stateDir,
-		Network: func() string { return network }, HeadStart: time.Hour, OnEvent: rec.on})
+	cfg := client.Config{Bridges: bridges, Transports: registry(t), StateDir: stateDir, HeadStart: time.Hour, OnEvent: rec.on}
+	if network != "" {
+		cfg.Network = func() string { return network }
+	}
+	c, err := client.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +93,18 @@ func TestAFailedBridgeIsTriedLastNextTime(t *testing.T) {
 	}
 	if got := firstAttempt(t, dir, "home", refused, good); got != 1 {
 		t.Errorf("after bridge 0 failed, bridge %d went first, want 1", got)
+	}
+}
+
+// umbrella probe --seed-client: the bridge a probe found best goes first for the next
+// client on this network, which the client names itself (its default Network).
+func TestSeedPutsTheProbedBridgeFirst(t *testing.T) {
+	bridges := startGateway(t, "tcp", "tcp")
+	dir := t.TempDir()
+	if err := client.Seed(dir, bridges, 1, 5*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got := firstAttempt(t, dir, "", bridges...); got != 1 {
+		t.Errorf("after seeding bridge 1, bridge %d went first", got)
 	}
 }

@@ -235,3 +235,23 @@ func TestFamilyDemotedByAPatternSeenTwice(t *testing.T) {
 		t.Error("data carried by the family did not clear its demotion")
 	}
 }
+
+// A probe's seed puts its bridge first on the network, but a probe passing is no user
+// traffic: the bridge's demotion and its family's stay.
+func TestSeedClearsNoDemotion(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	m, _ := loadMemory("")
+	m.failed("home", "tcp#1", now)
+	for range 2 {
+		m.familyFailed("home", familyStream, &failure.Error{Cause: failure.Reset}, now)
+	}
+	if err := m.seed("home", "tcp#1", 40*time.Millisecond, now); err != nil {
+		t.Fatal(err)
+	}
+	if b, rtt, ok := m.lastWorked("home", now); !ok || b != "tcp#1" || rtt != 40*time.Millisecond {
+		t.Errorf("lastWorked after the seed: %q, %v, %v; want tcp#1, 40ms", b, rtt, ok)
+	}
+	if m.demoted("home", "tcp#1", now).IsZero() || m.familyDemoted("home", familyStream, now).IsZero() {
+		t.Error("the seed cleared a demotion that only user traffic clears")
+	}
+}

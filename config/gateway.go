@@ -74,8 +74,12 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 					g.Listeners = append(g.Listeners, d.listener(item, f, knownTransports))
 				})
 			},
-			"services": func(n *yaml.Node, f string) { g.Services = d.services(n, f) },
-			"decoy":    func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
+			"services": func(n *yaml.Node, f string) {
+				g.Services = d.services(n, f)
+				d.checkProbeName(g.Services, f)
+			},
+			"probe": func(n *yaml.Node, f string) { g.Probe = d.probe(n, f) },
+			"decoy": func(n *yaml.Node, f string) { g.Decoy = d.decoy(n, f, file) },
 			"admin": func(n *yaml.Node, f string) {
 				if g.Admin = d.str(n, f); g.Admin != "" {
 					d.check(n.Line, f, checkAdminAddr(g.Admin))
@@ -95,6 +99,7 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 		d.missing("services", rootLine, "at least one service, such as mls: 127.0.0.1:7000")
 	}
 	g.Limits.fillDefaults()
+	g.Probe.fillDefaults()
 	if g.Log.Level == "" {
 		g.Log.Level = DefaultLogLevel
 	}

@@ -80,8 +80,14 @@ listeners:
 		{"unknown listener field", strings.Replace(minimalGateway, "listen:", "lisen: 1, listen:", 1),
 			`gateway.yaml:3: listeners[0].lisen: unknown field (did you mean listen?)`},
 		{"unrelated unknown field lists the known", minimalGateway + "colour: blue\n",
-			`gateway.yaml:5: colour: unknown field (known: admin, decoy, limits, listeners, log, pt_programs, secrets, services, state_dir)`},
-		{"field given twice", minimalGateway + "services: {probe: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
+			`gateway.yaml:5: colour: unknown field (known: admin, decoy, limits, listeners, log, probe, pt_programs, secrets, services, state_dir)`},
+		{"field given twice", minimalGateway + "services: {push: 127.0.0.1:7001}\n", `gateway.yaml:5: services: given twice`},
+		{"a service named as the built-in probe", strings.Replace(minimalGateway, "mls:", "probe:", 1),
+			`gateway.yaml:4: services.probe: "probe" is the gateway's built-in echo service for umbrella probe (see probe:); name yours otherwise`},
+		{"a probe rate too low to probe with", minimalGateway + "probe: {session_rate: 1000}\n",
+			`gateway.yaml:5: probe.session_rate: want 0 (the default) or at least 16384 bytes a second, got 1000`},
+		{"probe enabled not a boolean", minimalGateway + "probe: {enabled: yes please}\n",
+			`gateway.yaml:5: probe.enabled: want true or false, got "yes please"`},
 		{"listen without port", strings.Replace(minimalGateway, "127.0.0.1:8443", "127.0.0.1", 1),
 			`gateway.yaml:3: listeners[0].listen: missing port`},
 		{"listener without transport", strings.Replace(minimalGateway, "transport: tcp, ", "", 1),
@@ -249,7 +255,8 @@ func TestLoadGatewayExample(t *testing.T) {
 			{Transport: "utls", Listen: "0.0.0.0:443", Public: "203.0.113.5:443", Args: transports.Args{"servername": "www.example.com"}},
 			{Transport: "tcp", Listen: "[::]:8443", Public: "[2001:db8::5]:8443"},
 		},
-		Services: map[string]string{"mls": "127.0.0.1:7000", "probe": "127.0.0.1:7001"},
+		Services: map[string]string{"mls": "127.0.0.1:7000", "push": "127.0.0.1:7001"},
+		Probe:    Probe{Enabled: new(true), SessionRate: 1 << 20, Rate: 8 << 20},
 		Decoy:    Decoy{Dir: "/srv/www"},
 		Admin:    "127.0.0.1:9090",
 		Limits: Limits{HandshakeTimeout: 10 * time.Second, MaxSessions: 10000, MaxStreams: 256, ResumeGrace: 2 * time.Minute, ResumeBuffer: 4 << 20,
@@ -317,6 +324,7 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 		Services:  map[string]string{"echo": "127.0.0.1:7000"},
 		Admin:     "127.0.0.1:9091",
 		Limits:    Limits{HandshakeTimeout: 3 * time.Second, MaxSessions: 7},
+		Probe:     Probe{Enabled: new(false), Rate: 1 << 20},
 		Log:       Log{Level: "warn"},
 	}
 	data, err := yaml.Marshal(g)
@@ -331,6 +339,7 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = session.DefaultResumeGrace, session.DefaultResumeBuffer
 	g.Limits.StreamOpenBurst, g.Limits.StreamOpenRate = session.DefaultStreamOpenBurst, session.DefaultStreamOpenRate
 	g.Limits.MaxHandshakes, g.Limits.FirstBytesTimeout, g.Limits.MaxHeld = gateway.DefaultMaxHandshakes, gateway.DefaultFirstBytesTimeout, gateway.DefaultMaxHeld
+	g.Probe.SessionRate = gateway.DefaultProbeSessionRate
 	back.Source = Source{}
 	if !reflect.DeepEqual(*back, g) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)

@@ -23,6 +23,7 @@ import (
 //	decoy: {dir: /srv/www}            # or {proxy: https://example.org}
 //	admin: 127.0.0.1:9090
 //	limits: {max_sessions: 5000, resume_grace: 5m}  # see Limits for the defaults
+//	probe: {enabled: true}            # the built-in echo service umbrella probe uses
 //	log: {level: info, client_ips: false}
 type Gateway struct {
 	// StateDir holds identity.key, secret files and generated certificates (mode 0600).
@@ -40,7 +41,9 @@ type Gateway struct {
 	// Keep it on loopback: metrics reveal that this host is a bridge.
 	Admin  string `yaml:"admin"`
 	Limits Limits `yaml:"limits"`
-	Log    Log    `yaml:"log"`
+	// Probe is the built-in echo service that umbrella probe measures with.
+	Probe Probe `yaml:"probe"`
+	Log   Log   `yaml:"log"`
 	// PTPrograms maps a Tor pluggable-transport method ("obfs4") to the program that
 	// serves it for pt listeners (absolute paths); unlisted methods are looked up in PATH.
 	PTPrograms map[string]string `yaml:"pt_programs"`

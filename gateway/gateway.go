@@ -106,6 +106,10 @@ type Config struct {
 	StreamOpenBurst int
 	StreamOpenRate  float64
 
+	// Probe configures the built-in service named ProbeService, which the probe tool
+	// measures with; the zero value serves it at the default rates.
+	Probe ProbeConfig
+
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// LogClientIPs puts client addresses in logs. Off by default: logs are evidence.
@@ -133,6 +137,7 @@ type Gateway struct {
 	store   session.Store
 	live    *session.Registry // sessions a resume hello may re-attach
 	budget  *session.Budget   // what all sessions may buffer together
+	probe   *probeService     // the built-in probe service; nil when off
 
 	listeners []*listener
 	held      *admission.Held    // rejected peers held in silence or the decoy, capped
@@ -180,6 +185,7 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 		held:     held,
 		sources:  admission.NewSources(0),
 		sessions: make(map[*session.Session]struct{}),
+		probe:    newProbeService(cfg.Probe),
 	}
 	g.policy.Store(&Policy{
 		Secrets:          cfg.Secrets,
@@ -265,6 +271,9 @@ func (c *Config) validate() error {
 		return errors.New("gateway: no listeners")
 	case len(c.Services) == 0:
 		return errors.New("gateway: no backend services")
+	}
+	if _, ok := c.Services[ProbeService]; ok {
+		return fmt.Errorf("gateway: the service name %q is the gateway's own (Config.Probe)", ProbeService)
 	}
 	return nil
 }

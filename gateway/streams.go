@@ -19,11 +19,20 @@ import (
 func (g *Gateway) serveSession(log sessionLog, transport string, sess *session.Session, done func()) {
 	up := g.metrics.bytes.WithLabelValues(transport, "up")
 	down := g.metrics.bytes.WithLabelValues(transport, "down")
+	var probe func() *probeSession // the session's side of the probe service, once asked for
+	if g.probe != nil {
+		probe = sync.OnceValue(g.probe.newSession)
+	}
 	streams := new(handlers)
 	alive := sess.Context()
 	sess.HandleStreams(func(st *session.Stream) {
 		if !streams.start() {
 			st.Refuse(session.RefuseUnavailable) // the session is ending
+			return
+		}
+		if st.Service() == ProbeService && probe != nil {
+			defer streams.done()
+			g.serveProbe(alive, st, probe(), up, down)
 			return
 		}
 		conn, backend, ok := g.openStream(alive, log, st)

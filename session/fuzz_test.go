@@ -113,11 +113,35 @@ func FuzzParseClientHelloBody(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Extensions are checked by FuzzParseExtensions: unknown ones are skipped, so
+		// they do not marshal back.
+		b.ext = helloExtensions{}
 		if again := b.marshal(nil, 0); !bytes.Equal(again, data[:b.size()]) {
 			t.Fatal("a parsed client hello does not marshal back to its bytes")
 		}
 		if bound := b.appendBound(nil); !bytes.Equal(bound, data[:boundLen]) {
 			t.Fatalf("binder covers %d bytes, the bound fields are %d", boundLen, len(bound))
+		}
+	})
+}
+
+// FuzzParseExtensions feeds arbitrary hello padding to the extension parser: what it
+// accepts lies within the input and marshals back to what parses the same.
+func FuzzParseExtensions(f *testing.F) {
+	f.Add(make([]byte, 16))
+	f.Add(helloExtensions{aeads: []aeadID{aeadAES256GCM, aeadChaCha20Poly1305}}.marshal())
+	f.Add([]byte{0x12, 0x34, 0, 2, 9, 9, 0, extAEAD, 0, 1, 2})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, n, err := parseExtensions(data)
+		if err != nil {
+			return
+		}
+		if n > len(data) {
+			t.Fatalf("extensions of %d bytes in %d", n, len(data))
+		}
+		again, _, err := parseExtensions(e.marshal())
+		if err != nil || !slices.Equal(again.aeads, e.aeads) {
+			t.Fatalf("extensions %v marshal to what parses as %v, %v", e.aeads, again.aeads, err)
 		}
 	})
 }

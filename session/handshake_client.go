@@ -64,7 +64,7 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 		return res, fmt.Errorf("session: encode hybrid key: %w", err)
 	}
 	endpoint := appendEndpoint(nil, cfg.Endpoint)
-	body := clientHelloBody{kind: kindNew, publicKey: pubBytes}
+	body := clientHelloBody{kind: kindNew, publicKey: pubBytes, ext: helloExtensions{aeads: cfg.aeads.offer()}}
 	psk := cfg.Secret[:]
 	var rs *[32]byte
 	if r != nil {
@@ -108,9 +108,13 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 	if err != nil {
 		return res, noAnswer("parse server hello", err)
 	}
-	th := transcriptHash(cfg.GatewayKey, endpoint, hello, sealed[:serverRandomSize+signedLen])
+	th := transcriptHash(cfg.GatewayKey, endpoint, hello, concat(sealed[:serverRandomSize+signedLen], sb.extRaw))
 	if !ed25519.Verify(cfg.GatewayKey, signatureMessage(th), sb.signature) {
 		return res, fmt.Errorf("%w: server hello signature does not verify with the pinned key", ErrAuth)
+	}
+	chosen, err := acceptedAEAD(body.ext.aeads, sb.ext)
+	if err != nil {
+		return res, fmt.Errorf("session: %w", err)
 	}
 	if err := checkAnswer(body.kind, &sb, r); err != nil {
 		return res, err
@@ -122,6 +126,7 @@ func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handsh
 	if res.keys, err = deriveSessionKeys(shared, psk, th); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}
+	res.keys.aead = chosen
 	if res.rs, err = resumptionSecret(shared, psk, transcriptHash(cfg.GatewayKey, endpoint, hello, nil)); err != nil {
 		return res, fmt.Errorf("session: %w", err)
 	}

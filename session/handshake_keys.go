@@ -156,9 +156,10 @@ func signatureMessage(transcript []byte) []byte {
 }
 
 // sessionKeys protect records: per direction, an AEAD key and a key for the
-// length-mask keystream.
+// length-mask keystream, and the AEAD the hellos agreed on.
 type sessionKeys struct {
 	c2s, c2sMask, s2c, s2cMask []byte
+	aead                       aeadID
 }
 
 // deriveSessionKeys mixes the hybrid KEM secret and a pre-shared key, salted with the
@@ -170,7 +171,7 @@ func deriveSessionKeys(shared, psk, transcript []byte) (sessionKeys, error) {
 	if err != nil {
 		return sessionKeys{}, fmt.Errorf("derive session keys: %w", err)
 	}
-	return sessionKeys{c2s: okm[0:32], c2sMask: okm[32:64], s2c: okm[64:96], s2cMask: okm[96:128]}, nil
+	return sessionKeys{c2s: okm[0:32], c2sMask: okm[32:64], s2c: okm[64:96], s2cMask: okm[96:128], aead: aeadChaCha20Poly1305}, nil
 }
 
 // resumptionSecret is the secret of the ticket issued on this carrier. Its salt is

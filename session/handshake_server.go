@@ -156,7 +156,7 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 	if err != nil {
 		return res, helloError("malformed", hello, fmt.Errorf("%w: hybrid public key: %w", errMalformed, err))
 	}
-	a := answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: endpoint, now: now}
+	a := answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: endpoint, now: now, offer: body.ext.aeads}
 	if body.kind == kindResume {
 		return a.resume(&body, plain[:boundLen], pub)
 	}
@@ -199,6 +199,7 @@ type answerer struct {
 	hello    []byte
 	endpoint []byte
 	now      time.Time
+	offer    []aeadID // the client's AEAD extension; nil when it sent none
 }
 
 func (a *answerer) resumptionSalt() []byte {
@@ -210,7 +211,12 @@ func (a *answerer) resumptionSalt() []byte {
 func (a *answerer) answer(sh *serverHelloBody, shared, psk []byte) (sessionKeys, error) {
 	serverRandom := make([]byte, serverRandomSize)
 	rand.Read(serverRandom) // S: this answer's own, so no two answers share a key
-	signed := sh.appendSigned(clone(serverRandom))
+	aead := aeadChaCha20Poly1305
+	if shared != nil && a.offer != nil && a.cfg.aeads.answers() {
+		aead = chooseAEAD(a.offer, a.cfg.aeads.list())
+		sh.ext.aeads = []aeadID{aead}
+	}
+	signed := append(sh.appendSigned(clone(serverRandom)), sh.ext.marshal()...)
 	th := transcriptHash(a.cfg.Identity.Public().(ed25519.PublicKey), a.endpoint, a.hello, signed)
 	sh.signature = ed25519.Sign(a.cfg.Identity, signatureMessage(th))
 	var keys sessionKeys
@@ -219,6 +225,7 @@ func (a *answerer) answer(sh *serverHelloBody, shared, psk []byte) (sessionKeys,
 		if keys, err = deriveSessionKeys(shared, psk, th); err != nil {
 			return keys, fmt.Errorf("session: %w", err)
 		}
+		keys.aead = aead
 	}
 	sealed, err := sealServerHello(serverRandom, sh, &a.hk)
 	if err != nil {
@@ -238,7 +245,7 @@ func sealServerHello(serverRandom []byte, sh *serverHelloBody, hk *helloKeys) ([
 		return nil, err
 	}
 	padding := mrand.IntN(maxHelloPadding + 1)
-	bodyLen := serverHelloFixed + len(sh.ticket) + padding + tagSize
+	bodyLen := serverHelloFixed + len(sh.ticket) + len(sh.ext.marshal()) + padding + tagSize
 	out := make([]byte, serverPrefixSize, serverPrefixSize+bodyLen)
 	copy(out, serverRandom)
 	ml := maskedLen(bodyLen, mask)

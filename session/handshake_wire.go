@@ -79,14 +79,17 @@ type clientHelloBody struct {
 	received uint64
 	ticket   []byte
 	binder   []byte // binderSize bytes
+	// ext are the client's hello extensions, at the start of the padding.
+	ext helloExtensions
 }
 
-// size is the body's length without padding.
+// size is the body's length without padding, extensions included.
 func (b *clientHelloBody) size() int {
+	n := clientHelloFixed
 	if b.kind == kindResume {
-		return clientHelloFixed + resumeHelloFixed + len(b.ticket)
+		n += resumeHelloFixed + len(b.ticket)
 	}
-	return clientHelloFixed
+	return n + len(b.ext.marshal())
 }
 
 // appendBound appends the body's fields that a resume hello's binder covers: all but
@@ -103,12 +106,13 @@ func (b *clientHelloBody) appendBound(dst []byte) []byte {
 	return dst
 }
 
-// marshal appends the body followed by padding zero bytes.
+// marshal appends the body, its extensions and padding zero bytes.
 func (b *clientHelloBody) marshal(dst []byte, padding int) []byte {
 	dst = b.appendBound(dst)
 	if b.kind == kindResume {
 		dst = append(dst, b.binder...)
 	}
+	dst = append(dst, b.ext.marshal()...)
 	return append(dst, make([]byte, padding)...)
 }
 
@@ -127,7 +131,8 @@ func parseClientHelloBody(p []byte) (b clientHelloBody, boundLen int, err error)
 	b.publicKey = p[2+timestampSize : clientHelloFixed]
 	switch b.kind {
 	case kindNew:
-		return b, clientHelloFixed, nil
+		b.ext, _, err = parseExtensions(p[clientHelloFixed:])
+		return b, clientHelloFixed, err
 	case kindResume:
 	default:
 		return b, 0, fmt.Errorf("%w: client hello kind %d not supported", errMalformed, b.kind)
@@ -145,7 +150,8 @@ func parseClientHelloBody(p []byte) (b clientHelloBody, boundLen int, err error)
 	b.ticket = p[off : off+n]
 	off += n
 	b.binder = p[off : off+binderSize]
-	return b, off, nil
+	b.ext, _, err = parseExtensions(p[off+binderSize:])
+	return b, off, err
 }
 
 // serverHelloBody is the sealed part of the server hello.
@@ -156,6 +162,10 @@ type serverHelloBody struct {
 	ticket     []byte // the next resumption ticket; empty when the gateway keeps none
 	received   uint64 // how much of the client's stream the gateway has (resume)
 	signature  []byte // ed25519.SignatureSize bytes
+	// ext are the gateway's hello extensions, after the signature, which covers
+	// them through the transcript; extRaw is their encoding as received.
+	ext    helloExtensions
+	extRaw []byte
 }
 
 // appendSigned appends the fields the gateway's signature covers (all but the
@@ -172,6 +182,7 @@ func (b *serverHelloBody) appendSigned(dst []byte) []byte {
 func (b *serverHelloBody) marshal(dst []byte, padding int) []byte {
 	dst = b.appendSigned(dst)
 	dst = append(dst, b.signature...)
+	dst = append(dst, b.ext.marshal()...)
 	return append(dst, make([]byte, padding)...)
 }
 
@@ -202,6 +213,12 @@ func parseServerHelloBody(p []byte) (b serverHelloBody, signedLen int, err error
 	b.received = binary.BigEndian.Uint64(p[off:])
 	off += 8
 	b.signature = p[off : off+ed25519.SignatureSize]
+	rest := p[off+ed25519.SignatureSize:]
+	ext, n, err := parseExtensions(rest)
+	if err != nil {
+		return b, 0, err
+	}
+	b.ext, b.extRaw = ext, rest[:n]
 	return b, off, nil
 }
 

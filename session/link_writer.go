@@ -28,8 +28,9 @@ const (
 	// carrierTimeout: a ping unanswered this long, with no acknowledgement either,
 	// means the carrier is dead (the client's watchdog usually decides much sooner).
 	carrierTimeout = 30 * time.Second
-	// maxBatch is what a writer takes from the buffer for one carrier write.
-	maxBatch = 4 * maxRecordData
+	// maxBatch is what a writer takes from the buffer for one carrier write: four
+	// full records, 64 KiB on the wire with the control records before them.
+	maxBatch = 4 * maxSendData
 )
 
 // batch is one round of the writer's work.
@@ -163,7 +164,7 @@ func (l *link) takeData(a *attachment, b *batch) {
 		b.ctl = append(b.ctl, control{typ: frameOffset, a: from})
 		a.offsetSent, a.sendOff = true, from
 	}
-	b.data = l.buf.slices(b.data, from, maxBatch)
+	b.data = l.buf.slices(b.data, from, maxBatch-controlWire(b.ctl))
 	l.buf.hold(from)
 	for _, d := range b.data {
 		b.n += len(d)

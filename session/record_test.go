@@ -37,7 +37,7 @@ var (
 func recordWriter(t testing.TB) (*recordConn, *bytes.Buffer) {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := newRecordConn(bufferConn{r: bytes.NewReader(nil), w: &buf}, otherKey, otherKey, testRecordKey, testRecordMask)
+	w, err := newRecordConn(bufferConn{r: bytes.NewReader(nil), w: &buf}, aeadChaCha20Poly1305, otherKey, otherKey, testRecordKey, testRecordMask)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func recordWriter(t testing.TB) (*recordConn, *bytes.Buffer) {
 // recordReader returns a recordConn that reads wire from r with the writer's keys.
 func recordReader(t testing.TB, r io.Reader) *recordConn {
 	t.Helper()
-	rc, err := newRecordConn(bufferConn{r: r, w: io.Discard}, testRecordKey, testRecordMask, otherKey, otherKey)
+	rc, err := newRecordConn(bufferConn{r: r, w: io.Discard}, aeadChaCha20Poly1305, testRecordKey, testRecordMask, otherKey, otherKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestBadRecordsKillTheConn(t *testing.T) {
 	}
 	masked := func(n int) []byte {
 		mask := make([]byte, 2)
-		d, _ := newDirection(testRecordKey, testRecordMask)
+		d, _ := newDirection(aeadChaCha20Poly1305, testRecordKey, testRecordMask)
 		d.mask.XORKeyStream(mask, mask)
 		return []byte{byte(n>>8) ^ mask[0], byte(n) ^ mask[1]}
 	}
@@ -185,7 +185,7 @@ func TestBadRecordsKillTheConn(t *testing.T) {
 func TestRecordsUnderAnotherKeyFail(t *testing.T) {
 	w, wire := recordWriter(t)
 	w.Write([]byte("secret"))
-	rc, err := newRecordConn(bufferConn{r: wire, w: io.Discard}, otherKey, testRecordMask, otherKey, otherKey)
+	rc, err := newRecordConn(bufferConn{r: wire, w: io.Discard}, aeadChaCha20Poly1305, otherKey, testRecordMask, otherKey, otherKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,5 +276,34 @@ func TestLengthFieldIsMasked(t *testing.T) {
 	b := wire.Bytes()
 	if n := int(binary.BigEndian.Uint16(b)); n == len(b)-recordHeaderSize {
 		t.Fatalf("a record's length field reads %d in clear, want it masked", n)
+	}
+}
+
+// writeSizes records the size of each write to it.
+type writeSizes struct{ sizes []int }
+
+func (w *writeSizes) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return len(p), nil
+}
+
+// TestFullBatchIsWholeTLSRecords: after the padded opening, a writer's full batch,
+// with the control records before it, goes to the carrier as one write of exactly
+// four 16 KiB records, which a TLS carrier sends as four full TLS records.
+func TestFullBatchIsWholeTLSRecords(t *testing.T) {
+	for _, ctl := range [][]control{nil, {{typ: frameAck, a: 1}}, {{typ: frameAck, a: 1}, {typ: framePing, a: 2}, {typ: frameOffset}}} {
+		w := &writeSizes{}
+		rc, err := newRecordConn(bufferConn{r: bytes.NewReader(nil), w: w}, aeadAES256GCM, otherKey, otherKey, testRecordKey, testRecordMask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.wr.seq = paddedRecords // the opening is over
+		data := make([]byte, maxBatch-controlWire(ctl))
+		if _, err := rc.send(ctl, [][]byte{data[:1000], data[1000:]}); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.sizes) != 1 || w.sizes[0] != 4*sendRecordWire {
+			t.Errorf("%d control records: writes of %v bytes, want one of %d", len(ctl), w.sizes, 4*sendRecordWire)
+		}
 	}
 }

@@ -79,7 +79,7 @@ func (s *Session) Resume(ctx context.Context, carrier net.Conn, cfg *ClientConfi
 		}
 		return err
 	}
-	rc, err := newRecordConn(carrier, res.keys.s2c, res.keys.s2cMask, res.keys.c2s, res.keys.c2sMask)
+	rc, err := recordConnFor(carrier, res.keys, false)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (a *answerer) reject(id ID, why string) error {
 
 // reattach makes conn the carrier of a gateway session that a resume hello named.
 func (s *Session) reattach(conn net.Conn, res *handshakeResult, cfg *ServerConfig) error {
-	rc, err := newRecordConn(conn, res.keys.c2s, res.keys.c2sMask, res.keys.s2c, res.keys.s2cMask)
+	rc, err := recordConnFor(conn, res.keys, true)
 	if err != nil {
 		return err
 	}

@@ -50,11 +50,7 @@ type sessionOptions struct {
 }
 
 func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session, error) {
-	readKey, readMask, writeKey, writeMask := res.keys.s2c, res.keys.s2cMask, res.keys.c2s, res.keys.c2sMask
-	if o.server {
-		readKey, readMask, writeKey, writeMask = writeKey, writeMask, readKey, readMask
-	}
-	rc, err := newRecordConn(conn, readKey, readMask, writeKey, writeMask)
+	rc, err := recordConnFor(conn, res.keys, o.server)
 	if err != nil {
 		return nil, err
 	}

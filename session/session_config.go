@@ -41,6 +41,10 @@ type ClientConfig struct {
 	IdlePing time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// aeads replaces what this machine's hardware makes the record AEADs, for tests
+	// of the negotiation (handshake_ext.go).
+	aeads aeadPrefs
 }
 
 // DefaultIdlePing is the client's idle keepalive when its config says 0.
@@ -90,6 +94,10 @@ type ServerConfig struct {
 	Budget *Budget
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// aeads replaces what this machine's hardware makes the record AEADs, for tests
+	// of the negotiation (handshake_ext.go).
+	aeads aeadPrefs
 }
 
 // ReplayCache remembers accepted hellos for as long as they could be fresh, so that

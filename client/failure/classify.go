@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"syscall"
 	"time"
 
 	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 // ClockTolerance is how far a server's Date may be from the device's clock before the
@@ -41,11 +43,14 @@ func Classify(o Observation) *Error {
 		o.ServerDate, _ = httpDate(o.Head)
 	}
 	e := &Error{Step: o.Step, TLS: o.TLS, Err: o.Err, Cause: cause(o)}
-	switch e.Cause {
-	case Frozen:
+	var te *trust.Error
+	switch {
+	case e.Cause == Frozen:
 		e.Bytes = o.Received
-	case ClockOff:
+	case e.Cause == ClockOff:
 		e.Skew = skew(o)
+	case e.Cause == Certificate && errors.As(o.Err, &te):
+		e.Reason = te.Reason
 	}
 	return e
 }
@@ -53,7 +58,14 @@ func Classify(o Observation) *Error {
 func cause(o Observation) Cause {
 	err := o.Err
 	website := looksLikeHTTP(o.Head)
+	var dns *net.DNSError
 	switch {
+	case errors.Is(err, trust.ErrCertificate):
+		return Certificate
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return NoName
+	case errors.As(err, &dns):
+		return NoAnswer
 	case errors.Is(err, session.ErrAuth):
 		return Auth
 	case o.Step == StepSession && !o.ServerDate.IsZero() && abs(skew(o)) > ClockTolerance:
@@ -76,6 +88,20 @@ func cause(o Observation) Cause {
 		return Closed
 	}
 	return Unknown
+}
+
+// resolverFailure names a resolver's failure as OONI's probes do for Go's resolver:
+// a timeout, a server that failed (SERVFAIL, REFUSED: "server misbehaving"), or
+// something else.
+func resolverFailure(err error) string {
+	var dns *net.DNSError
+	switch {
+	case timedOut(err):
+		return "generic_timeout_error"
+	case errors.As(err, &dns) && dns.Err == "server misbehaving":
+		return "dns_server_misbehaving"
+	}
+	return "unknown_failure: " + NoAnswer.String()
 }
 
 // timedOut reports whether err is a deadline passing: a context's, a socket's, or a

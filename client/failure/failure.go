@@ -7,6 +7,8 @@ package failure
 import (
 	"fmt"
 	"time"
+
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 // A Cause is what most likely made an attempt fail.
@@ -45,10 +47,20 @@ const (
 	// ClockOff: the server's clock (an HTTP Date header) is further from the device's
 	// than the gateway accepts, which explains a hello left unanswered.
 	ClockOff
+	// Certificate: the client refused the TLS server's certificate (Error.Reason says
+	// why): someone intercepting TLS, as a censor with its own root CA does, or a
+	// bridge line whose pin= or server name is wrong.
+	Certificate
+	// NoName: the bridge's host name does not exist (NXDOMAIN): a resolver that
+	// censors names, or a wrong name.
+	NoName
+	// NoAnswer: the resolver gave no usable answer for the bridge's host name (a
+	// timeout, a server failure).
+	NoAnswer
 )
 
 var causeNames = [...]string{"unknown", "refused", "unreachable", "reset", "silent", "frozen",
-	"website", "closed", "auth", "clock-off"}
+	"website", "closed", "auth", "clock-off", "certificate", "no-name", "no-answer"}
 
 func (c Cause) String() string {
 	if c < 0 || int(c) >= len(causeNames) {
@@ -77,6 +89,10 @@ func (c Cause) OONI() string {
 		return "generic_timeout_error"
 	case Closed:
 		return "eof_error"
+	case Certificate:
+		return "ssl_invalid_certificate"
+	case NoName:
+		return "dns_nxdomain_error"
 	}
 	return "unknown_failure: " + c.String()
 }
@@ -93,6 +109,11 @@ const (
 	StepSession
 	// StepData is carrying data once the session is up.
 	StepData
+	// StepResolve is resolving the bridge's host name, before the connect.
+	StepResolve
+	// StepTLS is the TLS handshake within a transport's handshake (the part of
+	// StepTransport that a probe can tell apart, from transports.Trace).
+	StepTLS
 )
 
 func (s Step) String() string {
@@ -105,6 +126,10 @@ func (s Step) String() string {
 		return "session handshake"
 	case StepData:
 		return "data"
+	case StepResolve:
+		return "name resolution"
+	case StepTLS:
+		return "TLS handshake"
 	}
 	return "unknown step"
 }
@@ -120,7 +145,9 @@ type Error struct {
 	Skew time.Duration
 	// TLS is set when the carrier starts with a TLS ClientHello.
 	TLS bool
-	Err error
+	// Reason is, for Certificate, why the certificate was refused.
+	Reason trust.Reason
+	Err    error
 }
 
 func (e *Error) Error() string {
@@ -131,6 +158,21 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// OONI returns e in OONI's failure vocabulary: the cause's name (Cause.OONI), made
+// precise where e knows more: a certificate's reason, a resolver's timeout or failure,
+// and ssl_failed_handshake for a TLS handshake that failed otherwise.
+func (e *Error) OONI() string {
+	switch {
+	case e.Cause == Certificate:
+		return e.Reason.OONI()
+	case e.Cause == NoAnswer:
+		return resolverFailure(e.Err)
+	case e.Cause == Unknown && e.Step == StepTLS:
+		return "ssl_failed_handshake"
+	}
+	return e.Cause.OONI()
+}
 
 // Same reports whether e and o are one pattern: the same cause, and for a freeze
 // about the same byte count (a censor draws its budget from a range, 14–20 KB in
@@ -165,7 +207,7 @@ func (e *Error) Explain() string {
 	case Silent:
 		return "the bridge went silent after " + first + ": a censor is likely dropping this kind of connection, or the bridge line's secret or address is wrong"
 	case Frozen:
-		return fmt.Sprintf("the connection stopped delivering after %s while staying open: a censor is likely freezing or cutting connections to this server", kB(e.Bytes))
+		return fmt.Sprintf("the connection stopped delivering after %s while staying open: a censor is likely freezing or cutting connections to this server", SizeText(e.Bytes))
 	case Website:
 		return "the gateway answered as a website: the bridge line's secret or address may be wrong, or your clock is off by more than 2 minutes"
 	case Closed:
@@ -174,14 +216,35 @@ func (e *Error) Explain() string {
 		return "the server did not prove the bridge line's key: the key= may be wrong, or someone is intercepting the connection"
 	case ClockOff:
 		return "your device's clock is " + SkewText(e.Skew) + " (the gateway allows 2 minutes): set it to the network's time"
+	case Certificate:
+		return certificateText(e.Reason)
+	case NoName:
+		return "the bridge's host name does not exist: the resolver may be censoring it, or the name is wrong"
+	case NoAnswer:
+		return "the bridge's host name did not resolve: the resolver failed or is being blocked"
 	}
 	switch e.Step {
 	case StepConnect:
 		return "the connection to the bridge failed"
+	case StepTLS:
+		return "the TLS handshake with the bridge failed"
 	case StepData:
 		return "the connection failed while carrying data"
 	}
 	return "the " + e.Step.String() + " failed"
+}
+
+// certificateText says why a TLS certificate was refused, for a person.
+func certificateText(r trust.Reason) string {
+	switch r {
+	case trust.UnknownAuthority, trust.PinMismatch:
+		return "the TLS certificate was not the bridge's (" + r.String() + "): someone is likely intercepting the connection, as a censor with its own certificate authority does"
+	case trust.WrongName:
+		return "the TLS certificate is for another name: someone may be intercepting the connection, or the bridge line's servername= is wrong"
+	case trust.Expired:
+		return "the TLS certificate has expired or is not valid yet: your device's clock may be off, or someone is intercepting the connection"
+	}
+	return "the TLS certificate was refused (" + r.String() + "): someone may be intercepting the connection"
 }
 
 // SkewText says how far a clock is off, for a person: "10 minutes behind".
@@ -199,7 +262,8 @@ func SkewText(skew time.Duration) string {
 	return fmt.Sprintf("%d seconds %s", int(skew.Round(time.Second)/time.Second), dir)
 }
 
-func kB(n int64) string {
+// SizeText says a byte count for a person: "900 bytes", "16 KB".
+func SizeText(n int64) string {
 	if n < 10<<10 {
 		return fmt.Sprintf("%d bytes", n)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/session"
+	"github.com/umbrella-edge/edge/transports/trust"
 )
 
 // stall is a watchdog's verdict: a timeout that is not a socket's.
@@ -54,6 +55,10 @@ func TestClassify(t *testing.T) {
 		{"a Date does not explain a failed connect", Observation{Step: StepConnect, Err: opErr(syscall.ECONNREFUSED), ServerDate: local.Add(time.Hour), Local: local}, Refused, 0, 0},
 		{"a wrong key", Observation{Step: StepSession, Err: fmt.Errorf("%w: signature", session.ErrAuth)}, Auth, 0, 0},
 		{"something else", Observation{Step: StepSession, Err: errors.New("odd")}, Unknown, 0, 0},
+		{"a certificate refused in the TLS handshake", Observation{Step: StepTLS, TLS: true, Err: fmt.Errorf("handshake: %w", refusedCert(trust.UnknownAuthority))}, Certificate, 0, 0},
+		{"a certificate refused in QUIC's handshake", Observation{Step: StepConnect, Err: refusedCert(trust.PinMismatch)}, Certificate, 0, 0},
+		{"a name that does not exist", Observation{Step: StepResolve, Err: &net.DNSError{Err: "no such host", Name: "gw.example", IsNotFound: true}}, NoName, 0, 0},
+		{"a resolver that timed out", Observation{Step: StepResolve, Err: &net.DNSError{Err: "i/o timeout", Name: "gw.example", IsTimeout: true}}, NoAnswer, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := Classify(tc.o)
@@ -80,6 +85,8 @@ func TestExplainSaysWhatIsKnown(t *testing.T) {
 		{Error{Cause: ClockOff, Skew: 10 * time.Minute}, "clock is 10 minutes behind"},
 		{Error{Cause: ClockOff, Skew: -3 * time.Hour}, "clock is 3 hours ahead"},
 		{Error{Cause: Auth}, "did not prove the bridge line's key"},
+		{Error{Cause: Certificate, Reason: trust.UnknownAuthority}, "not the bridge's (unknown authority): someone is likely intercepting"},
+		{Error{Cause: Unknown, Step: StepTLS}, "the TLS handshake with the bridge failed"},
 	} {
 		if got := tc.e.Explain(); !strings.Contains(got, tc.want) {
 			t.Errorf("%v: %q does not say %q", tc.e.Cause, got, tc.want)
@@ -105,8 +112,41 @@ func TestSamePattern(t *testing.T) {
 	}
 }
 
+// refusedCert is what a TLS client's dial wraps when it refused a certificate.
+func refusedCert(r trust.Reason) error {
+	return &trust.Error{ServerName: "www.example.com", Reason: r, Err: errors.New("x509")}
+}
+
+func TestOONIFailureStrings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		e    Error
+		want string
+	}{
+		{"refused", Error{Cause: Refused, Step: StepConnect}, "connection_refused"},
+		{"no answer to connect", Error{Cause: Unreachable, Step: StepConnect}, "generic_timeout_error"},
+		{"reset", Error{Cause: Reset, Step: StepTLS}, "connection_reset"},
+		{"silence", Error{Cause: Silent, Step: StepTransport}, "generic_timeout_error"},
+		{"a freeze", Error{Cause: Frozen, Step: StepData}, "generic_timeout_error"},
+		{"closed", Error{Cause: Closed, Step: StepSession}, "eof_error"},
+		{"a censor's CA", Error{Cause: Certificate, Reason: trust.UnknownAuthority}, "ssl_unknown_authority"},
+		{"another name", Error{Cause: Certificate, Reason: trust.WrongName}, "ssl_invalid_hostname"},
+		{"not the pinned key", Error{Cause: Certificate, Reason: trust.PinMismatch}, "ssl_invalid_certificate"},
+		{"an unexplained TLS failure", Error{Cause: Unknown, Step: StepTLS}, "ssl_failed_handshake"},
+		{"an unexplained transport failure", Error{Cause: Unknown, Step: StepTransport}, "unknown_failure: unknown"},
+		{"NXDOMAIN", Error{Cause: NoName, Step: StepResolve}, "dns_nxdomain_error"},
+		{"a resolver timeout", Error{Cause: NoAnswer, Err: &net.DNSError{Err: "i/o timeout", IsTimeout: true}}, "generic_timeout_error"},
+		{"SERVFAIL", Error{Cause: NoAnswer, Err: &net.DNSError{Err: "server misbehaving"}}, "dns_server_misbehaving"},
+		{"a website's answer", Error{Cause: Website, Step: StepSession}, "unknown_failure: website"},
+	} {
+		if got := tc.e.OONI(); got != tc.want {
+			t.Errorf("%s: OONI() = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestCensorCauses(t *testing.T) {
-	for c := Unknown; c <= ClockOff; c++ {
+	for c := Unknown; c <= NoAnswer; c++ {
 		want := c == Reset || c == Silent || c == Frozen
 		if c.Censor() != want {
 			t.Errorf("%v.Censor() = %v, want %v", c, c.Censor(), want)

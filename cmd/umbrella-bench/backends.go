@@ -14,16 +14,18 @@ import (
 
 // Service names the gateways route to the bench's backends.
 const (
-	serviceBulk = "bulk"
-	serviceEcho = "echo"
+	serviceBulk     = "bulk"
+	serviceEcho     = "echo"
+	serviceEchoBulk = "echo-bulk"
 )
 
-// backends are the services every path reaches: an echo service and a bulk service that
-// sinks or sources a requested number of bytes.
+// backends are the services every path reaches: an echo service, an echo for bulk
+// transfers (a larger buffer: its reads and writes must not be what limits a path),
+// and a bulk service that sinks or sources a requested number of bytes.
 type backends struct {
-	echoAddr, bulkAddr string
-	cancel             context.CancelFunc
-	done               sync.WaitGroup
+	echoAddr, echoBulkAddr, bulkAddr string
+	cancel                           context.CancelFunc
+	done                             sync.WaitGroup
 }
 
 func startBackends(ctx context.Context) (*backends, error) {
@@ -36,9 +38,17 @@ func startBackends(ctx context.Context) (*backends, error) {
 		echoLn.Close()
 		return nil, fmt.Errorf("listen for bulk backend: %w", err)
 	}
+	echoBulkLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		echoLn.Close()
+		bulkLn.Close()
+		return nil, fmt.Errorf("listen for bulk echo backend: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	b := &backends{echoAddr: echoLn.Addr().String(), bulkAddr: bulkLn.Addr().String(), cancel: cancel}
+	b := &backends{echoAddr: echoLn.Addr().String(), echoBulkAddr: echoBulkLn.Addr().String(),
+		bulkAddr: bulkLn.Addr().String(), cancel: cancel}
 	b.done.Go(func() { serveConns(ctx, echoLn, backend.EchoConn) })
+	b.done.Go(func() { serveConns(ctx, echoBulkLn, echoBulk) })
 	b.done.Go(func() {
 		serveConns(ctx, bulkLn, func(c net.Conn) {
 			for bulkServe(c) == nil {
@@ -49,7 +59,15 @@ func startBackends(ctx context.Context) (*backends, error) {
 }
 
 func (b *backends) services() map[string]string {
-	return map[string]string{serviceEcho: b.echoAddr, serviceBulk: b.bulkAddr}
+	return map[string]string{serviceEcho: b.echoAddr, serviceEchoBulk: b.echoBulkAddr, serviceBulk: b.bulkAddr}
+}
+
+// echoBulk writes back what c sends, through a bulkChunk buffer, then half-closes c.
+func echoBulk(c net.Conn) {
+	io.CopyBuffer(c, struct{ io.Reader }{c}, make([]byte, bulkChunk)) // plain reads and writes, not splice(2)
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
 }
 
 func (b *backends) Close() {

@@ -43,10 +43,16 @@ func (b *bench) withChild(ctx context.Context, maxSessions int, fn func(*childGa
 
 // withChildLimits is withChild with the child's limits: section (0 fields: defaults).
 func (b *bench) withChildLimits(ctx context.Context, limits config.Limits, fn func(*childGateway) ([]row, error)) ([]row, error) {
+	return b.withChildListeners(ctx, limits, nil, fn)
+}
+
+// withChildListeners is withChildLimits with the child's listeners (none: one tcp
+// listener).
+func (b *bench) withChildListeners(ctx context.Context, limits config.Limits, listeners []config.Listener, fn func(*childGateway) ([]row, error)) ([]row, error) {
 	if err := b.buildChild(ctx); err != nil {
 		return nil, err
 	}
-	g, err := startChild(ctx, b.childBin, b.childDir, b.backends.services(), limits)
+	g, err := startChild(ctx, b.childBin, b.childDir, b.backends.services(), limits, listeners)
 	if err != nil {
 		return nil, err
 	}

@@ -289,8 +289,8 @@ func TestEchoBulkChecksWhatCameBack(t *testing.T) {
 			go func() { tt.echo(b); b.Close() }()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			if _, err := echoBulk(ctx, a, 1<<20); (err != nil) != tt.wantErr {
-				t.Errorf("echoBulk: %v, want an error: %v", err, tt.wantErr)
+			if _, err := echoChecked(ctx, a, 1<<20); (err != nil) != tt.wantErr {
+				t.Errorf("echoChecked: %v, want an error: %v", err, tt.wantErr)
 			}
 		})
 	}

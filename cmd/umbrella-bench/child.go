@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,14 +17,16 @@ import (
 	"github.com/umbrella-edge/edge/internal/freeport"
 )
 
-// childGateway is `umbrella gateway` running as a child process with one tcp listener,
-// so its CPU time and memory can be read apart from the bench's own.
+// childGateway is `umbrella gateway` running as a child process (one tcp listener
+// unless asked for others), so its CPU time and memory can be read apart from the
+// bench's own.
 type childGateway struct {
-	cmd    *exec.Cmd
-	dir    string
-	admin  string        // admin listener, 127.0.0.1:PORT
-	bridge bridge.Line   // the tcp listener's bridge line
-	exited chan struct{} // closed when the process has been waited for
+	cmd     *exec.Cmd
+	dir     string
+	admin   string        // admin listener, 127.0.0.1:PORT
+	bridge  bridge.Line   // the first listener's bridge line
+	bridges []bridge.Line // every listener's, in the config's order
+	exited  chan struct{} // closed when the process has been waited for
 }
 
 // buildGateway compiles ./cmd/umbrella into dir, unless bin names a prebuilt binary.
@@ -51,12 +52,16 @@ func buildGateway(ctx context.Context, bin, dir string) (string, error) {
 }
 
 // startChild writes a gateway config into a fresh state directory under dir, starts the
-// gateway and waits until its bridge line and admin listener are up. The caller must
-// call stop, which also runs on every error path here.
-func startChild(ctx context.Context, bin, dir string, services map[string]string, limits config.Limits) (_ *childGateway, err error) {
+// gateway and waits until its bridge lines and admin listener are up. No listeners
+// means one tcp listener on 127.0.0.1. The caller must call stop, which also runs on
+// every error path here.
+func startChild(ctx context.Context, bin, dir string, services map[string]string, limits config.Limits, listeners []config.Listener) (_ *childGateway, err error) {
 	admin, err := freeport.TCP("127.0.0.1")
 	if err != nil {
 		return nil, err
+	}
+	if len(listeners) == 0 {
+		listeners = []config.Listener{{Transport: "tcp", Listen: "127.0.0.1:0"}}
 	}
 	stateDir, err := os.MkdirTemp(dir, "gateway-")
 	if err != nil {
@@ -64,7 +69,7 @@ func startChild(ctx context.Context, bin, dir string, services map[string]string
 	}
 	cfg := config.Gateway{
 		StateDir:  stateDir,
-		Listeners: []config.Listener{{Transport: "tcp", Listen: "127.0.0.1:0"}},
+		Listeners: listeners,
 		Services:  services,
 		Admin:     admin,
 		Limits:    limits,
@@ -95,9 +100,10 @@ func startChild(ctx context.Context, bin, dir string, services map[string]string
 			err = fmt.Errorf("%w\ngateway log:\n%s", err, g.logTail())
 		}
 	}()
-	if g.bridge, err = g.waitReady(ctx, 30*time.Second); err != nil {
+	if g.bridges, err = g.waitReady(ctx, len(listeners), 30*time.Second); err != nil {
 		return nil, err
 	}
+	g.bridge = g.bridges[0]
 	return g, nil
 }
 
@@ -114,12 +120,12 @@ func writeYAML(path string, cfg config.Gateway) error {
 	return nil
 }
 
-// waitReady polls for the bridge line the gateway writes once its listeners are bound,
-// and for its admin listener.
-func (g *childGateway) waitReady(ctx context.Context, limit time.Duration) (bridge.Line, error) {
+// waitReady polls for the n bridge lines the gateway writes once its listeners are
+// bound, and for its admin listener.
+func (g *childGateway) waitReady(ctx context.Context, n int, limit time.Duration) ([]bridge.Line, error) {
 	deadline := time.Now().Add(limit)
 	for {
-		b, err := g.readBridge()
+		b, err := g.readBridges(n)
 		if err == nil {
 			if _, err = g.scrape(ctx); err == nil {
 				return b, nil
@@ -127,27 +133,37 @@ func (g *childGateway) waitReady(ctx context.Context, limit time.Duration) (brid
 		}
 		select {
 		case <-g.exited:
-			return bridge.Line{}, fmt.Errorf("gateway exited while starting: %s", g.cmd.ProcessState)
+			return nil, fmt.Errorf("gateway exited while starting: %s", g.cmd.ProcessState)
 		case <-ctx.Done():
-			return bridge.Line{}, ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return bridge.Line{}, fmt.Errorf("gateway not ready after %s: %w", limit, err)
+			return nil, fmt.Errorf("gateway not ready after %s: %w", limit, err)
 		}
 	}
 }
 
-func (g *childGateway) readBridge() (bridge.Line, error) {
+func (g *childGateway) readBridges(n int) ([]bridge.Line, error) {
 	data, err := os.ReadFile(filepath.Join(g.dir, "bridges.txt"))
 	if err != nil {
-		return bridge.Line{}, err
+		return nil, err
 	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
-	if line == "" {
-		return bridge.Line{}, errors.New("bridges.txt is empty")
+	var lines []bridge.Line
+	for _, s := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if s = strings.TrimSpace(s); s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		b, err := bridge.Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, b)
 	}
-	return bridge.Parse(line)
+	if len(lines) < n {
+		return nil, fmt.Errorf("bridges.txt has %d of %d lines", len(lines), n)
+	}
+	return lines, nil
 }
 
 // stop asks the gateway to drain (SIGTERM), kills it if it has not exited soon after,

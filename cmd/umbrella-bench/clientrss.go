@@ -69,7 +69,7 @@ func measureClientRSS(ctx context.Context, b *bench) ([]row, error) {
 		return nil, err
 	}
 	b.progress.say("  umbrella client on %s: VmRSS %s with one session; echoing %d MiB", transport, before, clientBulk>>20)
-	took, err := echoBulk(ctx, conn, clientBulk)
+	took, err := echoChecked(ctx, conn, clientBulk)
 	if err != nil {
 		return nil, fmt.Errorf("echo %d MiB through the client: %w", clientBulk>>20, err)
 	}
@@ -193,9 +193,9 @@ func (c *clientProcess) stop() {
 	}
 }
 
-// echoBulk writes n pseudo-random bytes on conn while reading them back, and checks
+// echoChecked writes n pseudo-random bytes on conn while reading them back, and checks
 // that what came back is what went.
-func echoBulk(ctx context.Context, conn net.Conn, n int64) (time.Duration, error) {
+func echoChecked(ctx context.Context, conn net.Conn, n int64) (time.Duration, error) {
 	if d, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(d)
 		defer conn.SetDeadline(time.Time{})

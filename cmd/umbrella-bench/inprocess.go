@@ -25,6 +25,10 @@ type inProcess struct {
 	registry *transports.Registry
 	backends *backends
 	bridges  []bridge.Line // one per transport, in the order asked for
+	// dnsBridge is the dns listener's line, naming the listener itself: the dns step
+	// puts a resolver in front of it. The other steps leave it out (its channel is
+	// narrow by design; its rows are the dns step's).
+	dnsBridge *bridge.Line
 	// leftOut says, per transport, why it is not measured (a program this machine lacks).
 	leftOut  []string
 	stateDir string
@@ -86,7 +90,13 @@ func startInProcess(ctx context.Context, host string, names []string) (_ *inProc
 	if err != nil {
 		return nil, fmt.Errorf("start in-process gateway: %w", err)
 	}
-	ip.bridges = g.Bridges()
+	for _, b := range g.Bridges() {
+		if lab.ViaResolver(b.Transport) {
+			ip.dnsBridge = &b
+			continue
+		}
+		ip.bridges = append(ip.bridges, b)
+	}
 	var gctx context.Context
 	gctx, ip.cancel = context.WithCancel(ctx)
 	go func() { ip.served <- g.Serve(gctx) }()

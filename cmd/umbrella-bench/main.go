@@ -49,6 +49,13 @@ func main() {
 		}
 		return
 	}
+	if os.Getenv(tunnelChildEnv) != "" {
+		if err := runTunnelChild(ctx, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "umbrella-bench tunnel child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Getenv(lossChildEnv) != "" {
 		if err := runLossChild(ctx, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "umbrella-bench loss child:", err)
@@ -122,6 +129,7 @@ type step struct {
 
 var steps = []step{
 	{"throughput", "throughput", measureThroughput},
+	{"echo", "echo through a local port, beside shadowsocks, obfs4proxy, crypto/tls and quic-go", measureEcho},
 	{"handshake", "handshake time", measureHandshakeTime},
 	{"rtt", "message round trip", measureRoundTrip},
 	{"rate", "gateway handshake rate", measureHandshakeRate},
@@ -134,6 +142,7 @@ var steps = []step{
 	{"loss", "throughput and round trips under packet loss", measureLoss},
 	{"hoard", "chat and gateway memory beside hoarding sessions", measureHoarding},
 	{"flood", "admission and chat under a flood", measureFlood},
+	{"dns", "the dns transport through unbound, and connecting in a shutdown", measureDNS},
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -153,7 +162,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.coldRuns, "cold-runs", 10, "cold starts per family of transports left open")
 	fs.DurationVar(&o.jitterFor, "jitter-for", 2*time.Minute, "length of the no-false-moves run on a jittery path (half flowing, half idle)")
 	fs.DurationVar(&o.jitterLongFor, "jitter-long-for", 10*time.Minute, "length of the opt-in long no-false-moves run (-steps jitter-long)")
-	fs.StringVar(&stepNames, "steps", "throughput,handshake,rtt,rate,memory,failover,coldstart,jitter,client-memory,loss,hoard,flood", "comma-separated measurements to run (jitter-long, a 10-minute run, is left out unless named)")
+	fs.StringVar(&stepNames, "steps", "throughput,echo,handshake,rtt,rate,memory,failover,coldstart,jitter,client-memory,loss,hoard,flood,dns", "comma-separated measurements to run (jitter-long, a 10-minute run, is left out unless named)")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "use this umbrella `binary` instead of building ./cmd/umbrella")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: umbrella-bench [flags]\n\nMeasures Umbrella Edge on loopback beside raw TCP and prints a Markdown table.\n\nFlags:\n")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,11 +19,87 @@ const clockTicks = 100
 
 // cpuTime is the user plus system CPU time the child has used so far.
 func (g *childGateway) cpuTime() (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
+	cpu, err := procCPU(g.cmd.Process.Pid)
 	if err != nil {
 		return 0, fmt.Errorf("read gateway CPU time: %w", err)
 	}
+	return cpu, nil
+}
+
+// procCPU is the user plus system CPU time process pid has used so far.
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
 	return parseStatCPU(string(data))
+}
+
+// treeCPU is the CPU time used so far by the processes pids and their live
+// descendants: a client or gateway runs a pt transport's program as its own child,
+// whose time its parent's stat does not count until the program exits.
+func treeCPU(pids ...int) (time.Duration, error) {
+	parents := make(map[int]int) // pid → ppid of every process
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if ppid, err := parseStatPPID(string(data)); err == nil {
+			parents[pid] = ppid
+		}
+	}
+	in := make(map[int]bool)
+	for _, p := range pids {
+		if _, ok := parents[p]; !ok {
+			return 0, fmt.Errorf("process %d is gone: its CPU time cannot be read", p)
+		}
+		in[p] = true
+	}
+	var total time.Duration
+	for pid := range parents {
+		if !inTree(pid, parents, in) {
+			continue
+		}
+		cpu, err := procCPU(pid)
+		if err != nil && slices.Contains(pids, pid) {
+			return 0, err
+		}
+		total += cpu
+	}
+	return total, nil
+}
+
+// inTree reports whether pid or one of its ancestors is in roots.
+func inTree(pid int, parents map[int]int, roots map[int]bool) bool {
+	for seen := 0; pid > 1 && seen < 64; seen++ {
+		if roots[pid] {
+			return true
+		}
+		pid = parents[pid]
+	}
+	return false
+}
+
+// parseStatPPID reads the parent pid (field 4) of a /proc/PID/stat line.
+func parseStatPPID(stat string) (int, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc stat: no command name in %q", stat)
+	}
+	fields := strings.Fields(stat[i+1:])
+	if len(fields) < 2 {
+		return 0, fmt.Errorf("parse /proc stat: %d fields after the command name", len(fields))
+	}
+	return strconv.Atoi(fields[1])
 }
 
 // parseStatCPU reads utime and stime (fields 14 and 15) of a /proc/PID/stat line. The

@@ -28,22 +28,11 @@ line can use (and find) the bridge. The gateway writes them on start, so run it 
 		fs.Usage()
 		return errors.New("bridges: --config is required")
 	}
-	gc, err := config.LoadGateway(*cfgPath, all.Names())
-	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(filepath.Join(gc.StateDir, bridgesFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("bridges: %s has no bridge lines yet: start the gateway once (umbrella gateway --config %s)", gc.StateDir, *cfgPath)
-	}
+	lines, _, err := gatewayBridges(*cfgPath)
 	if err != nil {
 		return fmt.Errorf("bridges: %w", err)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		b, err := bridge.Parse(line)
-		if err != nil {
-			return fmt.Errorf("bridges: %s: %w", bridgesFile, err)
-		}
+	for _, b := range lines {
 		fmt.Fprintln(stdout, b.String())
 		if *qr {
 			if err := config.WriteQR(stdout, b.String()); err != nil {
@@ -53,4 +42,29 @@ line can use (and find) the bridge. The gateway writes them on start, so run it 
 		}
 	}
 	return nil
+}
+
+// gatewayBridges returns the bridge lines the gateway of the config at cfgPath wrote on
+// its last start, one per listener, and the config.
+func gatewayBridges(cfgPath string) ([]bridge.Line, *config.Gateway, error) {
+	gc, err := config.LoadGateway(cfgPath, all.Names())
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(gc.StateDir, bridgesFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s has no bridge lines yet: start the gateway once (umbrella gateway --config %s)", gc.StateDir, cfgPath)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var lines []bridge.Line
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		b, err := bridge.Parse(line)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", bridgesFile, err)
+		}
+		lines = append(lines, b)
+	}
+	return lines, gc, nil
 }

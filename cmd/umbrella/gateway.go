@@ -171,6 +171,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 		StreamOpenBurst:  gc.Limits.StreamOpenBurst,
 		StreamOpenRate:   float64(gc.Limits.StreamOpenRate),
 		LogClientIPs:     gc.Log.ClientIPs,
+		Probe:            gateway.ProbeConfig{Off: !gc.Probe.On(), SessionRate: gc.Probe.SessionRate, Rate: gc.Probe.Rate},
 	}
 	cfg.MaxHandshakes = gc.Limits.MaxHandshakes
 	cfg.FirstBytesTimeout = gc.Limits.FirstBytesTimeout

@@ -30,6 +30,7 @@ func commands() []command {
 		{"bridges", "print the bridge lines of a gateway configuration (optionally as QR codes)", runBridges},
 		{"health", "ask a running gateway's /healthz (the container image's health check)", runHealth},
 		{"echo", "run a stand-in backend that echoes streams back, to try a gateway out", runEcho},
+		{"probe", "test bridge lines from this network, step by step; a table and OONI-shaped JSON", runProbe},
 		{"demo", "run a gateway, a backend and two chatting clients on loopback", runDemo},
 		{"censor", "run a censor simulator between clients and gateways (lab and tests)", runCensor},
 	}
@@ -87,7 +88,8 @@ A first run, on one machine:
   umbrella demo                                  # everything on loopback, ends by itself
   umbrella gateway --config gateway.yaml         # operator: keys are made on first start
   umbrella bridges --config gateway.yaml --qr    # the lines to hand to users
-  umbrella client --config client.yaml           # user: then point apps at the SOCKS5 port`)
+  umbrella client --config client.yaml           # user: then point apps at the SOCKS5 port
+  umbrella probe --config client.yaml            # tester: which lines work here, and why not`)
 }
 
 // newFlagSet returns a flag set whose --help prints what the command is for.

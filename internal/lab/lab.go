@@ -33,6 +33,8 @@ func ListenerArgs(transport string) (transports.Args, error) {
 	switch transport {
 	case "tcp", "obfs4", "quicobfs":
 		return transports.Args{}, nil
+	case "dns":
+		return transports.Args{"domain": DNSDomain}, nil
 	case "utls", "webtunnel", "websocket", "meek", "quic":
 		return transports.Args{"servername": ServerName}, nil
 	case "pt":
@@ -48,7 +50,7 @@ func ListenerArgs(transport string) (transports.Args, error) {
 // relays each bridge on a route of that network.
 func Network(transport string) string {
 	switch transport {
-	case "quic", "quicobfs":
+	case "quic", "quicobfs", "dns":
 		return "udp"
 	}
 	return "tcp"

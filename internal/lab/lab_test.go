@@ -13,11 +13,12 @@ import (
 	"github.com/umbrella-edge/edge/transports/all"
 )
 
-// Every line of the lab, the gateway's own and those through the CDN, carries a session
-// through the censor to the backend: the demo, the benchmarks and the scenarios rely
-// on each transport coming up on loopback with ListenerArgs.
+// Every line of the lab, the gateway's own, those through the CDN and dns's through
+// the resolver, carries a session through the censor to the backend: the demo, the
+// benchmarks and the scenarios rely on each transport coming up on loopback with
+// ListenerArgs.
 func TestEveryLineCarriesASession(t *testing.T) {
-	l := startLab(t, Options{})
+	l := startLab(t, Options{Resolver: true})
 	lines := l.Lines()
 	if want := len(all.Names()) + 2; len(lines) != want {
 		t.Fatalf("the lab has %d bridge lines, want one per transport and two through the CDN (%d)", len(lines), want)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +58,10 @@ type Options struct {
 	Policies []censor.Policy
 	// NoCDN leaves nginx out, and with it the fronted bridges.
 	NoCDN bool
+	// Resolver runs unbound as the network's recursive resolver on ResolverHost, and
+	// with it the gateway's dns listener, whose line's route leads to the resolver.
+	// Without it nil Transports leave dns out; naming dns in Transports needs it.
+	Resolver bool
 	// AllowMissing leaves out what needs a program this machine lacks (the pt
 	// listener without obfs4proxy, the CDN without nginx) and lists it in Missing,
 	// instead of failing. Tests leave it false: CI installs everything.
@@ -86,6 +89,9 @@ type Line struct {
 	// Fronted is true when the route leads to the CDN, which passes the carrier on
 	// to the gateway.
 	Fronted bool
+	// ViaResolver is true when the route leads to the lab's resolver, which asks the
+	// gateway's dns listener.
+	ViaResolver bool
 	// Listen is the gateway listener's own address, behind the route (and the CDN):
 	// where an attacker who found it connects.
 	Listen string
@@ -113,6 +119,9 @@ type Lab struct {
 	// Missing says what AllowMissing left out and why, by transport name ("cdn" for
 	// nginx).
 	Missing map[string]error
+	// Resolver is unbound's address, where the dns line's route leads: the one
+	// resolver a shutdown lets DNS reach. Empty without Options.Resolver.
+	Resolver string
 
 	lines []Line
 	log   *slog.Logger
@@ -122,16 +131,7 @@ type Lab struct {
 	closeOnce sync.Once
 	// What Close stops, in its order: from the client's side inwards, so that no
 	// carrier reaches the gateway once it drains and the handshakes it holds end.
-	stop struct{ censor, cdn, gateway, backend, files func() }
-}
-
-// listenerPlan is one gateway listener and the censor route in front of it.
-type listenerPlan struct {
-	transport transports.Transport
-	listen    string
-	args      transports.Args
-	route     censor.Route
-	fronted   bool
+	stop struct{ censor, cdn, resolver, gateway, backend, files func() }
 }
 
 // startAttempts bounds how often Start picks new ports when one it picked was taken
@@ -202,6 +202,13 @@ func start(ctx context.Context, opts Options) (_ *Lab, err error) {
 	if err := l.startGateway(plans, opts); err != nil {
 		return nil, err
 	}
+	for _, p := range plans {
+		if p.resolver != nil {
+			if err := l.startResolver(ctx, p.resolver); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if cdn != nil {
 		if err := cdn.start(ctx, l); err != nil {
 			return nil, err
@@ -216,7 +223,7 @@ func start(ctx context.Context, opts Options) (_ *Lab, err error) {
 // files. Clients made with Client are the caller's to close, before.
 func (l *Lab) Close() error {
 	l.closeOnce.Do(func() {
-		for _, f := range []func(){l.stop.censor, l.stop.cdn, l.stop.gateway, l.stop.backend, l.stop.files} {
+		for _, f := range []func(){l.stop.censor, l.stop.cdn, l.stop.resolver, l.stop.gateway, l.stop.backend, l.stop.files} {
 			if f != nil {
 				f()
 			}
@@ -253,87 +260,6 @@ func (l *Lab) startBackend() error {
 	}
 	l.Backend, l.stop.backend = addr, stop
 	return nil
-}
-
-// plan picks the gateway's listeners, their addresses and the censor's routes to them,
-// and the CDN in front of those meant for one.
-func (l *Lab) plan(opts Options) ([]listenerPlan, *cdn, error) {
-	names := opts.Transports
-	if names == nil {
-		names = l.Registry.Names()
-	}
-	var plans []listenerPlan
-	for _, name := range names {
-		tr, err := l.Registry.Get(name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("lab: %w", err)
-		}
-		args, err := ListenerArgs(name)
-		if errors.Is(err, ErrUnavailable) && opts.AllowMissing {
-			l.Missing[name] = err
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("lab: %w", err)
-		}
-		p, err := newPlan(tr, args, name, "")
-		if err != nil {
-			return nil, nil, err
-		}
-		plans = append(plans, p)
-	}
-	if opts.NoCDN {
-		return plans, nil, nil
-	}
-	c, err := newCDN(opts.NginxConfigs)
-	if errors.Is(err, ErrUnavailable) && opts.AllowMissing {
-		l.Missing["cdn"] = err
-		return plans, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, name := range names {
-		args, ok := c.listenerArgs(name)
-		if !ok {
-			continue
-		}
-		tr, _ := l.Registry.Get(name)
-		edge, err := freeAddr("tcp", CDNHost)
-		if err != nil {
-			return nil, nil, err
-		}
-		p, err := newPlan(tr, args, name+CDNSuffix, edge)
-		if err != nil {
-			return nil, nil, err
-		}
-		c.origins[name] = p.listen
-		c.edges[name] = edge
-		plans = append(plans, p)
-	}
-	return plans, c, nil
-}
-
-// newPlan places a listener of tr on GatewayHost behind a censor route called route.
-// The route leads to edge, a CDN's address, or when edge is empty to the listener.
-func newPlan(tr transports.Transport, args transports.Args, route, edge string) (listenerPlan, error) {
-	network := Network(tr.Name())
-	listen, err := freeAddr(network, GatewayHost)
-	if err != nil {
-		return listenerPlan{}, err
-	}
-	upstream := listen
-	if edge != "" {
-		upstream = edge
-	}
-	return listenerPlan{
-		transport: tr,
-		listen:    listen,
-		args:      args,
-		fronted:   edge != "",
-		route: censor.Route{Name: route, Transport: tr.Name(), Network: network,
-			Listen: net.JoinHostPort(ClientHost, "0"), Upstream: upstream},
-	}, nil
 }
 
 func (l *Lab) startCensor(plans []listenerPlan, opts Options) error {
@@ -389,7 +315,8 @@ func (l *Lab) startGateway(plans []listenerPlan, opts Options) error {
 	go func() { g.Serve(ctx); close(served) }()
 	l.stop.gateway = func() { cancel(); <-served }
 	for i, b := range g.Bridges() {
-		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted, Listen: plans[i].listen})
+		l.lines = append(l.lines, Line{Bridge: b, Route: routes[i], Fronted: plans[i].fronted,
+			ViaResolver: plans[i].resolver != nil, Listen: plans[i].listen})
 	}
 	return nil
 }

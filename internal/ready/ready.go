@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	dnsmsg "github.com/miekg/dns"
 )
 
 // pollInterval is how long a check that failed waits before the next try: short
@@ -55,6 +57,23 @@ func TCP(ctx context.Context, addr string, exited <-chan struct{}) error {
 	})
 	if err != nil {
 		return fmt.Errorf("waiting for %s to accept: %w", addr, err)
+	}
+	return nil
+}
+
+// DNS waits until a DNS server on addr answers a query over UDP: "version.server" in
+// class CHAOS, which a resolver answers itself without asking anyone else.
+func DNS(ctx context.Context, addr string, exited <-chan struct{}) error {
+	q := new(dnsmsg.Msg)
+	q.SetQuestion("version.server.", dnsmsg.TypeTXT)
+	q.Question[0].Qclass = dnsmsg.ClassCHAOS
+	err := Until(ctx, exited, func(ctx context.Context) error {
+		c := &dnsmsg.Client{Net: "udp", Timeout: time.Second}
+		_, _, err := c.ExchangeContext(ctx, q, addr)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %s to answer DNS: %w", addr, err)
 	}
 	return nil
 }

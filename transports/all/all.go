@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 
 	"github.com/umbrella-edge/edge/transports"
+	"github.com/umbrella-edge/edge/transports/dns"
 	"github.com/umbrella-edge/edge/transports/meek"
 	"github.com/umbrella-edge/edge/transports/obfs4"
 	"github.com/umbrella-edge/edge/transports/pt"
@@ -23,7 +24,7 @@ type Options struct {
 	PT pt.Config
 	// Roots are the certificate authorities the TLS transports (utls, webtunnel,
 	// websocket, meek, quic) check a server's certificate against when its bridge
-	// line has no pin=; nil means the system's roots. A client's ca_file gives
+	// line has no pin=, and dns a DoT or DoH resolver's; nil means the system's roots. A client's ca_file gives
 	// trust.LoadCAFile's pool: the system's roots and the file's.
 	Roots *x509.CertPool
 }
@@ -52,6 +53,7 @@ func RegistryWith(o Options) *transports.Registry {
 		meek.New(o.Roots),
 		quic.New(o.Roots),
 		quicobfs.New(),
+		dns.New(o.Roots),
 	)
 	if err != nil {
 		panic(err) // two shipped transports share a name: a programming error

@@ -1,6 +1,8 @@
 package obfs4
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -38,12 +40,32 @@ func (c *conn) Write(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
-	n, err := c.obfs.Write(p)
+	n, err := c.libraryWrite(p)
 	if err != nil {
 		c.werr = err
 		return 0, err
 	}
 	return n, nil
+}
+
+// errLibraryPanic is a Write the reference library gave up on with a panic.
+var errLibraryPanic = errors.New("obfs4: the reference library failed a write")
+
+// libraryWrite is the library's Write, with its panics made the carrier's failure
+// rather than the process's. In paranoid IAT mode (iat-mode=2) it samples each write's
+// length from a distribution that includes 0, and panics on it ("BUG: Write(), iat
+// length was 0"; reference obfs4 at c3e2d44b): about once in a few thousand frames
+// here. Frames of the burst after the panic are lost and the encoder is ahead of the
+// peer, so the carrier is closed; the session above resends on another. A gateway or
+// an app must never die of one peer's carrier.
+func (c *conn) libraryWrite(p []byte) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.raw.Close()
+			n, err = 0, fmt.Errorf("%w: %v", errLibraryPanic, r)
+		}
+	}()
+	return c.obfs.Write(p)
 }
 
 // CloseWrite ends the sending side of the carrier. obfs4 has no close frame: the peer

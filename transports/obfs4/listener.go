@@ -64,10 +64,16 @@ func serverArgs(args transports.Args) (*pt.Args, error) {
 		if err != nil {
 			return nil, err
 		}
+		if iat == iatParanoid {
+			return nil, &transports.ArgError{Key: argIATMode, Err: errParanoidIAT}
+		}
 		ptArgs.Add(argIATMode, strconv.Itoa(iat))
 	}
 	return &ptArgs, nil
 }
+
+// errParanoidIAT is why a listener refuses iat-mode=2: see libraryWrite.
+var errParanoidIAT = errors.New("2 (paranoid) is refused: the reference obfs4 library's paranoid writes fail every few megabytes, and each failure costs a carrier; use 0 or 1")
 
 // checkListen checks the arguments, and that a state file already in the state
 // directory is one that others cannot read (it holds the bridge's private key).
@@ -198,13 +204,16 @@ func (l *listener) track(raw net.Conn) bool {
 	return true
 }
 
+// untrack forgets a handshake that ended; it may be called more than once.
+func (l *listener) untrack(raw net.Conn) {
+	l.mu.Lock()
+	delete(l.pending, raw)
+	l.mu.Unlock()
+}
+
 func (l *listener) handshake(raw net.Conn) {
 	rc := newRawConn(raw.(*net.TCPConn), l.pool)
-	defer func() {
-		l.mu.Lock()
-		delete(l.pending, raw)
-		l.mu.Unlock()
-	}()
+	defer l.untrack(raw)
 	if !rc.awaitFirstByte() {
 		l.log.Debug("obfs4 handshake failed", "reason", "silent")
 		return
@@ -222,6 +231,9 @@ func (l *listener) handshake(raw net.Conn) {
 		return
 	}
 	c := newConn(oc, rc.tcp)
+	// Out of pending before Accept can return it: Close closes what is pending, and an
+	// accepted conn outlives the listener. A Close from here on is seen by the select.
+	l.untrack(raw)
 	select {
 	case l.accepted <- c:
 	case <-l.done:

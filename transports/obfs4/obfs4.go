@@ -26,6 +26,9 @@ const (
 	argIATMode = "iat-mode" // 0 none, 1 split writes into MTU-sized bursts, 2 paranoid
 )
 
+// iatParanoid is iat-mode=2.
+const iatParanoid = 2
+
 // certLen is the decoded cert=: a 20-byte node ID then a 32-byte Curve25519 key.
 const certLen = 20 + 32
 

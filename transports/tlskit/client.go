@@ -115,13 +115,24 @@ func (c *Client) Handshake(ctx context.Context, raw net.Conn) (conn net.Conn, al
 	if err != nil {
 		return nil, "", err
 	}
+	transports.TLSHandshakeStart(ctx, c.serverName, c.traceJA4)
 	if err := uc.HandshakeContext(ctx); err != nil {
 		if ab.refused.Load() {
 			drainReceived(raw)
 		}
-		return nil, "", fmt.Errorf("server name %s, fingerprint %s: %w: %w", c.serverName, c.profile.name, ErrHandshake, transports.ContextError(ctx, err))
+		err = fmt.Errorf("server name %s, fingerprint %s: %w: %w", c.serverName, c.profile.name, ErrHandshake, transports.ContextError(ctx, err))
+		transports.TLSHandshakeDone(ctx, err)
+		return nil, "", err
 	}
+	transports.TLSHandshakeDone(ctx, nil)
 	return uc, uc.ConnectionState().NegotiatedProtocol, nil
+}
+
+// traceJA4 is JA4 for a trace, which has no use for the error: a profile whose hello
+// cannot be built fails the handshake itself.
+func (c *Client) traceJA4() string {
+	ja4, _ := c.JA4()
+	return ja4
 }
 
 func (c *Client) client(ctx context.Context, ab *abortConn) (*utls.UConn, error) {

@@ -55,7 +55,10 @@ func firstDiff(a, b []byte) int {
 
 // largeTransfer is how much each side sends in testLargeTransfer: enough to pass any
 // window, buffer or freeze threshold (censors freeze flows after 16–20 KB) many times.
-func largeTransfer() int64 {
+func (s *suite) largeTransfer() int64 {
+	if s.opts.LargeTransfer > 0 {
+		return s.opts.LargeTransfer
+	}
 	if testing.Short() {
 		return 1 << 20
 	}
@@ -67,7 +70,7 @@ func largeTransfer() int64 {
 func (s *suite) testLargeTransfer(t *testing.T) {
 	e := s.begin(t)
 	client, server := e.connect()
-	n := largeTransfer()
+	n := s.largeTransfer()
 
 	type result struct {
 		what string

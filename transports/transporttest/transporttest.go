@@ -35,6 +35,12 @@ type Options struct {
 	// peer to say anything, as plain TCP does: a peer that accepts and stays silent
 	// cannot stall it. The suite then checks cancellation only during the connect.
 	NoHandshake bool
+
+	// LargeTransfer is how many bytes each side sends at once in the large transfer; 0
+	// means 16 MiB (1 MiB with -short). A transport whose channel is narrow by design
+	// (a DNS tunnel moves hundreds of KB/s through a real resolver) sets less, still
+	// far past the 16–20 KB after which censors freeze flows.
+	LargeTransfer int64
 }
 
 // Run runs the whole suite on the transport mk builds, one subtest per property:
@@ -46,7 +52,8 @@ type Options struct {
 //	}, transporttest.Options{DialerTo: dialerTo})
 //
 // Run checks for leaked goroutines, so the calling test must not run in parallel with
-// others. With -short the large transfer is 1 MiB each way instead of 16 MiB.
+// others. With -short the large transfer is 1 MiB each way instead of 16 MiB, unless
+// Options.LargeTransfer says otherwise.
 func Run(t *testing.T, mk MakePair, opts Options) {
 	t.Helper()
 	s := &suite{mk: mk, opts: opts}

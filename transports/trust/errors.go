@@ -43,6 +43,19 @@ func (r Reason) String() string {
 	return "invalid"
 }
 
+// OONI returns r in OONI's failure vocabulary (ooni/spec, data-formats/df-007-errors,
+// as ooni/probe-cli spells them): ssl_unknown_authority, ssl_invalid_hostname, or
+// ssl_invalid_certificate for the rest.
+func (r Reason) OONI() string {
+	switch r {
+	case UnknownAuthority:
+		return "ssl_unknown_authority"
+	case WrongName:
+		return "ssl_invalid_hostname"
+	}
+	return "ssl_invalid_certificate"
+}
+
 // ErrCertificate is wrapped by every *Error, for callers that only ask whether a
 // failure was the server's certificate.
 var ErrCertificate = errors.New("certificate refused")

@@ -168,3 +168,17 @@ func FuzzParsePins(f *testing.F) {
 		}
 	})
 }
+
+func TestReasonsHaveOONIFailureStrings(t *testing.T) {
+	for r, want := range map[trust.Reason]string{
+		trust.UnknownAuthority: "ssl_unknown_authority",
+		trust.WrongName:        "ssl_invalid_hostname",
+		trust.Expired:          "ssl_invalid_certificate",
+		trust.PinMismatch:      "ssl_invalid_certificate",
+		trust.Malformed:        "ssl_invalid_certificate",
+	} {
+		if got := r.OONI(); got != want {
+			t.Errorf("%v.OONI() = %q, want %q", r, got, want)
+		}
+	}
+}
