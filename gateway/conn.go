@@ -38,7 +38,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	sess, outcome, err := session.Server(hctx, carrier, &session.ServerConfig{
 		Identity:     g.cfg.Identity,
 		Secrets:      policy.Secrets,
-		Endpoint:     l.bridge.Endpoint(),
+		Endpoint:     l.endpoint,
 		Replay:       g.replay,
 		Store:        g.store,
 		Sessions:     g.live,

@@ -155,8 +155,11 @@ type listener struct {
 	ln     transports.Listener
 	name   string
 	bridge bridge.Line
-	pool   *admission.Pool // its handshake places, shared with its transport
-	log    *slog.Logger    // the gateway's, naming the transport: built once, not per carrier
+	// endpoint is the bridge line's, which every hello must be bound to: computed
+	// once, since it parses the line's URL.
+	endpoint session.Endpoint
+	pool     *admission.Pool // its handshake places, shared with its transport
+	log      *slog.Logger    // the gateway's, naming the transport: built once, not per carrier
 }
 
 // Listen validates cfg, binds every listener and returns a gateway ready to Serve.
@@ -313,7 +316,7 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 		Key:       g.cfg.Identity.Public().(ed25519.PublicKey),
 		Args:      ln.BridgeArgs(),
 	}
-	return &listener{ln: ln, name: name, bridge: line, pool: pool, log: log}, nil
+	return &listener{ln: ln, name: name, bridge: line, endpoint: line.Endpoint(), pool: pool, log: log}, nil
 }
 
 // ListenerStateDir is the state directory of a listener of a gateway whose state
