@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -10,18 +9,16 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/internal/freeport"
-	"github.com/umbrella-edge/edge/internal/ready"
 )
 
 const (
@@ -35,10 +32,11 @@ const (
 // clientProcess is `umbrella client` running as a child, with every bridge line the
 // in-process gateway serves and a port forward to the echo service.
 type clientProcess struct {
-	cmd     *exec.Cmd
-	forward string        // the forward's address
-	active  chan string   // transports it announced as active, in order
-	exited  chan struct{} // closed when it has been waited for
+	*proc
+	forward string // the forward's address
+
+	mu     sync.Mutex
+	active string // the last transport it announced as active
 }
 
 // measureClientRSS runs an `umbrella client` process with every bridge line, opens one
@@ -64,7 +62,7 @@ func measureClientRSS(ctx context.Context, b *bench) ([]row, error) {
 		return nil, fmt.Errorf("echo through the client: %w", err)
 	}
 	transport := c.lastActive()
-	before, err := procMemory(c.cmd.Process.Pid)
+	before, err := procMemory(c.pid())
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +71,7 @@ func measureClientRSS(ctx context.Context, b *bench) ([]row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("echo %d MiB through the client: %w", clientBulk>>20, err)
 	}
-	after, err := procMemory(c.cmd.Process.Pid)
+	after, err := procMemory(c.pid())
 	if err != nil {
 		return nil, err
 	}
@@ -120,24 +118,14 @@ func startClientProcess(ctx context.Context, bin, dir string, lines []bridge.Lin
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("write client config: %w", err)
 	}
-	cmd := exec.Command(bin, "client", "--config", path)
-	cmd.Stderr = io.Discard
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
+	p, err := startProc(bin, []string{"client", "--config", path}, nil, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s client: %w", bin, err)
-	}
-	c := &clientProcess{cmd: cmd, forward: forward, active: make(chan string, 64), exited: make(chan struct{})}
-	go c.watch(stdout)
-	defer func() {
-		if err != nil {
-			c.stop()
-		}
-	}()
-	if err := ready.TCP(ctx, forward, c.exited); err != nil {
+	c := &clientProcess{proc: p, forward: forward, active: "unknown"}
+	go c.watch()
+	if err := waitTCP(ctx, forward, p); err != nil {
+		p.stop()
 		return nil, fmt.Errorf("umbrella client: %w", err)
 	}
 	return c, nil
@@ -154,43 +142,27 @@ func bridgeStrings(lines []bridge.Line) []string {
 // activeLine is the client's announcement of its carrier (cmd/umbrella's eventLine).
 var activeLine = regexp.MustCompile(`^active transport: (\S+)`)
 
-// watch reads the client's stdout for the transports it announces, until it exits.
-func (c *clientProcess) watch(stdout io.Reader) {
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if m := activeLine.FindStringSubmatch(sc.Text()); m != nil {
-			select {
-			case c.active <- m[1]:
-			default:
+// watch follows the client's stdout for the transports it announces, until it exits.
+func (c *clientProcess) watch() {
+	for {
+		select {
+		case l := <-c.lines:
+			if m := activeLine.FindStringSubmatch(l); m != nil {
+				c.mu.Lock()
+				c.active = m[1]
+				c.mu.Unlock()
 			}
+		case <-c.exited:
+			return
 		}
 	}
-	c.cmd.Wait()
-	close(c.exited)
 }
 
 // lastActive is the last transport the client announced, "unknown" if none yet.
 func (c *clientProcess) lastActive() string {
-	name := "unknown"
-	for {
-		select {
-		case n := <-c.active:
-			name = n
-		default:
-			return name
-		}
-	}
-}
-
-// stop ends the client: SIGTERM, and SIGKILL if it lingers.
-func (c *clientProcess) stop() {
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.exited
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active
 }
 
 // echoChecked writes n pseudo-random bytes on conn while reading them back, and checks
