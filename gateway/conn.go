@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 	accepted := time.Now()
 	policy := g.policy.Load()
-	log := g.log.With("transport", l.name)
+	log := l.log
 	if g.cfg.LogClientIPs {
 		log = log.With("client", conn.RemoteAddr().String())
 	}
@@ -34,7 +35,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		return
 	}
 	carrier := g.awaitFirstBytes(hctx, conn, ticket)
-	sess, outcome, err := session.Server(hctx, carrier, g.serverConfig(policy, l.bridge.Endpoint()))
+	sess, outcome, err := session.Server(hctx, carrier, g.serverConfig(policy, l.endpoint))
 	evicted := ticket.Release()
 	switch {
 	case errors.Is(err, session.ErrResumeRejected):
@@ -73,20 +74,44 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, conn net.Conn) {
 		sess.Close()
 		return
 	}
-	defer g.removeSession(sess)
 	g.metrics.sessions.WithLabelValues(l.name).Inc()
-	defer g.metrics.sessions.WithLabelValues(l.name).Dec()
-	id := sess.ID()
-	log = log.With("session", shortID(id[:]))
-	log.Info("session established")
-	g.serveStreams(log, l.name, sess)
-	if errors.Is(sess.Err(), session.ErrOverBudget) {
-		log.Warn("session closed: it held the most buffered bytes when the memory budget ran out")
+	// The session's ID goes with each of its log lines rather than into a logger of
+	// its own, which would cost every session a handler's copy, logged or not.
+	sl := sessionLog{log, sess.ID()}
+	sl.Info("session established")
+	// The session outlives this goroutine, whose stack the handshake grew: Serve's
+	// drain waits for it by the count taken here, given back when it has ended.
+	g.wg.Add(1)
+	g.serveSession(sl, l.name, sess, func() {
+		defer g.wg.Done()
+		g.removeSession(sess)
+		g.metrics.sessions.WithLabelValues(l.name).Dec()
+		if errors.Is(sess.Err(), session.ErrOverBudget) {
+			sl.Warn("session closed: it held the most buffered bytes when the memory budget ran out")
+			return
+		}
+		// Why it ended tells a grace that ran out (the client did not come back) from
+		// a close; the cause carries no address or key.
+		sl.Info("session ended", "why", sess.Err())
+	})
+}
+
+// sessionLog logs for one session: its ID, shortened, goes with each line.
+type sessionLog struct {
+	log *slog.Logger
+	id  session.ID
+}
+
+func (l sessionLog) Debug(msg string, args ...any) { l.at(slog.LevelDebug, msg, args) }
+func (l sessionLog) Info(msg string, args ...any)  { l.at(slog.LevelInfo, msg, args) }
+func (l sessionLog) Warn(msg string, args ...any)  { l.at(slog.LevelWarn, msg, args) }
+
+func (l sessionLog) at(level slog.Level, msg string, args []any) {
+	ctx := context.Background()
+	if !l.log.Enabled(ctx, level) {
 		return
 	}
-	// Why it ended tells a grace that ran out (the client did not come back) from a
-	// close; the cause carries no address or key.
-	log.Info("session ended", "why", sess.Err())
+	l.log.Log(ctx, level, msg, append([]any{"session", shortID(l.id[:])}, args...)...)
 }
 
 // serverConfig is the session layer's side of this gateway under policy, for a hello

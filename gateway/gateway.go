@@ -170,7 +170,11 @@ type listener struct {
 	ln     transports.Listener
 	name   string
 	bridge bridge.Line
-	pool   *admission.Pool // its handshake places, shared with its transport
+	// endpoint is the bridge line's, which every hello must be bound to: computed
+	// once, since it parses the line's URL.
+	endpoint session.Endpoint
+	pool     *admission.Pool // its handshake places, shared with its transport
+	log      *slog.Logger    // the gateway's, naming the transport: built once, not per carrier
 }
 
 // Listen validates cfg, binds every listener and returns a gateway ready to Serve.
@@ -303,12 +307,13 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 	}
 	name := lc.Transport.Name()
 	pool := g.newPool(name)
+	log := g.log.With("transport", name)
 	ln, err := lc.Transport.Listen(ctx, transports.ListenConfig{
 		Addr:         lc.Listen,
 		Args:         lc.Args,
 		StateDir:     stateDir,
 		Decoy:        g.cfg.Decoy,
-		Logger:       g.log.With("transport", name),
+		Logger:       log,
 		Admission:    pool,
 		Certificates: g.cfg.Certificates,
 	})
@@ -331,7 +336,7 @@ func (g *Gateway) bind(ctx context.Context, lc ListenerConfig) (*listener, error
 		Args:      ln.BridgeArgs(),
 	}
 	line.Key, line.NextKey = g.cfg.lineKeys(time.Now())
-	return &listener{ln: ln, name: name, bridge: line, pool: pool}, nil
+	return &listener{ln: ln, name: name, bridge: line, endpoint: line.Endpoint(), pool: pool, log: log}, nil
 }
 
 // ListenerStateDir is the state directory of a listener of a gateway whose state
@@ -443,7 +448,7 @@ func (g *Gateway) closeSessions() {
 
 func (g *Gateway) acceptLoop(ctx context.Context, l *listener) error {
 	for {
-		conn, err := transports.Accept(l.ln, ctx.Done(), g.log.With("transport", l.name))
+		conn, err := transports.Accept(l.ln, ctx.Done(), l.log)
 		if err != nil {
 			return nil
 		}

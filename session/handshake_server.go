@@ -17,8 +17,8 @@ import (
 type Outcome uint8
 
 const (
-	// Opened: a new session. The caller serves its streams (AcceptStream) until it
-	// ends.
+	// Opened: a new session. The caller serves its streams (HandleStreams, or
+	// AcceptStream in a loop) until it ends.
 	Opened Outcome = iota + 1
 	// Resumed: a resume hello re-attached a live session, which now owns the
 	// carrier. Its streams are already served by whoever serves them since it opened.

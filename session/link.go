@@ -76,12 +76,16 @@ type link struct {
 // attachment is one carrier's time in the link. Fields after done are guarded by the
 // link's mu.
 type attachment struct {
+	l       *link
 	rc      *recordConn
 	dead    chan struct{} // closed when the carrier leaves the link
-	wake    chan struct{} // tells the writer there is work
-	done    chan struct{} // closed when the writer has returned
+	done    chan struct{} // closed when the carrier's writing is over for good
 	confirm func()        // called once, at the peer's first frame; may be nil
 
+	writing    bool        // a writer goroutine runs (writeLoop)
+	finished   bool        // done is closed
+	timer      *time.Timer // kicks the writer when an ack or a ping falls due
+	batch      batch       // the writer's, reused from one run to the next
 	heard      bool
 	sendOff    uint64 // next stream offset to send
 	sendHi     uint64 // end of what the writer has taken to send
@@ -112,10 +116,50 @@ func newLink(limit int, acct *account) *link {
 	return l
 }
 
+// kick has a's writer look for work: it starts one unless one runs, which looks
+// again before it returns. l.mu held.
 func (a *attachment) kick() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
+	if a.writing || a.finished {
+		return
+	}
+	a.writing = true
+	go a.l.writeLoop(a)
+}
+
+// idleLocked ends a writer that found nothing to do, with the timer set to kick the
+// next one in wait, when an ack or a ping is due. l.mu held.
+func (a *attachment) idleLocked(wait time.Duration) {
+	a.writing = false
+	if a.timer == nil {
+		a.timer = time.AfterFunc(wait, func() {
+			a.l.mu.Lock()
+			a.kick()
+			a.l.mu.Unlock()
+		})
+		return
+	}
+	a.timer.Reset(wait)
+}
+
+// finishLocked ends a's writing for good: no writer starts again, and done closes.
+// l.mu held.
+func (a *attachment) finishLocked() {
+	a.writing = false
+	if a.finished {
+		return
+	}
+	a.finished = true
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	close(a.done)
+}
+
+// retireLocked takes a out of the link's writing: a writer that runs finishes when it
+// next looks for work; with none running, a is finished now. l.mu held.
+func (a *attachment) retireLocked() {
+	if !a.writing {
+		a.finishLocked()
 	}
 }
 
@@ -123,7 +167,7 @@ func (a *attachment) kick() {
 // received peerReceived bytes of our stream; sending resumes there, or at the first
 // byte not yet acknowledged if that is later.
 func (l *link) attach(rc *recordConn, peerReceived uint64, confirm func()) error {
-	a := &attachment{rc: rc, dead: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{}), confirm: confirm}
+	a := &attachment{l: l, rc: rc, dead: make(chan struct{}), done: make(chan struct{}), confirm: confirm}
 	rc.control = func(c control) error { return l.control(a, c) }
 	l.mu.Lock()
 	if l.err != nil {
@@ -140,10 +184,12 @@ func (l *link) attach(rc *recordConn, peerReceived uint64, confirm func()) error
 	l.cur, l.writer = a, a.done
 	if old != nil {
 		close(old.dead)
+		old.retireLocked()
 	}
 	l.progress = time.Now()
 	l.changed.Broadcast()
 	l.room.notify()
+	a.writing = true
 	l.mu.Unlock()
 	if old != nil {
 		old.rc.Close()
@@ -167,6 +213,7 @@ func (l *link) detach(a *attachment, cause error) {
 	}
 	l.cur = nil
 	close(a.dead)
+	a.retireLocked()
 	l.mu.Unlock()
 	a.rc.Close()
 	l.onDetach(cause)
@@ -207,6 +254,8 @@ func (l *link) end(err error, notify bool) {
 	if a != nil && notify {
 		a.closing = true
 		a.kick()
+	} else if a != nil {
+		a.retireLocked()
 	}
 	l.changed.Broadcast()
 	l.room.notify()

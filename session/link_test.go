@@ -284,21 +284,17 @@ func TestRTTEstimatorFollowsRFC6298(t *testing.T) {
 	}
 }
 
-// The idle keepalive follows SetIdlePing, for the carrier in use.
+// The idle keepalive follows SetIdlePing, for the carrier in use. (That the live
+// carrier's writer looks again is TestSetIdlePingReachesTheLiveCarrier's.)
 func TestIdlePingFollowsTheSetting(t *testing.T) {
 	now := time.Now()
 	l := newLink(0, nil)
-	a := &attachment{lastPing: now, wake: make(chan struct{}, 1)}
+	a := &attachment{l: l, lastPing: now, writing: true} // a writer runs: kick starts none
 	l.cur = a
 	for _, d := range []time.Duration{5 * time.Second, time.Minute} {
 		l.setIdlePing(d)
 		if got := l.nextPing(a).Sub(now); got != d {
 			t.Errorf("after setIdlePing(%v): next ping in %v", d, got)
-		}
-		select {
-		case <-a.wake:
-		default:
-			t.Errorf("setIdlePing(%v) did not wake the carrier's writer", d)
 		}
 	}
 }
@@ -356,4 +352,30 @@ func TestSetIdlePingReachesTheLiveCarrier(t *testing.T) {
 	wait("the first ping's answer", func(n uint64, answered bool) bool { return n == 1 && answered })
 	client.SetIdlePing(20 * time.Millisecond)
 	wait("a ping at the new interval", func(n uint64, _ bool) bool { return n >= 2 })
+}
+
+// An idle carrier has no writer goroutine, only a timer for its next ping or ack;
+// something to send starts one, which ends once it is sent.
+func TestIdleCarrierHoldsNoWriter(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := resumableConfigs()
+	cconn, sconn := tcpPair(t)
+	client, server := pairUp(t, cconn, sconn, cc, sc)
+	defer client.Close()
+	defer server.Close()
+	writing := func(s *Session) bool {
+		s.link.mu.Lock()
+		defer s.link.mu.Unlock()
+		return s.link.cur != nil && s.link.cur.writing
+	}
+	idle := func() bool { return !writing(client) && !writing(server) }
+	waitFor(t, "both writers to end once the first pings and acks are out", idle)
+	go serveTest(server)
+	if err := echoOnce(client, 300_000); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both writers to end again after the echo", idle)
+	if err := echoOnce(client, 1000); err != nil {
+		t.Fatalf("echo on carriers whose writers had ended: %v", err)
+	}
 }

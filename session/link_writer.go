@@ -45,56 +45,53 @@ type batch struct {
 
 // writeLoop is a carrier's only writer: acks, pings and data all go through it, so
 // the reader never waits on the carrier's send side (two readers each blocked
-// writing an ack to a peer that is not reading would deadlock).
+// writing an ack to a peer that is not reading would deadlock). It runs while there
+// is work, one at a time (kick starts it), and returns when there is none, with a's
+// timer set for when some is due: an idle carrier holds no goroutine for writing.
 func (l *link) writeLoop(a *attachment) {
-	var failure error
-	defer func() {
-		close(a.done)
-		if failure != nil {
-			l.failed(a, failure)
-		}
-	}()
-	timer := time.NewTimer(DefaultIdlePing)
-	defer timer.Stop()
-	var b batch
+	b := &a.batch
 	for {
-		b = batch{ctl: b.ctl[:0], data: b.data[:0]}
+		*b = batch{ctl: b.ctl[:0], data: b.data[:0]}
 		l.mu.Lock()
 		closing := a.closing
 		if closing {
-			l.closingWork(a, &b)
+			l.closingWork(a, b)
 		} else {
-			l.work(a, time.Now(), &b)
+			l.work(a, time.Now(), b)
 		}
-		l.mu.Unlock()
 		switch {
 		case b.stop:
+			a.finishLocked()
+			l.mu.Unlock()
 			return
 		case b.dead:
-			failure = fmt.Errorf("session: carrier timed out: no answer to a ping for %v", carrierTimeout)
+			a.finishLocked()
+			l.mu.Unlock()
+			l.failed(a, fmt.Errorf("session: carrier timed out: no answer to a ping for %v", carrierTimeout))
 			return
 		case len(b.ctl) == 0 && b.n == 0:
-			timer.Reset(b.wait)
-			select {
-			case <-a.wake:
-			case <-timer.C:
-			case <-a.dead:
-				return
-			}
-			continue
+			a.idleLocked(b.wait)
+			l.mu.Unlock()
+			return
 		}
+		l.mu.Unlock()
 		_, err := a.rc.send(b.ctl, b.data)
 		l.mu.Lock()
 		if b.n > 0 {
 			l.buf.unhold()
 		}
+		// The batch outlives this run: chunks it still pointed to could not be freed
+		// once the buffer gave them back, and an idle carrier would keep them.
+		clear(b.data)
 		if err == nil {
 			a.sendOff = max(a.sendOff, a.sendHi)
+		} else {
+			a.finishLocked()
 		}
 		l.mu.Unlock()
 		if err != nil {
 			if !closing {
-				failure = err
+				l.failed(a, err)
 			}
 			return
 		}

@@ -58,6 +58,8 @@ type mux struct {
 	lastID  uint32 // the highest stream ID opened (by us on the client, by the peer on the gateway)
 	backlog []*muxStream
 	arrived signal // a stream joined the backlog, or the mux ended
+	// handler, once set, takes the streams the peer opens instead of the backlog.
+	handler func(*muxStream)
 	// The send turn: sending is true while a writer holds it, the others queue for
 	// it in order, one frame a turn.
 	sending bool
@@ -93,17 +95,20 @@ func (m *mux) close(cause error) {
 	m.backlog = nil
 	m.arrived.notify()
 	close(m.done)
-	var streams []*muxStream
 	if m.server {
 		m.ended.Store(true) // before the release: a frame the reader has still goes nowhere
-		for _, s := range m.streams {
-			streams = append(streams, s)
-		}
+	}
+	streams := make([]*muxStream, 0, len(m.streams))
+	for _, s := range m.streams {
+		streams = append(streams, s)
 	}
 	m.mu.Unlock()
 	for _, s := range streams { // a stream's lock comes before the mux's
 		s.mu.Lock()
-		s.recv.release()
+		if m.server {
+			s.recv.release()
+		}
+		s.readableLocked() // a pushing stream has no reader waiting on m.done
 		s.mu.Unlock()
 	}
 }
@@ -324,9 +329,25 @@ func (m *mux) opened(h muxHeader) error {
 	s := newMuxStream(m, h.id)
 	s.service = string(name[:h.n])
 	m.addLocked(s)
+	if m.handler != nil {
+		go m.handler(s)
+		return nil
+	}
 	m.backlog = append(m.backlog, s)
 	m.arrived.notify()
 	return nil
+}
+
+// handle makes h take every stream the peer opens from now on, each on a goroutine of
+// its own, and those waiting in the backlog at once: no goroutine waits for opens.
+func (m *mux) handle(h func(*muxStream)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.handler = h
+	for _, s := range m.backlog {
+		go h(s)
+	}
+	m.backlog = nil
 }
 
 // refuseOpenLocked decides whether a stream the client opens is reset at once: the

@@ -90,8 +90,9 @@ type deadline struct {
 	ch     chan struct{}
 }
 
-// set moves the deadline to t (zero: none; past: now). mu is the owner's, held.
-func (d *deadline) set(mu *sync.Mutex, t time.Time) {
+// set moves the deadline to t (zero: none; past: now). mu is the owner's, held;
+// passed, if not nil, is called with it held when the deadline passes.
+func (d *deadline) set(mu *sync.Mutex, t time.Time, passed func()) {
 	d.stop()
 	if d.passed {
 		d.passed, d.ch = false, nil
@@ -110,6 +111,9 @@ func (d *deadline) set(mu *sync.Mutex, t time.Time) {
 		defer mu.Unlock()
 		if d.gen == gen {
 			d.pass()
+			if passed != nil {
+				passed()
+			}
 		}
 	})
 }

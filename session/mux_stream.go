@@ -41,6 +41,7 @@ type muxStream struct {
 	readable  signal // data, FIN, RST, close, a deadline change
 	writable  signal // credit, RST, close, a deadline change
 	rd, wd    deadline
+	push      *pusher // non-nil while the stream pushes what it receives (pushTo)
 }
 
 func newMuxStream(m *mux, id uint32) *muxStream {
@@ -66,7 +67,7 @@ func (s *muxStream) received(h muxHeader, payload *[chunkSize]byte) error {
 			payload = nil
 		}
 		s.recvd += uint64(h.n)
-		s.readable.notify()
+		s.readableLocked()
 	case muxCredit:
 		s.sendLimit += uint64(binary.BigEndian.Uint32(payload[:creditSize]))
 		s.writable.notify()
@@ -75,10 +76,10 @@ func (s *muxStream) received(h muxHeader, payload *[chunkSize]byte) error {
 			err = fmt.Errorf("%w: second FIN on stream %d", errViolation, h.id)
 		}
 		s.finIn = true
-		s.readable.notify()
+		s.readableLocked()
 	case muxReset:
 		s.rstIn = true
-		s.readable.notify()
+		s.readableLocked()
 		s.writable.notify()
 	}
 	if payload != nil && h.typ != muxData {
@@ -356,7 +357,7 @@ func (s *muxStream) Close() error {
 	s.recv.release()
 	s.rd.stop()
 	s.wd.stop()
-	s.readable.notify()
+	s.readableLocked()
 	s.writable.notify()
 	s.mu.Unlock()
 	s.m.remove(s)
@@ -374,15 +375,15 @@ func (s *muxStream) SetDeadline(t time.Time) error {
 func (s *muxStream) SetReadDeadline(t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rd.set(&s.mu, t)
-	s.readable.notify()
+	s.rd.set(&s.mu, t, s.readableLocked)
+	s.readableLocked()
 	return nil
 }
 
 func (s *muxStream) SetWriteDeadline(t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.wd.set(&s.mu, t)
+	s.wd.set(&s.mu, t, nil)
 	s.writable.notify()
 	return nil
 }

@@ -40,21 +40,7 @@ const (
 	// classifiers look for (Xue et al., USENIX Security 2024).
 	paddedRecords   = 8
 	maxEarlyPadding = 1024
-
-	// bufSize holds a writer's whole batch (maxBatch of data, in full records) and
-	// the control and padding records that may go with it, so one carrier write
-	// carries all of it: on loopback the session's cost beside its AEAD is mostly
-	// system calls, and four records a write instead of one took a quarter of them
-	// away. Reads fetch ahead as far.
-	bufSize = (maxBatch/maxSendData+1)*maxRecordWire + 2*(recordHeaderSize+frameHeaderSize+maxEarlyPadding+tagSize)
 )
-
-// bufPool holds read and write buffers. An idle session holds none: a reader waits
-// for a record header in a 2-byte array and takes a buffer only when one arrives.
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, bufSize)
-	return &b
-}}
 
 // direction is one direction's keys and record counter.
 type direction struct {
@@ -162,7 +148,7 @@ func (c *recordConn) Read(p []byte) (int, error) {
 
 func (c *recordConn) releaseRead() {
 	if c.rbuf != nil {
-		bufPool.Put(c.rbuf)
+		putBuf(c.rbuf)
 		c.rbuf, c.start, c.end, c.plain = nil, 0, 0, nil
 	}
 }
@@ -187,7 +173,7 @@ func (c *recordConn) readRecord() error {
 		if n, err = c.recordLength(hdr[:]); err != nil {
 			return err
 		}
-		c.rbuf = bufPool.Get().(*[]byte)
+		c.rbuf = getBuf(recordHeaderSize + n)
 		c.start, c.end = 0, copy(*c.rbuf, hdr[:])
 	} else {
 		if c.start == c.end {
@@ -255,10 +241,13 @@ func (c *recordConn) recordLength(hdr []byte) (int, error) {
 // fill reads from the carrier until rbuf[start:end] holds need bytes, reading ahead
 // as far as the buffer allows.
 func (c *recordConn) fill(need int) error {
-	buf := *c.rbuf
 	if c.end-c.start >= need {
 		return nil
 	}
+	if need > len(*c.rbuf) {
+		c.growRead()
+	}
+	buf := *c.rbuf
 	if c.start+need > len(buf) {
 		c.end = copy(buf, buf[c.start:c.end])
 		c.start = 0
@@ -272,6 +261,16 @@ func (c *recordConn) fill(need int) error {
 		}
 	}
 	return nil
+}
+
+// growRead moves what rbuf holds unread into a big buffer, for a record larger than
+// the small one it came in.
+func (c *recordConn) growRead() {
+	nb := bigBufs.Get().(*[]byte)
+	c.end = copy(*nb, (*c.rbuf)[c.start:c.end])
+	c.start = 0
+	putBuf(c.rbuf)
+	c.rbuf = nb
 }
 
 // carrierError says how the carrier failed under a record. It is never a violation:
@@ -300,34 +299,45 @@ func (c *recordConn) send(ctl []control, data [][]byte) (int, error) {
 	}
 	src := gather{v: data}
 	total := src.remaining()
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	padded := c.wr.seq < paddedRecords
+	bp := getBuf(sendRoom(ctl, total, padded))
+	defer putBuf(bp)
 	out := (*bp)[:0]
 	var cdata [16]byte
+	var err error
 	for _, f := range ctl {
-		if cap(out)-len(out) < maxRecordWire {
-			if err := c.flush(out); err != nil {
-				return 0, err
-			}
-			out = out[:0]
-		}
 		d := f.appendData(cdata[:0])
+		if out, err = c.makeRoom(out, recordRoom(len(d), padded)); err != nil {
+			return 0, err
+		}
 		out = c.appendFrame(out, f.typ, &gather{v: [][]byte{d}}, len(d))
 	}
 	for src.remaining() > 0 {
-		// Room for one padding record and one data record, however large.
-		if cap(out)-len(out) < maxRecordWire+recordHeaderSize+frameHeaderSize+maxEarlyPadding+tagSize {
-			if err := c.flush(out); err != nil {
+		n := min(src.remaining(), sendSize(len(out)))
+		if cap(out)-len(out) < recordRoom(n, padded) {
+			if out, err = c.makeRoom(out, cap(out)); err != nil {
 				return 0, err
 			}
-			out = out[:0]
+			n = min(src.remaining(), sendSize(0))
 		}
-		out = c.appendFrame(out, frameData, &src, min(src.remaining(), sendSize(len(out))))
+		out = c.appendFrame(out, frameData, &src, n)
 	}
 	if err := c.flush(out); err != nil {
 		return 0, err
 	}
 	return total, nil
+}
+
+// makeRoom flushes out unless it has room for n more bytes, and returns what to
+// append to.
+func (c *recordConn) makeRoom(out []byte, n int) ([]byte, error) {
+	if cap(out)-len(out) >= n {
+		return out, nil
+	}
+	if err := c.flush(out); err != nil {
+		return nil, err
+	}
+	return out[:0], nil
 }
 
 func (c *recordConn) flush(out []byte) error {

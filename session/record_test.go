@@ -68,6 +68,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 		}()},
 		{"larger than a record", [][][]byte{{randomBytes(3*maxRecordData + 17)}}},
 		{"gathered buffers", [][][]byte{{randomBytes(8), randomBytes(maxRecordData - 8)}, {nil, randomBytes(3), nil}}},
+		// The reader takes a small buffer for the first record and reads what follows
+		// into it: the full records after it no longer fit.
+		{"small records, then full ones", [][][]byte{{randomBytes(10)}, {randomBytes(smallBufSize - 100)}, {randomBytes(5*maxRecordData + 1)}, {randomBytes(3)}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,6 +307,30 @@ func TestFullBatchIsWholeTLSRecords(t *testing.T) {
 		}
 		if len(w.sizes) != 1 || w.sizes[0] != 4*sendRecordWire {
 			t.Errorf("%d control records: writes of %v bytes, want one of %d", len(ctl), w.sizes, 4*sendRecordWire)
+		}
+	}
+}
+
+// TestSendIsOneWrite: a writer's batch goes to the carrier in one write, whether it
+// fits a small buffer or takes a big one, in the padded opening or after it.
+func TestSendIsOneWrite(t *testing.T) {
+	acks := []control{{typ: frameAck, a: 1}, {typ: framePing, a: 2}}
+	for _, opening := range []bool{true, false} {
+		for _, n := range []int{0, 1, 1000, smallBufSize - 200, smallBufSize, 3 * smallBufSize, maxBatch - controlWire(acks)} {
+			w := &writeSizes{}
+			rc, err := newRecordConn(bufferConn{r: bytes.NewReader(nil), w: w}, aeadAES256GCM, otherKey, otherKey, testRecordKey, testRecordMask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !opening {
+				rc.wr.seq = paddedRecords
+			}
+			if _, err := rc.send(acks, [][]byte{make([]byte, n)}); err != nil {
+				t.Fatal(err)
+			}
+			if len(w.sizes) != 1 {
+				t.Errorf("opening %v, %d data bytes after an ack and a ping: writes of %v bytes, want one", opening, n, w.sizes)
+			}
 		}
 	}
 }

@@ -23,7 +23,8 @@ type Session struct {
 	maxStreams int32
 	streams    atomic.Int32
 	in, out    atomic.Uint64
-	done       chan struct{}
+	ctx        context.Context // done when the session ends
+	cancel     context.CancelFunc
 	endOnce    sync.Once
 	ending     atomic.Bool // set first thing in end, so a resume cannot claim a dying session
 	causeMu    sync.Mutex
@@ -57,8 +58,8 @@ func newSession(conn net.Conn, res handshakeResult, o sessionOptions) (*Session,
 		id:         res.id,
 		server:     o.server,
 		maxStreams: int32(o.maxStreams),
-		done:       make(chan struct{}),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var lim muxLimits
 	if o.server {
 		s.acct = o.budget.open(s.id, func(err error) { s.end(err, false) })
@@ -106,7 +107,11 @@ func (s *Session) Bytes() (in, out uint64) { return s.in.Load(), s.out.Load() }
 // Done is closed when the session ends: closed by either side, a protocol violation,
 // a rejected resume, or, on the gateway, no resume within the grace period after its
 // carrier died. A dead carrier alone does not end a session that can resume.
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (s *Session) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Context is done when the session ends (Done). What must happen then can wait for it
+// with context.AfterFunc, which holds no goroutine until then.
+func (s *Session) Context() context.Context { return s.ctx }
 
 // Err reports why the session ended: ErrClosed after Close (by either side),
 // ErrRecord after a protocol violation, ErrResumeRejected, or the carrier's error for
@@ -188,7 +193,7 @@ func (s *Session) end(cause error, notify bool) {
 				cancel()
 			}
 		}
-		close(s.done)
+		s.cancel()
 	})
 }
 

@@ -88,13 +88,34 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 			}
 			return nil, s.deadError("accept stream", err)
 		}
-		if !s.acquireStream() {
-			answer(st, byte(RefuseLimit))
-			st.Close()
-			continue
+		if stream := s.admit(st); stream != nil {
+			return stream, nil
 		}
-		return &Stream{st: st, sess: s}, nil
 	}
+}
+
+// HandleStreams calls handle, each time on a goroutine of its own, with every stream
+// the client opens from now on, and with those waiting for AcceptStream, until the
+// session ends. Streams beyond the session's limit are refused with RefuseLimit and
+// never handed over, as AcceptStream does. Unlike a loop around AcceptStream, it
+// holds no goroutine while no stream opens. A gateway uses one or the other.
+func (s *Session) HandleStreams(handle func(*Stream)) {
+	s.mux.handle(func(st *muxStream) {
+		if stream := s.admit(st); stream != nil {
+			handle(stream)
+		}
+	})
+}
+
+// admit counts st among the session's streams, or, beyond its limit, refuses and
+// closes it and returns nil.
+func (s *Session) admit(st *muxStream) *Stream {
+	if !s.acquireStream() {
+		answer(st, byte(RefuseLimit))
+		st.Close()
+		return nil
+	}
+	return &Stream{st: st, sess: s}
 }
 
 func (s *Session) acquireStream() bool {
@@ -209,6 +230,14 @@ func (c *streamConn) Write(p []byte) (int, error) {
 // and counts.
 func (c *streamConn) WriteTo(w io.Writer) (int64, error) {
 	return c.muxStream.WriteTo(countingWriter{w, &c.sess.in})
+}
+
+// PushTo writes what the stream receives to w, from goroutines that run only while
+// there is something to write, until the peer's FIN (then done(nil)) or a failure
+// (done(err)); done is called once. Nothing else may read the stream meanwhile. An
+// idle stream that pushes holds no goroutine, where a loop reading it holds one.
+func (c *streamConn) PushTo(w io.Writer, done func(error)) {
+	c.muxStream.pushTo(countingWriter{w, &c.sess.in}, done)
 }
 
 func (c *streamConn) Close() error {

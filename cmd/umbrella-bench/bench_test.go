@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,50 @@ func TestMemoryBudgetFitsUnderTheFileLimit(t *testing.T) {
 			}
 			if s+st+tt.open > int(tt.limit) {
 				t.Errorf("%d sessions + %d streams + %d open exceed the limit %d", s, st, tt.open, tt.limit)
+			}
+		})
+	}
+}
+
+func TestProcMemoryReadsThisProcess(t *testing.T) {
+	m, err := procMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.anon <= 0 || m.file <= 0 || m.rss < m.anon+m.file || m.hwm < m.rss {
+		t.Errorf("read %+v; want anonymous and file pages within VmRSS, and a peak at least VmRSS", m)
+	}
+}
+
+func TestEchoBulkChecksWhatCameBack(t *testing.T) {
+	tests := []struct {
+		name    string
+		echo    func(net.Conn)
+		wantErr bool
+	}{
+		{"whole echo", func(c net.Conn) { io.Copy(c, c) }, false},
+		{"one byte changed", func(c net.Conn) {
+			buf := make([]byte, 4096)
+			for first := true; ; first = false {
+				n, err := c.Read(buf)
+				if first && n > 0 {
+					buf[0] ^= 1
+				}
+				if _, werr := c.Write(buf[:n]); err != nil || werr != nil {
+					return
+				}
+			}
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			go func() { tt.echo(b); b.Close() }()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := echoChecked(ctx, a, 1<<20); (err != nil) != tt.wantErr {
+				t.Errorf("echoChecked: %v, want an error: %v", err, tt.wantErr)
 			}
 		})
 	}

@@ -30,6 +30,8 @@ type childGateway struct {
 }
 
 // buildGateway compiles ./cmd/umbrella into dir, unless bin names a prebuilt binary.
+// It builds what make static installs (no libc, -trimpath): the client's resident
+// memory counts the pages of the binary and the libraries it maps.
 func buildGateway(ctx context.Context, bin, dir string) (string, error) {
 	if bin != "" {
 		return bin, nil
@@ -40,8 +42,9 @@ func buildGateway(ctx context.Context, bin, dir string) (string, error) {
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
 	bin = filepath.Join(dir, "umbrella")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/umbrella")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/umbrella")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/umbrella: %w\n%s", err, out)
 	}

@@ -41,9 +41,21 @@ type clientMemory struct {
 	Transport string     `json:"transport"` // the active session's carrier
 }
 
-// measureClientMemory runs a child process holding one client.Client configured with a
-// bridge line for every transport the in-process gateway serves, and reports its heap.
+// measureClientMemory reports what the client costs with a bridge line for every
+// transport the in-process gateway serves: the library's Go heap in an app, and the
+// resident memory of the `umbrella client` process before and after a bulk transfer.
 func measureClientMemory(ctx context.Context, b *bench) ([]row, error) {
+	rows, err := measureClientHeap(ctx, b)
+	if err != nil {
+		return rows, err
+	}
+	rss, err := measureClientRSS(ctx, b)
+	return append(rows, rss...), err
+}
+
+// measureClientHeap runs a child process holding one client.Client configured with
+// every bridge line, and reports its heap.
+func measureClientHeap(ctx context.Context, b *bench) ([]row, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the bench binary to run as the client child: %w", err)

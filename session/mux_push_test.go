@@ -1,0 +1,158 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pushSink collects what a pushing stream writes, and how its push ended.
+type pushSink struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	fail  error // what Write returns, when set
+	ended chan error
+}
+
+func newPushSink() *pushSink { return &pushSink{ended: make(chan error, 2)} }
+
+func (k *pushSink) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fail != nil {
+		return 0, k.fail
+	}
+	return k.buf.Write(p)
+}
+
+func (k *pushSink) done(err error) { k.ended <- err }
+
+func (k *pushSink) bytes() []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return bytes.Clone(k.buf.Bytes())
+}
+
+// end waits for the push to end and fails the test if it ends twice.
+func (k *pushSink) end(t *testing.T) error {
+	t.Helper()
+	var err error
+	select {
+	case err = <-k.ended:
+	case <-time.After(hangTimeout):
+		t.Fatal("the push did not end")
+	}
+	select {
+	case again := <-k.ended:
+		t.Fatalf("done called twice: %v, then %v", err, again)
+	default:
+	}
+	return err
+}
+
+func TestMuxPushDeliversEverythingThenEOF(t *testing.T) {
+	tests := []struct {
+		name   string
+		before int // bytes sent before the push starts
+		after  int // bytes sent after
+	}{
+		{"nothing", 0, 0},
+		{"bytes held before the push", 5000, 0},
+		{"bytes arriving during the push", 0, 3 * maxStreamWindow},
+		{"both", maxMuxPayload + 1, 2 * maxStreamWindow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkGoroutines(t)
+			p := newMuxPair(t, 64<<10)
+			c, s := muxOpenPair(t, p, "push")
+			want := randomBytes(tt.before + tt.after)
+			if _, err := c.Write(want[:tt.before]); err != nil {
+				t.Fatalf("write before the push: %v", err)
+			}
+			waitArrived(t, s, uint64(tt.before))
+			sink := newPushSink()
+			s.pushTo(sink, sink.done)
+			if _, err := c.Write(want[tt.before:]); err != nil {
+				t.Fatalf("write during the push: %v", err)
+			}
+			c.CloseWrite()
+			if err := sink.end(t); err != nil {
+				t.Fatalf("push ended with %v, want nil after the FIN", err)
+			}
+			if got := sink.bytes(); !bytes.Equal(got, want) {
+				t.Errorf("pushed %d bytes, not the %d sent", len(got), len(want))
+			}
+			c.Close()
+			s.Close()
+		})
+	}
+}
+
+func TestMuxPushEndsWithTheStream(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(p *muxPair, c, s *muxStream, sink *pushSink)
+		want func(error) bool
+	}{
+		{"peer closes: FIN, then RST", func(_ *muxPair, c, _ *muxStream, _ *pushSink) { c.Close() },
+			func(err error) bool { return err == nil }}, // Close sends FIN before RST: EOF
+		{"stream closed here", func(_ *muxPair, _, s *muxStream, _ *pushSink) { s.Close() },
+			func(err error) bool { return errors.Is(err, net.ErrClosed) }},
+		{"session ends", func(p *muxPair, _, _ *muxStream, _ *pushSink) { p.close(errors.New("carrier gone")) },
+			func(err error) bool { return errors.Is(err, ErrClosed) }},
+		{"read deadline passes", func(_ *muxPair, _, s *muxStream, _ *pushSink) {
+			s.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		},
+			func(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }},
+		{"writer fails", func(_ *muxPair, c, _ *muxStream, sink *pushSink) {
+			sink.mu.Lock()
+			sink.fail = errors.New("backend gone")
+			sink.mu.Unlock()
+			c.Write([]byte("x"))
+		}, func(err error) bool { return err != nil && err.Error() == "backend gone" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkGoroutines(t)
+			p := newMuxPair(t, 64<<10)
+			c, s := muxOpenPair(t, p, "push")
+			sink := newPushSink()
+			s.pushTo(sink, sink.done)
+			tt.end(p, c, s, sink)
+			if err := sink.end(t); !tt.want(err) {
+				t.Errorf("push ended with %v", err)
+			}
+			c.Close()
+			s.Close()
+		})
+	}
+}
+
+// TestMuxIdlePushHoldsNoGoroutine: a pushing stream with nothing to deliver has no
+// goroutine of its own; one runs while data arrives and is gone after.
+func TestMuxIdlePushHoldsNoGoroutine(t *testing.T) {
+	checkGoroutines(t)
+	p := newMuxPair(t, 64<<10)
+	c, s := muxOpenPair(t, p, "push")
+	sink := newPushSink()
+	s.pushTo(sink, sink.done)
+	running := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.push != nil && s.push.running
+	}
+	waitFor(t, "the first push to find nothing and end", func() bool { return !running() })
+	c.Write([]byte("hello"))
+	waitFor(t, "the bytes to be pushed", func() bool { return string(sink.bytes()) == "hello" })
+	waitFor(t, "the push goroutine to end once nothing is left", func() bool { return !running() })
+	c.Close()
+	if err := sink.end(t); err != nil {
+		t.Errorf("push ended with %v after the peer's close, want nil", err)
+	}
+	s.Close()
+}
