@@ -167,14 +167,9 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 	if err != nil {
 		return res, helloError("malformed", hello, fmt.Errorf("%w: hybrid public key: %w", errMalformed, err))
 	}
-	if err := checkIdentityOffer(body.ext.identity); err != nil {
+	a, err := newAnswerer(conn, cfg, hk, hello, endpoint, now, &body)
+	if err != nil {
 		return res, helloError("malformed", hello, err)
-	}
-	current, next := cfg.identities(now)
-	a := answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: endpoint, now: now, offer: body.ext.aeads,
-		signer: cfg.chooseSigner(current, next, body.ext.identity)}
-	if next != nil && a.signer.Equal(current) {
-		a.announce = next.Public().(ed25519.PublicKey)
 	}
 	if body.kind == kindResume {
 		return a.resume(ctx, &body, plain[:boundLen], pub)
@@ -223,6 +218,22 @@ type answerer struct {
 	// when the answer is signed by the current one during a rotation's overlap.
 	signer   ed25519.PrivateKey
 	announce ed25519.PublicKey
+}
+
+// newAnswerer is the answerer of a client hello whose body checked out, here or at
+// the edge that relayed it: it signs with the identity the client's offer names, and
+// announces the next identity when that is the current one during an overlap.
+func newAnswerer(conn net.Conn, cfg *ServerConfig, hk helloKeys, hello, endpoint []byte, now time.Time, body *clientHelloBody) (*answerer, error) {
+	if err := checkIdentityOffer(body.ext.identity); err != nil {
+		return nil, err
+	}
+	current, next := cfg.identities(now)
+	a := &answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: endpoint, now: now, offer: body.ext.aeads,
+		signer: cfg.chooseSigner(current, next, body.ext.identity)}
+	if next != nil && a.signer.Equal(current) {
+		a.announce = next.Public().(ed25519.PublicKey)
+	}
+	return a, nil
 }
 
 func (a *answerer) resumptionSalt() []byte {

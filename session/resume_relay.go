@@ -181,6 +181,9 @@ func answerHandoff(ctx context.Context, conn net.Conn, h *Handoff, cfg *ServerCo
 	if err != nil {
 		return res, helloError("malformed", nil, fmt.Errorf("%w: hybrid public key: %w", errMalformed, err))
 	}
-	a := answerer{conn: conn, cfg: cfg, hk: hk, hello: hello, endpoint: appendEndpoint(nil, cfg.Endpoint), now: now}
+	a, err := newAnswerer(conn, cfg, hk, hello, appendEndpoint(nil, cfg.Endpoint), now, &body)
+	if err != nil {
+		return res, helloError("malformed", nil, err)
+	}
 	return a.resume(ctx, &body, plain[:boundLen], pub)
 }
