@@ -186,10 +186,11 @@ func (p *peer) WriteTo(b []byte, _ net.Addr) (int, error) {
 	return len(b), nil
 }
 
-// Close ends the tunnel: ReadFrom fails, and the query held is answered empty.
+// Close ends the tunnel: the query held is answered empty, and ReadFrom fails. The
+// tunnel leaves the server's table before ReadFrom fails, so a carrier that has seen
+// its tunnel end knows that the next query for it gets NXDOMAIN.
 func (p *peer) Close() error {
 	p.closeOnce.Do(func() {
-		close(p.gone)
 		p.mu.Lock()
 		h := p.held
 		p.held = nil
@@ -202,6 +203,7 @@ func (p *peer) Close() error {
 		p.mu.Unlock()
 		sendAll([]reply{r})
 		p.onClose()
+		close(p.gone)
 	})
 	return nil
 }
