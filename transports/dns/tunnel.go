@@ -35,18 +35,25 @@ type tunnel struct {
 
 	carry []byte // a packet that did not fit the last query; the sender's alone
 
-	mu        sync.Mutex // guards the fields below
-	pending   map[string]*sentQuery
-	limit     float64   // queries allowed in flight
-	threshold float64   // where limit's slow start ends
-	shrunk    time.Time // when a loss last halved limit
-	window    func(int) // gives KCP's send window limit's value
-	delay     time.Duration
-	err       error
-	heardOnce bool
-	closed    bool
-	loops     sync.WaitGroup
+	mu         sync.Mutex // guards the fields below
+	pending    map[string]*sentQuery
+	limit      float64   // queries allowed in flight
+	threshold  float64   // where limit's slow start ends
+	shrunk     time.Time // when a loss last halved limit
+	window     func(int) // gives KCP's send window limit's value
+	delay      time.Duration
+	err        error
+	heardOnce  bool
+	closed     bool
+	failsEarly int // SERVFAIL answers before the tunnel was heard
+	loops      sync.WaitGroup
 }
+
+// servfailsToGiveUp is how many SERVFAIL answers, before any answer from the gateway,
+// make a dial give up. One is not enough: a resolver answers SERVFAIL when its query
+// to the gateway timed out, which a busy gateway or a lossy path causes now and then,
+// while a domain that is not delegated fails every query at once.
+const servfailsToGiveUp = 3
 
 // A sentQuery is a query awaiting its answer, by its name.
 type sentQuery struct {
@@ -143,6 +150,15 @@ func (t *tunnel) recvLoop() {
 	}
 }
 
+// servfailEarly counts a SERVFAIL answer before the tunnel was heard, and returns how
+// many there have been.
+func (t *tunnel) servfailEarly() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failsEarly++
+	return t.failsEarly
+}
+
 // answered acts on the answer a to the query sq.
 func (t *tunnel) answered(sq *sentQuery, a answer) error {
 	switch {
@@ -156,7 +172,7 @@ func (t *tunnel) answered(sq *sentQuery, a answer) error {
 		// later query before it, as resolvers may.
 		return nil
 	default:
-		if !t.hasHeard() {
+		if !t.hasHeard() && (a.rcode != rcodeServFail || t.servfailEarly() >= servfailsToGiveUp) {
 			return fmt.Errorf("%w: the resolver answered %s: is %s delegated to the gateway, and does the resolver serve this network?", ErrResolver, rcodeName(a.rcode), t.domain)
 		}
 		return nil // the resolver's trouble: as a lost query
