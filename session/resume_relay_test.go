@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // pipeRelayer is a fleet of two edges in one process: it relays to holder as the
@@ -235,4 +237,62 @@ func FuzzParseHandoff(f *testing.F) {
 			t.Fatalf("a handoff that parsed does not encode back to itself (%v)", err)
 		}
 	})
+}
+
+// A resume relayed to the edge holding the session is answered as one received there:
+// during a rotation's overlap the answer announces the next key, and after the switch
+// it is signed with that key, which the client learned through the relay.
+func TestRelayedResumeFollowsTheRotation(t *testing.T) {
+	ccA, ccB, scA, scB, relay := twoEdges()
+	var now atomic.Int64 // the edges' clock, read by the holder's goroutines too
+	now.Store(switchAt.Add(-time.Hour).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	ccA.Now, ccB.Now, scA.Now, scB.Now = clock, clock, clock, clock
+	cconn, sconn := tcpPair(t)
+	client, server := pairUp(t, cconn, sconn, ccA, scA)
+	go serveTest(server)
+	stream, err := client.OpenStream(context.Background(), "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if client.NextGatewayKey() != nil {
+		t.Fatal("a next key learnt before any rotation")
+	}
+
+	rotation := &Rotation{Next: testIdentity(2), At: switchAt}
+	scA.Rotation, scB.Rotation = rotation, rotation
+	resumeThroughB := func(when string) {
+		t.Helper()
+		client.DropCarrier()
+		<-client.CarrierDone()
+		c, s := tcpPair(t)
+		ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+		defer cancel()
+		outcome := make(chan Outcome, 1)
+		go func() {
+			_, o, err := Server(ctx, s, scB)
+			if err != nil {
+				t.Errorf("%s: edge b: %v", when, err)
+			}
+			outcome <- o
+		}()
+		if err := client.Resume(ctx, c, ccB); err != nil {
+			t.Fatalf("%s: resume through edge b: %v", when, err)
+		}
+		if o := <-outcome; o != Relayed {
+			t.Fatalf("%s: edge b's outcome %v; want relayed", when, o)
+		}
+		if err := echoOn(stream, 1000); err != nil {
+			t.Fatalf("%s: echo: %v", when, err)
+		}
+	}
+	resumeThroughB("in the overlap")
+	if got := client.NextGatewayKey(); !got.Equal(pub(testIdentity(2))) {
+		t.Fatalf("the relayed answer announced %x; want the next key", got)
+	}
+	now.Store(switchAt.Add(time.Minute).UnixNano())
+	resumeThroughB("after the switch")
+	client.Close()
+	relay.wg.Wait()
 }
