@@ -179,7 +179,15 @@ func (m *helloRewriter) rewriteReply() error {
 		return err
 	}
 	m.reply(&sb.ext)
-	plain = sb.marshal(nil, len(plain)-serverHelloFixed-len(sb.ticket)-len(sb.ext.marshal()))
+	// The rewritten extensions take the padding's place; when they outgrow it (the
+	// gateway's padding is random, and may be shorter than an added key), the hello
+	// grows, and its masked length with it.
+	padding := len(plain) - serverHelloFixed - len(sb.ticket) - len(sb.ext.marshal())
+	plain = sb.marshal(nil, max(padding, 0))
+	if padding < 0 {
+		masked := maskedLen(len(plain)+aead.Overhead(), mask)
+		copy(hdr[serverRandomSize:], masked[:])
+	}
 	m.pending = aead.Seal(bytes.Clone(hdr[:]), zeroNonce[:], plain, hdr[:])
 	m.done = true
 	return nil
