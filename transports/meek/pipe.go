@@ -89,7 +89,12 @@ func (p *pipe) Read(b []byte) (int, error) {
 			return 0, nil
 		}
 		p.starved++
-		p.notifyLocked() // a server holding a first response waits for this
+		if p.starved == 1 {
+			// A server holding a first response waits for a Read to starve. Only the
+			// first waiting Read says so: if every waking Read notified, Reads sharing
+			// a conn would wake each other for ever, and with one P starve the carrier.
+			p.notifyLocked()
+		}
 		p.waitLocked(&p.readDL)
 		p.starved--
 	}
