@@ -121,6 +121,7 @@ func (g *Gateway) serverConfig(policy *Policy, endpoint session.Endpoint) *sessi
 		Identity:     g.cfg.Identity,
 		Rotation:     g.cfg.Rotation,
 		Secrets:      g.secrets(policy),
+		Marks:        &g.marks,
 		Endpoint:     endpoint,
 		Replay:       g.replay,
 		Store:        g.store,

@@ -152,6 +152,7 @@ type Gateway struct {
 	store   session.Store
 	live    *session.Registry // sessions a resume hello may re-attach
 	budget  *session.Budget   // what all sessions may buffer together
+	marks   session.Marks     // each bridge secret's keyed mark HMAC, derived once
 	probe   *probeService     // the built-in probe service; nil when off
 
 	listeners []*listener

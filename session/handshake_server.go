@@ -120,7 +120,7 @@ func serverHandshake(ctx context.Context, conn net.Conn, cfg *ServerConfig) (han
 		return res, helloError(readFailure(err), clone(prefix[:n]), err)
 	}
 	random, mark := prefix[:randomSize], prefix[randomSize:randomSize+markSize]
-	secret, slot, err := findSecret(cfg.Secrets, random, mark, endpoint, unixSeconds(now))
+	secret, slot, err := findSecret(cfg.Marks, cfg.Secrets, random, mark, endpoint, unixSeconds(now))
 	if err != nil {
 		return res, helloError("mark", clone(prefix[:]), err)
 	}
@@ -294,15 +294,15 @@ func sealServerHello(serverRandom []byte, sh *serverHelloBody, hk *helloKeys) ([
 
 // findSecret finds the bridge secret and time slot under which mark is valid. It tries
 // each secret at each slot overlapping now ± freshness: a few HMACs, no public-key work.
-func findSecret(secrets []Secret, random, mark, endpoint []byte, now uint64) (*Secret, uint64, error) {
-	first := slotOf(now - min(now, uint64(freshness/time.Second)))
-	last := slotOf(now + uint64(freshness/time.Second))
+func findSecret(marks *Marks, secrets []Secret, random, mark, endpoint []byte, now uint64) (*Secret, uint64, error) {
+	var buf [8]uint64
+	slots := slotsByDistance(buf[:0], now)
 	for i := range secrets {
-		m, err := newMarker(&secrets[i])
+		m, err := marks.marker(&secrets[i])
 		if err != nil {
 			return nil, 0, err
 		}
-		for slot := first; slot <= last; slot++ {
+		for _, slot := range slots {
 			want := m.mark(random, slot, endpoint)
 			if hmac.Equal(want[:], mark) {
 				return &secrets[i], slot, nil
@@ -310,6 +310,22 @@ func findSecret(secrets []Secret, random, mark, endpoint []byte, now uint64) (*S
 		}
 	}
 	return nil, 0, fmt.Errorf("no bridge secret and time slot give this mark for this endpoint")
+}
+
+// slotsByDistance appends the slots that overlap now ± freshness: now's own first, then
+// the others outwards from it, so a client whose clock is right costs one mark.
+func slotsByDistance(slots []uint64, now uint64) []uint64 {
+	window := uint64(freshness / time.Second)
+	first, cur, last := slotOf(now-min(now, window)), slotOf(now), slotOf(now+window)
+	for d := uint64(0); cur+d <= last || cur >= first+d; d++ {
+		if cur+d <= last {
+			slots = append(slots, cur+d)
+		}
+		if d > 0 && cur >= first+d {
+			slots = append(slots, cur-d)
+		}
+	}
+	return slots
 }
 
 // checkFresh accepts a timestamp within freshness of now, in the slot its mark used.

@@ -41,6 +41,7 @@ func testConfigs() (*ClientConfig, *ServerConfig) {
 	sc := &ServerConfig{
 		Identity: id,
 		Secrets:  []Secret{testSecret(3), testSecret(7)},
+		Marks:    new(Marks),
 		Endpoint: testEndpoint,
 		Replay:   NewReplayCache(0),
 		Store:    NewMemoryStore(),

@@ -75,6 +75,9 @@ type ServerConfig struct {
 	Rotation *Rotation
 	// Secrets are the bridge secrets accepted (several, for rotation).
 	Secrets []Secret
+	// Marks keeps the secrets' keyed mark HMACs across hellos; a gateway shares one
+	// among all its configs. Nil derives them for each hello.
+	Marks *Marks
 	// Endpoint is the listener's public endpoint as printed in its bridge lines.
 	Endpoint Endpoint
 	// Replay remembers accepted hellos; required.
