@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -95,8 +96,25 @@ func (d *directory) lookup(ctx context.Context, id session.ID) (entry, error) {
 	if err := d.f.do(err); err != nil {
 		return e, fmt.Errorf("fleet: directory: get %x: %w", id[:4], err)
 	}
-	if err := json.Unmarshal(v, &e); err != nil || e.Edge == "" {
-		return e, fmt.Errorf("fleet: directory: entry of %x does not parse (%v): %w", id[:4], err, session.ErrNotFound)
+	e, err = parseEntry(v)
+	if err != nil {
+		return e, fmt.Errorf("fleet: directory: entry of %x: %v: %w", id[:4], err, session.ErrNotFound)
+	}
+	return e, nil
+}
+
+// parseEntry reads a directory entry as Redis holds it. One that names no edge, or
+// times no edge writes, is treated as absent: a session cannot be relayed to nowhere.
+func parseEntry(v []byte) (entry, error) {
+	var e entry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return entry{}, fmt.Errorf("does not parse: %w", err)
+	}
+	switch {
+	case e.Edge == "":
+		return entry{}, errors.New("names no edge")
+	case e.Created <= 0 || e.Resumed < 0 || e.Resumed != 0 && e.Resumed < e.Created:
+		return entry{}, fmt.Errorf("created %d, resumed %d: not times an edge writes", e.Created, e.Resumed)
 	}
 	return e, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/umbrella-edge/edge/session"
@@ -123,5 +124,45 @@ func FuzzReadRequest(f *testing.F) {
 			t.Fatalf("read %d bytes for a handoff of %d: the carrier behind it must stay unread", read, len(got))
 		}
 		session.ParseHandoff(got)
+	})
+}
+
+// FuzzParseEntry: a directory entry is read from Redis, which other edges (or whoever
+// reaches Redis) write. Parsing never panics, and an entry it accepts says the session
+// state it was written from.
+func FuzzParseEntry(f *testing.F) {
+	f.Add([]byte(`{"e":"edge-a","c":1800000000,"r":1800000100,"t":"quic","a":"192.0.2.1:443","n":"cdn.example"}`))
+	f.Add([]byte(`{"e":"","c":1}`))
+	f.Add([]byte(`{"c":-9223372036854775808}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"e":"a","r":-62135596800}`)) // Resumed at Go's zero time
+	f.Fuzz(func(t *testing.T, v []byte) {
+		e, err := parseEntry(v)
+		if err != nil {
+			return
+		}
+		if e.Edge == "" {
+			t.Fatal("accepted an entry that names no edge")
+		}
+		var id session.ID
+		st := e.state(id)
+		if again := entryOf(st, e.Edge); again != e {
+			t.Fatalf("entry %+v gives state %+v, which gives entry %+v", e, st, again)
+		}
+	})
+}
+
+func FuzzValidID(f *testing.F) {
+	var s session.Secret
+	f.Add(SecretID(s))
+	f.Add(KeyID(make([]byte, 32)))
+	f.Add(revokedSecret + "zz")
+	f.Fuzz(func(t *testing.T, id string) {
+		if !validID(id) {
+			return
+		}
+		if SecretID(s) != id && !strings.HasPrefix(id, revokedSecret) && !strings.HasPrefix(id, revokedKey) {
+			t.Fatalf("%q accepted as a revocation", id)
+		}
 	})
 }
