@@ -103,6 +103,13 @@ func (d *directory) lookup(ctx context.Context, id session.ID) (entry, error) {
 	return e, nil
 }
 
+// An entry's times are Unix seconds from Go's zero time (a state never timed) to the
+// end of year 9999; a resume is never before 1970.
+const (
+	minEntryTime = -62135596800
+	maxEntryTime = 253402300799
+)
+
 // parseEntry reads a directory entry as Redis holds it. One that names no edge, or
 // times no edge writes, is treated as absent: a session cannot be relayed to nowhere.
 func parseEntry(v []byte) (entry, error) {
@@ -113,7 +120,7 @@ func parseEntry(v []byte) (entry, error) {
 	switch {
 	case e.Edge == "":
 		return entry{}, errors.New("names no edge")
-	case e.Created <= 0 || e.Resumed < 0 || e.Resumed != 0 && e.Resumed < e.Created:
+	case e.Created < minEntryTime || e.Created > maxEntryTime || e.Resumed < 0 || e.Resumed > maxEntryTime:
 		return entry{}, fmt.Errorf("created %d, resumed %d: not times an edge writes", e.Created, e.Resumed)
 	}
 	return e, nil
