@@ -8,13 +8,16 @@ TESTFLAGS ?= -race -count=1 -timeout 12m
 
 .PHONY: build static test test-containers image nginx-image stress demo bench fuzz lint clean
 
+# umbrella is every command; umbrella-client is the client alone, for small devices.
 build:
 	$(GO) build -o $(BIN)/umbrella ./cmd/umbrella
+	$(GO) build -o $(BIN)/umbrella-client ./cmd/umbrella-client
 
 # The binary to install on a server or in an image: static (no libc), and holding no
 # path of this machine (-trimpath), so the same commit builds the same binary.
 static:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/umbrella ./cmd/umbrella
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/umbrella-client ./cmd/umbrella-client
 
 test: lint
 	$(GO) test $(TESTFLAGS) ./...

@@ -36,17 +36,22 @@ func buildGateway(ctx context.Context, bin, dir string) (string, error) {
 	if bin != "" {
 		return bin, nil
 	}
+	return buildCommand(ctx, "umbrella", dir)
+}
+
+// buildCommand builds ./cmd/name into dir, as a release would (static, trimmed paths).
+func buildCommand(ctx context.Context, name, dir string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("find the module root (go env GOMOD): %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
-	bin = filepath.Join(dir, "umbrella")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/umbrella")
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/"+name)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/umbrella: %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/%s: %w\n%s", name, err, out)
 	}
 	return bin, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,16 +40,45 @@ type clientProcess struct {
 	active string // the last transport it announced as active
 }
 
-// measureClientRSS runs an `umbrella client` process with every bridge line, opens one
-// connection through its port forward (so it has one session and one stream), and
-// reads its VmRSS then and after clientBulk bytes were echoed through it.
+// clientCommand is one way to run the client: the full binary's `umbrella client`, or
+// the client-only `umbrella-client` (what a small-memory device runs).
+type clientCommand struct {
+	name string   // as the rows name it
+	bin  string   // the binary
+	args []string // before --config
+}
+
+// measureClientRSS measures both client commands under the same load, one at a time.
 func measureClientRSS(ctx context.Context, b *bench) ([]row, error) {
 	if err := b.buildChild(ctx); err != nil {
 		return nil, err
 	}
+	b.progress.say("  building ./cmd/umbrella-client")
+	slim, err := buildCommand(ctx, "umbrella-client", b.childDir)
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, cmd := range []clientCommand{
+		{name: "umbrella client", bin: b.childBin, args: []string{"client"}},
+		{name: "umbrella-client", bin: slim},
+	} {
+		r, err := measureClientCommandRSS(ctx, b, cmd)
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", cmd.name, err)
+		}
+		rows = append(rows, r...)
+	}
+	return rows, nil
+}
+
+// measureClientCommandRSS runs the client command with every bridge line, opens one
+// connection through its port forward (so it has one session and one stream), and
+// reads its VmRSS then and after clientBulk bytes were echoed through it.
+func measureClientCommandRSS(ctx context.Context, b *bench, cmd clientCommand) ([]row, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	c, err := startClientProcess(ctx, b.childBin, b.childDir, b.bridges)
+	c, err := startClientProcess(ctx, cmd, b.childDir, b.bridges)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +96,7 @@ func measureClientRSS(ctx context.Context, b *bench) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.progress.say("  umbrella client on %s: VmRSS %s with one session; echoing %d MiB", transport, before, clientBulk>>20)
+	b.progress.say("  %s on %s: VmRSS %s with one session; echoing %d MiB", cmd.name, transport, before, clientBulk>>20)
 	took, err := echoChecked(ctx, conn, clientBulk)
 	if err != nil {
 		return nil, fmt.Errorf("echo %d MiB through the client: %w", clientBulk>>20, err)
@@ -75,17 +105,17 @@ func measureClientRSS(ctx context.Context, b *bench) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.progress.say("  umbrella client: VmRSS %s after the echo (%s), peak %s", after, took.Round(time.Millisecond), mb(after.hwm))
-	return clientRSSRows(len(b.bridges), transport, before, after, took), nil
+	b.progress.say("  %s: VmRSS %s after the echo (%s), peak %s", cmd.name, after, took.Round(time.Millisecond), mb(after.hwm))
+	return clientRSSRows(cmd.name, len(b.bridges), transport, before, after, took), nil
 }
 
-func clientRSSRows(bridges int, transport string, before, after procMem, took time.Duration) []row {
-	path := fmt.Sprintf("umbrella client, %d bridge lines, active: %s", bridges, transport)
+func clientRSSRows(command string, bridges int, transport string, before, after procMem, took time.Duration) []row {
+	path := fmt.Sprintf("%s, %d bridge lines, active: %s", command, bridges, transport)
 	target := fmt.Sprintf("≤ %s", mb(clientRSSTarget))
 	return []row{
 		{measure: "Client RSS, one active session and one idle stream", path: path,
 			result: mb(before.rss), target: target, met: targetMet(before.rss <= clientRSSTarget),
-			how: fmt.Sprintf("VmRSS of the `umbrella client` process after one byte echoed through its port forward: %s", before)},
+			how: fmt.Sprintf("VmRSS of the `%s` process after one byte echoed through its port forward: %s", command, before)},
 		{measure: fmt.Sprintf("Client RSS, after %d MiB echoed", clientBulk>>20), path: path,
 			result: mb(after.rss), target: target, met: targetMet(after.rss <= clientRSSTarget),
 			how: fmt.Sprintf("VmRSS of the same process once %d MiB went through the forward to the echo service and back, in %s: %s; peak (VmHWM) %s",
@@ -94,8 +124,8 @@ func clientRSSRows(bridges int, transport string, before, after procMem, took ti
 }
 
 // startClientProcess writes a client config into a fresh directory under dir and runs
-// `bin client` with it, until its forward accepts connections.
-func startClientProcess(ctx context.Context, bin, dir string, lines []bridge.Line) (_ *clientProcess, err error) {
+// the client command with it, until its forward accepts connections.
+func startClientProcess(ctx context.Context, cmd clientCommand, dir string, lines []bridge.Line) (_ *clientProcess, err error) {
 	forward, err := freeport.TCP("127.0.0.1")
 	if err != nil {
 		return nil, err
@@ -118,7 +148,7 @@ func startClientProcess(ctx context.Context, bin, dir string, lines []bridge.Lin
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("write client config: %w", err)
 	}
-	p, err := startProc(bin, []string{"client", "--config", path}, nil, true)
+	p, err := startProc(cmd.bin, append(slices.Clone(cmd.args), "--config", path), nil, true)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +156,7 @@ func startClientProcess(ctx context.Context, bin, dir string, lines []bridge.Lin
 	go c.watch()
 	if err := waitTCP(ctx, forward, p); err != nil {
 		p.stop()
-		return nil, fmt.Errorf("umbrella client: %w", err)
+		return nil, fmt.Errorf("%s: %w", cmd.name, err)
 	}
 	return c, nil
 }
@@ -139,7 +169,7 @@ func bridgeStrings(lines []bridge.Line) []string {
 	return out
 }
 
-// activeLine is the client's announcement of its carrier (cmd/umbrella's eventLine).
+// activeLine is the client's announcement of its carrier (internal/clientcmd's eventLine).
 var activeLine = regexp.MustCompile(`^active transport: (\S+)`)
 
 // watch follows the client's stdout for the transports it announces, until it exits.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports/all"
 )
@@ -24,7 +25,7 @@ line can use (and find) the bridge. The gateway writes them on start, so run it 
 	qr := fs.Bool("qr", false, "also print each line as a QR code for a phone to scan")
 	share := fs.Bool("share", false, "print one share code (UMBRELLA:1:…) holding every line, and its QR code")
 	png := fs.String("png", "", "with --share, also write the QR code as a PNG `file` (mode 0600)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {

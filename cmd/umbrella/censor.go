@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/probes/censor"
 )
 
@@ -46,7 +47,7 @@ FET rule, then block the transport in use while data flows:
 	admin := fs.String("admin", "", "serve the admin API on this loopback `address` (127.0.0.1:PORT)")
 	caOut := fs.String("ca-out", "", "write the censor's root CA certificate (PEM) to `file`, for clients of a mitm policy")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(routeSpecs) == 0 {
@@ -65,7 +66,7 @@ FET rule, then block the transport in use while data flows:
 	if err != nil {
 		return fmt.Errorf("censor: --policy: %w", err)
 	}
-	log, err := newLogger(stderr, *level)
+	log, err := cli.NewLogger(stderr, *level)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/decoy"
@@ -56,7 +57,7 @@ func checkGateway(path string, stdout, stderr io.Writer) error {
 // checkFailed prints err's problems, one a line, and returns the exit.
 func checkFailed(path string, err error, stderr io.Writer) error {
 	fmt.Fprintln(stderr, err)
-	return exitError{code: checkExitInvalid, err: fmt.Errorf("gateway --check: %s: test failed", path)}
+	return cli.ExitError{Code: checkExitInvalid, Err: fmt.Errorf("gateway --check: %s: test failed", path)}
 }
 
 // checkListener asks listener i's transport what it would refuse in it, naming the

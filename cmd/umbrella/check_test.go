@@ -11,6 +11,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/internal/labca"
 )
 
@@ -254,8 +255,8 @@ func TestCheckNamesEachBrokenFieldWithItsLine(t *testing.T) {
 				mode = 0o600
 			}
 			out, errOut, err := s.check(t, mode)
-			var ee exitError
-			if !errors.As(err, &ee) || ee.code != checkExitInvalid {
+			var ee cli.ExitError
+			if !errors.As(err, &ee) || ee.Code != checkExitInvalid {
 				t.Fatalf("gateway --check: %v (stdout %q); want exit %d", err, out, checkExitInvalid)
 			}
 			want := fmt.Sprintf("%s:%d: %s: ", s.config, s.lineOf(t, tt.wantLine), tt.wantField)

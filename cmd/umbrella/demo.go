@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/umbrella-edge/edge/internal/cli"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -25,7 +27,7 @@ web front.`, stderr)
 	messages := fs.Int("messages", 5, "messages each client sends between two of the censor's moves")
 	keep := fs.Bool("keep", false, "keep the gateway and the censor running after the chat (until Ctrl-C), and print the bridge lines")
 	verbose := fs.Bool("v", false, "show the gateway's, censor's and clients' logs")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *messages < 1 {

@@ -8,6 +8,7 @@ import (
 	"net"
 
 	"github.com/umbrella-edge/edge/internal/backend"
+	"github.com/umbrella-edge/edge/internal/cli"
 )
 
 func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -16,7 +17,7 @@ Runs a stand-in backend service that writes back every byte a stream sends: poin
 gateway's service at it to try a deployment end to end before the real backend is
 behind it (docker/compose.yaml's example backend is this).`, stderr)
 	listen := fs.String("listen", "", "`host:port` to listen on (required)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *listen == "" {

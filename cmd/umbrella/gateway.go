@@ -20,6 +20,7 @@ import (
 	"github.com/umbrella-edge/edge/config"
 	"github.com/umbrella-edge/edge/gateway"
 	"github.com/umbrella-edge/edge/gateway/fleet"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/decoy"
@@ -42,7 +43,7 @@ their modes, the decoy, and each listener's arguments and files, starting nothin
 It prints every problem as file:line: field: what, and exits 1 if there is one.`, stderr)
 	cfgPath := fs.String("config", "", "gateway YAML config `file` (required)")
 	check := fs.Bool("check", false, "test the config, its files and its listeners' arguments, and exit without starting")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
@@ -56,7 +57,7 @@ It prints every problem as file:line: field: what, and exits 1 if there is one.`
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, gc.Log.Level)
+	log, err := cli.NewLogger(stderr, gc.Log.Level)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/transports/all"
 )
 
@@ -25,7 +26,7 @@ container image's health check, which has no shell or curl to ask with.`, stderr
 	cfgPath := fs.String("config", "", "gateway YAML config `file` whose admin: address is asked")
 	admin := fs.String("admin", "", "admin `host:port` to ask, instead of the config's")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the `answer`")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	addr := *admin
@@ -45,7 +46,7 @@ container image's health check, which has no shell or curl to ask with.`, stderr
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	if err := askHealth(ctx, addr); err != nil {
-		return exitError{code: healthExitUnhealthy, err: fmt.Errorf("health: %w", err)}
+		return cli.ExitError{Code: healthExitUnhealthy, Err: fmt.Errorf("health: %w", err)}
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/internal/ready"
 )
 
@@ -39,13 +40,13 @@ func TestHealthExitsOneUnlessTheGatewaySaysOK(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			err := run(t.Context(), []string{"health", "--admin", tt.admin}, &out, &errOut)
-			var ee exitError
+			var ee cli.ExitError
 			switch {
 			case tt.wantCode == 0 && err != nil:
 				t.Fatalf("health: %v; want success", err)
 			case tt.wantCode == 0 && strings.TrimSpace(out.String()) != "ok":
 				t.Fatalf("health printed %q, want ok", out.String())
-			case tt.wantCode != 0 && (!errors.As(err, &ee) || ee.code != tt.wantCode):
+			case tt.wantCode != 0 && (!errors.As(err, &ee) || ee.Code != tt.wantCode):
 				t.Fatalf("health: %v; want exit %d", err, tt.wantCode)
 			}
 		})

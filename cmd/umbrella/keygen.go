@@ -11,6 +11,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/cli"
 )
 
 func runKeygen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,7 +25,7 @@ secrets: (keep the old one listed until users have the new lines), then send SIG
   umbrella keygen --state-dir DIR --secret secret-2026-12.key`, stderr)
 	dir := fs.String("state-dir", "", "state `directory` for the keys (required)")
 	secretName := fs.String("secret", "secret.key", "file `name` (in the state directory) of the bridge secret to generate")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {

@@ -8,11 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"github.com/umbrella-edge/edge/internal/cli"
+	"github.com/umbrella-edge/edge/internal/clientcmd"
 )
 
 type command struct {
@@ -24,7 +25,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"gateway", "run an edge gateway from a YAML config", runGateway},
-		{"client", "run the client and its local proxies (SOCKS5, HTTP CONNECT, forwards)", runClient},
+		{"client", "run the client and its local proxies (SOCKS5, HTTP CONNECT, forwards)", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return clientcmd.Run(ctx, "umbrella client", args, stdout, stderr)
+		}},
 		{"tor-pt", "run as a Tor pluggable transport, so Tor's bridges use umbrella's transports", runTorPT},
 		{"keygen", "generate a gateway identity key and a bridge secret", runKeygen},
 		{"bridges", "print the bridge lines of a gateway configuration (optionally as QR codes)", runBridges},
@@ -38,21 +41,9 @@ func commands() []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return // --help asked for the usage it printed
-		}
-		var pe flagError
-		if !errors.As(err, &pe) {
-			fmt.Fprintln(os.Stderr, "umbrella:", err)
-		}
-		code := 2
-		if ee := (exitError{}); errors.As(err, &ee) {
-			code = ee.code
-		}
-		os.Exit(code)
-	}
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	cli.Exit("umbrella", err)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -92,50 +83,8 @@ A first run, on one machine:
   umbrella probe --config client.yaml            # tester: which lines work here, and why not`)
 }
 
-// newFlagSet returns a flag set whose --help prints what the command is for.
+// newFlagSet returns a flag set for `umbrella name` whose --help prints what the
+// command is for.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: umbrella %s [flags]\n\n%s\n\nFlags:\n", name, strings.TrimSpace(synopsis))
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// flagError is a command-line error the flag package has already printed, with usage.
-type flagError struct{ error }
-
-func (e flagError) Unwrap() error { return e.error }
-
-// exitError is an error whose command asks for an exit status other than 2 (health's
-// 1, which container engines read as "unhealthy").
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) Unwrap() error { return e.err }
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return flagError{err}
-	}
-	if fs.NArg() > 0 {
-		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
-		fmt.Fprintln(fs.Output(), err)
-		fs.Usage()
-		return flagError{err}
-	}
-	return nil
-}
-
-// newLogger returns a text logger at level ("debug", "info", "warn", "error").
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return cli.NewFlagSet("umbrella "+name, synopsis, stderr)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/probes"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/pt"
@@ -74,7 +75,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	caFile := fs.String("ca-file", "", "trust the CA certificates of PEM `file` beside the system's (a client config's ca_file)")
 	cc := fs.String("probe-cc", "", "the country `code` to put in the measurements (default: none)")
 	asn := fs.String("probe-asn", "", "the network's `AS` number to put in the measurements, as AS1234 (default: none)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := checkProbeNetwork(*cc, *asn); err != nil {

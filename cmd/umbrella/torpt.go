@@ -18,6 +18,7 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/internal/relay"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -46,10 +47,10 @@ to that gateway and a stream to its service "tor" (or the one service= names), w
 the operator points at a Tor bridge's ORPort. The PT protocol is on stdout; logs go to
 stderr. It exits when Tor closes its stdin, or on SIGTERM or SIGINT.`, stderr)
 	level := fs.String("log-level", "warn", "log `level` on stderr: debug, info, warn or error")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *level)
+	log, err := cli.NewLogger(stderr, *level)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,6 @@
-package main
+// Package clientcmd is the client command that people run, shared by `umbrella client`
+// and the client-only binary `umbrella-client`: local proxies in front of client.Client.
+package clientcmd
 
 import (
 	"context"
@@ -16,13 +18,15 @@ import (
 	"github.com/umbrella-edge/edge/client/failure"
 	"github.com/umbrella-edge/edge/client/proxy"
 	"github.com/umbrella-edge/edge/config"
+	"github.com/umbrella-edge/edge/internal/cli"
 	"github.com/umbrella-edge/edge/transports/all"
 	"github.com/umbrella-edge/edge/transports/pt"
 	"github.com/umbrella-edge/edge/transports/trust"
 )
 
-func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("client", `
+// Run runs the client command, invoked as usageName ("umbrella client"), with args.
+func Run(ctx context.Context, usageName string, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet(usageName, `
 Runs the client: keeps a post-quantum session to a gateway over the best bridge line
 that works on this network, moves it to another bridge without closing the apps'
 connections when a censor blocks the one in use, and serves local proxies for apps on
@@ -42,7 +46,7 @@ network which bridge worked and tries that one first next time.`, stderr)
 		given = append(given, s)
 		return nil
 	})
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" && len(given) == 0 {
@@ -53,7 +57,7 @@ network which bridge worked and tries that one first next time.`, stderr)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, cc.Log.Level)
+	log, err := cli.NewLogger(stderr, cc.Log.Level)
 	if err != nil {
 		return err
 	}
