@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -172,15 +173,6 @@ func (w *censoredWorld) replaced(t *testing.T, c cut, app *meter) {
 	t.Logf("%s kill of %s (%d flows): the client moved to %s", c.mode, c.victim, c.flows, w.active())
 }
 
-// kill cuts the active transport with mode, waits for its replacement and returns
-// when the cut was made.
-func (w *censoredWorld) kill(t *testing.T, mode censor.KillMode, app *meter) time.Time {
-	t.Helper()
-	c := w.cut(t, mode)
-	w.replaced(t, c, app)
-	return c.at
-}
-
 // checkSessionKept fails the test if the client ended its session: the app's
 // connections would have closed with it.
 func (w *censoredWorld) checkSessionKept(t *testing.T) {
@@ -264,14 +256,17 @@ func (m *meter) stall(kill, until time.Time) (gap time.Duration, next time.Time)
 }
 
 // killDuring kills the active transport once per mode, each when the app has read the
-// next of marks bytes (or messages, as counted by progress), and logs each kill's delay
-// to the next byte.
-func (w *censoredWorld) killDuring(t *testing.T, app *meter, progress func() int64, marks []int64, modes []censor.KillMode) {
+// next of marks bytes (or messages, as counted by progress), releases the sender's stop
+// there, and logs each kill's delay to the next byte.
+func (w *censoredWorld) killDuring(t *testing.T, app *meter, progress func() int64, marks []int64, modes []censor.KillMode, sender *stops) {
 	t.Helper()
 	var kills []time.Time
 	for i, mode := range modes {
 		app.waitFor(t, fmt.Sprintf("progress to %d before the %s kill", marks[i], mode), func() bool { return progress() >= marks[i] })
-		kills = append(kills, w.kill(t, mode, app))
+		c := w.cut(t, mode)
+		sender.release(i)
+		w.replaced(t, c, app)
+		kills = append(kills, c.at)
 		seen, _ := app.read()
 		app.waitBytes(t, seen+1) // the new carrier delivers
 	}
@@ -345,12 +340,14 @@ func TestZeroLossFailover(t *testing.T) {
 		defer conn.Close()
 		chat := newMessenger(10000)
 		app := &meter{}
-		go chat.send(conn, app)
+		n := int64(chat.count)
+		marks := []int64{n / 5, 2 * n / 5, 3 * n / 5}
+		sender := newStops(t, marks, n/10)
+		go chat.send(conn, app, sender)
 		done := make(chan struct{})
 		go func() { defer close(done); chat.receive(conn, app) }()
 		began := time.Now()
-		n := int64(chat.count)
-		w.killDuring(t, app, chat.delivered, []int64{n / 5, 2 * n / 5, 3 * n / 5}, killModes)
+		w.killDuring(t, app, chat.delivered, marks, killModes, sender)
 		app.waitFor(t, "every message back", func() bool { return chat.delivered() == n })
 		<-done
 		if _, err := app.read(); err != nil {
@@ -404,10 +401,12 @@ func (w *censoredWorld) transferThroughKills(t *testing.T, dst io.Writer, src io
 	t.Helper()
 	app := &meter{}
 	sent, received := sha256.New(), sha256.New()
+	marks := []int64{size / 5, 2 * size / 5, 3 * size / 5}
+	sender := newStops(t, marks, size/10)
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
-		if _, err := io.CopyN(io.MultiWriter(dst, sent), rand.Reader, size); err != nil {
+		if err := sender.writeRandom(io.MultiWriter(dst, sent), size); err != nil {
 			app.fail(fmt.Errorf("write: %w", err))
 		}
 	}()
@@ -419,8 +418,7 @@ func (w *censoredWorld) transferThroughKills(t *testing.T, dst io.Writer, src io
 		}
 	}()
 	began := time.Now()
-	w.killDuring(t, app, func() int64 { n, _ := app.read(); return n },
-		[]int64{size / 5, 2 * size / 5, 3 * size / 5}, killModes)
+	w.killDuring(t, app, func() int64 { n, _ := app.read(); return n }, marks, killModes, sender)
 	app.waitBytes(t, size)
 	<-wrote
 	<-read
@@ -437,6 +435,64 @@ func (w *censoredWorld) transferThroughKills(t *testing.T, dst io.Writer, src io
 type meterWriter struct{ m *meter }
 
 func (w meterWriter) Write(p []byte) (int, error) { w.m.add(len(p)); return len(p), nil }
+
+// stops holds a sender back at points of its traffic until the test has cut the carrier
+// there, so the traffic cannot end before the cut however the scheduler runs the sender
+// and the test: under GOMAXPROCS=1 and -race a 50 MiB transfer once finished between its
+// mark and the cut, and the wait for a byte after the cut never ended. The sender goes on
+// as soon as the cut is made, so data flows while the client notices it.
+type stops struct {
+	at   []int64 // in the sender's units (bytes, messages), ascending
+	open []chan struct{}
+	once []sync.Once
+}
+
+// newStops places a stop slack after each mark, where the test acts.
+func newStops(t *testing.T, marks []int64, slack int64) *stops {
+	s := &stops{open: make([]chan struct{}, len(marks)), once: make([]sync.Once, len(marks))}
+	for i, m := range marks {
+		s.at = append(s.at, m+slack)
+		s.open[i] = make(chan struct{})
+	}
+	t.Cleanup(func() { // a test that failed early leaves no sender waiting
+		for i := range s.open {
+			s.release(i)
+		}
+	})
+	return s
+}
+
+// release lets the sender past stop i. A nil stops has none.
+func (s *stops) release(i int) {
+	if s != nil {
+		s.once[i].Do(func() { close(s.open[i]) })
+	}
+}
+
+// hold waits at every stop at or before done that is not yet released.
+func (s *stops) hold(done int64) {
+	if s == nil {
+		return
+	}
+	for i, at := range s.at {
+		if at <= done {
+			<-s.open[i]
+		}
+	}
+}
+
+// writeRandom writes size random bytes to dst, waiting at each stop.
+func (s *stops) writeRandom(dst io.Writer, size int64) error {
+	var done int64
+	for _, at := range append(slices.Clone(s.at), size) {
+		if _, err := io.CopyN(dst, rand.Reader, min(at, size)-done); err != nil {
+			return err
+		}
+		done = min(at, size)
+		s.hold(done)
+	}
+	return nil
+}
 
 // messenger is the messenger's traffic shape: numbered messages of 20–2000 bytes, sent
 // at a chat's pace and read back one by one, each checked against what was sent.
@@ -473,12 +529,13 @@ func newMessenger(count int) *messenger {
 	return c
 }
 
-func (c *messenger) send(conn net.Conn, app *meter) {
+func (c *messenger) send(conn net.Conn, app *meter, sender *stops) {
 	for i := range c.count {
 		if _, err := conn.Write(c.msgs[i]); err != nil {
 			app.fail(fmt.Errorf("send message %d: %w", i, err))
 			return
 		}
+		sender.hold(int64(i + 1))
 		if i%msgBurst == msgBurst-1 {
 			time.Sleep(msgPause)
 		}

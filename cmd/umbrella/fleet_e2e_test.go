@@ -202,12 +202,15 @@ func (w *fleetWorld) openOnly(t *testing.T, open int) {
 
 // moveTo opens edge to alone, resets the client's carrier through the edge open so
 // far, and waits until the client says its session resumed through edge to.
-func (w *fleetWorld) moveTo(t *testing.T, app *meter, to int) time.Time {
+// moveTo opens only edge to, cuts the client's carrier through the open one, lets the
+// sender past its stop, and waits for the session to resume through edge to.
+func (w *fleetWorld) moveTo(t *testing.T, app *meter, to int, sender *stops, stop int) time.Time {
 	t.Helper()
 	from := w.open
 	resumed := w.resumedThrough(to)
 	w.openOnly(t, to)
 	cut := w.cut(t, from)
+	sender.release(stop)
 	app.waitFor(t, "the session resumed through "+fleetEdges[to], func() bool { return w.resumedThrough(to) > resumed })
 	return cut
 }
@@ -377,10 +380,15 @@ func (w *fleetWorld) transferThroughMoves(t *testing.T, conn net.Conn, size int6
 	t.Helper()
 	app := &meter{}
 	sent, received := sha256.New(), sha256.New()
+	marks := make([]int64, len(moves))
+	for i := range moves {
+		marks[i] = size * int64(i+1) / int64(len(moves)+1)
+	}
+	sender := newStops(t, marks, size/10)
 	wrote, read := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(wrote)
-		if _, err := io.CopyN(io.MultiWriter(conn, sent), rand.Reader, size); err != nil {
+		if err := sender.writeRandom(io.MultiWriter(conn, sent), size); err != nil {
 			app.fail(fmt.Errorf("write: %w", err))
 		}
 	}()
@@ -392,10 +400,9 @@ func (w *fleetWorld) transferThroughMoves(t *testing.T, conn net.Conn, size int6
 	}()
 	began := time.Now()
 	for i, to := range moves {
-		mark := size * int64(i+1) / int64(len(moves)+1)
-		app.waitBytes(t, mark)
+		app.waitBytes(t, marks[i])
 		from := w.open
-		cut := w.moveTo(t, app, to)
+		cut := w.moveTo(t, app, to, sender, i)
 		seen, _ := app.read()
 		app.waitBytes(t, seen+1)
 		_, next := app.stall(cut, time.Now())
@@ -418,13 +425,17 @@ func (w *fleetWorld) transferThroughMoves(t *testing.T, conn net.Conn, size int6
 func (w *fleetWorld) chatThroughMoves(t *testing.T, conn net.Conn, count int, moves []int) {
 	t.Helper()
 	chat, app := newMessenger(count), &meter{}
-	go chat.send(conn, app)
+	marks := make([]int64, len(moves))
+	for i := range moves {
+		marks[i] = int64(count * (i + 1) / (len(moves) + 1))
+	}
+	sender := newStops(t, marks, int64(count/10))
+	go chat.send(conn, app, sender)
 	done := make(chan struct{})
 	go func() { defer close(done); chat.receive(conn, app) }()
 	for i, to := range moves {
-		mark := int64(count * (i + 1) / (len(moves) + 1))
-		app.waitFor(t, fmt.Sprintf("%d messages back", mark), func() bool { return chat.delivered() >= mark })
-		w.moveTo(t, app, to)
+		app.waitFor(t, fmt.Sprintf("%d messages back", marks[i]), func() bool { return chat.delivered() >= marks[i] })
+		w.moveTo(t, app, to, sender, i)
 	}
 	app.waitFor(t, "every message back", func() bool { return chat.delivered() == int64(count) })
 	<-done
@@ -491,7 +502,10 @@ func (w *fleetWorld) throughRedisOutage(t *testing.T) {
 	conn := socks5Connect(t, w.socks, "echo", 443)
 	defer conn.Close()
 	chat, app := newMessenger(3000), &meter{}
-	go chat.send(conn, app)
+	// The chat waits at 700 messages until every edge has seen Redis go, so that it
+	// still flows then.
+	sender := newStops(t, []int64{500}, 200)
+	go chat.send(conn, app, sender)
 	done := make(chan struct{})
 	go func() { defer close(done); chat.receive(conn, app) }()
 	app.waitFor(t, "the first messages back", func() bool { return chat.delivered() >= 500 })
@@ -512,6 +526,7 @@ func (w *fleetWorld) throughRedisOutage(t *testing.T) {
 		})
 	}
 	t.Logf("Redis killed → every edge said so within %v", time.Since(killed).Round(time.Millisecond))
+	sender.release(0)
 	for _, e := range w.edges {
 		e.wantMetric(t, "umbrella_fleet_redis_up", func(v float64) bool { return v == 0 }, "0 while Redis is down")
 	}
