@@ -256,18 +256,19 @@ func (m *meter) stall(kill, until time.Time) (gap time.Duration, next time.Time)
 }
 
 // killDuring kills the active transport once per mode, each when the app has read the
-// next of marks bytes (or messages, as counted by progress), releases the sender's stop
-// there, and logs each kill's delay to the next byte.
+// next of marks bytes (or messages, as counted by progress), lets the sender past its
+// stops there, and logs each kill's delay to the next byte.
 func (w *censoredWorld) killDuring(t *testing.T, app *meter, progress func() int64, marks []int64, modes []censor.KillMode, sender *stops) {
 	t.Helper()
 	var kills []time.Time
 	for i, mode := range modes {
 		app.waitFor(t, fmt.Sprintf("progress to %d before the %s kill", marks[i], mode), func() bool { return progress() >= marks[i] })
 		c := w.cut(t, mode)
-		sender.release(i)
+		sender.cut(i)
 		w.replaced(t, c, app)
 		kills = append(kills, c.at)
 		seen, _ := app.read()
+		sender.moved(i)
 		app.waitBytes(t, seen+1) // the new carrier delivers
 	}
 	kills = append(kills, time.Now())
@@ -342,7 +343,7 @@ func TestZeroLossFailover(t *testing.T) {
 		app := &meter{}
 		n := int64(chat.count)
 		marks := []int64{n / 5, 2 * n / 5, 3 * n / 5}
-		sender := newStops(t, marks, n/10)
+		sender := newStops(t, marks, n/20)
 		go chat.send(conn, app, sender)
 		done := make(chan struct{})
 		go func() { defer close(done); chat.receive(conn, app) }()
@@ -402,7 +403,7 @@ func (w *censoredWorld) transferThroughKills(t *testing.T, dst io.Writer, src io
 	app := &meter{}
 	sent, received := sha256.New(), sha256.New()
 	marks := []int64{size / 5, 2 * size / 5, 3 * size / 5}
-	sender := newStops(t, marks, size/10)
+	sender := newStops(t, marks, size/20)
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
@@ -436,23 +437,24 @@ type meterWriter struct{ m *meter }
 
 func (w meterWriter) Write(p []byte) (int, error) { w.m.add(len(p)); return len(p), nil }
 
-// stops holds a sender back at points of its traffic until the test has cut the carrier
-// there, so the traffic cannot end before the cut however the scheduler runs the sender
-// and the test: under GOMAXPROCS=1 and -race a 50 MiB transfer once finished between its
-// mark and the cut, and the wait for a byte after the cut never ended. The sender goes on
-// as soon as the cut is made, so data flows while the client notices it.
+// stops holds a sender back at points of its traffic while the test acts there, so the
+// traffic cannot end before the test has seen what it waits for, however the scheduler
+// runs the sender and the test: under GOMAXPROCS=1 and -race a transfer once finished
+// between its mark and the cut, and once between the cut and the test's reading of
+// where the app stood; the wait for a byte after that never ended. Each mark has two
+// stops: slack past it until the test has cut the carrier (so data flows while the
+// client notices the cut), and 2·slack past it until the test has seen the session move.
 type stops struct {
 	at   []int64 // in the sender's units (bytes, messages), ascending
 	open []chan struct{}
 	once []sync.Once
 }
 
-// newStops places a stop slack after each mark, where the test acts.
 func newStops(t *testing.T, marks []int64, slack int64) *stops {
-	s := &stops{open: make([]chan struct{}, len(marks)), once: make([]sync.Once, len(marks))}
+	s := &stops{open: make([]chan struct{}, 2*len(marks)), once: make([]sync.Once, 2*len(marks))}
 	for i, m := range marks {
-		s.at = append(s.at, m+slack)
-		s.open[i] = make(chan struct{})
+		s.at = append(s.at, m+slack, m+2*slack)
+		s.open[2*i], s.open[2*i+1] = make(chan struct{}), make(chan struct{})
 	}
 	t.Cleanup(func() { // a test that failed early leaves no sender waiting
 		for i := range s.open {
@@ -461,6 +463,11 @@ func newStops(t *testing.T, marks []int64, slack int64) *stops {
 	})
 	return s
 }
+
+// cut lets the sender past mark i's first stop, moved past its second, pass past both.
+func (s *stops) cut(i int)   { s.release(2 * i) }
+func (s *stops) moved(i int) { s.release(2*i + 1) }
+func (s *stops) pass(i int)  { s.cut(i); s.moved(i) }
 
 // release lets the sender past stop i. A nil stops has none.
 func (s *stops) release(i int) {

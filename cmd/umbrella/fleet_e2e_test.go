@@ -203,14 +203,14 @@ func (w *fleetWorld) openOnly(t *testing.T, open int) {
 // moveTo opens edge to alone, resets the client's carrier through the edge open so
 // far, and waits until the client says its session resumed through edge to.
 // moveTo opens only edge to, cuts the client's carrier through the open one, lets the
-// sender past its stop, and waits for the session to resume through edge to.
+// sender past its stop for the cut, and waits for the session to resume through edge to.
 func (w *fleetWorld) moveTo(t *testing.T, app *meter, to int, sender *stops, stop int) time.Time {
 	t.Helper()
 	from := w.open
 	resumed := w.resumedThrough(to)
 	w.openOnly(t, to)
 	cut := w.cut(t, from)
-	sender.release(stop)
+	sender.cut(stop)
 	app.waitFor(t, "the session resumed through "+fleetEdges[to], func() bool { return w.resumedThrough(to) > resumed })
 	return cut
 }
@@ -384,7 +384,7 @@ func (w *fleetWorld) transferThroughMoves(t *testing.T, conn net.Conn, size int6
 	for i := range moves {
 		marks[i] = size * int64(i+1) / int64(len(moves)+1)
 	}
-	sender := newStops(t, marks, size/10)
+	sender := newStops(t, marks, size/20)
 	wrote, read := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(wrote)
@@ -404,6 +404,7 @@ func (w *fleetWorld) transferThroughMoves(t *testing.T, conn net.Conn, size int6
 		from := w.open
 		cut := w.moveTo(t, app, to, sender, i)
 		seen, _ := app.read()
+		sender.moved(i)
 		app.waitBytes(t, seen+1)
 		_, next := app.stall(cut, time.Now())
 		t.Logf("carrier through %s cut → bytes through %s after %v", fleetEdges[from], fleetEdges[to], next.Sub(cut).Round(time.Millisecond))
@@ -429,13 +430,14 @@ func (w *fleetWorld) chatThroughMoves(t *testing.T, conn net.Conn, count int, mo
 	for i := range moves {
 		marks[i] = int64(count * (i + 1) / (len(moves) + 1))
 	}
-	sender := newStops(t, marks, int64(count/10))
+	sender := newStops(t, marks, int64(count/20))
 	go chat.send(conn, app, sender)
 	done := make(chan struct{})
 	go func() { defer close(done); chat.receive(conn, app) }()
 	for i, to := range moves {
 		app.waitFor(t, fmt.Sprintf("%d messages back", marks[i]), func() bool { return chat.delivered() >= marks[i] })
 		w.moveTo(t, app, to, sender, i)
+		sender.moved(i)
 	}
 	app.waitFor(t, "every message back", func() bool { return chat.delivered() == int64(count) })
 	<-done
@@ -502,9 +504,9 @@ func (w *fleetWorld) throughRedisOutage(t *testing.T) {
 	conn := socks5Connect(t, w.socks, "echo", 443)
 	defer conn.Close()
 	chat, app := newMessenger(3000), &meter{}
-	// The chat waits at 700 messages until every edge has seen Redis go, so that it
+	// The chat waits at 600 messages until every edge has seen Redis go, so that it
 	// still flows then.
-	sender := newStops(t, []int64{500}, 200)
+	sender := newStops(t, []int64{500}, 100)
 	go chat.send(conn, app, sender)
 	done := make(chan struct{})
 	go func() { defer close(done); chat.receive(conn, app) }()
@@ -526,7 +528,7 @@ func (w *fleetWorld) throughRedisOutage(t *testing.T) {
 		})
 	}
 	t.Logf("Redis killed → every edge said so within %v", time.Since(killed).Round(time.Millisecond))
-	sender.release(0)
+	sender.pass(0)
 	for _, e := range w.edges {
 		e.wantMetric(t, "umbrella_fleet_redis_up", func(v float64) bool { return v == 0 }, "0 while Redis is down")
 	}
