@@ -94,25 +94,9 @@ func TestResumeRelayedToTheEdgeHoldingTheSession(t *testing.T) {
 
 	cconn.Close()
 	<-client.CarrierDone()
-	c2, s2 := tcpPair(t)
-	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
-	defer cancel()
-	outcome := make(chan Outcome, 1)
-	go func() {
-		s, o, err := Server(ctx, s2, scB)
-		if err != nil || s != nil {
-			t.Errorf("edge b: Server = %v, %v, %v; want Relayed and no session", s, o, err)
-		}
-		outcome <- o
-	}()
-	if err := client.Resume(ctx, c2, ccB); err != nil {
-		t.Fatalf("resume through edge b: %v", err)
-	}
-	if o := <-outcome; o != Relayed {
-		t.Fatalf("edge b's outcome: %v; want relayed", o)
-	}
+	c2 := resumeRelayed(t, "resume through edge b", client, ccB, scB)
 	echo("through edge b")
-	if st, err := scA.Store.Get(ctx, server.ID()); err != nil || st.Endpoint != scB.Endpoint {
+	if st, err := scA.Store.Get(context.Background(), server.ID()); err != nil || st.Endpoint != scB.Endpoint {
 		t.Errorf("the holder's store: %+v, %v; want the endpoint of edge b, where the carrier came in", st, err)
 	}
 
@@ -128,6 +112,31 @@ func TestResumeRelayedToTheEdgeHoldingTheSession(t *testing.T) {
 	}
 	client.Close()
 	relay.wg.Wait()
+}
+
+// resumeRelayed resumes client's session on a new carrier to the edge of sc, which
+// does not hold it, fails the test unless that edge relayed the resume, and returns
+// the client's side of the carrier.
+func resumeRelayed(t *testing.T, what string, client *Session, cc *ClientConfig, sc *ServerConfig) net.Conn {
+	t.Helper()
+	c, s := tcpPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+	defer cancel()
+	outcome := make(chan Outcome, 1)
+	go func() {
+		held, o, err := Server(ctx, s, sc)
+		if err != nil || held != nil {
+			t.Errorf("%s: Server = %v, %v, %v; want Relayed and no session", what, held, o, err)
+		}
+		outcome <- o
+	}()
+	if err := client.Resume(ctx, c, cc); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if o := <-outcome; o != Relayed {
+		t.Fatalf("%s: the edge's outcome %v; want relayed", what, o)
+	}
+	return c
 }
 
 // When the relay finds no edge holding the session, the receiving edge says so,
@@ -266,23 +275,7 @@ func TestRelayedResumeFollowsTheRotation(t *testing.T) {
 		t.Helper()
 		client.DropCarrier()
 		<-client.CarrierDone()
-		c, s := tcpPair(t)
-		ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
-		defer cancel()
-		outcome := make(chan Outcome, 1)
-		go func() {
-			_, o, err := Server(ctx, s, scB)
-			if err != nil {
-				t.Errorf("%s: edge b: %v", when, err)
-			}
-			outcome <- o
-		}()
-		if err := client.Resume(ctx, c, ccB); err != nil {
-			t.Fatalf("%s: resume through edge b: %v", when, err)
-		}
-		if o := <-outcome; o != Relayed {
-			t.Fatalf("%s: edge b's outcome %v; want relayed", when, o)
-		}
+		resumeRelayed(t, when+": resume through edge b", client, ccB, scB)
 		if err := echoOn(stream, 1000); err != nil {
 			t.Fatalf("%s: echo: %v", when, err)
 		}
