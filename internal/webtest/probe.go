@@ -181,7 +181,10 @@ func Same(a, b Reply) bool {
 
 // RandomBytes returns n random bytes that do not start a TLS handshake record; with
 // high set the first byte has its high bit set (nginx then tries TLS anyway, as for an
-// SSLv2 hello), else clear (nginx reads the bytes as HTTP). They end in a newline:
+// SSLv2 hello), else clear (nginx reads the bytes as HTTP). With high set the third
+// byte is never 1, the type of an SSLv2 ClientHello: OpenSSL would wait for the rest
+// of a record whose length the first two bytes give, up to nginx's 60 s timeout, and
+// that wait has its own probes (probetest.CompareWaits). They end in a newline:
 // nginx rejects a bad request line at its first bad byte, while the decoy package
 // (net/http's parser) waits for the line's end, and bytes without one would show that
 // difference instead of the transport's.
@@ -191,6 +194,9 @@ func RandomBytes(n int, high bool) []byte {
 	b[n-1] = '\n'
 	if high {
 		b[0] |= 0x80
+		if b[2] == 1 {
+			b[2] = 2
+		}
 	} else {
 		b[0] = 'a' + b[0]%26 // neither 0x16 nor a method nginx knows
 	}

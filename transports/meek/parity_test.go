@@ -13,7 +13,21 @@ import (
 // from both, probe by probe; among them plain HTTP to the TLS port, whose 400 nginx
 // sends and closes at once.
 func TestOwnFrontMeetsProbesAsNginx(t *testing.T) {
-	nginx := probetest.Nginx(t, "www.example.com")
+	t.Parallel()
+	probetest.Compare(t, probetest.Nginx(t, "www.example.com"), ownFront(t))
+}
+
+// TestOwnFrontGivesUpOnAWaitingProberAsNginx holds the probes that nginx waits on
+// until nginx gives up, and wants meek's own front to give up the same way at the
+// same time.
+func TestOwnFrontGivesUpOnAWaitingProberAsNginx(t *testing.T) {
+	t.Parallel()
+	probetest.CompareWaits(t, probetest.Nginx(t, "www.example.com"), ownFront(t))
+}
+
+// ownFront starts meek's listener terminating TLS itself and returns its address.
+func ownFront(t *testing.T) string {
+	t.Helper()
 	ln, err := meek.New(nil).Listen(t.Context(), transports.ListenConfig{
 		Addr:     "127.0.0.1:0",
 		Args:     transports.Args{"servername": "www.example.com"},
@@ -23,5 +37,5 @@ func TestOwnFrontMeetsProbesAsNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	probetest.Compare(t, nginx, ln.Addr().String())
+	return ln.Addr().String()
 }

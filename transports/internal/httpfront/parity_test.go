@@ -15,7 +15,22 @@ import (
 // terminates TLS itself (webtunnel's and websocket's listeners without nginx), and to
 // a real nginx HTTPS site, and wants the same reaction from both, probe by probe.
 func TestTLSFrontMeetsProbesAsNginx(t *testing.T) {
-	nginx := probetest.Nginx(t, "www.example.com")
+	t.Parallel()
+	probetest.Compare(t, probetest.Nginx(t, "www.example.com"), tlsFront(t))
+}
+
+// TestTLSFrontGivesUpOnAWaitingProberAsNginx holds the probes that nginx waits on
+// (an SSLv2 hello or a ClientHello longer than what came, an unfinished request head)
+// until nginx gives up, and wants the front to give up the same way at the same time.
+func TestTLSFrontGivesUpOnAWaitingProberAsNginx(t *testing.T) {
+	t.Parallel()
+	probetest.CompareWaits(t, probetest.Nginx(t, "www.example.com"), tlsFront(t))
+}
+
+// tlsFront starts a web front that terminates TLS itself, as webtunnel's and
+// websocket's listeners do without nginx, and returns its address.
+func tlsFront(t *testing.T) string {
+	t.Helper()
 	tlsConfig, id, err := tlskit.ServerConfig(transports.Args{"servername": "www.example.com"}, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -30,5 +45,5 @@ func TestTLSFrontMeetsProbesAsNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	probetest.Compare(t, nginx, ln.Addr().String())
+	return ln.Addr().String()
 }

@@ -45,7 +45,7 @@ func Nginx(t *testing.T, serverName string) string {
 
 // parallel bounds the probes in flight: most of them wait for a timeout, and the
 // machine's cores are shared.
-const parallel = 64
+const parallel = 128
 
 // ReactAll sends every probe to every address and returns the reactions, by address
 // then probe. Probes run concurrently, each on its own connection.

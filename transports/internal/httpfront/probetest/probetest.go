@@ -35,6 +35,9 @@ type Reaction struct {
 	// End is FIN, RST or Timeout: what followed the data, or the first event when no
 	// data came.
 	End Class
+	// After is the time from the probe's bytes to End: how long a server that waits
+	// for more holds the connection before it gives up.
+	After time.Duration
 }
 
 // headLen is how much of an answer a Reaction keeps: a TLS alert whole, an HTTP
@@ -66,7 +69,8 @@ func React(ctx context.Context, addr string, payload []byte, wait time.Duration)
 		// long bad request): a failed write is no reaction yet, what comes back is.
 		c.Write(payload)
 	}
-	c.SetReadDeadline(time.Now().Add(wait))
+	sent := time.Now()
+	c.SetReadDeadline(sent.Add(wait))
 	buf := make([]byte, 4096)
 	for {
 		n, err := c.Read(buf)
@@ -75,7 +79,7 @@ func React(ctx context.Context, addr string, payload []byte, wait time.Duration)
 		}
 		r.N += n
 		if err != nil {
-			r.End = classify(err)
+			r.End, r.After = classify(err), time.Since(sent)
 			break
 		}
 	}
