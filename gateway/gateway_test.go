@@ -31,7 +31,7 @@ type fixture struct {
 }
 
 // newFixture runs a gateway with one tcp listener in front of an echo service.
-func newFixture(t *testing.T, tweak func(*gateway.Config)) *fixture {
+func newFixture(t testing.TB, tweak func(*gateway.Config)) *fixture {
 	t.Helper()
 	g := lab.StartGateway(t, func(c *gateway.Config) {
 		// Short, so rejected carriers close within the test.
