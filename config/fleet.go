@@ -18,7 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/umbrella-edge/edge/bridge"
-	"github.com/umbrella-edge/edge/gateway/fleet"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/internal/statefile"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -93,7 +93,7 @@ func (d *decoder) fleet(n *yaml.Node, path, file string) *Fleet {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
 		"edge": func(v *yaml.Node, fl string) {
 			if f.Edge = d.str(v, fl); f.Edge != "" {
-				d.check(v.Line, fl, fleet.CheckEdgeName(f.Edge))
+				d.check(v.Line, fl, limits.CheckEdgeName(f.Edge))
 			}
 		},
 		"link": func(v *yaml.Node, fl string) {
@@ -185,35 +185,39 @@ func (d *decoder) fleetTLS(n *yaml.Node, path, file string) *FleetTLS {
 	return t
 }
 
-// FleetConfig resolves a config's fleet block into what fleet.Open takes, reading the
-// files it names: the Redis password and TLS files, and this edge's link key
-// (state_dir/link.key, generated on first start). identity is the gateway's.
-func FleetConfig(g *Gateway, identity ed25519.PrivateKey) (fleet.Config, error) {
-	f := g.Fleet
+// FleetSecrets is what the files a fleet block names hold: this edge's link key
+// (state_dir/link.key, generated on first start) and the Redis password and TLS
+// configuration.
+type FleetSecrets struct {
+	LinkKey       ed25519.PrivateKey
+	RedisPassword string
+	RedisTLS      *tls.Config // nil: plain TCP
+}
+
+// ReadFleetSecrets reads the files of a config's fleet block, making the link key on
+// first start; each error names its field.
+func ReadFleetSecrets(g *Gateway) (FleetSecrets, error) {
 	linkKey, _, err := LoadOrCreateLinkKey(filepath.Join(g.StateDir, LinkKeyFile))
 	if err != nil {
-		return fleet.Config{}, g.Source.Wrap("fleet", err)
+		return FleetSecrets{}, g.Source.Wrap("fleet", err)
 	}
-	rc, err := fleetRedis(g)
+	password, tlsConfig, err := fleetRedis(g)
 	if err != nil {
-		return fleet.Config{}, err
+		return FleetSecrets{}, err
 	}
-	return fleet.Config{
-		Edge: f.Edge, Identity: identity, LinkKey: linkKey, Link: f.Link, LinkPublic: f.LinkPublic,
-		Wait: f.Wait, Lease: f.Lease, Redis: rc,
-	}, nil
+	return FleetSecrets{LinkKey: linkKey, RedisPassword: password, RedisTLS: tlsConfig}, nil
 }
 
 // LinkKeyFile is this edge's own key for the inter-edge link, in state_dir.
 const LinkKeyFile = "link.key"
 
-// CheckFleet tests what FleetConfig would read, making nothing: the Redis password
+// CheckFleet tests what ReadFleetSecrets would read, making nothing: the Redis password
 // file, the TLS files, and the link key if one was made. It reaches no Redis.
 func CheckFleet(g *Gateway) error {
 	if g.Fleet == nil {
 		return nil
 	}
-	_, err := fleetRedis(g)
+	_, _, err := fleetRedis(g)
 	if _, kerr := readKeyFile(filepath.Join(g.StateDir, LinkKeyFile), ed25519.SeedSize); kerr != nil && !errors.Is(kerr, fs.ErrNotExist) {
 		err = errors.Join(err, g.Source.Wrap("fleet", kerr))
 	}
@@ -221,26 +225,23 @@ func CheckFleet(g *Gateway) error {
 }
 
 // fleetRedis reads the files the fleet's redis block names, each error naming its field.
-func fleetRedis(g *Gateway) (fleet.RedisConfig, error) {
+func fleetRedis(g *Gateway) (password string, tlsConfig *tls.Config, err error) {
 	r := g.Fleet.Redis
-	rc := fleet.RedisConfig{Addr: r.Addr, Username: r.Username, DB: r.DB, Prefix: r.Prefix}
 	var errs []error
 	if p := r.PasswordFile; p != "" {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(g.StateDir, p)
 		}
-		var err error
-		if rc.Password, err = readPasswordFile(p); err != nil {
+		if password, err = readPasswordFile(p); err != nil {
 			errs = append(errs, g.Source.Wrap("fleet.redis.password_file", err))
 		}
 	}
 	if r.TLS != nil {
-		var err error
-		if rc.TLS, err = r.TLS.config(r.Addr); err != nil {
+		if tlsConfig, err = r.TLS.config(r.Addr); err != nil {
 			errs = append(errs, g.Source.Wrap("fleet.redis.tls", err))
 		}
 	}
-	return rc, errors.Join(errs...)
+	return password, tlsConfig, errors.Join(errs...)
 }
 
 func (t *FleetTLS) config(addr string) (*tls.Config, error) {

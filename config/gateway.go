@@ -14,7 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/umbrella-edge/edge/bridge"
-	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -120,10 +120,10 @@ func ParseGateway(file string, data []byte, knownTransports []string) (*Gateway,
 
 func (l *Limits) fillDefaults() {
 	if l.HandshakeTimeout == 0 {
-		l.HandshakeTimeout = gateway.DefaultHandshakeTimeout
+		l.HandshakeTimeout = limits.DefaultHandshakeTimeout
 	}
 	if l.MaxSessions == 0 {
-		l.MaxSessions = gateway.DefaultMaxSessions
+		l.MaxSessions = limits.DefaultMaxSessions
 	}
 	if l.MaxStreams == 0 {
 		l.MaxStreams = session.DefaultMaxStreams
@@ -142,13 +142,13 @@ func (l *Limits) fillDefaults() {
 	}
 	// MemoryBudget stays 0: the machine's memory is read where the gateway runs.
 	if l.MaxHandshakes == 0 {
-		l.MaxHandshakes = gateway.DefaultMaxHandshakes
+		l.MaxHandshakes = limits.DefaultMaxHandshakes
 	}
 	if l.FirstBytesTimeout == 0 {
-		l.FirstBytesTimeout = gateway.DefaultFirstBytesTimeout
+		l.FirstBytesTimeout = limits.DefaultFirstBytesTimeout
 	}
 	if l.MaxHeld == 0 {
-		l.MaxHeld = gateway.DefaultMaxHeld
+		l.MaxHeld = limits.DefaultMaxHeld
 	}
 }
 
@@ -411,16 +411,16 @@ func (d *decoder) limits(n *yaml.Node, path string) Limits {
 			}
 		},
 		"memory_budget": func(v *yaml.Node, f string) {
-			if l.MemoryBudget = int64(d.integer(v, f)); l.MemoryBudget != 0 && l.MemoryBudget < gateway.MinMemoryBudget {
-				d.failf(v.Line, f, "want 0 (from this machine's memory) or at least %d bytes, got %d", gateway.MinMemoryBudget, l.MemoryBudget)
+			if l.MemoryBudget = int64(d.integer(v, f)); l.MemoryBudget != 0 && l.MemoryBudget < limits.MinMemoryBudget {
+				d.failf(v.Line, f, "want 0 (from this machine's memory) or at least %d bytes, got %d", limits.MinMemoryBudget, l.MemoryBudget)
 			}
 		},
 		"stream_open_burst": func(v *yaml.Node, f string) { l.StreamOpenBurst = nonNegative(v, f) },
 		"stream_open_rate":  func(v *yaml.Node, f string) { l.StreamOpenRate = nonNegative(v, f) },
 		"max_handshakes":    func(v *yaml.Node, f string) { l.MaxHandshakes = nonNegative(v, f) },
 		"first_bytes_timeout": func(v *yaml.Node, f string) {
-			if l.FirstBytesTimeout = d.duration(v, f); l.FirstBytesTimeout != 0 && l.FirstBytesTimeout < gateway.MinFirstBytesTimeout {
-				d.failf(v.Line, f, "want 0s (the default) or at least %s, the floor for slow links, got %s", gateway.MinFirstBytesTimeout, l.FirstBytesTimeout)
+			if l.FirstBytesTimeout = d.duration(v, f); l.FirstBytesTimeout != 0 && l.FirstBytesTimeout < limits.MinFirstBytesTimeout {
+				d.failf(v.Line, f, "want 0s (the default) or at least %s, the floor for slow links, got %s", limits.MinFirstBytesTimeout, l.FirstBytesTimeout)
 			}
 		},
 		"max_held": func(v *yaml.Node, f string) { l.MaxHeld = nonNegative(v, f) },

@@ -14,7 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/umbrella-edge/edge/bridge"
-	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 )
@@ -388,8 +388,8 @@ func TestMarshalledGatewayParsesBack(t *testing.T) {
 	g.Limits.MaxStreams = session.DefaultMaxStreams
 	g.Limits.ResumeGrace, g.Limits.ResumeBuffer = session.DefaultResumeGrace, session.DefaultResumeBuffer
 	g.Limits.StreamOpenBurst, g.Limits.StreamOpenRate = session.DefaultStreamOpenBurst, session.DefaultStreamOpenRate
-	g.Limits.MaxHandshakes, g.Limits.FirstBytesTimeout, g.Limits.MaxHeld = gateway.DefaultMaxHandshakes, gateway.DefaultFirstBytesTimeout, gateway.DefaultMaxHeld
-	g.Probe.SessionRate = gateway.DefaultProbeSessionRate
+	g.Limits.MaxHandshakes, g.Limits.FirstBytesTimeout, g.Limits.MaxHeld = limits.DefaultMaxHandshakes, limits.DefaultFirstBytesTimeout, limits.DefaultMaxHeld
+	g.Probe.SessionRate = limits.DefaultProbeSessionRate
 	back.Source = Source{}
 	if !reflect.DeepEqual(*back, g) {
 		t.Fatalf("parsed back as\n%+v\nwant\n%+v", *back, g)

@@ -3,12 +3,11 @@ package config
 import (
 	"fmt"
 
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"gopkg.in/yaml.v3"
-
-	"github.com/umbrella-edge/edge/gateway"
 )
 
-// Probe configures the gateway's built-in probe service (gateway.ProbeService): an
+// Probe configures the gateway's built-in probe service (limits.ProbeService): an
 // echo that umbrella probe measures a bridge with, rate-limited, reaching nothing
 // else. The name "probe" is therefore not free for services:.
 //
@@ -18,9 +17,9 @@ type Probe struct {
 	Enabled *bool `yaml:"enabled,omitempty"`
 	// SessionRate bounds the bytes a second one session's probe streams echo, after a
 	// burst of two seconds' worth.
-	SessionRate int `yaml:"session_rate"` // default gateway.DefaultProbeSessionRate
+	SessionRate int `yaml:"session_rate"` // default limits.DefaultProbeSessionRate
 	// Rate bounds the bytes a second all probe streams echo together, likewise.
-	Rate int `yaml:"rate"` // default gateway.DefaultProbeRate
+	Rate int `yaml:"rate"` // default limits.DefaultProbeRate
 }
 
 // minProbeRate is the least rate a probe bucket may have: a probe's echo round trips
@@ -54,17 +53,17 @@ func (p Probe) On() bool { return p.Enabled == nil || *p.Enabled }
 
 func (p *Probe) fillDefaults() {
 	if p.SessionRate == 0 {
-		p.SessionRate = gateway.DefaultProbeSessionRate
+		p.SessionRate = limits.DefaultProbeSessionRate
 	}
 	if p.Rate == 0 {
-		p.Rate = gateway.DefaultProbeRate
+		p.Rate = limits.DefaultProbeRate
 	}
 }
 
 // checkProbeName refuses a service named as the built-in probe service.
 func (d *decoder) checkProbeName(services map[string]string, path string) {
-	if _, ok := services[gateway.ProbeService]; ok {
-		f := join(path, gateway.ProbeService)
-		d.fail(d.src.Lines[f], f, fmt.Errorf("%q is the gateway's built-in echo service for umbrella probe (see probe:); name yours otherwise", gateway.ProbeService))
+	if _, ok := services[limits.ProbeService]; ok {
+		f := join(path, limits.ProbeService)
+		d.fail(d.src.Lines[f], f, fmt.Errorf("%q is the gateway's built-in echo service for umbrella probe (see probe:); name yours otherwise", limits.ProbeService))
 	}
 }

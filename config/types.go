@@ -109,8 +109,8 @@ type Decoy struct {
 // Limits bound what one gateway gives away. Zero means the default, which ParseGateway
 // fills in from the package that enforces the limit.
 type Limits struct {
-	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // default gateway.DefaultHandshakeTimeout
-	MaxSessions      int           `yaml:"max_sessions"`      // default gateway.DefaultMaxSessions
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // default limits.DefaultHandshakeTimeout
+	MaxSessions      int           `yaml:"max_sessions"`      // default limits.DefaultMaxSessions
 	MaxStreams       int           `yaml:"max_streams"`       // per session, default session.DefaultMaxStreams
 	// ResumeGrace is how long a session whose carrier died waits for the client to
 	// resume it (keeping its backend connections) before it ends.
@@ -124,20 +124,20 @@ type Limits struct {
 	// sessions holding the most are closed until the rest fit. 0 means a quarter of
 	// the smaller of RAM and the cgroup's memory limit, read when the gateway starts,
 	// at least 64 MiB and at most 4 GiB (gateway.DefaultMemoryBudget).
-	MemoryBudget int64 `yaml:"memory_budget"` // default 0: from the machine's memory; else at least gateway.MinMemoryBudget
+	MemoryBudget int64 `yaml:"memory_budget"` // default 0: from the machine's memory; else at least limits.MinMemoryBudget
 	// StreamOpenBurst and StreamOpenRate bound how fast one session opens streams: a
 	// burst, then so many a second. Opens beyond are refused (ErrStreamLimit).
 	StreamOpenBurst int `yaml:"stream_open_burst"` // default session.DefaultStreamOpenBurst
 	StreamOpenRate  int `yaml:"stream_open_rate"`  // a second, default session.DefaultStreamOpenRate
 	// MaxHandshakes bounds the peers each listener holds before they are sessions; a
 	// newcomer to a full listener evicts an old idle one.
-	MaxHandshakes int `yaml:"max_handshakes"` // per listener, default gateway.DefaultMaxHandshakes
+	MaxHandshakes int `yaml:"max_handshakes"` // per listener, default limits.DefaultMaxHandshakes
 	// FirstBytesTimeout is how long a carrier may stay silent after its transport
 	// handshake before it loses its place.
-	FirstBytesTimeout time.Duration `yaml:"first_bytes_timeout"` // default gateway.DefaultFirstBytesTimeout, at least gateway.MinFirstBytesTimeout
+	FirstBytesTimeout time.Duration `yaml:"first_bytes_timeout"` // default limits.DefaultFirstBytesTimeout, at least limits.MinFirstBytesTimeout
 	// MaxHeld bounds the rejected peers held in silence or the decoy site at once;
 	// past it the oldest is closed early.
-	MaxHeld int `yaml:"max_held"` // default gateway.DefaultMaxHeld
+	MaxHeld int `yaml:"max_held"` // default limits.DefaultMaxHeld
 }
 
 // Log configures logging.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 )
 
 // dialFrom connects to addr from the loopback address src, as a peer on another host.
@@ -74,7 +75,7 @@ func TestIdleFloodFromOneAddressDoesNotLockOutAClient(t *testing.T) {
 func TestASilentPeerLosesItsPlaceButNotItsSilence(t *testing.T) {
 	f := newFixture(t, func(c *gateway.Config) {
 		c.HandshakeTimeout = 10 * time.Minute
-		c.FirstBytesTimeout = gateway.MinFirstBytesTimeout
+		c.FirstBytesTimeout = limits.MinFirstBytesTimeout
 	})
 	dialFrom(t, "127.0.0.10", f.bridge.Addr) // and says nothing
 	f.waitCounter(t, `umbrella_gateway_handshakes_total{reason="first_bytes",result="failed",transport="tcp"}`, 1)

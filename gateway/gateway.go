@@ -22,29 +22,10 @@ import (
 
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/gateway/fleet"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/admission"
-)
-
-// Defaults of the gateway's own limits, for Config fields left 0. The limits a session
-// enforces (streams, resume grace and buffer) have their defaults in session.
-const (
-	DefaultHandshakeTimeout   = 10 * time.Second
-	DefaultMaxSessions        = 10000
-	DefaultMaxHandshakes      = admission.DefaultSlots
-	DefaultMaxHeld            = admission.DefaultMaxHeld
-	DefaultBackendDialTimeout = 5 * time.Second
-	DefaultDrainTimeout       = 30 * time.Second
-	// DefaultFirstBytesTimeout is how long a carrier may stay silent after its
-	// transport handshake. A client sends its hello at once, in the flight that ends
-	// the transport handshake (or right after TCP's), so it comes within a round trip;
-	// 2 s also covers one lost segment's retransmission (Linux's initial RTO is 1 s,
-	// RFC 6298).
-	DefaultFirstBytesTimeout = 2 * time.Second
-	// MinFirstBytesTimeout is the floor for slow links: a shorter FirstBytesTimeout
-	// is raised to it.
-	MinFirstBytesTimeout = time.Second
 )
 
 // Config is what a gateway runs with. The CLI builds it from a config.Gateway file.
@@ -238,29 +219,29 @@ func Listen(ctx context.Context, cfg Config) (*Gateway, error) {
 
 func (c *Config) setDefaults() {
 	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
+		c.HandshakeTimeout = limits.DefaultHandshakeTimeout
 	}
 	if c.MaxSessions <= 0 {
-		c.MaxSessions = DefaultMaxSessions
+		c.MaxSessions = limits.DefaultMaxSessions
 	}
 	if c.MaxHandshakes <= 0 {
-		c.MaxHandshakes = DefaultMaxHandshakes
+		c.MaxHandshakes = limits.DefaultMaxHandshakes
 	}
 	if c.FirstBytesTimeout <= 0 {
-		c.FirstBytesTimeout = DefaultFirstBytesTimeout
+		c.FirstBytesTimeout = limits.DefaultFirstBytesTimeout
 	}
-	c.FirstBytesTimeout = max(c.FirstBytesTimeout, MinFirstBytesTimeout)
+	c.FirstBytesTimeout = max(c.FirstBytesTimeout, limits.MinFirstBytesTimeout)
 	if c.MaxHeld <= 0 {
-		c.MaxHeld = DefaultMaxHeld
+		c.MaxHeld = limits.DefaultMaxHeld
 	}
 	if c.MaxStreams <= 0 {
 		c.MaxStreams = session.DefaultMaxStreams
 	}
 	if c.BackendDialTimeout <= 0 {
-		c.BackendDialTimeout = DefaultBackendDialTimeout
+		c.BackendDialTimeout = limits.DefaultBackendDialTimeout
 	}
 	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = DefaultDrainTimeout
+		c.DrainTimeout = limits.DefaultDrainTimeout
 	}
 	if c.ResumeGrace <= 0 {
 		c.ResumeGrace = session.DefaultResumeGrace
@@ -295,8 +276,8 @@ func (c *Config) validate() error {
 	case len(c.Services) == 0:
 		return errors.New("gateway: no backend services")
 	}
-	if _, ok := c.Services[ProbeService]; ok {
-		return fmt.Errorf("gateway: the service name %q is the gateway's own (Config.Probe)", ProbeService)
+	if _, ok := c.Services[limits.ProbeService]; ok {
+		return fmt.Errorf("gateway: the service name %q is the gateway's own (Config.Probe)", limits.ProbeService)
 	}
 	return nil
 }

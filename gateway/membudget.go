@@ -18,8 +18,6 @@ import (
 // the cap keeps a large one from buffering for a few peers what it could not send in
 // minutes. Where the memory cannot be read, the budget is FallbackMemoryBudget.
 const (
-	// MinMemoryBudget is the smallest budget a config may set: a few sessions' worth.
-	MinMemoryBudget        = 1 << 20
 	MinDefaultMemoryBudget = 64 << 20
 	MaxDefaultMemoryBudget = 4 << 30
 	FallbackMemoryBudget   = 256 << 20

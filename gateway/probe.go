@@ -9,23 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/session"
 )
 
-// ProbeService is the name of the gateway's built-in service for umbrella probe: an
-// echo, with which a tester measures round trips, a transfer past a censor's freeze
-// and throughput through the same session a user's streams take. It reaches nothing
-// but itself: it writes back what the stream sent, never more, so it amplifies
-// nothing, at most ProbeConfig's rates, so it cannot take the gateway's bandwidth. A
-// config's services cannot use the name.
-const ProbeService = "probe"
-
-// Defaults of the probe service's rates. A probe's transfer and throughput sample (1
-// MiB or so each way) fit in one session's burst, so an idle gateway measures its
-// carrier, not this limit; eight sessions' bursts at once still fit in the gateway's.
+// The probe service's own bounds; its rates' defaults are in package limits.
 const (
-	DefaultProbeSessionRate = 1 << 20 // bytes a second, per session
-	DefaultProbeRate        = 8 << 20 // bytes a second, all sessions together
 	// probeBurstSeconds is how many seconds of its rate a bucket holds.
 	probeBurstSeconds = 2
 	// probeStreamsPerSession and maxProbeStreams bound the probe streams open at
@@ -64,10 +53,10 @@ func newProbeService(cfg ProbeConfig) *probeService {
 		return nil
 	}
 	if cfg.SessionRate <= 0 {
-		cfg.SessionRate = DefaultProbeSessionRate
+		cfg.SessionRate = limits.DefaultProbeSessionRate
 	}
 	if cfg.Rate <= 0 {
-		cfg.Rate = DefaultProbeRate
+		cfg.Rate = limits.DefaultProbeRate
 	}
 	return &probeService{cfg: cfg, limit: newProbeLimiter(cfg.Rate)}
 }
@@ -112,7 +101,7 @@ func (p *probeService) release(s *probeSession) {
 func (g *Gateway) serveProbe(alive context.Context, st *session.Stream, s *probeSession, up, down prometheus.Counter) {
 	p := g.probe
 	if !p.take(s) {
-		g.metrics.streams.WithLabelValues(ProbeService, "limit").Inc()
+		g.metrics.streams.WithLabelValues(limits.ProbeService, "limit").Inc()
 		st.Refuse(session.RefuseLimit)
 		return
 	}
@@ -122,7 +111,7 @@ func (g *Gateway) serveProbe(alive context.Context, st *session.Stream, s *probe
 		return
 	}
 	defer conn.Close()
-	g.metrics.streams.WithLabelValues(ProbeService, "ok").Inc()
+	g.metrics.streams.WithLabelValues(limits.ProbeService, "ok").Inc()
 	stop := context.AfterFunc(alive, func() { conn.Close() })
 	defer stop()
 	p.echo(alive, conn, s, up, down)

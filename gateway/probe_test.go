@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/session"
 )
 
@@ -16,9 +17,9 @@ import (
 // sent it, and reaches nothing else.
 func TestProbeServiceEchoes(t *testing.T) {
 	f := newFixture(t, nil)
-	conn, err := dial(t, f.client(t, f.bridge), gateway.ProbeService)
+	conn, err := dial(t, f.client(t, f.bridge), limits.ProbeService)
 	if err != nil {
-		t.Fatalf("Dial(%s): %v", gateway.ProbeService, err)
+		t.Fatalf("Dial(%s): %v", limits.ProbeService, err)
 	}
 	defer conn.Close()
 	sent := make([]byte, 100<<10) // past a freeze's 20 KB, within a session's burst
@@ -35,8 +36,8 @@ func TestProbeServiceEchoes(t *testing.T) {
 
 func TestProbeServiceCanBeTurnedOff(t *testing.T) {
 	f := newFixture(t, func(c *gateway.Config) { c.Probe.Off = true })
-	if _, err := dial(t, f.client(t, f.bridge), gateway.ProbeService); !errors.Is(err, session.ErrUnknownService) {
-		t.Fatalf("Dial(%s) with the service off: %v, want ErrUnknownService", gateway.ProbeService, err)
+	if _, err := dial(t, f.client(t, f.bridge), limits.ProbeService); !errors.Is(err, session.ErrUnknownService) {
+		t.Fatalf("Dial(%s) with the service off: %v, want ErrUnknownService", limits.ProbeService, err)
 	}
 }
 
@@ -46,7 +47,7 @@ func TestProbeStreamsPerSessionAreBounded(t *testing.T) {
 	f := newFixture(t, nil)
 	c := f.client(t, f.bridge)
 	for i := range 2 {
-		conn, err := dial(t, c, gateway.ProbeService)
+		conn, err := dial(t, c, limits.ProbeService)
 		if err != nil {
 			t.Fatalf("probe stream %d: %v", i, err)
 		}
@@ -57,7 +58,7 @@ func TestProbeStreamsPerSessionAreBounded(t *testing.T) {
 			t.Fatalf("probe stream %d: echo: %v", i, err)
 		}
 	}
-	if _, err := dial(t, c, gateway.ProbeService); !errors.Is(err, session.ErrStreamLimit) {
+	if _, err := dial(t, c, limits.ProbeService); !errors.Is(err, session.ErrStreamLimit) {
 		t.Fatalf("a third probe stream: %v, want ErrStreamLimit", err)
 	}
 	if _, err := dial(t, c, "echo"); err != nil {
@@ -68,7 +69,7 @@ func TestProbeStreamsPerSessionAreBounded(t *testing.T) {
 func TestConfigCannotNameTheProbeService(t *testing.T) {
 	_, err := gateway.Listen(t.Context(), gateway.Config{
 		Identity: make([]byte, 64), Secrets: make([]session.Secret, 1),
-		Listeners: []gateway.ListenerConfig{{}}, Services: map[string]string{gateway.ProbeService: "127.0.0.1:7001"},
+		Listeners: []gateway.ListenerConfig{{}}, Services: map[string]string{limits.ProbeService: "127.0.0.1:7001"},
 	})
 	if err == nil || !strings.Contains(err.Error(), `"probe" is the gateway's own`) {
 		t.Fatalf("Listen with a service named probe: %v; want it refused", err)

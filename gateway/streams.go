@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/internal/relay"
 	"github.com/umbrella-edge/edge/session"
 )
@@ -30,7 +31,7 @@ func (g *Gateway) serveSession(log sessionLog, transport string, sess *session.S
 			st.Refuse(session.RefuseUnavailable) // the session is ending
 			return
 		}
-		if st.Service() == ProbeService && probe != nil {
+		if st.Service() == limits.ProbeService && probe != nil {
 			defer streams.done()
 			g.serveProbe(alive, st, probe(), up, down)
 			return

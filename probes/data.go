@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/umbrella-edge/edge/client/failure"
-	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/session"
 )
 
@@ -36,7 +36,7 @@ func (lp *lineProbe) data(ctx context.Context, sess *session.Session, meter *fai
 	}
 	s := lp.begin(StepEcho)
 	sc := newStepContext(ctx, lp.cfg.StepTimeout)
-	conn, err := sess.OpenStream(sc, gateway.ProbeService)
+	conn, err := sess.OpenStream(sc, limits.ProbeService)
 	sc.stop()
 	switch {
 	case errors.Is(err, session.ErrUnknownService):

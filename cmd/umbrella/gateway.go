@@ -217,7 +217,7 @@ func gatewayConfig(gc *config.Gateway, reg *transports.Registry) (gateway.Config
 
 // openFleet joins the fleet the config names: Redis, the link, this edge's link key.
 func openFleet(ctx context.Context, gc *config.Gateway, identity ed25519.PrivateKey, log *slog.Logger) (*fleet.Fleet, error) {
-	fc, err := config.FleetConfig(gc, identity)
+	fc, err := fleetConfig(gc, identity)
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +230,22 @@ func openFleet(ctx context.Context, gc *config.Gateway, identity ed25519.Private
 		"redis", fc.Redis.Addr)
 	revokeLinkKeys(ctx, f, gc, log)
 	return f, nil
+}
+
+// fleetConfig is what fleet.Open takes for the config's fleet block, its files read.
+// identity is the gateway's.
+func fleetConfig(gc *config.Gateway, identity ed25519.PrivateKey) (fleet.Config, error) {
+	secrets, err := config.ReadFleetSecrets(gc)
+	if err != nil {
+		return fleet.Config{}, err
+	}
+	f, r := gc.Fleet, gc.Fleet.Redis
+	return fleet.Config{
+		Edge: f.Edge, Identity: identity, LinkKey: secrets.LinkKey, Link: f.Link, LinkPublic: f.LinkPublic,
+		Wait: f.Wait, Lease: f.Lease,
+		Redis: fleet.RedisConfig{Addr: r.Addr, Username: r.Username, Password: secrets.RedisPassword,
+			DB: r.DB, TLS: secrets.RedisTLS, Prefix: r.Prefix},
+	}, nil
 }
 
 // revokeLinkKeys revokes, for the whole fleet, the link keys the config lists.

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"regexp"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
+	"github.com/umbrella-edge/edge/gateway/limits"
 )
 
 // Defaults for Config fields left 0.
@@ -67,16 +67,6 @@ type RedisConfig struct {
 	TLS *tls.Config
 	// Prefix begins every key; empty means DefaultPrefix.
 	Prefix string
-}
-
-var edgeName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
-// CheckEdgeName says what is wrong with an edge's name, if anything.
-func CheckEdgeName(name string) error {
-	if !edgeName.MatchString(name) {
-		return fmt.Errorf("edge name %q: want 1 to 64 letters, digits, '.', '_' or '-'", name)
-	}
-	return nil
 }
 
 // Fleet is one edge's membership of its fleet. Open one, hand it to the gateway
@@ -136,8 +126,8 @@ func Open(ctx context.Context, cfg Config) (*Fleet, error) {
 
 func (c *Config) setDefaults() error {
 	switch {
-	case CheckEdgeName(c.Edge) != nil:
-		return fmt.Errorf("fleet: %w", CheckEdgeName(c.Edge))
+	case limits.CheckEdgeName(c.Edge) != nil:
+		return fmt.Errorf("fleet: %w", limits.CheckEdgeName(c.Edge))
 	case len(c.Identity) != ed25519.PrivateKeySize:
 		return errors.New("fleet: no identity key")
 	case len(c.LinkKey) != ed25519.PrivateKeySize:

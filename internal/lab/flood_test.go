@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 )
 
 // TestAFloodLocksNoOneOut is issue 10's lock-out, scaled up: 5,000 idle connections
@@ -32,7 +32,7 @@ func TestAFloodLocksNoOneOut(t *testing.T) {
 		scale = 5
 	}
 	l := startLab(t, Options{Transports: []string{"tcp", "utls", "obfs4", "websocket"},
-		MaxHandshakes: gateway.DefaultMaxHandshakes / scale, FirstBytesTimeout: FloodFirstBytesTimeout})
+		MaxHandshakes: limits.DefaultMaxHandshakes / scale, FirstBytesTimeout: FloodFirstBytesTimeout})
 	lines := append(routes(l, "tcp", "utls", "obfs4"), routes(l, "websocket"+CDNSuffix)...)
 	if len(lines) != 4 {
 		t.Fatalf("the lab has %d of the 4 lines under test", len(lines))
@@ -64,7 +64,7 @@ func TestAFloodLocksNoOneOut(t *testing.T) {
 			t.Errorf("%s: no peer was evicted; the flood did not fill its places", transport)
 		}
 	}
-	bound := floodMemoryBound(gateway.DefaultMaxHandshakes/scale, sc.Flood.Idle+4*sc.Flood.JunkRate)
+	bound := floodMemoryBound(limits.DefaultMaxHandshakes/scale, sc.Flood.Idle+4*sc.Flood.JunkRate)
 	if grown := int64(rep.Peak.InUse()) - int64(rep.Base.InUse()); grown > bound {
 		t.Errorf("heap and stacks grew by %d MiB under the flood, above the %d MiB bound", grown>>20, bound>>20)
 	}
@@ -79,7 +79,7 @@ func TestAFloodLocksNoOneOut(t *testing.T) {
 // buffers); the flood's side of each of its connections 12 KiB (a goroutine and a
 // conn). At full scale that is 192 + 68 = 260 MiB.
 func floodMemoryBound(places, floodConns int) int64 {
-	return int64(4*places+gateway.DefaultMaxHeld)*24<<10 + int64(floodConns)*12<<10
+	return int64(4*places+limits.DefaultMaxHeld)*24<<10 + int64(floodConns)*12<<10
 }
 
 // scrape returns the gateway's /metrics.

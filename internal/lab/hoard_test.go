@@ -19,6 +19,7 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/internal/backend"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
@@ -77,7 +78,7 @@ func TestHoardingSessionPaysAndChatsLoseNothing(t *testing.T) {
 	// It leaves without a word; its session waits for a resume, its buffers with it,
 	// until an operator lowers the budget (SIGHUP): the heaviest session pays.
 	h.carrier.Close()
-	if err := g.Reload(gateway.Policy{Secrets: []session.Secret{b.Secret}, MemoryBudget: gateway.MinMemoryBudget}); err != nil {
+	if err := g.Reload(gateway.Policy{Secrets: []session.Secret{b.Secret}, MemoryBudget: limits.MinMemoryBudget}); err != nil {
 		t.Fatal(err)
 	}
 	if !logs.wait(ctx, closedLog, hoarder) {

@@ -14,6 +14,7 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/internal/nginxtest"
 	"github.com/umbrella-edge/edge/internal/relay"
 	"github.com/umbrella-edge/edge/internal/webtest"
@@ -43,7 +44,7 @@ func startMeekLab(t *testing.T) *meekLab {
 	g := StartGateway(t, WithListener(meek.New(nil), listen, f.Addr, webtest.MeekListenerArgs()), func(c *gateway.Config) {
 		c.Decoy = site
 		// meek's polls through nginx make handshakes slow on a loaded machine.
-		c.HandshakeTimeout = gateway.DefaultHandshakeTimeout
+		c.HandshakeTimeout = limits.DefaultHandshakeTimeout
 	})
 	l := &meekLab{front: f, bridge: g.Bridge()}
 	l.rec = startRecorder(t, listen)

@@ -9,6 +9,7 @@ import (
 	"github.com/umbrella-edge/edge/bridge"
 	"github.com/umbrella-edge/edge/client"
 	"github.com/umbrella-edge/edge/gateway"
+	"github.com/umbrella-edge/edge/gateway/limits"
 	"github.com/umbrella-edge/edge/session"
 	"github.com/umbrella-edge/edge/transports"
 	"github.com/umbrella-edge/edge/transports/obfs4"
@@ -36,7 +37,7 @@ func newPT(t *testing.T) *pt.Transport {
 func ptGateway(t *testing.T, tr transports.Transport, args transports.Args) bridge.Line {
 	t.Helper()
 	return StartGateway(t, WithListener(tr, "127.0.0.1:0", "", args), func(c *gateway.Config) {
-		c.HandshakeTimeout = gateway.DefaultHandshakeTimeout
+		c.HandshakeTimeout = limits.DefaultHandshakeTimeout
 	}).Bridge()
 }
 
