@@ -72,6 +72,8 @@ func TestALateGatewayIsReachedWithLongerBudgets(t *testing.T) {
 		// Every bridge failed this round; the next round comes after a backoff.
 		rec.waitAfter(t, client.EventAttempt, len(rec.all()))
 	}
+	// Connect returns once the session is the client's; its event comes after.
+	rec.waitFor(t, client.EventActive)
 	_, failed, active := attempts(rec.all())
 	if active != 0 || len(failed) == 0 {
 		t.Errorf("failed %v, active %d; want the first attempt cut by its budget and a later one through\nevents: %s",
