@@ -33,6 +33,16 @@ func TestLayersImportOnlyWhatIsBelowThem(t *testing.T) {
 			forbidden: []string{"config"},
 		},
 		{
+			// A package imported is a package linked and initialized: through config,
+			// the gateway brought Prometheus, protobuf and Redis into the client binary,
+			// 2 MB of pages it never runs and 2 MB of its RSS (make bench). The
+			// config and the probe tool read the gateway's defaults from gateway/limits.
+			name:      "the client binary, the config and the probe tool link no gateway",
+			list:      []string{module + "/cmd/umbrella-client", module + "/config", module + "/probes"},
+			forbidden: []string{"gateway"},
+			allowed:   []string{"gateway/limits"},
+		},
+		{
 			// The probe tool names failures with it; the session's errors, and the
 			// certificate verdicts of trust (which imports nothing of ours), are all
 			// it needs.
