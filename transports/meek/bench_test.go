@@ -86,7 +86,7 @@ func benchPair(b *testing.B) (transports.Listener, transports.Dialer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := New(nil).NewDialer(ln.Addr().String(), transports.Args{argServerName: testServerName, argPath: testPath})
+	d, err := New(nil).NewDialer(ln.Addr().String(), ln.BridgeArgs()) // with the listener's pin
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -288,30 +288,65 @@ func (p *pipe) reject() error {
 	return err
 }
 
-// byteQueue is a FIFO of bytes. Its buffer is released when it empties, so an idle
-// session holds no buffer memory.
+// byteQueue is a FIFO of bytes held in pooled chunks: taken as bytes arrive, returned
+// as they leave. A busy queue reuses the same few chunks and an idle one holds none.
+// (A slice that grew by append and was dropped whenever it emptied allocated up to
+// 512 KiB per fill: most of a meek client's allocations, and the garbage that its
+// heap, and so its RSS, grew by during a bulk transfer.)
 type byteQueue struct {
-	buf []byte
-	off int
+	chunks []*[queueChunk]byte
+	r, w   int // read offset in the first chunk, write offset in the last
+	n      int // bytes queued
 }
 
-func (q *byteQueue) len() int { return len(q.buf) - q.off }
+// queueChunk is a byteQueue's unit: a whole request body is four of them.
+const queueChunk = 16 << 10
+
+var chunkPool = sync.Pool{New: func() any { return new([queueChunk]byte) }}
+
+func (q *byteQueue) len() int { return q.n }
 
 func (q *byteQueue) push(b []byte) {
-	if q.off > 0 && len(q.buf)+len(b) > cap(q.buf) {
-		n := copy(q.buf, q.buf[q.off:])
-		q.buf, q.off = q.buf[:n], 0
+	q.n += len(b)
+	for len(b) > 0 {
+		if len(q.chunks) == 0 || q.w == queueChunk {
+			q.chunks = append(q.chunks, chunkPool.Get().(*[queueChunk]byte))
+			q.w = 0
+		}
+		k := copy(q.chunks[len(q.chunks)-1][q.w:], b)
+		q.w += k
+		b = b[k:]
 	}
-	q.buf = append(q.buf, b...)
 }
 
 func (q *byteQueue) pop(dst []byte) int {
-	n := copy(dst, q.buf[q.off:])
-	q.off += n
-	if q.off == len(q.buf) {
+	total := 0
+	for len(dst) > 0 && q.n > 0 {
+		end := queueChunk
+		if len(q.chunks) == 1 {
+			end = q.w
+		}
+		k := copy(dst, q.chunks[0][q.r:end])
+		q.r += k
+		q.n -= k
+		dst = dst[k:]
+		total += k
+		if q.r == end && q.n > 0 {
+			chunkPool.Put(q.chunks[0])
+			q.chunks[0] = nil
+			q.chunks, q.r = q.chunks[1:], 0
+		}
+	}
+	if q.n == 0 {
 		q.reset()
 	}
-	return n
+	return total
 }
 
-func (q *byteQueue) reset() { q.buf, q.off = nil, 0 }
+// reset drops every queued byte and returns the chunks.
+func (q *byteQueue) reset() {
+	for _, c := range q.chunks {
+		chunkPool.Put(c)
+	}
+	q.chunks, q.r, q.w, q.n = nil, 0, 0, 0
+}

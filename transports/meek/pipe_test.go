@@ -1,6 +1,8 @@
 package meek
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"testing/synctest"
@@ -49,4 +51,38 @@ func TestWaitingReadsDoNotWakeEachOther(t *testing.T) {
 			<-results // the data, then the end, for each Read
 		}
 	})
+}
+
+// TestByteQueueIsAFIFOThatHoldsNothingIdle pushes and pops runs of every size around
+// the chunk boundary and compares with bytes.Buffer; whenever the queue empties it
+// must hold no chunk.
+func TestByteQueueIsAFIFOThatHoldsNothingIdle(t *testing.T) {
+	sizes := []int{0, 1, 100, queueChunk - 1, queueChunk, queueChunk + 1, 3*queueChunk + 7, maxRequestBody}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var q byteQueue
+	var want bytes.Buffer
+	next := byte(0)
+	for range 2000 {
+		if rng.IntN(2) == 0 {
+			b := make([]byte, sizes[rng.IntN(len(sizes))])
+			for i := range b {
+				b[i], next = next, next+1
+			}
+			q.push(b)
+			want.Write(b)
+		} else {
+			got := make([]byte, sizes[rng.IntN(len(sizes))])
+			n := q.pop(got)
+			exp := want.Next(len(got))
+			if !bytes.Equal(got[:n], exp) {
+				t.Fatalf("popped %d bytes that differ from the %d pushed in their place", n, len(exp))
+			}
+		}
+		if q.len() != want.Len() {
+			t.Fatalf("len() = %d; want %d", q.len(), want.Len())
+		}
+		if q.len() == 0 && q.chunks != nil {
+			t.Fatalf("an empty queue holds %d chunks", len(q.chunks))
+		}
+	}
 }
