@@ -19,8 +19,10 @@ static:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/umbrella ./cmd/umbrella
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/umbrella-client ./cmd/umbrella-client
 
+# Every benchmark runs once beside the tests (-benchtime 1x): not a measurement, only
+# so that a benchmark that no longer works fails here, not in a later make bench.
 test: lint
-	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test $(TESTFLAGS) -bench . -benchtime 1x ./...
 
 # The container images, built without pulling anything (no registry is reachable from
 # CI): the binary is compiled here, static, and copied into an image FROM scratch;

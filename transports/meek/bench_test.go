@@ -26,7 +26,7 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkThroughputDown(b *testing.B) {
 	ln, d := benchPair(b)
 	defer ln.Close()
-	buf := make([]byte, 64<<10)
+	buf, sent := make([]byte, 64<<10), make([]byte, 64<<10)
 	go func() {
 		s, err := ln.Accept()
 		if err != nil {
@@ -34,7 +34,7 @@ func BenchmarkThroughputDown(b *testing.B) {
 		}
 		defer s.Close()
 		for {
-			if _, err := s.Write(buf); err != nil {
+			if _, err := s.Write(sent); err != nil {
 				return
 			}
 		}
