@@ -226,3 +226,47 @@ func TestPlainHTTPOnTLSPortAnswersOnceAsNginx(t *testing.T) {
 		t.Fatalf("got %d responses, want one before the close", n)
 	}
 }
+
+// lateConn is a conn whose reads all come after their deadline, as a goroutine's does
+// when it runs late beside a CPU hog.
+type lateConn struct{ net.Conn }
+
+func (c lateConn) SetReadDeadline(time.Time) error { return c.Conn.SetReadDeadline(time.Unix(1, 0)) }
+func (c lateConn) NetConn() net.Conn               { return c.Conn }
+
+// TestPendingSeesBytesAReadWouldMissLate: unread bytes in the socket decide between
+// nginx's FIN and a reset, so pending must see them whenever its read would run.
+func TestPendingSeesBytesAReadWouldMissLate(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if pending(lateConn{conn}) {
+		t.Fatal("pending with nothing sent")
+	}
+	if _, err := peer.Write(make([]byte, 516)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if n, ok := queued(conn); !ok || n == 516 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the peer's bytes never reached the socket")
+		}
+	}
+	if !pending(lateConn{conn}) {
+		t.Fatal("516 bytes wait in the socket, and pending did not see them")
+	}
+}
