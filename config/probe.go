@@ -3,8 +3,9 @@ package config
 import (
 	"fmt"
 
-	"github.com/umbrella-edge/edge/gateway/limits"
 	"gopkg.in/yaml.v3"
+
+	"github.com/umbrella-edge/edge/gateway/limits"
 )
 
 // Probe configures the gateway's built-in probe service (limits.ProbeService): an

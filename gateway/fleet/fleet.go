@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
+
 	"github.com/umbrella-edge/edge/gateway/limits"
 )
 

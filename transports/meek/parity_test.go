@@ -10,19 +10,12 @@ import (
 
 // TestOwnFrontMeetsProbesAsNginx sends an active prober's probes to meek's listener
 // terminating TLS itself and to a real nginx HTTPS site, and wants the same reaction
-// from both, probe by probe; among them plain HTTP to the TLS port, whose 400 nginx
-// sends and closes at once.
+// from both, probe by probe (among them plain HTTP to the TLS port, whose 400 nginx
+// sends and closes at once), and for the probes nginx waits on, the same give-up at
+// the same time.
 func TestOwnFrontMeetsProbesAsNginx(t *testing.T) {
 	t.Parallel()
-	probetest.Compare(t, probetest.Nginx(t, "www.example.com"), ownFront(t))
-}
-
-// TestOwnFrontGivesUpOnAWaitingProberAsNginx holds the probes that nginx waits on
-// until nginx gives up, and wants meek's own front to give up the same way at the
-// same time.
-func TestOwnFrontGivesUpOnAWaitingProberAsNginx(t *testing.T) {
-	t.Parallel()
-	probetest.CompareWaits(t, probetest.Nginx(t, "www.example.com"), ownFront(t))
+	probetest.CompareFront(t, "www.example.com", ownFront(t))
 }
 
 // ownFront starts meek's listener terminating TLS itself and returns its address.

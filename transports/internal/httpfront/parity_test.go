@@ -13,18 +13,12 @@ import (
 
 // TestTLSFrontMeetsProbesAsNginx sends an active prober's probes to a web front that
 // terminates TLS itself (webtunnel's and websocket's listeners without nginx), and to
-// a real nginx HTTPS site, and wants the same reaction from both, probe by probe.
+// a real nginx HTTPS site, and wants the same reaction from both, probe by probe; and
+// for the probes nginx waits on (an SSLv2 hello or a ClientHello longer than what
+// came, an unfinished request head), the same give-up at the same time.
 func TestTLSFrontMeetsProbesAsNginx(t *testing.T) {
 	t.Parallel()
-	probetest.Compare(t, probetest.Nginx(t, "www.example.com"), tlsFront(t))
-}
-
-// TestTLSFrontGivesUpOnAWaitingProberAsNginx holds the probes that nginx waits on
-// (an SSLv2 hello or a ClientHello longer than what came, an unfinished request head)
-// until nginx gives up, and wants the front to give up the same way at the same time.
-func TestTLSFrontGivesUpOnAWaitingProberAsNginx(t *testing.T) {
-	t.Parallel()
-	probetest.CompareWaits(t, probetest.Nginx(t, "www.example.com"), tlsFront(t))
+	probetest.CompareFront(t, "www.example.com", tlsFront(t))
 }
 
 // tlsFront starts a web front that terminates TLS itself, as webtunnel's and

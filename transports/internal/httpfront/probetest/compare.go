@@ -52,6 +52,22 @@ func Compare(t *testing.T, nginx, ours string) {
 	}
 }
 
+// CompareFront compares the front at ours with a real nginx serving serverName: probe
+// by probe (Compare) and past nginx's own timeouts (CompareWaits), the two in parallel
+// against the same nginx and front.
+func CompareFront(t *testing.T, serverName, ours string) {
+	t.Helper()
+	nginx := Nginx(t, serverName)
+	t.Run("reactions", func(t *testing.T) {
+		t.Parallel()
+		Compare(t, nginx, ours)
+	})
+	t.Run("waits", func(t *testing.T) {
+		t.Parallel()
+		CompareWaits(t, nginx, ours)
+	})
+}
+
 // CompareWaits sends the probes that nginx meets with a wait (Wait passes without an
 // answer or a close) again to both servers, now waiting past nginx's own timeouts,
 // and fails t for each that our server ends differently or at another time: a
