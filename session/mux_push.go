@@ -1,6 +1,10 @@
 package session
 
-import "io"
+import (
+	"io"
+	"net"
+	"sync"
+)
 
 // A stream that pushes writes what it receives to a writer from a goroutine of its
 // own that runs only while there is something to write: a relay from an idle stream
@@ -35,10 +39,13 @@ func (s *muxStream) readableLocked() {
 	}
 }
 
-// pushAll writes what s holds to p's writer, one chunk at a time without holding
-// s.mu, and returns when nothing is left; it calls done when s will deliver nothing
-// more.
+// pushAll writes what s holds to p's writer without holding s.mu, all of it in one
+// call when the writer takes several buffers at once (a socket's writev: one system
+// call where a write per chunk took one each), and returns when nothing is left; it
+// calls done when s will deliver nothing more.
 func (s *muxStream) pushAll(p *pusher) {
+	b := pushBatches.Get().(*pushBatch)
+	defer pushBatches.Put(b)
 	s.mu.Lock()
 	for {
 		if err := s.readErrLocked(); err != nil {
@@ -48,11 +55,20 @@ func (s *muxStream) pushAll(p *pusher) {
 		if s.recv.size == 0 {
 			break
 		}
-		c := s.recv.pop()
-		s.consumedLocked(c.w - c.r)
+		n := 0
+		for s.recv.size > 0 && len(b.held) < maxPushChunks {
+			c := s.recv.pop()
+			b.bufs = append(b.bufs, c.buf[c.r:c.w])
+			b.held = append(b.held, c.buf)
+			n += c.w - c.r
+		}
+		s.consumedLocked(n)
 		s.mu.Unlock()
-		_, err := p.w.Write(c.buf[c.r:c.w])
-		s.recv.free(c.buf)
+		err := b.writeTo(p.w)
+		for _, c := range b.held {
+			s.recv.free(c)
+		}
+		b.reset()
 		s.mu.Lock()
 		if err != nil {
 			s.pushEndLocked(p, err)
@@ -68,6 +84,45 @@ func (s *muxStream) pushAll(p *pusher) {
 	}
 	p.running = false
 	s.mu.Unlock()
+}
+
+// maxPushChunks bounds one push write: 256 KiB, a stream's window before it grows.
+const maxPushChunks = 16
+
+// A buffersWriter writes several buffers in one call, as writev does. The relay's
+// writers are, passing the buffers on to the socket under them.
+type buffersWriter interface {
+	WriteBuffers(bufs *net.Buffers) (int64, error)
+}
+
+// pushBatch is one push write: the chunks' bytes, and the chunks to free after.
+// Batches are pooled, so an idle pushing stream holds none.
+type pushBatch struct {
+	bufs net.Buffers
+	held []*[chunkSize]byte
+}
+
+var pushBatches = sync.Pool{New: func() any {
+	return &pushBatch{bufs: make(net.Buffers, 0, maxPushChunks), held: make([]*[chunkSize]byte, 0, maxPushChunks)}
+}}
+
+// writeTo writes the batch to w, in one call when w takes buffers (net.Buffers uses
+// writev itself when w is a socket; otherwise it writes them one by one).
+func (b *pushBatch) writeTo(w io.Writer) error {
+	bufs := b.bufs
+	var err error
+	if bw, ok := w.(buffersWriter); ok {
+		_, err = bw.WriteBuffers(&bufs)
+	} else {
+		_, err = bufs.WriteTo(w)
+	}
+	return err
+}
+
+func (b *pushBatch) reset() {
+	clear(b.bufs[:cap(b.bufs)])
+	clear(b.held)
+	b.bufs, b.held = b.bufs[:0], b.held[:0]
 }
 
 // pushEndLocked stops s pushing and reports why, with s.mu released.

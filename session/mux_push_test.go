@@ -3,6 +3,8 @@ package session
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -56,14 +58,16 @@ func (k *pushSink) end(t *testing.T) error {
 
 func TestMuxPushDeliversEverythingThenEOF(t *testing.T) {
 	tests := []struct {
-		name   string
-		before int // bytes sent before the push starts
-		after  int // bytes sent after
+		name    string
+		before  int  // bytes sent before the push starts
+		after   int  // bytes sent after
+		buffers bool // the writer takes buffers (writev)
 	}{
-		{"nothing", 0, 0},
-		{"bytes held before the push", 5000, 0},
-		{"bytes arriving during the push", 0, 3 * maxStreamWindow},
-		{"both", maxMuxPayload + 1, 2 * maxStreamWindow},
+		{"nothing", 0, 0, false},
+		{"bytes held before the push", 5000, 0, false},
+		{"bytes arriving during the push", 0, 3 * maxStreamWindow, false},
+		{"both", maxMuxPayload + 1, 2 * maxStreamWindow, false},
+		{"both, to a writer of buffers", streamWindow, 3 * maxStreamWindow, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +80,11 @@ func TestMuxPushDeliversEverythingThenEOF(t *testing.T) {
 			}
 			waitArrived(t, s, uint64(tt.before))
 			sink := newPushSink()
-			s.pushTo(sink, sink.done)
+			var w io.Writer = sink
+			if tt.buffers {
+				w = &buffersSink{pushSink: sink}
+			}
+			s.pushTo(w, sink.done)
 			if _, err := c.Write(want[tt.before:]); err != nil {
 				t.Fatalf("write during the push: %v", err)
 			}
@@ -86,6 +94,67 @@ func TestMuxPushDeliversEverythingThenEOF(t *testing.T) {
 			}
 			if got := sink.bytes(); !bytes.Equal(got, want) {
 				t.Errorf("pushed %d bytes, not the %d sent", len(got), len(want))
+			}
+			c.Close()
+			s.Close()
+		})
+	}
+}
+
+// buffersSink is a pushSink that takes several buffers at once, as the relay's
+// writers do, and counts the calls.
+type buffersSink struct {
+	*pushSink
+	calls, writes int // WriteBuffers and Write calls
+}
+
+func (k *buffersSink) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	k.writes++
+	k.mu.Unlock()
+	return k.pushSink.Write(p)
+}
+
+func (k *buffersSink) WriteBuffers(bufs *net.Buffers) (int64, error) {
+	k.mu.Lock()
+	k.calls++
+	k.mu.Unlock()
+	return bufs.WriteTo(k.pushSink)
+}
+
+// TestMuxPushWritesWhatItHoldsInOneCall: what a stream holds when its push starts
+// goes to a writer that takes buffers in one call, however many chunks it fills, up
+// to maxPushChunks; everything arrives once and in order. (Pushes longer than that
+// batch are TestMuxPushDeliversEverythingThenEOF's, with both kinds of writer.)
+func TestMuxPushWritesWhatItHoldsInOneCall(t *testing.T) {
+	for _, size := range []int{1, 5*chunkSize + 1, streamWindow} { // a stream holds at most its window
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			checkGoroutines(t)
+			p := newMuxPair(t, 64<<10)
+			c, s := muxOpenPair(t, p, "push")
+			want := randomBytes(size)
+			go c.Write(want)
+			waitArrived(t, s, uint64(size))
+			sink := &buffersSink{pushSink: newPushSink()}
+			s.pushTo(sink, sink.done)
+			c.CloseWrite()
+			if err := sink.end(t); err != nil {
+				t.Fatalf("push ended with %v, want nil after the FIN", err)
+			}
+			if got := sink.bytes(); !bytes.Equal(got, want) {
+				t.Errorf("pushed %d bytes, not the %d sent", len(got), len(want))
+			}
+			sink.mu.Lock()
+			calls, writes := sink.calls, sink.writes
+			sink.mu.Unlock()
+			if writes != 0 {
+				t.Errorf("%d bytes held took %d calls of Write, want WriteBuffers alone", size, writes)
+			}
+			// Chunks are filled as frames arrive, so size bytes may take a chunk more
+			// than size/chunkSize rounded up.
+			chunks := (size+chunkSize-1)/chunkSize + 1
+			if wantCalls := (chunks + maxPushChunks - 1) / maxPushChunks; calls < 1 || calls > wantCalls {
+				t.Errorf("%d bytes held took %d writes, want at most %d", size, calls, wantCalls)
 			}
 			c.Close()
 			s.Close()

@@ -147,3 +147,32 @@ func randomBytes(n int) []byte {
 	rand.Read(b)
 	return b
 }
+
+// TestCountingWriterWritesBuffersWhole: the buffers a pushing stream hands over in
+// one call all arrive, in order, and are counted.
+func TestCountingWriterWritesBuffersWhole(t *testing.T) {
+	a, b := tcpPair(t)
+	var n count
+	bufs := net.Buffers{[]byte("first "), make([]byte, 100<<10), []byte(" last")}
+	want := bytes.Join(bufs, nil)
+	got := make(chan []byte, 1)
+	go func() {
+		p, _ := io.ReadAll(io.LimitReader(b, int64(len(want))))
+		got <- p
+	}()
+	w := countingWriter{a, &n}
+	if m, err := w.WriteBuffers(&bufs); err != nil || m != int64(len(want)) {
+		t.Fatalf("WriteBuffers = %d, %v; want %d, nil", m, err, len(want))
+	}
+	select {
+	case p := <-got:
+		if !bytes.Equal(p, want) {
+			t.Errorf("read %d bytes that differ from the %d written", len(p), len(want))
+		}
+	case <-time.After(hangTimeout):
+		t.Fatal("the bytes did not arrive")
+	}
+	if n.n.Load() != int64(len(want)) {
+		t.Errorf("counted %d bytes, want %d", n.n.Load(), len(want))
+	}
+}
