@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -123,6 +124,35 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		conn.Close()
 	})
+}
+
+// BenchmarkRoundTrip is a chat's pattern: 1 KiB echoed through a stream, one
+// message at a time, over loopback TCP. It reports the goroutines started per round
+// trip, each a start and usually a wake-up of another thread.
+func BenchmarkRoundTrip(b *testing.B) {
+	cc, sc := testConfigs()
+	r := mustHandshake(b, carrier{"tcp", tcpPair}, cc, sc)
+	go serveTest(r.server)
+	conn, err := r.client.OpenStream(context.Background(), "echo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	msg, got := randomBytes(1024), make([]byte, 1024)
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if _, err := conn.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+	metrics.Read(created)
+	b.ReportMetric(float64(created[0].Value.Uint64()-before)/float64(b.N), "goroutines/op")
 }
 
 // BenchmarkIdleSessionMemory holds many established sessions, each with one open

@@ -85,6 +85,7 @@ type attachment struct {
 	writing    bool        // a writer goroutine runs (writeLoop)
 	finished   bool        // done is closed
 	timer      *time.Timer // kicks the writer when an ack or a ping falls due
+	timerAt    time.Time   // when timer fires; zero when it is not set
 	batch      batch       // the writer's, reused from one run to the next
 	heard      bool
 	sendOff    uint64 // next stream offset to send
@@ -130,15 +131,34 @@ func (a *attachment) kick() {
 // next one in wait, when an ack or a ping is due. l.mu held.
 func (a *attachment) idleLocked(wait time.Duration) {
 	a.writing = false
+	a.armLocked(time.Now().Add(wait))
+}
+
+// armLocked sets a's timer to kick a writer at at. l.mu held.
+func (a *attachment) armLocked(at time.Time) {
+	a.timerAt = at
+	wait := max(time.Until(at), 0)
 	if a.timer == nil {
 		a.timer = time.AfterFunc(wait, func() {
 			a.l.mu.Lock()
+			a.timerAt = time.Time{}
 			a.kick()
 			a.l.mu.Unlock()
 		})
 		return
 	}
 	a.timer.Reset(wait)
+}
+
+// dueLocked has a writer look for work by at, when an ack falls due then: a
+// writer running sees it anyway, and an idle one is kicked by the timer, not
+// started now to set it (one goroutine's start and wake-up per message a chat
+// receives). l.mu held.
+func (a *attachment) dueLocked(at time.Time) {
+	if a.writing || a.finished || (!a.timerAt.IsZero() && !a.timerAt.After(at)) {
+		return
+	}
+	a.armLocked(at)
 }
 
 // finishLocked ends a's writing for good: no writer starts again, and done closes.
@@ -325,8 +345,10 @@ func (l *link) deliver(a *attachment, p []byte) (int, error) {
 	if a.rxOff <= l.recvd {
 		return 0, nil
 	}
-	skip := int(l.recvd - start) // start ≤ recvd: an offset frame past it is refused
-	n := copy(p, p[skip:])
+	n := len(p)
+	if skip := int(l.recvd - start); skip > 0 { // start ≤ recvd: an offset frame past it is refused
+		n = copy(p, p[skip:]) // a resume sent some again: cut what the link has
+	}
 	l.recvd += uint64(n)
 	a.lastData = time.Now()
 	a.lastHeard = a.lastData
@@ -335,7 +357,7 @@ func (l *link) deliver(a *attachment, p []byte) (int, error) {
 		a.kick()
 	} else if a.ackAt.IsZero() {
 		a.ackAt = time.Now().Add(ackDelay)
-		a.kick()
+		a.dueLocked(a.ackAt)
 	}
 	return n, nil
 }

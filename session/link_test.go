@@ -379,3 +379,49 @@ func TestIdleCarrierHoldsNoWriter(t *testing.T) {
 		t.Fatalf("echo on carriers whose writers had ended: %v", err)
 	}
 }
+
+// TestArrivingDataSetsTheAckTimerWithoutAWriter: data that leaves an ack to be sent
+// later does not start a writer to arm the timer for it; it moves the timer earlier
+// when it was set for later (the idle ping), and leaves it when it is due sooner.
+func TestArrivingDataSetsTheAckTimerWithoutAWriter(t *testing.T) {
+	tests := []struct {
+		name    string
+		timerIn time.Duration // the idle writer's timer, before the data; 0: none
+		wantAck bool          // the timer is moved to the ack's time
+	}{
+		{"no timer", 0, true},
+		{"timer for the idle ping", DefaultIdlePing, true},
+		{"timer due before the ack", time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLink(0, nil)
+			a := &attachment{l: l, dead: make(chan struct{}), done: make(chan struct{}), rxKnown: true, acked0: true}
+			l.mu.Lock()
+			l.cur = a
+			if tt.timerIn > 0 {
+				a.armLocked(time.Now().Add(tt.timerIn))
+			}
+			before := a.timerAt
+			l.mu.Unlock()
+			if n, err := l.deliver(a, []byte("one chat message")); n == 0 || err != nil {
+				t.Fatalf("deliver = %d, %v", n, err)
+			}
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			defer a.finishLocked() // stops the timer before it kicks a writer with no carrier
+			if a.writing {
+				t.Error("a writer was started to arm the ack's timer")
+			}
+			if a.ackAt.IsZero() {
+				t.Fatal("no ack is due")
+			}
+			if tt.wantAck && !a.timerAt.Equal(a.ackAt) {
+				t.Errorf("timer at %v, want the ack's time %v", a.timerAt, a.ackAt)
+			}
+			if !tt.wantAck && !a.timerAt.Equal(before) {
+				t.Errorf("timer moved from %v to %v, though it was due before the ack", before, a.timerAt)
+			}
+		})
+	}
+}
