@@ -7,7 +7,7 @@ import (
 )
 
 // bufSize is io.Copy's buffer size: one read moves up to this much.
-const bufSize = 32 << 10
+const bufSize = 64 << 10
 
 // bufPool holds copy buffers, which a copy takes only while its source has data: a
 // relay between idle sockets holds none.
