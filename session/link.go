@@ -12,7 +12,10 @@ import (
 // acknowledged, and carries the stream over one carrier at a time. When a carrier dies
 // the link is detached: the mux does not notice, its reads wait and its writes fill
 // the buffer, until a new carrier is attached and the unacknowledged bytes are sent
-// again.
+// again. A stream's Write sends its frames itself when no writer runs (writeInline),
+// so on a carrier that is stuck but not yet replaced one Write waits in the carrier's
+// write until the watchdog replaces it; its frames are in the buffer all the same,
+// and other Writes fill the buffer meanwhile.
 
 const (
 	// DefaultResumeBuffer bounds the unacknowledged bytes of each direction when a

@@ -42,6 +42,9 @@ func (s *signal) notify() {
 func (l *link) waitRoom(need int, cancel <-chan struct{}) (int, error) {
 	l.mu.Lock()
 	for l.err == nil && l.roomLocked() < need {
+		if l.cur != nil {
+			l.cur.kick() // what the caller appended and has not sent makes the room
+		}
 		room := l.room.wait()
 		l.mu.Unlock()
 		select {
@@ -73,6 +76,17 @@ func (l *link) roomLocked() int {
 // their size: the mux's reader must not wait for room, since it reads the
 // acknowledgements that make it, and a stream's Read or Close should not either.
 func (l *link) appendFrame(v ...[]byte) error {
+	return l.append(true, v)
+}
+
+// appendData is appendFrame for a stream's data frames, leaving the sending to the
+// caller: it calls writeInline once it holds no lock, and before it waits for
+// anything (waitRoom sees to that itself).
+func (l *link) appendData(v ...[]byte) error {
+	return l.append(false, v)
+}
+
+func (l *link) append(kick bool, v [][]byte) error {
 	n := 0
 	for _, b := range v {
 		n += len(b)
@@ -91,7 +105,7 @@ func (l *link) appendFrame(v ...[]byte) error {
 	for _, b := range v {
 		l.buf.append(b)
 	}
-	if l.cur != nil {
+	if kick && l.cur != nil {
 		l.cur.kick()
 	}
 	return nil

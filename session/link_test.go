@@ -3,7 +3,10 @@ package session
 import (
 	"context"
 	"errors"
+	"io"
+	"maps"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -12,6 +15,9 @@ import (
 // 16 KiB, silently, while the client streams into an echo: the client's Progress must
 // show data waiting and a ping unanswered, its buffer must stop at its bound, and a
 // resume over a good carrier (replacing the half-dead one) must deliver everything.
+// The client stops writing at whichever bound comes first: its buffer's, or the
+// echo stream's credit, when the gateway's acks for most of a window got through
+// before the freeze and the echo had not read (or written) enough to free more.
 func TestProgressShowsAOneDirectionFreeze(t *testing.T) {
 	const limit = 64 << 10
 	const size = 1 << 20
@@ -49,7 +55,8 @@ func TestProgressShowsAOneDirectionFreeze(t *testing.T) {
 						t.Fatalf("%d bytes unacknowledged, above the %d-byte bound", p.Unacked, limit)
 					}
 					// Full: no room left for a stream frame's header and a byte.
-					return fz.frozen() && p.PingOutstanding && p.Unacked > limit-muxHeaderSize-1
+					full := p.Unacked > limit-muxHeaderSize-1
+					return fz.frozen() && p.PingOutstanding && (full || outOfCredit(client))
 				})
 				if tc.freezeGateway {
 					// The gateway has all of it and said so; the client never heard.
@@ -62,8 +69,9 @@ func TestProgressShowsAOneDirectionFreeze(t *testing.T) {
 					})
 				}
 				p := client.Progress()
-				if !p.PingOutstanding || p.Unacked > limit || p.Unacked <= limit-muxHeaderSize-1 || p.LastProgress.IsZero() {
-					t.Errorf("Progress() = %+v, want a full buffer and a ping outstanding", p)
+				full := p.Unacked > limit-muxHeaderSize-1
+				if !p.PingOutstanding || p.Unacked == 0 || p.Unacked > limit || (!full && !outOfCredit(client)) || p.LastProgress.IsZero() {
+					t.Errorf("Progress() = %+v, want a full buffer (or a stream out of credit) and a ping outstanding", p)
 				}
 				client.link.mu.Lock()
 				held := len(client.link.buf.chunks) * chunkSize
@@ -89,6 +97,23 @@ func TestProgressShowsAOneDirectionFreeze(t *testing.T) {
 			})
 		}
 	}
+}
+
+// outOfCredit reports whether every stream of s has sent all the peer allowed.
+func outOfCredit(s *Session) bool {
+	m := s.mux
+	m.mu.Lock()
+	streams := slices.Collect(maps.Values(m.streams))
+	m.mu.Unlock()
+	for _, st := range streams {
+		st.mu.Lock()
+		blocked := st.sent >= st.sendLimit
+		st.mu.Unlock()
+		if !blocked {
+			return false
+		}
+	}
+	return len(streams) > 0
 }
 
 // TestDetachedGatewaySessionWaitsForTheGracePeriod: a gateway session whose carrier
@@ -423,5 +448,44 @@ func TestArrivingDataSetsTheAckTimerWithoutAWriter(t *testing.T) {
 				t.Errorf("timer moved from %v to %v, though it was due before the ack", before, a.timerAt)
 			}
 		})
+	}
+}
+
+// TestWriteSendsFromItsOwnGoroutine: on an idle carrier, a stream's Write returns
+// with its frames on the carrier, sent from its own goroutine, not handed to a
+// writer goroutine started for them (a start and a wake-up per message). A chat's
+// round trip then starts no goroutine (BenchmarkRoundTrip's goroutines/op).
+func TestWriteSendsFromItsOwnGoroutine(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := resumableConfigs()
+	cconn, sconn := tcpPair(t)
+	watched := &watchedConn{Conn: cconn}
+	client, server := pairUp(t, watched, sconn, cc, sc)
+	defer client.Close()
+	defer server.Close()
+	go serveTest(server)
+	conn, err := client.OpenStream(context.Background(), "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	writing := func(s *Session) bool {
+		s.link.mu.Lock()
+		defer s.link.mu.Unlock()
+		return s.link.cur != nil && s.link.cur.writing
+	}
+	msg, got := randomBytes(1024), make([]byte, 1024)
+	for i := range 20 {
+		waitFor(t, "the client's writer to end", func() bool { return !writing(client) })
+		before := watched.written.Load()
+		if _, err := conn.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if sent := watched.written.Load() - before; sent < int64(len(msg)) {
+			t.Fatalf("message %d: Write returned with %d bytes on the carrier, want its %d and their framing", i, sent, len(msg))
+		}
+		if _, err := io.ReadFull(conn, got); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -46,56 +46,91 @@ type batch struct {
 // writeLoop is a carrier's only writer: acks, pings and data all go through it, so
 // the reader never waits on the carrier's send side (two readers each blocked
 // writing an ack to a peer that is not reading would deadlock). It runs while there
-// is work, one at a time (kick starts it), and returns when there is none, with a's
-// timer set for when some is due: an idle carrier holds no goroutine for writing.
+// is work, one at a time (kick starts it, or writeInline runs it in a stream
+// writer's goroutine), and returns when there is none, with a's timer set for when
+// some is due: an idle carrier holds no goroutine for writing.
 func (l *link) writeLoop(a *attachment) {
-	b := &a.batch
-	for {
-		*b = batch{ctl: b.ctl[:0], data: b.data[:0]}
-		l.mu.Lock()
-		closing := a.closing
-		if closing {
-			l.closingWork(a, b)
-		} else {
-			l.work(a, time.Now(), b)
-		}
-		switch {
-		case b.stop:
-			a.finishLocked()
-			l.mu.Unlock()
-			return
-		case b.dead:
-			a.finishLocked()
-			l.mu.Unlock()
-			l.failed(a, fmt.Errorf("session: carrier timed out: no answer to a ping for %v", carrierTimeout))
-			return
-		case len(b.ctl) == 0 && b.n == 0:
-			a.idleLocked(b.wait)
-			l.mu.Unlock()
-			return
-		}
+	for l.writeBatch(a, l.failed) {
+	}
+}
+
+// maxInlineBatches bounds what a stream's Write sends in its own goroutine: its own
+// frames and what came with them; a writer goroutine takes over the rest.
+const maxInlineBatches = 4
+
+// writeInline sends what the link holds from the caller's goroutine when no writer
+// runs, sparing a goroutine's start and wake-up per burst: a stream's Write calls it
+// once its frames are in, holding no lock, since it waits on the carrier.
+func (l *link) writeInline() {
+	l.mu.Lock()
+	a := l.cur
+	if a == nil || a.writing || a.finished {
 		l.mu.Unlock()
-		_, err := a.rc.send(b.ctl, b.data)
-		l.mu.Lock()
-		if b.n > 0 {
-			l.buf.unhold()
-		}
-		// The batch outlives this run: chunks it still pointed to could not be freed
-		// once the buffer gave them back, and an idle carrier would keep them.
-		clear(b.data)
-		if err == nil {
-			a.sendOff = max(a.sendOff, a.sendHi)
-		} else {
-			a.finishLocked()
-		}
-		l.mu.Unlock()
-		if err != nil {
-			if !closing {
-				l.failed(a, err)
-			}
+		return // detached (the next carrier's writer sends it), or a writer runs
+	}
+	a.writing = true
+	l.mu.Unlock()
+	// A carrier failing here is handled on a goroutine of its own, as the writer's
+	// would be: the hooks it calls are not for a stream's Write to wait on.
+	failed := func(a *attachment, err error) { go l.failed(a, err) }
+	for range maxInlineBatches {
+		if !l.writeBatch(a, failed) {
 			return
 		}
 	}
+	go l.writeLoop(a)
+}
+
+// writeBatch sends one batch of what is due on a, and reports whether the writer
+// should look again; when it returns false it has ended its turn (a.writing is
+// false). A carrier that fails goes to failed.
+func (l *link) writeBatch(a *attachment, failed func(*attachment, error)) bool {
+	b := &a.batch
+	*b = batch{ctl: b.ctl[:0], data: b.data[:0]}
+	l.mu.Lock()
+	closing := a.closing
+	if closing {
+		l.closingWork(a, b)
+	} else {
+		l.work(a, time.Now(), b)
+	}
+	switch {
+	case b.stop:
+		a.finishLocked()
+		l.mu.Unlock()
+		return false
+	case b.dead:
+		a.finishLocked()
+		l.mu.Unlock()
+		failed(a, fmt.Errorf("session: carrier timed out: no answer to a ping for %v", carrierTimeout))
+		return false
+	case len(b.ctl) == 0 && b.n == 0:
+		a.idleLocked(b.wait)
+		l.mu.Unlock()
+		return false
+	}
+	l.mu.Unlock()
+	_, err := a.rc.send(b.ctl, b.data)
+	l.mu.Lock()
+	if b.n > 0 {
+		l.buf.unhold()
+	}
+	// The batch outlives this run: chunks it still pointed to could not be freed
+	// once the buffer gave them back, and an idle carrier would keep them.
+	clear(b.data)
+	if err == nil {
+		a.sendOff = max(a.sendOff, a.sendHi)
+	} else {
+		a.finishLocked()
+	}
+	l.mu.Unlock()
+	if err != nil {
+		if !closing {
+			failed(a, err)
+		}
+		return false
+	}
+	return true
 }
 
 // work fills b with what is due on a at now: an ack, a ping, data.

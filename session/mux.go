@@ -39,6 +39,10 @@ type frameConn interface {
 	io.Reader
 	waitRoom(need int, cancel <-chan struct{}) (room int, err error)
 	appendFrame(v ...[]byte) error
+	// appendData appends a data frame and leaves sending it to writeInline, which
+	// the caller calls holding no lock, before it waits for anything else.
+	appendData(v ...[]byte) error
+	writeInline()
 }
 
 type mux struct {
@@ -231,6 +235,17 @@ func (m *mux) acquireTurn(s *muxStream, wake <-chan struct{}) bool {
 		return false
 	}
 	<-s.turn // handed over meanwhile: the caller has it and will pass it on
+	return true
+}
+
+// tryTurn takes the send turn if no one holds it, without waiting.
+func (m *mux) tryTurn() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sending {
+		return false
+	}
+	m.sending = true
 	return true
 }
 

@@ -70,6 +70,10 @@ func (e memEnd) waitRoom(need int, cancel <-chan struct{}) (int, error) {
 	return p.limit - len(p.buf), p.err
 }
 
+func (e memEnd) appendData(v ...[]byte) error { return e.appendFrame(v...) }
+
+func (e memEnd) writeInline() {}
+
 func (e memEnd) appendFrame(v ...[]byte) error {
 	p := e.out
 	p.mu.Lock()

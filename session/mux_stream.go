@@ -223,9 +223,18 @@ func (s *muxStream) consumedLocked(n int) {
 func (s *muxStream) Write(p []byte) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// The frames go out from this goroutine once they are in (or before it waits),
+	// not from a writer goroutine started per burst: a message costs no goroutine
+	// switch, and a relay's next read of its socket waits on the carrier.
+	unsent := false
+	defer func() {
+		if unsent {
+			s.m.conn.writeInline()
+		}
+	}()
 	total := 0
 	for len(p) > 0 {
-		n, err := s.writeFrame(p)
+		n, err := s.writeFrame(p, &unsent)
 		total += n
 		p = p[n:]
 		if err != nil {
@@ -237,8 +246,16 @@ func (s *muxStream) Write(p []byte) (int, error) {
 
 // writeFrame appends one data frame of p's first bytes, as many as credit and a frame
 // allow, when s's turn comes and the link has room; it returns 0 and no error when it
-// should be called again.
-func (s *muxStream) writeFrame(p []byte) (int, error) {
+// should be called again. *unsent says frames of this Write wait for writeInline;
+// they are sent before writeFrame waits for credit or a turn, which they may be what
+// makes.
+func (s *muxStream) writeFrame(p []byte, unsent *bool) (int, error) {
+	send := func() {
+		if *unsent {
+			*unsent = false
+			s.m.conn.writeInline()
+		}
+	}
 	s.mu.Lock()
 	for {
 		if err := s.writeErrLocked(); err != nil {
@@ -248,12 +265,21 @@ func (s *muxStream) writeFrame(p []byte) (int, error) {
 		if s.sent < s.sendLimit {
 			break
 		}
+		if *unsent {
+			s.mu.Unlock()
+			send()
+			s.mu.Lock()
+			continue
+		}
 		s.waitLocked(&s.writable, &s.wd)
 	}
 	wake := s.writable.wait()
 	s.mu.Unlock()
-	if !s.m.acquireTurn(s, wake) {
-		return 0, nil
+	if !*unsent || !s.m.tryTurn() {
+		send()
+		if !s.m.acquireTurn(s, wake) {
+			return 0, nil
+		}
 	}
 	defer s.m.releaseTurn()
 	room, err := s.m.conn.waitRoom(muxHeaderSize+1, wake)
@@ -270,9 +296,10 @@ func (s *muxStream) writeFrame(p []byte) (int, error) {
 	}
 	n := int(min(uint64(len(p)), s.sendLimit-s.sent, maxMuxPayload, uint64(room-muxHeaderSize)))
 	var hdr [muxHeaderSize]byte
-	if err := s.m.conn.appendFrame(appendMuxHeader(hdr[:0], muxData, s.id, n), p[:n]); err != nil {
+	if err := s.m.conn.appendData(appendMuxHeader(hdr[:0], muxData, s.id, n), p[:n]); err != nil {
 		return 0, opError("write", s.m.closedErrOr(err))
 	}
+	*unsent = true
 	s.sent += uint64(n)
 	return n, nil
 }
