@@ -106,17 +106,21 @@ var pushBatches = sync.Pool{New: func() any {
 	return &pushBatch{bufs: make(net.Buffers, 0, maxPushChunks), held: make([]*[chunkSize]byte, 0, maxPushChunks)}
 }}
 
-// writeTo writes the batch to w, in one call when w takes buffers (net.Buffers uses
-// writev itself when w is a socket; otherwise it writes them one by one).
+// writeTo writes the batch to w.
 func (b *pushBatch) writeTo(w io.Writer) error {
 	bufs := b.bufs
-	var err error
-	if bw, ok := w.(buffersWriter); ok {
-		_, err = bw.WriteBuffers(&bufs)
-	} else {
-		_, err = bufs.WriteTo(w)
-	}
+	_, err := writeBuffers(w, &bufs)
 	return err
+}
+
+// writeBuffers writes bufs to w in one call when w takes buffers; otherwise through
+// net.Buffers, which uses writev itself when w is a socket and else writes them one
+// by one.
+func writeBuffers(w io.Writer, bufs *net.Buffers) (int64, error) {
+	if bw, ok := w.(buffersWriter); ok {
+		return bw.WriteBuffers(bufs)
+	}
+	return bufs.WriteTo(w)
 }
 
 func (b *pushBatch) reset() {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -224,4 +225,54 @@ func TestMuxIdlePushHoldsNoGoroutine(t *testing.T) {
 		t.Errorf("push ended with %v after the peer's close, want nil", err)
 	}
 	s.Close()
+}
+
+// TestSessionPushPassesBuffersThrough: a session stream's PushTo counts what it
+// writes by wrapping the writer, and the wrapper passes a push's buffers on in one
+// call: the relay's writer then gives the socket one writev, not a write per chunk.
+func TestSessionPushPassesBuffersThrough(t *testing.T) {
+	checkGoroutines(t)
+	cc, sc := testConfigs()
+	r := mustHandshake(t, carrier{"tcp", tcpPair}, cc, sc)
+	defer r.client.Close()
+	defer r.server.Close()
+	const size = 5*chunkSize + 1
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		st, err := r.server.AcceptStream(context.Background())
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		conn, _ := st.Accept()
+		accepted <- conn
+	}()
+	c, err := r.client.OpenStream(context.Background(), "push")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := randomBytes(size)
+	go c.Write(want)
+	conn := <-accepted
+	if conn == nil {
+		t.Fatal("the gateway accepted no stream")
+	}
+	defer conn.Close()
+	sc2 := conn.(*streamConn)
+	waitArrived(t, sc2.muxStream, size)
+	sink := &buffersSink{pushSink: newPushSink()}
+	sc2.PushTo(sink, sink.done)
+	c.(interface{ CloseWrite() error }).CloseWrite()
+	if err := sink.end(t); err != nil {
+		t.Fatalf("push ended with %v, want nil after the FIN", err)
+	}
+	if got := sink.bytes(); !bytes.Equal(got, want) {
+		t.Errorf("pushed %d bytes, not the %d sent", len(got), len(want))
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.writes != 0 || sink.calls == 0 {
+		t.Errorf("%d bytes held reached the writer in %d Write and %d WriteBuffers calls, want WriteBuffers alone", size, sink.writes, sink.calls)
+	}
 }

@@ -255,3 +255,11 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	c.n.Add(uint64(n))
 	return n, err
 }
+
+// WriteBuffers passes a push's buffers on whole (see buffersWriter), so that wrapping
+// a relay's writer to count does not turn one writev into a write per chunk.
+func (c countingWriter) WriteBuffers(bufs *net.Buffers) (int64, error) {
+	n, err := writeBuffers(c.w, bufs)
+	c.n.Add(uint64(n))
+	return n, err
+}
