@@ -30,13 +30,57 @@ func (s *muxStream) pushTo(w io.Writer, done func(error)) {
 }
 
 // readableLocked wakes whoever reads s: a Read or WriteTo waiting, or, when s pushes,
-// a push goroutine if none runs.
+// a push goroutine if none runs, unless a message's worth could be written at once.
 func (s *muxStream) readableLocked() {
 	s.readable.notify()
-	if p := s.push; p != nil && !p.running {
+	if p := s.push; p != nil && !p.running && !s.tryPushLocked(p) {
 		p.running = true
 		go s.pushAll(p)
 	}
+}
+
+// maxTryPush is the most a stream holds for tryPushLocked to write it: a chat's
+// message. Bulk data is the push goroutine's, which batches it and leaves the reader
+// to open the next record meanwhile.
+const maxTryPush = 8 << 10
+
+// A tryBuffersWriter writes what it can of bufs without waiting (a socket's writev
+// with nothing queued in front of it), returning how much went; errors.ErrUnsupported
+// when it cannot write without waiting at all.
+type tryBuffersWriter interface {
+	TryWriteBuffers(bufs [][]byte) (int, error)
+}
+
+// tryPushLocked writes what s holds to p's writer if that takes no waiting, sparing
+// the start and wake-up of a push goroutine for each message: on a chat's round trip
+// that was one per direction and end. It reports whether nothing is left for a push
+// goroutine to do (nothing was, when s holds nothing and has no end to report). s.mu
+// held: the write does not wait, and no push runs meanwhile.
+func (s *muxStream) tryPushLocked(p *pusher) bool {
+	if s.readErrLocked() != nil {
+		return false
+	}
+	if s.recv.size == 0 {
+		return s.readEndLocked() == nil // nothing to write, and no end to report yet
+	}
+	tw, ok := p.w.(tryBuffersWriter)
+	if !ok || s.recv.size > maxTryPush {
+		return false
+	}
+	b := pushBatches.Get().(*pushBatch)
+	defer pushBatches.Put(b)
+	for _, c := range s.recv.chunks {
+		b.bufs = append(b.bufs, c.buf[c.r:c.w])
+	}
+	n, err := tw.TryWriteBuffers(b.bufs)
+	b.reset()
+	s.recv.drop(n)
+	if n > 0 {
+		s.consumedLocked(n)
+	}
+	// Whatever is left, a failure to report, or an end to deliver is the push
+	// goroutine's.
+	return err == nil && s.recv.size == 0 && s.readEndLocked() == nil
 }
 
 // pushAll writes what s holds to p's writer without holding s.mu, all of it in one

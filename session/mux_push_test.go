@@ -276,3 +276,73 @@ func TestSessionPushPassesBuffersThrough(t *testing.T) {
 		t.Errorf("%d bytes held reached the writer in %d Write and %d WriteBuffers calls, want WriteBuffers alone", size, sink.writes, sink.calls)
 	}
 }
+
+// trySink is a buffersSink that also takes writes without waiting, up to take bytes
+// of each (all of them when take is 0), and counts them.
+type trySink struct {
+	*buffersSink
+	take  int
+	tries int
+}
+
+func (k *trySink) TryWriteBuffers(bufs [][]byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.tries++
+	n := 0
+	for _, b := range bufs {
+		if k.take > 0 {
+			b = b[:min(len(b), k.take-n)]
+		}
+		k.buf.Write(b)
+		n += len(b)
+	}
+	return n, nil
+}
+
+// TestMuxPushWritesMessagesWithoutAGoroutine: a message that the writer takes at
+// once is written by the stream's reader, and no push goroutine writes anything;
+// what it does not take, and bulk data, the push goroutine writes after, in order.
+func TestMuxPushWritesMessagesWithoutAGoroutine(t *testing.T) {
+	tests := []struct {
+		name      string
+		size      int
+		take      int  // what each try takes; 0: all
+		goroutine bool // the push goroutine must write some
+	}{
+		{"a message, taken whole", 1024, 0, false},
+		{"a message, taken in part", 1024, 100, true},
+		{"bulk", 4 * maxTryPush, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkGoroutines(t)
+			p := newMuxPair(t, 64<<10)
+			c, s := muxOpenPair(t, p, "push")
+			sink := &trySink{buffersSink: &buffersSink{pushSink: newPushSink()}, take: tt.take}
+			s.pushTo(sink, sink.done)
+			want := randomBytes(tt.size)
+			if _, err := c.Write(want); err != nil {
+				t.Fatal(err)
+			}
+			c.CloseWrite()
+			if err := sink.end(t); err != nil {
+				t.Fatalf("push ended with %v, want nil after the FIN", err)
+			}
+			if got := sink.bytes(); !bytes.Equal(got, want) {
+				t.Errorf("pushed %d bytes, not the %d sent (or not in order)", len(got), len(want))
+			}
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			byGoroutine := sink.writes + sink.calls
+			if tt.goroutine != (byGoroutine > 0) {
+				t.Errorf("%d tries, %d writes by the push goroutine; want the goroutine to write: %v", sink.tries, byGoroutine, tt.goroutine)
+			}
+			if !tt.goroutine && sink.tries == 0 {
+				t.Error("the message was not tried")
+			}
+			c.Close()
+			s.Close()
+		})
+	}
+}

@@ -73,6 +73,20 @@ func (q *recvQueue) pop() recvChunk {
 	return c
 }
 
+// drop discards the first n queued bytes, which the caller has delivered.
+func (q *recvQueue) drop(n int) {
+	q.size -= n
+	for n > 0 {
+		c := &q.chunks[0]
+		k := min(n, c.w-c.r)
+		c.r += k
+		n -= k
+		if c.r == c.w {
+			q.free(q.pop().buf)
+		}
+	}
+}
+
 // release drops every queued byte.
 func (q *recvQueue) release() {
 	for _, c := range q.chunks {

@@ -256,6 +256,18 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// TryWriteBuffers passes a reader's attempt to write without waiting on, when the
+// writer takes one.
+func (c countingWriter) TryWriteBuffers(bufs [][]byte) (int, error) {
+	tw, ok := c.w.(tryBuffersWriter)
+	if !ok {
+		return 0, errors.ErrUnsupported
+	}
+	n, err := tw.TryWriteBuffers(bufs)
+	c.n.Add(uint64(n))
+	return n, err
+}
+
 // WriteBuffers passes a push's buffers on whole (see buffersWriter), so that wrapping
 // a relay's writer to count does not turn one writev into a write per chunk.
 func (c countingWriter) WriteBuffers(bufs *net.Buffers) (int64, error) {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // copySocket copies src to dst if src is a TCP or Unix socket, reading it in place of
@@ -66,4 +68,47 @@ func copySocket(dst io.Writer, src net.Conn) (bool, error) {
 			return true, werr
 		}
 	}
+}
+
+// tryWritev writes what w's socket takes of bufs in one writev, without waiting for
+// room: it returns how much went (0 when the socket is full). w must be a TCP or
+// Unix socket itself, errors.ErrUnsupported otherwise.
+func tryWritev(w io.Writer, bufs [][]byte) (int, error) {
+	var sc syscall.Conn
+	switch c := w.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return 0, errors.ErrUnsupported
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, errors.ErrUnsupported
+	}
+	var (
+		n    int
+		werr error
+	)
+	err = rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = unix.Writev(int(fd), bufs)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		return true // done either way: a full socket is the caller's to wait on
+	})
+	if err != nil { // closed, or its write deadline passed
+		return 0, err
+	}
+	if errors.Is(werr, syscall.EAGAIN) {
+		return 0, nil
+	}
+	if werr != nil {
+		c := w.(net.Conn)
+		return max(n, 0), &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("writev", werr)}
+	}
+	return n, nil
 }

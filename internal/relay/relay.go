@@ -100,6 +100,15 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// TryWriteBuffers writes what the destination socket takes of bufs at once, without
+// waiting: a session stream's reader writes a message this way instead of starting a
+// goroutine for it. errors.ErrUnsupported when the destination is not a socket.
+func (c countingWriter) TryWriteBuffers(bufs [][]byte) (int, error) {
+	n, err := tryWritev(c.w, bufs)
+	c.count.Add(float64(n))
+	return n, err
+}
+
 // WriteBuffers writes bufs with one writev when the destination is a socket: a
 // session stream pushes what it holds this way.
 func (c countingWriter) WriteBuffers(bufs *net.Buffers) (int64, error) {

@@ -176,3 +176,53 @@ func TestCountingWriterWritesBuffersWhole(t *testing.T) {
 		t.Errorf("counted %d bytes, want %d", n.n.Load(), len(want))
 	}
 }
+
+// TestTryWriteBuffersNeverWaits: to a socket with room, everything goes at once; to
+// one whose peer stopped reading, what fits goes and then nothing, without waiting;
+// to anything but a socket, nothing, with errors.ErrUnsupported.
+func TestTryWriteBuffersNeverWaits(t *testing.T) {
+	a, b := tcpPair(t)
+	var n count
+	w := countingWriter{a, &n}
+	msg := [][]byte{[]byte("a chat "), []byte("message")}
+	if got, err := w.TryWriteBuffers(msg); err != nil || got != 14 {
+		t.Fatalf("TryWriteBuffers to a socket with room = %d, %v; want 14, nil", got, err)
+	}
+	p := make([]byte, 14)
+	if _, err := io.ReadFull(b, p); err != nil || string(p) != "a chat message" {
+		t.Fatalf("read %q, %v", p, err)
+	}
+	// b reads no more: fill a's send buffer and b's receive buffer.
+	big := [][]byte{make([]byte, 1<<20)}
+	done := make(chan int64, 1)
+	go func() {
+		var total int64
+		for {
+			k, err := w.TryWriteBuffers(big)
+			if err != nil {
+				t.Errorf("TryWriteBuffers to a full socket: %v", err)
+				break
+			}
+			total += int64(k)
+			if k == 0 {
+				break
+			}
+		}
+		done <- total
+	}()
+	select {
+	case total := <-done:
+		if total == 0 {
+			t.Error("nothing went to a socket with room")
+		}
+		if n.n.Load() != 14+total {
+			t.Errorf("counted %d bytes, want %d", n.n.Load(), 14+total)
+		}
+	case <-time.After(hangTimeout):
+		t.Fatal("TryWriteBuffers waited on a full socket")
+	}
+	var sink bytes.Buffer
+	if got, err := (countingWriter{&sink, &n}).TryWriteBuffers(msg); got != 0 || !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("TryWriteBuffers to a non-socket = %d, %v; want 0, ErrUnsupported", got, err)
+	}
+}
