@@ -57,6 +57,18 @@ func (k *pushSink) end(t *testing.T) error {
 	return err
 }
 
+// delivered waits for a push to end at the peer's FIN and fails the test unless it
+// wrote want, whole and in order.
+func (k *pushSink) delivered(t *testing.T, want []byte) {
+	t.Helper()
+	if err := k.end(t); err != nil {
+		t.Fatalf("push ended with %v, want nil after the FIN", err)
+	}
+	if got := k.bytes(); !bytes.Equal(got, want) {
+		t.Errorf("pushed %d bytes, not the %d sent (or not in order)", len(got), len(want))
+	}
+}
+
 func TestMuxPushDeliversEverythingThenEOF(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -90,12 +102,7 @@ func TestMuxPushDeliversEverythingThenEOF(t *testing.T) {
 				t.Fatalf("write during the push: %v", err)
 			}
 			c.CloseWrite()
-			if err := sink.end(t); err != nil {
-				t.Fatalf("push ended with %v, want nil after the FIN", err)
-			}
-			if got := sink.bytes(); !bytes.Equal(got, want) {
-				t.Errorf("pushed %d bytes, not the %d sent", len(got), len(want))
-			}
+			sink.delivered(t, want)
 			c.Close()
 			s.Close()
 		})
@@ -139,12 +146,7 @@ func TestMuxPushWritesWhatItHoldsInOneCall(t *testing.T) {
 			sink := &buffersSink{pushSink: newPushSink()}
 			s.pushTo(sink, sink.done)
 			c.CloseWrite()
-			if err := sink.end(t); err != nil {
-				t.Fatalf("push ended with %v, want nil after the FIN", err)
-			}
-			if got := sink.bytes(); !bytes.Equal(got, want) {
-				t.Errorf("pushed %d bytes, not the %d sent", len(got), len(want))
-			}
+			sink.delivered(t, want)
 			sink.mu.Lock()
 			calls, writes := sink.calls, sink.writes
 			sink.mu.Unlock()
@@ -264,12 +266,7 @@ func TestSessionPushPassesBuffersThrough(t *testing.T) {
 	sink := &buffersSink{pushSink: newPushSink()}
 	sc2.PushTo(sink, sink.done)
 	c.(interface{ CloseWrite() error }).CloseWrite()
-	if err := sink.end(t); err != nil {
-		t.Fatalf("push ended with %v, want nil after the FIN", err)
-	}
-	if got := sink.bytes(); !bytes.Equal(got, want) {
-		t.Errorf("pushed %d bytes, not the %d sent", len(got), len(want))
-	}
+	sink.delivered(t, want)
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if sink.writes != 0 || sink.calls == 0 {
@@ -326,12 +323,7 @@ func TestMuxPushWritesMessagesWithoutAGoroutine(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.CloseWrite()
-			if err := sink.end(t); err != nil {
-				t.Fatalf("push ended with %v, want nil after the FIN", err)
-			}
-			if got := sink.bytes(); !bytes.Equal(got, want) {
-				t.Errorf("pushed %d bytes, not the %d sent (or not in order)", len(got), len(want))
-			}
+			sink.delivered(t, want)
 			sink.mu.Lock()
 			defer sink.mu.Unlock()
 			byGoroutine := sink.writes + sink.calls

@@ -18,17 +18,8 @@ import (
 // one. It reports false, having done nothing, for anything else: only these exact
 // types, since a type that embeds one may have read ahead of the socket.
 func copySocket(dst io.Writer, src net.Conn) (bool, error) {
-	var sc syscall.Conn
-	switch c := src.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
-		return false, nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc, ok := rawSocket(src)
+	if !ok {
 		return false, nil
 	}
 	for {
@@ -74,24 +65,15 @@ func copySocket(dst io.Writer, src net.Conn) (bool, error) {
 // room: it returns how much went (0 when the socket is full). w must be a TCP or
 // Unix socket itself, errors.ErrUnsupported otherwise.
 func tryWritev(w io.Writer, bufs [][]byte) (int, error) {
-	var sc syscall.Conn
-	switch c := w.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
-		return 0, errors.ErrUnsupported
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc, ok := rawSocket(w)
+	if !ok {
 		return 0, errors.ErrUnsupported
 	}
 	var (
 		n    int
 		werr error
 	)
-	err = rc.Write(func(fd uintptr) bool {
+	err := rc.Write(func(fd uintptr) bool {
 		for {
 			n, werr = unix.Writev(int(fd), bufs)
 			if werr != syscall.EINTR {
@@ -111,4 +93,20 @@ func tryWritev(w io.Writer, bufs [][]byte) (int, error) {
 		return max(n, 0), &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("writev", werr)}
 	}
 	return n, nil
+}
+
+// rawSocket returns x's file descriptor access if x is a TCP or Unix socket itself;
+// not a type that embeds one, which may keep bytes of its own in front of it.
+func rawSocket(x any) (syscall.RawConn, bool) {
+	var sc syscall.Conn
+	switch c := x.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return nil, false
+	}
+	rc, err := sc.SyscallConn()
+	return rc, err == nil
 }
