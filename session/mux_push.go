@@ -108,7 +108,8 @@ func (s *muxStream) pushAll(p *pusher) {
 		}
 		s.consumedLocked(n)
 		s.mu.Unlock()
-		err := b.writeTo(p.w)
+		bufs := b.bufs // writeBuffers consumes the slice it is given, not b's
+		_, err := writeBuffers(p.w, &bufs)
 		for _, c := range b.held {
 			s.recv.free(c)
 		}
@@ -149,13 +150,6 @@ type pushBatch struct {
 var pushBatches = sync.Pool{New: func() any {
 	return &pushBatch{bufs: make(net.Buffers, 0, maxPushChunks), held: make([]*[chunkSize]byte, 0, maxPushChunks)}
 }}
-
-// writeTo writes the batch to w.
-func (b *pushBatch) writeTo(w io.Writer) error {
-	bufs := b.bufs
-	_, err := writeBuffers(w, &bufs)
-	return err
-}
 
 // writeBuffers writes bufs to w in one call when w takes buffers; otherwise through
 // net.Buffers, which uses writev itself when w is a socket and else writes them one

@@ -44,17 +44,13 @@ func (q *recvQueue) free(c *[chunkSize]byte) {
 // read moves queued bytes into p.
 func (q *recvQueue) read(p []byte) int {
 	total := 0
-	for len(p) > 0 && len(q.chunks) > 0 {
-		c := &q.chunks[0]
-		n := copy(p, c.buf[c.r:c.w])
-		c.r += n
-		p = p[n:]
-		total += n
-		if c.r == c.w {
-			q.free(q.pop().buf)
+	for _, c := range q.chunks {
+		if total == len(p) {
+			break
 		}
+		total += copy(p[total:], c.buf[c.r:c.w])
 	}
-	q.size -= total
+	q.drop(total)
 	return total
 }
 

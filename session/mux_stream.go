@@ -275,7 +275,7 @@ func (s *muxStream) writeFrame(p []byte, unsent *bool) (int, error) {
 	}
 	wake := s.writable.wait()
 	s.mu.Unlock()
-	if !*unsent || !s.m.tryTurn() {
+	if !s.m.tryTurn() {
 		send()
 		if !s.m.acquireTurn(s, wake) {
 			return 0, nil
