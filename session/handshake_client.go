@@ -55,13 +55,9 @@ type resumeRequest struct {
 
 func clientHandshake(conn net.Conn, cfg *ClientConfig, r *resumeRequest) (handshakeResult, error) {
 	var res handshakeResult
-	pub, priv, err := kemScheme.GenerateKeyPair()
+	pubBytes, priv, err := kemScheme.keyPair()
 	if err != nil {
-		return res, fmt.Errorf("session: generate hybrid key: %w", err)
-	}
-	pubBytes, err := pub.MarshalBinary()
-	if err != nil {
-		return res, fmt.Errorf("session: encode hybrid key: %w", err)
+		return res, fmt.Errorf("session: %w", err)
 	}
 	endpoint := appendEndpoint(nil, cfg.Endpoint)
 	keys := cfg.keys()

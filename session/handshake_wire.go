@@ -5,9 +5,46 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/hybrid"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/umbrella-edge/edge/internal/avx"
 )
+
+// hybridKEM is circl's X25519 + ML-KEM-768 that leaves the vector registers clean
+// after each call: circl's AVX2 code does not, and every SHA-256 and AES block the
+// handshake and its records compute after it paid for that (internal/avx).
+type hybridKEM struct{ kem.Scheme }
+
+// keyPair generates a key pair and encodes its public key.
+func (s hybridKEM) keyPair() ([]byte, kem.PrivateKey, error) {
+	defer avx.ClearUpper()
+	pub, priv, err := s.GenerateKeyPair()
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate hybrid key: %w", err)
+	}
+	b, err := pub.MarshalBinary()
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode hybrid key: %w", err)
+	}
+	return b, priv, nil
+}
+
+func (s hybridKEM) UnmarshalBinaryPublicKey(b []byte) (kem.PublicKey, error) {
+	defer avx.ClearUpper()
+	return s.Scheme.UnmarshalBinaryPublicKey(b)
+}
+
+func (s hybridKEM) Encapsulate(pub kem.PublicKey) (ct, shared []byte, err error) {
+	defer avx.ClearUpper()
+	return s.Scheme.Encapsulate(pub)
+}
+
+func (s hybridKEM) Decapsulate(priv kem.PrivateKey, ct []byte) ([]byte, error) {
+	defer avx.ClearUpper()
+	return s.Scheme.Decapsulate(priv, ct)
+}
 
 // Message layouts. docs/protocol.md is the specification; the offsets there and the
 // constants here must agree.
@@ -54,7 +91,7 @@ const (
 )
 
 var (
-	kemScheme = hybrid.X25519MLKEM768()
+	kemScheme = hybridKEM{hybrid.X25519MLKEM768()}
 
 	kemPublicKeySize  = kemScheme.PublicKeySize()  // 1216
 	kemCiphertextSize = kemScheme.CiphertextSize() // 1120
