@@ -116,7 +116,7 @@ type dialed struct {
 	// client racing bridges must stop its connect and handshake at once.
 	ctx  context.Context
 	mu   sync.Mutex
-	conn net.Conn
+	conn *heldWrites
 }
 
 type dialedKey struct{}
@@ -132,10 +132,11 @@ func (d *dialer) dialTLS(ctx context.Context, _, _ string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	held := &heldWrites{Conn: c}
 	rec.mu.Lock()
-	rec.conn = c
+	rec.conn = held
 	rec.mu.Unlock()
-	return c, nil
+	return held, nil
 }
 
 func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
@@ -154,6 +155,7 @@ func (d *dialer) Dial(ctx context.Context) (net.Conn, error) {
 	carrier := rec.conn
 	rec.mu.Unlock()
 	cn := newConn(c, carrier.LocalAddr(), carrier.RemoteAddr())
+	cn.held = carrier
 	cn.SawHeader(resp.Header)
 	return cn, nil
 }

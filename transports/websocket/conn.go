@@ -49,6 +49,7 @@ type conn struct {
 
 	writeMu sync.Mutex
 	writeDL *deadline.Deadline
+	held    *heldWrites // the client's carrier; nil on the gateway's side
 }
 
 func newConn(c *ws.Conn, local, remote net.Addr) *conn {
@@ -189,10 +190,16 @@ func (c *conn) Write(p []byte) (int, error) {
 func (c *conn) writeMessage(b []byte) error {
 	ctx, cancel := context.WithCancel(c.writeCtx)
 	defer cancel()
-	if !c.writeDL.Arm(cancel) {
+	interrupt := cancel
+	if c.held != nil {
+		// The held message goes out after coder's Write returns, when it no longer
+		// watches ctx: a deadline then closes the WebSocket, as coder would have.
+		interrupt = func() { cancel(); c.ws.CloseNow() }
+	}
+	if !c.writeDL.Arm(interrupt) {
 		return deadline.TimeoutError("write", Name)
 	}
-	err := c.ws.Write(ctx, ws.MessageBinary, b)
+	err := c.writeHeld(ctx, b)
 	c.writeDL.Disarm()
 	switch {
 	case err == nil:
@@ -203,6 +210,20 @@ func (c *conn) writeMessage(b []byte) error {
 		return net.ErrClosed
 	}
 	return fmt.Errorf("websocket write: %w", err)
+}
+
+// writeHeld writes one binary message, gathered into one write of the carrier on the
+// client's side (heldWrites says why).
+func (c *conn) writeHeld(ctx context.Context, b []byte) error {
+	if c.held == nil {
+		return c.ws.Write(ctx, ws.MessageBinary, b)
+	}
+	c.held.hold()
+	err := c.ws.Write(ctx, ws.MessageBinary, b)
+	if rerr := c.held.release(); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // Close ends the conn at once for its user; the WebSocket close handshake, which
