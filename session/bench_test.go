@@ -31,6 +31,9 @@ func BenchmarkServerHandshake(b *testing.B) {
 		for i := range hellos {
 			hellos[i] = craftHello(b, cc)
 		}
+		created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(created)
+		before := created[0].Value.Uint64()
 		b.ResetTimer()
 		for i := range b.N {
 			s, _, err := Server(context.Background(), bufferConn{r: bytes.NewReader(hellos[i]), w: io.Discard}, sc)
@@ -40,6 +43,8 @@ func BenchmarkServerHandshake(b *testing.B) {
 			s.Close()
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
+		metrics.Read(created)
+		b.ReportMetric(float64(created[0].Value.Uint64()-before)/float64(b.N), "goroutines/op")
 	})
 	b.Run("garbage", func(b *testing.B) {
 		_, sc := testConfigs()

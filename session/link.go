@@ -217,11 +217,15 @@ func (l *link) attach(rc *recordConn, peerReceived uint64, confirm func()) error
 	if old != nil {
 		old.rc.Close()
 	}
+	if prev == nil {
+		// No writer to wait for: the first frames (the offset, the first ack) go from
+		// this goroutine, sparing a goroutine's start and wake-up per handshake.
+		l.sendInline(a)
+		return nil
+	}
 	go func() {
 		// One writer at a time: the old one may still be reading the buffer's chunks.
-		if prev != nil {
-			<-prev
-		}
+		<-prev
 		l.writeLoop(a)
 	}()
 	return nil

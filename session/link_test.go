@@ -6,7 +6,10 @@ import (
 	"io"
 	"maps"
 	"net"
+	"runtime"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -486,6 +489,51 @@ func TestWriteSendsFromItsOwnGoroutine(t *testing.T) {
 		}
 		if _, err := io.ReadFull(conn, got); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// stackConn notes, for each write, whether fn was on the writing goroutine's stack.
+type stackConn struct {
+	net.Conn
+	fn     string
+	mu     sync.Mutex
+	inside []bool
+}
+
+func (c *stackConn) Write(p []byte) (int, error) {
+	buf := make([]byte, 64<<10)
+	stack := string(buf[:runtime.Stack(buf, false)])
+	c.mu.Lock()
+	c.inside = append(c.inside, strings.Contains(stack, c.fn))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *stackConn) writes() []bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.inside)
+}
+
+// A new session's first frames (its offset and first ack) go from the handshake's
+// own goroutine, not from a writer started for them: one goroutine start and one
+// wake-up less per handshake, on the gateway and on the client.
+func TestTheFirstFramesGoFromTheHandshake(t *testing.T) {
+	cc, sc := testConfigs()
+	cconn, sconn := tcpPair(t)
+	cw := &stackConn{Conn: cconn, fn: "session.Client("}
+	sw := &stackConn{Conn: sconn, fn: "session.Server("}
+	client, server := pairUp(t, cw, sw, cc, sc)
+	defer client.Close()
+	defer server.Close()
+	for _, c := range []*stackConn{cw, sw} {
+		w := c.writes()
+		if len(w) < 2 {
+			t.Fatalf("%s made %d writes before it returned, want its hello and its first frames", c.fn, len(w))
+		}
+		if !w[0] || !w[1] {
+			t.Errorf("%s: hello written inside it %v, first frames %v; want both", c.fn, w[0], w[1])
 		}
 	}
 }

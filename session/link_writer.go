@@ -70,8 +70,16 @@ func (l *link) writeInline() {
 	}
 	a.writing = true
 	l.mu.Unlock()
+	l.sendInline(a)
+}
+
+// sendInline is a writer's turn on a, taken by the caller (a.writing set), run in
+// the caller's goroutine for up to maxInlineBatches; a writer goroutine takes over
+// what is left.
+func (l *link) sendInline(a *attachment) {
 	// A carrier failing here is handled on a goroutine of its own, as the writer's
-	// would be: the hooks it calls are not for a stream's Write to wait on.
+	// would be: the hooks it calls are not for a stream's Write (or a handshake) to
+	// wait on.
 	failed := func(a *attachment, err error) { go l.failed(a, err) }
 	for range maxInlineBatches {
 		if !l.writeBatch(a, failed) {
